@@ -1,0 +1,14 @@
+//! Passwordless connections to Azure SQL Database for Rust services.
+//!
+//! Proves who the service is with Microsoft Entra ID access tokens (AKS Workload Identity, managed
+//! identity, a service principal, the developer's Azure CLI login, or a default chain that picks
+//! the right one), shares and renews those tokens in the background, and pools `tiberius`
+//! connections with `bb8`.
+//!
+//! (Skeleton: being built.)
+
+pub mod config;
+pub mod credential;
+
+pub use config::{Authentication, Config, Encrypt, Secret};
+pub use credential::TokenProvider;

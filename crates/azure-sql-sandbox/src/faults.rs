@@ -1,0 +1,206 @@
+//! Faults a test can inject into the sandbox's services, one switch per misbehaviour a real Azure
+//! service shows in production. Every switch is a plain value behind an `Arc`, so a test flips it
+//! from its own task while the services read it on their hot paths without locks.
+//!
+//! Counted faults ("the next `n` logins fail") are consumed one at a time with
+//! [`Faults::take`]-style methods; durations and flags stay in force until cleared.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How the Entra token endpoint should refuse the next requests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenEndpointFault {
+    /// HTTP status to answer with (Entra uses 400 for most refusals, 500/503 for its own trouble).
+    pub status: u16,
+    /// The `AADSTS` number placed in `error_codes` and at the start of `error_description`.
+    pub aadsts: u32,
+    /// The OAuth `error` value (`temporarily_unavailable`, `invalid_request`, ...).
+    pub error: String,
+    /// The human text after `AADSTS<n>: `.
+    pub description: String,
+}
+
+impl TokenEndpointFault {
+    /// Entra's answer when it is having trouble itself (AADSTS50196-like throttling is a 429; a
+    /// service outage is a 503 with `temporarily_unavailable`).
+    pub fn unavailable() -> Self {
+        Self {
+            status: 503,
+            aadsts: 90033,
+            error: "temporarily_unavailable".into(),
+            description: "A transient error has occurred. Please try again.".into(),
+        }
+    }
+}
+
+#[derive(Default, Debug)]
+struct State {
+    // TDS
+    refuse_connections: AtomicU32,
+    drop_after_login_request: AtomicU32,
+    fail_logins: AtomicU32,
+    fail_logins_error: AtomicU32,
+    login_delay_ms: AtomicU64,
+    query_delay_ms: AtomicU64,
+    reset_queries: AtomicU32,
+    revalidate_sessions: AtomicBool,
+    // Entra
+    fail_token_requests: AtomicU32,
+    token_fault: Mutex<Option<TokenEndpointFault>>,
+    token_stall_ms: AtomicU64,
+}
+
+/// The switches. Cheap to clone; every clone controls the same sandbox.
+#[derive(Clone, Default, Debug)]
+pub struct Faults(Arc<State>);
+
+fn take_one(counter: &AtomicU32) -> bool {
+    counter
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+        .is_ok()
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn duration(ms: &AtomicU64) -> Option<Duration> {
+    match ms.load(Ordering::Acquire) {
+        0 => None,
+        n => Some(Duration::from_millis(n)),
+    }
+}
+
+impl Faults {
+    /// Clears every switch.
+    pub fn clear(&self) {
+        let s = &self.0;
+        s.refuse_connections.store(0, Ordering::Release);
+        s.drop_after_login_request.store(0, Ordering::Release);
+        s.fail_logins.store(0, Ordering::Release);
+        s.login_delay_ms.store(0, Ordering::Release);
+        s.query_delay_ms.store(0, Ordering::Release);
+        s.reset_queries.store(0, Ordering::Release);
+        s.revalidate_sessions.store(false, Ordering::Release);
+        s.fail_token_requests.store(0, Ordering::Release);
+        s.token_stall_ms.store(0, Ordering::Release);
+        if let Ok(mut f) = s.token_fault.lock() {
+            *f = None;
+        }
+    }
+
+    // ---- TDS endpoint -------------------------------------------------------------------
+
+    /// Closes the next `n` TCP connections right after accepting them.
+    pub fn refuse_connections(&self, n: u32) {
+        self.0.refuse_connections.store(n, Ordering::Release);
+    }
+    /// Reads the next `n` LOGIN7 requests, then closes the connection without answering.
+    pub fn drop_after_login_request(&self, n: u32) {
+        self.0.drop_after_login_request.store(n, Ordering::Release);
+    }
+    /// Answers the next `n` logins with SQL error `number` (40613, 40501, 4060, 18456, ...).
+    pub fn fail_logins(&self, n: u32, number: u32) {
+        self.0.fail_logins_error.store(number, Ordering::Release);
+        self.0.fail_logins.store(n, Ordering::Release);
+    }
+    /// Waits this long before answering each login (`None` clears it).
+    pub fn set_login_delay(&self, d: Option<Duration>) {
+        self.0.login_delay_ms.store(d.map_or(0, millis), Ordering::Release);
+    }
+    /// Waits this long before answering each batch or RPC (`None` clears it).
+    pub fn set_query_delay(&self, d: Option<Duration>) {
+        self.0.query_delay_ms.store(d.map_or(0, millis), Ordering::Release);
+    }
+    /// Resets the connection in the middle of the next `n` query responses.
+    pub fn reset_queries(&self, n: u32) {
+        self.0.reset_queries.store(n, Ordering::Release);
+    }
+    /// Revalidates open sessions' tokens before each request, as Azure SQL does after
+    /// maintenance: a request on a session whose login token has expired fails with error 37396.
+    pub fn set_revalidate_sessions(&self, on: bool) {
+        self.0.revalidate_sessions.store(on, Ordering::Release);
+    }
+
+    /// Consumes one "refuse connection" fault, if any is pending.
+    pub fn take_refuse_connection(&self) -> bool {
+        take_one(&self.0.refuse_connections)
+    }
+    /// Consumes one "drop after LOGIN7" fault, if any is pending.
+    pub fn take_drop_after_login_request(&self) -> bool {
+        take_one(&self.0.drop_after_login_request)
+    }
+    /// Consumes one "fail login" fault, returning the SQL error number to answer with.
+    pub fn take_failed_login(&self) -> Option<u32> {
+        take_one(&self.0.fail_logins).then(|| self.0.fail_logins_error.load(Ordering::Acquire))
+    }
+    /// The delay to apply before answering a login.
+    pub fn login_delay(&self) -> Option<Duration> {
+        duration(&self.0.login_delay_ms)
+    }
+    /// The delay to apply before answering a batch or RPC.
+    pub fn query_delay(&self) -> Option<Duration> {
+        duration(&self.0.query_delay_ms)
+    }
+    /// Consumes one "reset mid-query" fault, if any is pending.
+    pub fn take_reset_query(&self) -> bool {
+        take_one(&self.0.reset_queries)
+    }
+    /// Whether open sessions' tokens are revalidated before each request.
+    pub fn revalidate_sessions(&self) -> bool {
+        self.0.revalidate_sessions.load(Ordering::Acquire)
+    }
+
+    // ---- Entra token endpoint -----------------------------------------------------------
+
+    /// Refuses the next `n` token requests (any grant, IMDS included) with `fault`.
+    pub fn fail_token_requests(&self, n: u32, fault: TokenEndpointFault) {
+        if let Ok(mut f) = self.0.token_fault.lock() {
+            *f = Some(fault);
+        }
+        self.0.fail_token_requests.store(n, Ordering::Release);
+    }
+    /// Holds every token request this long before answering (`None` clears it).
+    pub fn set_token_stall(&self, d: Option<Duration>) {
+        self.0.token_stall_ms.store(d.map_or(0, millis), Ordering::Release);
+    }
+    /// Consumes one token-endpoint fault, if any is pending.
+    pub fn take_token_fault(&self) -> Option<TokenEndpointFault> {
+        if !take_one(&self.0.fail_token_requests) {
+            return None;
+        }
+        self.0.token_fault.lock().ok().and_then(|f| f.clone())
+    }
+    /// The stall to apply before answering a token request.
+    pub fn token_stall(&self) -> Option<Duration> {
+        duration(&self.0.token_stall_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counted_faults_are_consumed_one_at_a_time() {
+        let f = Faults::default();
+        f.fail_logins(2, 40613);
+        assert_eq!(f.take_failed_login(), Some(40613));
+        assert_eq!(f.take_failed_login(), Some(40613));
+        assert_eq!(f.take_failed_login(), None);
+    }
+
+    #[test]
+    fn clones_share_switches_and_clear_resets_them() {
+        let f = Faults::default();
+        let g = f.clone();
+        g.set_query_delay(Some(Duration::from_millis(5)));
+        g.fail_token_requests(1, TokenEndpointFault::unavailable());
+        assert_eq!(f.query_delay(), Some(Duration::from_millis(5)));
+        f.clear();
+        assert_eq!(g.query_delay(), None);
+        assert_eq!(g.take_token_fault(), None);
+    }
+}

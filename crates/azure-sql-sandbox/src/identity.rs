@@ -1,0 +1,76 @@
+//! Who is who in the sandbox: the identities its Entra stand-in knows (the directory), and what a
+//! validated access token says about its bearer.
+//!
+//! This is the contract between the three services: `entra` issues tokens for directory entries
+//! and validates them (implementing [`Directory`] and [`AccessTokenValidator`]); `sql` maps an
+//! identity to a database user made with `CREATE USER [name] FROM EXTERNAL PROVIDER`; `tds` logs
+//! the bearer in. Like Azure SQL, the SQL side keys an application's or managed identity's user
+//! by its application (client) id, and a human user by its object id.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::SystemTime;
+
+/// What kind of principal a directory entry is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrincipalKind {
+    /// The service principal of an app registration (workload identity, client secret).
+    Application,
+    /// A user-assigned or system-assigned managed identity.
+    ManagedIdentity,
+    /// A human user.
+    User,
+}
+
+/// One identity in the Entra stand-in's directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirectoryEntry {
+    /// The name `CREATE USER [...] FROM EXTERNAL PROVIDER` refers to.
+    pub display_name: String,
+    /// The object id (`oid` claim).
+    pub object_id: String,
+    /// The application (client) id (`appid` claim); for users, equal to the object id.
+    pub app_id: String,
+    /// The tenant the identity lives in (`tid` claim).
+    pub tenant_id: String,
+    /// What the identity is.
+    pub kind: PrincipalKind,
+}
+
+/// Looks identities up, as Azure SQL asks Entra when it runs `CREATE USER ... FROM EXTERNAL PROVIDER`.
+pub trait Directory: Send + Sync + 'static {
+    /// Finds an identity by display name (case-insensitive), or by application id.
+    fn find(&self, name: &str) -> Option<DirectoryEntry>;
+}
+
+/// What a validated access token says about its bearer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenIdentity {
+    /// `tid`.
+    pub tenant_id: String,
+    /// `oid`.
+    pub object_id: String,
+    /// `appid` (v1 tokens) or `azp` (v2); `None` for a user token.
+    pub app_id: Option<String>,
+    /// `exp`: after this instant a revalidating server refuses the session (error 37396).
+    pub expires_at: SystemTime,
+}
+
+/// Why an access token was refused. SQL answers every refusal with error 18456; the reason goes
+/// to the sandbox's log (as Azure SQL's state codes and audit log would tell an operator).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRejection {
+    /// One line naming the failed check (expired, audience, issuer, signature, ...).
+    pub reason: String,
+}
+
+/// The boxed future [`AccessTokenValidator::validate`] returns.
+pub type ValidateFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<TokenIdentity, TokenRejection>> + Send + 'a>>;
+
+/// Checks an access token presented in a LOGIN7 FEDAUTH extension: signature against the
+/// issuer's published keys, audience, issuer/tenant, and time window.
+pub trait AccessTokenValidator: Send + Sync + 'static {
+    /// Validates `token` (the JWT as sent, already decoded from UTF-16LE).
+    fn validate<'a>(&'a self, token: &'a str) -> ValidateFuture<'a>;
+}

@@ -1,0 +1,141 @@
+//! Counters of what the sandbox's services did, so tests and benchmarks can assert on the
+//! client's behaviour ("one token request per token lifetime") rather than on timing.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+#[derive(Default, Debug)]
+struct Counters {
+    token_requests: AtomicU64,
+    tokens_issued: AtomicU64,
+    token_refusals: AtomicU64,
+    federated_grants: AtomicU64,
+    secret_grants: AtomicU64,
+    managed_identity_grants: AtomicU64,
+    tcp_connections: AtomicU64,
+    logins_ok: AtomicU64,
+    logins_failed: AtomicU64,
+    redirects: AtomicU64,
+    requests: AtomicU64,
+    open_sessions: AtomicU64,
+    max_open_sessions: AtomicU64,
+}
+
+/// A snapshot of the counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    /// Requests that reached any token endpoint (OAuth token endpoint and IMDS).
+    pub token_requests: u64,
+    /// Access tokens issued.
+    pub tokens_issued: u64,
+    /// Token requests refused (AADSTS errors, IMDS errors, injected faults).
+    pub token_refusals: u64,
+    /// Client-assertion (federated, workload identity) grants received.
+    pub federated_grants: u64,
+    /// Client-secret grants received.
+    pub secret_grants: u64,
+    /// Managed-identity (IMDS / App Service) requests received.
+    pub managed_identity_grants: u64,
+    /// TCP connections accepted by the TDS listeners (gateway and node).
+    pub tcp_connections: u64,
+    /// Logins answered with LOGINACK (routing answers excluded).
+    pub logins_ok: u64,
+    /// Logins refused with an error.
+    pub logins_failed: u64,
+    /// Logins answered with a routing ENVCHANGE by the gateway.
+    pub redirects: u64,
+    /// SQL batches and RPCs received on logged-in sessions.
+    pub requests: u64,
+    /// Sessions open now.
+    pub open_sessions: u64,
+    /// The most sessions open at once.
+    pub max_open_sessions: u64,
+}
+
+/// Shared counters. Cheap to clone; every clone counts into the same sandbox.
+#[derive(Clone, Default, Debug)]
+pub struct Stats(Arc<Counters>);
+
+macro_rules! counter {
+    ($($name:ident),* $(,)?) => {
+        impl Stats {
+            $(
+                #[doc = concat!("Adds one to `", stringify!($name), "`.")]
+                pub fn $name(&self) {
+                    self.0.$name.fetch_add(1, Ordering::Relaxed);
+                }
+            )*
+        }
+    };
+}
+
+counter!(
+    token_requests,
+    tokens_issued,
+    token_refusals,
+    federated_grants,
+    secret_grants,
+    managed_identity_grants,
+    tcp_connections,
+    logins_ok,
+    logins_failed,
+    redirects,
+    requests,
+);
+
+impl Stats {
+    /// Marks a session as opened; the returned guard marks it closed when dropped.
+    pub fn session_opened(&self) -> SessionGuard {
+        let now = self.0.open_sessions.fetch_add(1, Ordering::AcqRel) + 1;
+        self.0.max_open_sessions.fetch_max(now, Ordering::AcqRel);
+        SessionGuard(self.clone())
+    }
+
+    /// Reads every counter.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let c = &self.0;
+        let r = |a: &AtomicU64| a.load(Ordering::Acquire);
+        StatsSnapshot {
+            token_requests: r(&c.token_requests),
+            tokens_issued: r(&c.tokens_issued),
+            token_refusals: r(&c.token_refusals),
+            federated_grants: r(&c.federated_grants),
+            secret_grants: r(&c.secret_grants),
+            managed_identity_grants: r(&c.managed_identity_grants),
+            tcp_connections: r(&c.tcp_connections),
+            logins_ok: r(&c.logins_ok),
+            logins_failed: r(&c.logins_failed),
+            redirects: r(&c.redirects),
+            requests: r(&c.requests),
+            open_sessions: r(&c.open_sessions),
+            max_open_sessions: r(&c.max_open_sessions),
+        }
+    }
+}
+
+/// Keeps a session counted as open until dropped.
+#[derive(Debug)]
+pub struct SessionGuard(Stats);
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        self.0 .0.open_sessions.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_are_counted_while_their_guard_lives() {
+        let s = Stats::default();
+        let a = s.session_opened();
+        let b = s.session_opened();
+        drop(a);
+        let snap = s.snapshot();
+        assert_eq!((snap.open_sessions, snap.max_open_sessions), (1, 2));
+        drop(b);
+        assert_eq!(s.snapshot().open_sessions, 0);
+    }
+}
