@@ -10,5 +10,5 @@
 pub mod config;
 pub mod credential;
 
-pub use config::{Authentication, Config, Encrypt, Secret};
+pub use config::{Authentication, Config, ConfigError, Encrypt, Secret};
 pub use credential::TokenProvider;
