@@ -696,6 +696,90 @@ impl fmt::Debug for Config {
     }
 }
 
+/// The configuration as a connection string for logs: every setting that differs from the
+/// default, the password shown as `<redacted>`, the non-ADO settings left out. Without a
+/// password it parses back to the same settings.
+///
+/// ```
+/// # use azure_sql_passwordless::Config;
+/// let config: Config = "Data Source=s.database.windows.net;Initial Catalog=db;Password=hunter2;UID=sa".parse()?;
+/// assert_eq!(
+///     config.to_string(),
+///     "Server=tcp:s.database.windows.net,1433;Database=db;Authentication=Sql Password;User Id=sa;Password=<redacted>"
+/// );
+/// # Ok::<(), azure_sql_passwordless::ConfigError>(())
+/// ```
+impl fmt::Display for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let defaults = Config::new("");
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        write!(f, "Server=tcp:{host},{}", self.port)?;
+        let mut pair = |keyword: &str, value: &str| write!(f, ";{keyword}={}", quote(value));
+        if let Some(db) = &self.database {
+            pair("Database", db)?;
+        }
+        pair("Authentication", self.authentication.as_str())?;
+        if let Some(user) = &self.user_id {
+            pair("User Id", user)?;
+        }
+        if self.password.is_some() {
+            pair("Password", "<redacted>")?;
+        }
+        if self.encrypt != defaults.encrypt {
+            pair("Encrypt", self.encrypt.as_str())?;
+        }
+        if self.trust_server_certificate {
+            pair("TrustServerCertificate", "True")?;
+        }
+        if let Some(name) = &self.host_name_in_certificate {
+            pair("HostNameInCertificate", name)?;
+        }
+        let secs = |d: Duration| d.as_secs().to_string();
+        if self.connect_timeout != defaults.connect_timeout {
+            pair("Connect Timeout", &secs(self.connect_timeout))?;
+        }
+        if self.command_timeout != defaults.command_timeout {
+            pair(
+                "Command Timeout",
+                &self.command_timeout.map_or("0".to_owned(), secs),
+            )?;
+        }
+        if self.connect_retry_count != defaults.connect_retry_count {
+            pair("Connect Retry Count", &self.connect_retry_count.to_string())?;
+        }
+        if self.connect_retry_interval != defaults.connect_retry_interval {
+            pair("Connect Retry Interval", &secs(self.connect_retry_interval))?;
+        }
+        if self.application_name != defaults.application_name {
+            pair("Application Name", &self.application_name)?;
+        }
+        if self.max_pool_size != defaults.max_pool_size {
+            pair("Max Pool Size", &self.max_pool_size.to_string())?;
+        }
+        if self.min_pool_size != defaults.min_pool_size {
+            pair("Min Pool Size", &self.min_pool_size.to_string())?;
+        }
+        if self.connection_lifetime != defaults.connection_lifetime {
+            pair("Connection Lifetime", &secs(self.connection_lifetime))?;
+        }
+        Ok(())
+    }
+}
+
+/// Quotes a value for a connection string when it needs it.
+fn quote(value: &str) -> Cow<'_, str> {
+    let needs = value.contains(';') || value.starts_with(['"', '\'', ' ']) || value.ends_with(' ');
+    if needs {
+        Cow::Owned(format!("\"{}\"", value.replace('"', "\"\"")))
+    } else {
+        Cow::Borrowed(value)
+    }
+}
+
 /// The default bound on a connection's lifetime (`Connection Lifetime=0` means this).
 pub const DEFAULT_CONNECTION_LIFETIME: Duration = Duration::from_secs(600);
 

@@ -1446,6 +1446,31 @@ fn trust_root_certificate_file() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+// ----- display ---------------------------------------------------------------------------
+
+#[test]
+fn display_round_trips_and_redacts() {
+    let strings = [
+        "Server=h".to_owned(),
+        format!("Server=tcp:[::1],1500;Database=a;b;Authentication=Active Directory Managed Identity;User Id={CLIENT_ID}")
+            .replace("a;b", "'a;b'"),
+        "Server=h,1;Initial Catalog=\" quoted \"\"db\"\" \";App=my app;Encrypt=Strict;HostNameInCertificate=*.x.net;Timeout=3;Command Timeout=0;ConnectRetryCount=0;Connect Retry Interval=2;Max Pool Size=5;Min Pool Size=5;Load Balance Timeout=60".to_owned(),
+        "Server=h;Encrypt=False;TrustServerCertificate=True;Authentication=ActiveDirectoryAzureCLI".to_owned(),
+    ];
+    for s in strings {
+        let c = parse(&s);
+        let shown = c.to_string();
+        let again = parse(&shown);
+        assert_eq!(format!("{c:?}"), format!("{again:?}"), "{s} -> {shown}");
+    }
+    let c = with(&format!("User Id=sa;Password=\"{SECRET}\""));
+    let shown = c.to_string();
+    assert!(
+        shown.contains("Password=<redacted>") && !shown.contains("S3cr3t"),
+        "{shown}"
+    );
+}
+
 // ----- the docs stay in sync with the table ---------------------------------------------
 
 #[test]
