@@ -12,8 +12,13 @@
 //! It is test and development infrastructure, not a product: it never imports the library it
 //! examines (`azure-sql-passwordless`), so a bug there cannot pass its own exam.
 
+pub mod entra;
 pub mod faults;
+pub mod http_server;
 pub mod identity;
+pub mod issuer;
+pub mod pki;
+pub mod signing_key;
 pub mod sql;
 pub mod stats;
 
