@@ -105,18 +105,19 @@ impl std::fmt::Debug for IssuedToken {
     }
 }
 
-/// Signs an Azure SQL access token for `grantee`, valid for `lifetime` (whole seconds, at least 1).
-pub fn issue(
-    keys: &SigningKeys,
-    grantee: &Grantee,
-    lifetime: Duration,
-) -> Result<IssuedToken, SigningKeyError> {
-    let now = SystemTime::now()
+fn now_seconds() -> u64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The claims of an Azure SQL access token for `grantee`, issued now and valid for `lifetime`
+/// (whole seconds, at least 1). Tests start from these to make deliberately wrong tokens.
+pub fn claims(grantee: &Grantee, lifetime: Duration) -> AccessTokenClaims {
+    let now = now_seconds();
     let lifetime = lifetime.as_secs().max(1);
     let iss = v1_issuer(&grantee.tenant_id);
-    let claims = AccessTokenClaims {
+    AccessTokenClaims {
         aud: AZURE_SQL_AUDIENCE.into(),
         iss: iss.clone(),
         iat: now,
@@ -136,13 +137,22 @@ pub fn issue(
         uti: uuid::Uuid::new_v4().simple().to_string(),
         ver: "1.0".into(),
         xms_mirid: grantee.resource_id.clone(),
-    };
+    }
+}
+
+/// Signs an Azure SQL access token for `grantee`, valid for `lifetime` (whole seconds, at least 1).
+pub fn issue(
+    keys: &SigningKeys,
+    grantee: &Grantee,
+    lifetime: Duration,
+) -> Result<IssuedToken, SigningKeyError> {
+    let claims = claims(grantee, lifetime);
     let access_token = keys.current().sign(&claims)?;
     Ok(IssuedToken {
         access_token,
-        expires_in: lifetime,
-        expires_on: now + lifetime,
-        not_before: now,
+        expires_in: claims.exp - claims.iat,
+        expires_on: claims.exp,
+        not_before: claims.nbf,
     })
 }
 
@@ -153,7 +163,11 @@ mod tests {
 
     #[test]
     fn tokens_carry_the_v1_claims_azure_sql_reads() {
-        let keys = SigningKeys::new(SigningKey::generate().unwrap(), Duration::from_secs(5));
+        let keys = SigningKeys::new(
+            SigningKey::generate().unwrap(),
+            SigningKey::generate().unwrap(),
+            Duration::from_secs(5),
+        );
         let grantee = Grantee {
             tenant_id: "t".into(),
             object_id: "o".into(),

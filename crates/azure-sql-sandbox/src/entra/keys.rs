@@ -1,9 +1,11 @@
 //! Entra's token-signing keys and their rotation.
 //!
-//! One key signs at a time. Rotating installs a new current key and retires the old one; a
-//! retired key stays in the published JWKS for `retain` (the access-token lifetime plus a second),
-//! so every token it signed can still be validated until that token expires, as Entra keeps
-//! previous keys published across a rollover.
+//! One key signs at a time, and the next one is already published, as Entra publishes a key
+//! before it signs with it: a relying party that fetched the JWKS before a rotation already holds
+//! the key that signs after it. Rotating makes the published next key current, retires the old
+//! current key and publishes a freshly generated next key. A retired key stays in the JWKS for
+//! `retain` (the access-token lifetime plus a second), so every token it signed can still be
+//! validated until that token expires.
 
 use crate::signing_key::SigningKey;
 use jsonwebtoken::jwk::JwkSet;
@@ -13,6 +15,7 @@ use tokio::sync::watch;
 
 struct Ring {
     current: Arc<SigningKey>,
+    next: Arc<SigningKey>,
     retired: Vec<(Arc<SigningKey>, Instant)>,
 }
 
@@ -33,11 +36,13 @@ impl std::fmt::Debug for SigningKeys {
 }
 
 impl SigningKeys {
-    /// A ring with `first` as the current key; retired keys stay published for `retain`.
-    pub fn new(first: SigningKey, retain: Duration) -> Self {
+    /// A ring signing with `current` and publishing `next` ahead of its use; retired keys stay
+    /// published for `retain`.
+    pub fn new(current: SigningKey, next: SigningKey, retain: Duration) -> Self {
         SigningKeys {
             ring: RwLock::new(Ring {
-                current: Arc::new(first),
+                current: Arc::new(current),
+                next: Arc::new(next),
                 retired: Vec::new(),
             }),
             retain,
@@ -55,12 +60,14 @@ impl SigningKeys {
         self.read().current.clone()
     }
 
-    /// Makes `next` the current key and retires the previous one.
-    pub fn install(&self, next: SigningKey) {
+    /// Makes the published next key current, retires the previous one and publishes `upcoming`
+    /// as the next key.
+    pub fn rotate(&self, upcoming: SigningKey) {
         let now = Instant::now();
         {
             let mut ring = self.ring.write().unwrap_or_else(|p| p.into_inner());
-            let previous = std::mem::replace(&mut ring.current, Arc::new(next));
+            let next = std::mem::replace(&mut ring.next, Arc::new(upcoming));
+            let previous = std::mem::replace(&mut ring.current, next);
             ring.retired.push((previous, now));
             let retain = self.retain;
             ring.retired.retain(|(_, at)| now.duration_since(*at) < retain);
@@ -69,11 +76,12 @@ impl SigningKeys {
         tracing::info!(kid = %self.current().kid(), "Entra signing key rotated");
     }
 
-    /// The published keys: the current one first, then retired keys still within `retain`.
+    /// The published keys: the current one first, then the next one, then retired keys still
+    /// within `retain`.
     pub fn jwks(&self) -> JwkSet {
         let now = Instant::now();
         let ring = self.read();
-        let mut keys = vec![ring.current.jwk().clone()];
+        let mut keys = vec![ring.current.jwk().clone(), ring.next.jwk().clone()];
         keys.extend(
             ring.retired
                 .iter()
@@ -99,18 +107,17 @@ mod tests {
     }
 
     #[test]
-    fn a_retired_key_stays_published_for_the_retention_period_only() {
-        let first = SigningKey::generate().unwrap();
-        let first_kid = first.kid().to_string();
-        let keys = SigningKeys::new(first, Duration::from_millis(200));
-        let second = SigningKey::generate().unwrap();
-        let second_kid = second.kid().to_string();
+    fn the_next_key_is_published_before_use_and_a_retired_key_only_for_the_retention_period() {
+        let [first, second, third] = [(); 3].map(|_| SigningKey::generate().unwrap());
+        let [k1, k2, k3] = [&first, &second, &third].map(|k| k.kid().to_string());
+        let keys = SigningKeys::new(first, second, Duration::from_millis(200));
+        assert_eq!(kids(&keys.jwks()), vec![k1.clone(), k2.clone()]);
         let rotations = keys.rotations();
-        keys.install(second);
+        keys.rotate(third);
         assert_eq!(*rotations.borrow(), 1);
-        assert_eq!(keys.current().kid(), second_kid);
-        assert_eq!(kids(&keys.jwks()), vec![second_kid.clone(), first_kid]);
+        assert_eq!(keys.current().kid(), k2);
+        assert_eq!(kids(&keys.jwks()), vec![k2.clone(), k3.clone(), k1]);
         std::thread::sleep(Duration::from_millis(250));
-        assert_eq!(kids(&keys.jwks()), vec![second_kid]);
+        assert_eq!(kids(&keys.jwks()), vec![k2, k3]);
     }
 }

@@ -120,7 +120,7 @@ async fn rotate_forever(state: Arc<EntraState>, period: Duration) {
     loop {
         tokio::time::sleep(period).await;
         match generate_key().await {
-            Ok(key) => state.keys.install(key),
+            Ok(key) => state.keys.rotate(key),
             Err(e) => tracing::error!(error = %e, "could not rotate the Entra signing key"),
         }
     }
@@ -148,7 +148,7 @@ impl Entra {
                 )));
             }
         }
-        let first = generate_key().await?;
+        let (first, next) = tokio::try_join!(generate_key(), generate_key())?;
         let https_listeners = bind_loopback_pair().await.map_err(EntraError::Bind)?;
         let port = https_listeners
             .first()
@@ -161,7 +161,7 @@ impl Entra {
         let authority = format!("https://localhost:{port}/");
         let state = Arc::new(EntraState {
             directory,
-            keys: SigningKeys::new(first, options.token_lifetime + Duration::from_secs(1)),
+            keys: SigningKeys::new(first, next, options.token_lifetime + Duration::from_secs(1)),
             issuer_keys: IssuerKeys::new(pki.http_client()?, options.issuer_keys_min_refresh),
             authority,
             token_lifetime: options.token_lifetime,
@@ -247,10 +247,19 @@ impl Entra {
         self.state.keys.current().kid().to_string()
     }
 
+    /// Signs arbitrary access-token claims with the current signing key, for tests of the SQL
+    /// side (a token for the wrong audience, tenant or time window, genuinely signed).
+    pub fn sign_access_token(
+        &self,
+        claims: &access_token::AccessTokenClaims,
+    ) -> Result<String, SigningKeyError> {
+        self.state.keys.current().sign(claims)
+    }
+
     /// Rotates the signing key now (as the periodic rotation does).
     pub async fn rotate_signing_key(&self) -> Result<(), EntraError> {
         let key = generate_key().await?;
-        self.state.keys.install(key);
+        self.state.keys.rotate(key);
         Ok(())
     }
 
