@@ -293,7 +293,9 @@ impl IssuerState {
         let token = match spec.signer {
             Signer::Issuer => self.key.sign(&claims)?,
             Signer::ForeignKey => self.foreign_key()?.sign(&claims)?,
-            Signer::ForgedSignature => self.foreign_key()?.sign_with_kid(&claims, self.key.kid())?,
+            Signer::ForgedSignature => {
+                self.foreign_key()?.sign_with_kid(&claims, self.key.kid())?
+            }
         };
         Ok(token)
     }
@@ -363,7 +365,11 @@ impl Issuer {
                 )));
             }
         }
-        if let Some(dir) = options.token_file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Some(dir) = options
+            .token_file
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
             std::fs::create_dir_all(dir).map_err(|source| IssuerError::WriteToken {
                 path: options.token_file.clone(),
                 source,
@@ -371,7 +377,9 @@ impl Issuer {
         }
         let key = tokio::task::spawn_blocking(SigningKey::generate)
             .await
-            .map_err(|e| IssuerError::InvalidOptions(format!("key generation task failed: {e}")))??;
+            .map_err(|e| {
+                IssuerError::InvalidOptions(format!("key generation task failed: {e}"))
+            })??;
         let listeners = bind_loopback_pair().await.map_err(IssuerError::Bind)?;
         let port = listeners
             .first()
@@ -393,7 +401,10 @@ impl Issuer {
             writes,
         });
         let router = Router::new()
-            .route(&format!("/{id}/.well-known/openid-configuration"), get(discovery))
+            .route(
+                &format!("/{id}/.well-known/openid-configuration"),
+                get(discovery),
+            )
             .route(&format!("/{id}/openid/v1/jwks"), get(jwks))
             .with_state(state.clone());
         let server = HttpServer::serve(
@@ -540,7 +551,9 @@ mod tests {
     #[tokio::test]
     async fn serves_discovery_and_jwks_that_verify_the_projected_token() {
         let pki = Pki::generate().unwrap();
-        let issuer = Issuer::start(&pki, IssuerOptions::new(temp_file())).await.unwrap();
+        let issuer = Issuer::start(&pki, IssuerOptions::new(temp_file()))
+            .await
+            .unwrap();
         let http = pki.http_client().unwrap();
 
         let get = |url: String| {
@@ -604,14 +617,19 @@ mod tests {
             .filter_map(|e| e.ok())
             .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
             .collect();
-        assert!(leftovers.is_empty(), "temporary files left behind: {leftovers:?}");
+        assert!(
+            leftovers.is_empty(),
+            "temporary files left behind: {leftovers:?}"
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 
     #[tokio::test]
     async fn bad_tokens_are_bad_in_exactly_one_way() {
         let pki = Pki::generate().unwrap();
-        let issuer = Issuer::start(&pki, IssuerOptions::new(temp_file())).await.unwrap();
+        let issuer = Issuer::start(&pki, IssuerOptions::new(temp_file()))
+            .await
+            .unwrap();
         let good = claims(&issuer.mint().unwrap());
         let now = epoch_seconds(SystemTime::now());
 

@@ -93,10 +93,10 @@ impl Pki {
         let not_before = now - Duration::from_secs(24 * 3600);
         let not_after = now + Duration::from_secs(10 * 365 * 24 * 3600);
 
-        let ca_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
-            .map_err(generate("CA key"))?;
-        let mut ca_params = CertificateParams::new(Vec::<String>::new())
-            .map_err(generate("CA certificate"))?;
+        let ca_key =
+            KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(generate("CA key"))?;
+        let mut ca_params =
+            CertificateParams::new(Vec::<String>::new()).map_err(generate("CA certificate"))?;
         let mut ca_name = DistinguishedName::new();
         // A distinct name per CA, so a client holding another sandbox's CA gets "unknown
         // issuer" rather than a confusing signature error.
@@ -239,9 +239,12 @@ mod tests {
     use tokio::net::{TcpListener, TcpStream};
 
     async fn handshake(pki: &Pki, client: Arc<ClientConfig>, name: &str) -> Result<(), String> {
-        let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| e.to_string())?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        let acceptor = tokio_rustls::TlsAcceptor::from(pki.server_config(&[]).map_err(|e| e.to_string())?);
+        let acceptor =
+            tokio_rustls::TlsAcceptor::from(pki.server_config(&[]).map_err(|e| e.to_string())?);
         let server = tokio::spawn(async move {
             let (tcp, _) = listener.accept().await.ok()?;
             let mut tls = acceptor.accept(tcp).await.ok()?;
@@ -250,8 +253,12 @@ mod tests {
         });
         let connector = tokio_rustls::TlsConnector::from(client);
         let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-        let server_name = rustls_pki_types::ServerName::try_from(name.to_string()).map_err(|e| e.to_string())?;
-        let mut tls = connector.connect(server_name, tcp).await.map_err(|e| e.to_string())?;
+        let server_name =
+            rustls_pki_types::ServerName::try_from(name.to_string()).map_err(|e| e.to_string())?;
+        let mut tls = connector
+            .connect(server_name, tcp)
+            .await
+            .map_err(|e| e.to_string())?;
         let mut buf = Vec::new();
         tls.read_to_end(&mut buf).await.map_err(|e| e.to_string())?;
         let _ = server.await;
@@ -267,19 +274,31 @@ mod tests {
         let pki = Pki::generate().unwrap();
         let client = pki.client_config().unwrap();
         for name in ["localhost", "127.0.0.1", "::1"] {
-            handshake(&pki, client.clone(), name).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+            handshake(&pki, client.clone(), name)
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
         }
     }
 
     #[tokio::test]
     async fn the_certificate_is_refused_for_other_names_and_by_clients_without_the_ca() {
         let pki = Pki::generate().unwrap();
-        let err = handshake(&pki, pki.client_config().unwrap(), "example.com").await.unwrap_err();
-        assert!(err.contains("NotValidForName") || err.contains("not valid for name"), "{err}");
+        let err = handshake(&pki, pki.client_config().unwrap(), "example.com")
+            .await
+            .unwrap_err();
+        assert!(
+            err.contains("NotValidForName") || err.contains("not valid for name"),
+            "{err}"
+        );
 
         let other = Pki::generate().unwrap();
-        let err = handshake(&pki, other.client_config().unwrap(), "localhost").await.unwrap_err();
-        assert!(err.contains("UnknownIssuer") || err.contains("unknown issuer"), "{err}");
+        let err = handshake(&pki, other.client_config().unwrap(), "localhost")
+            .await
+            .unwrap_err();
+        assert!(
+            err.contains("UnknownIssuer") || err.contains("unknown issuer"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -301,7 +320,13 @@ mod tests {
     #[test]
     fn writing_to_a_missing_directory_says_which_file() {
         let pki = Pki::generate().unwrap();
-        let err = pki.write_ca_pem(Path::new("/nonexistent/sandbox/state")).unwrap_err();
-        assert!(err.to_string().contains("/nonexistent/sandbox/state/ca.pem"), "{err}");
+        let err = pki
+            .write_ca_pem(Path::new("/nonexistent/sandbox/state"))
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("/nonexistent/sandbox/state/ca.pem"),
+            "{err}"
+        );
     }
 }

@@ -43,11 +43,9 @@ impl SigningKey {
     /// Generates a fresh RSA-2048 key. This takes tens of milliseconds of CPU: call it from
     /// `spawn_blocking` on a hot path.
     pub fn generate() -> Result<SigningKey, SigningKeyError> {
-        let key = rcgen::KeyPair::generate_rsa_for(
-            &rcgen::PKCS_RSA_SHA256,
-            rcgen::RsaKeySize::_2048,
-        )
-        .map_err(SigningKeyError::Generate)?;
+        let key =
+            rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
+                .map_err(SigningKeyError::Generate)?;
         let pem = key.serialize_pem();
         let encoding = EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(SigningKeyError::Load)?;
         let mut jwk =

@@ -18,9 +18,15 @@ async fn managed_identity_credential_gets_a_token_from_the_app_service_endpoint(
     let tenant = directory.add_tenant("Sandbox", "sandbox");
     let mi = directory.create_managed_identity(&tenant, "web-app", false);
     let stats = Stats::default();
-    let entra = Entra::start(&pki, directory, EntraOptions::default(), Faults::default(), stats.clone())
-        .await
-        .unwrap();
+    let entra = Entra::start(
+        &pki,
+        directory,
+        EntraOptions::default(),
+        Faults::default(),
+        stats.clone(),
+    )
+    .await
+    .unwrap();
     std::env::set_var("IDENTITY_ENDPOINT", entra.identity_endpoint());
     std::env::set_var("IDENTITY_HEADER", entra.identity_header());
 
@@ -50,7 +56,9 @@ async fn managed_identity_credential_gets_a_token_from_the_app_service_endpoint(
 
     // An identity the host does not have: the error azure_identity reports for a 400.
     let unknown = ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
-        user_assigned_id: Some(UserAssignedId::ClientId("00000000-0000-0000-0000-0000000000ff".into())),
+        user_assigned_id: Some(UserAssignedId::ClientId(
+            "00000000-0000-0000-0000-0000000000ff".into(),
+        )),
         ..Default::default()
     }))
     .unwrap();
@@ -69,5 +77,8 @@ async fn managed_identity_credential_gets_a_token_from_the_app_service_endpoint(
         .await
         .is_err());
     let snapshot = stats.snapshot();
-    assert_eq!((snapshot.tokens_issued, snapshot.managed_identity_grants), (1, 2));
+    assert_eq!(
+        (snapshot.tokens_issued, snapshot.managed_identity_grants),
+        (1, 2)
+    );
 }

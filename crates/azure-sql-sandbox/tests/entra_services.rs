@@ -12,7 +12,9 @@ use azure_identity::{
     WorkloadIdentityCredentialOptions,
 };
 use azure_sql_sandbox::entra::access_token::{self, AccessTokenClaims, ClientAuth, Grantee};
-use azure_sql_sandbox::entra::directory::{AppRegistration, EntraDirectory, FederatedCredential, Tenant};
+use azure_sql_sandbox::entra::directory::{
+    AppRegistration, EntraDirectory, FederatedCredential, Tenant,
+};
 use azure_sql_sandbox::entra::validator::{EntraValidator, ValidatorOptions};
 use azure_sql_sandbox::entra::{Entra, EntraOptions};
 use azure_sql_sandbox::identity::AccessTokenValidator;
@@ -105,9 +107,15 @@ async fn world_with(options: EntraOptions, service_account_token_lifetime: Durat
     let app = directory.app(&tenant.id, &app.client_id).unwrap();
     let faults = Faults::default();
     let stats = Stats::default();
-    let entra = Entra::start(&pki, directory.clone(), options, faults.clone(), stats.clone())
-        .await
-        .unwrap();
+    let entra = Entra::start(
+        &pki,
+        directory.clone(),
+        options,
+        faults.clone(),
+        stats.clone(),
+    )
+    .await
+    .unwrap();
     let http = pki.http_client().unwrap();
     World {
         pki,
@@ -165,11 +173,14 @@ impl World {
     }
 
     async fn exchange(&self, assertion: &str) -> (u16, Value) {
-        self.post(&self.tenant.id, &self.exchange_form(assertion)).await
+        self.post(&self.tenant.id, &self.exchange_form(assertion))
+            .await
     }
 
     fn validator(&self) -> EntraValidator {
-        self.entra.validator(&self.tenant.id, self.pki.ca_pem()).unwrap()
+        self.entra
+            .validator(&self.tenant.id, self.pki.ca_pem())
+            .unwrap()
     }
 
     /// azure_core client options pointing at this Entra, over a transport trusting the CA.
@@ -205,11 +216,23 @@ fn assert_refusal(status: u16, body: &Value, expected_status: u16, code: u32) ->
     assert_eq!(status, expected_status, "{body}");
     assert_eq!(body["error_codes"], serde_json::json!([code]), "{body}");
     let description = body["error_description"].as_str().unwrap().to_string();
-    assert!(description.starts_with(&format!("AADSTS{code}: ")), "{description}");
+    assert!(
+        description.starts_with(&format!("AADSTS{code}: ")),
+        "{description}"
+    );
     assert!(description.contains("\r\nTrace ID: "), "{description}");
-    assert!(description.contains("\r\nCorrelation ID: "), "{description}");
+    assert!(
+        description.contains("\r\nCorrelation ID: "),
+        "{description}"
+    );
     assert!(description.contains("\r\nTimestamp: "), "{description}");
-    for field in ["error", "timestamp", "trace_id", "correlation_id", "error_uri"] {
+    for field in [
+        "error",
+        "timestamp",
+        "trace_id",
+        "correlation_id",
+        "error_uri",
+    ] {
         assert!(body[field].is_string(), "missing {field}: {body}");
     }
     description
@@ -236,10 +259,16 @@ async fn the_projected_token_is_exchanged_for_a_v1_azure_sql_token() {
 
     let header = jsonwebtoken::decode_header(token).unwrap();
     assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256);
-    assert_eq!(header.kid.as_deref(), Some(w.entra.current_key_id().as_str()));
+    assert_eq!(
+        header.kid.as_deref(),
+        Some(w.entra.current_key_id().as_str())
+    );
     let claims = claims_of(token);
     assert_eq!(claims.aud, "https://database.windows.net/");
-    assert_eq!(claims.iss, format!("https://sts.windows.net/{}/", w.tenant.id));
+    assert_eq!(
+        claims.iss,
+        format!("https://sts.windows.net/{}/", w.tenant.id)
+    );
     assert_eq!(claims.tid, w.tenant.id);
     assert_eq!(claims.oid, w.app.object_id);
     assert_eq!(claims.sub, w.app.object_id);
@@ -253,14 +282,26 @@ async fn the_projected_token_is_exchanged_for_a_v1_azure_sql_token() {
     assert_eq!(identity.object_id, w.app.object_id);
     assert_eq!(identity.app_id.as_deref(), Some(w.app.client_id.as_str()));
     assert_eq!(identity.tenant_id, w.tenant.id);
-    assert_eq!(identity.expires_at, UNIX_EPOCH + Duration::from_secs(claims.exp));
+    assert_eq!(
+        identity.expires_at,
+        UNIX_EPOCH + Duration::from_secs(claims.exp)
+    );
 
     let stats = w.stats.snapshot();
-    assert_eq!((stats.token_requests, stats.federated_grants, stats.tokens_issued, stats.token_refusals), (1, 1, 1, 0));
+    assert_eq!(
+        (
+            stats.token_requests,
+            stats.federated_grants,
+            stats.tokens_issued,
+            stats.token_refusals
+        ),
+        (1, 1, 1, 0)
+    );
 }
 
 #[tokio::test]
-async fn the_double_slash_scope_sql_clients_send_is_the_same_resource_and_the_domain_names_the_tenant() {
+async fn the_double_slash_scope_sql_clients_send_is_the_same_resource_and_the_domain_names_the_tenant(
+) {
     let w = world().await;
     let token = w.projected_token();
     let mut pairs = w.exchange_form(&token);
@@ -268,7 +309,10 @@ async fn the_double_slash_scope_sql_clients_send_is_the_same_resource_and_the_do
     pairs.push(("scope", "https://database.windows.net//.default"));
     let (status, body) = w.post("sandbox.onmicrosoft.com", &pairs).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(claims_of(body["access_token"].as_str().unwrap()).aud, "https://database.windows.net/");
+    assert_eq!(
+        claims_of(body["access_token"].as_str().unwrap()).aud,
+        "https://database.windows.net/"
+    );
 }
 
 #[tokio::test]
@@ -311,7 +355,9 @@ async fn azure_identity_workload_and_assertion_credentials_get_tokens() {
     assert!(w.validator().check(token.token.secret()).await.is_ok());
 
     // A refusal reaches azure_identity's caller with Entra's code and text.
-    w.issuer.write_token_file(&w.issuer.mint_bad(BadToken::Expired).unwrap()).unwrap();
+    w.issuer
+        .write_token_file(&w.issuer.mint_bad(BadToken::Expired).unwrap())
+        .unwrap();
     let refused = ClientAssertionCredential::new(
         w.tenant.id.clone(),
         w.app.client_id.clone(),
@@ -321,7 +367,11 @@ async fn azure_identity_workload_and_assertion_credentials_get_tokens() {
         }),
     )
     .unwrap();
-    let err = refused.get_token(&[SCOPE], None).await.unwrap_err().to_string();
+    let err = refused
+        .get_token(&[SCOPE], None)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("AADSTS700024"), "{err}");
 }
 
@@ -353,7 +403,11 @@ async fn client_secret_grants_work_with_azure_identity_and_refuse_a_wrong_secret
         }),
     )
     .unwrap();
-    let err = wrong.get_token(&[SCOPE], None).await.unwrap_err().to_string();
+    let err = wrong
+        .get_token(&[SCOPE], None)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("AADSTS7000215"), "{err}");
     assert!(!err.contains(&sp.secret));
     assert_eq!(w.stats.snapshot().secret_grants, 2);
@@ -379,7 +433,10 @@ async fn bad_assertions_are_refused_as_entra_refuses_them() {
         let description = assert_refusal(status, &body, 401, *code);
         assert!(description.contains(text), "{kind:?}: {description}");
         assert_eq!(body["error"], "invalid_client", "{kind:?}");
-        assert!(!body.to_string().contains(&assertion), "{kind:?} echoed the assertion");
+        assert!(
+            !body.to_string().contains(&assertion),
+            "{kind:?} echoed the assertion"
+        );
     }
     let (status, body) = w.exchange("not.a.jwt").await;
     let description = assert_refusal(status, &body, 400, 50027);
@@ -404,7 +461,8 @@ async fn bad_requests_are_refused_as_entra_refuses_them() {
         }
         pairs
     };
-    let cases: Vec<(&str, Vec<(String, String)>, u16, u32, &str)> = vec![
+    type Case<'a> = (&'a str, Vec<(String, String)>, u16, u32, &'a str);
+    let cases: Vec<Case> = vec![
         ("unknown client", with("client_id", Some("00000000-0000-0000-0000-000000000001")), 400, 700016, "Application with identifier '00000000-0000-0000-0000-000000000001' was not found in the directory 'Sandbox'."),
         ("invalid scope", with("scope", Some("https://database.windows.net/user_impersonation")), 400, 70011, "The scope https://database.windows.net/user_impersonation is not valid."),
         ("unknown resource", with("scope", Some("https://vault.azure.net/.default")), 400, 500011, "The resource principal named https://vault.azure.net was not found in the tenant named Sandbox."),
@@ -415,7 +473,10 @@ async fn bad_requests_are_refused_as_entra_refuses_them() {
         ("missing assertion type", with("client_assertion_type", None), 400, 900144, "'client_assertion_type'"),
     ];
     for (name, pairs, status_expected, code, text) in cases {
-        let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let pairs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let (status, body) = w.post(&w.tenant.id, &pairs).await;
         let description = assert_refusal(status, &body, status_expected, code);
         assert!(description.contains(text), "{name}: {description}");
@@ -423,15 +484,33 @@ async fn bad_requests_are_refused_as_entra_refuses_them() {
 
     let (status, body) = w.post("11111111-2222-3333-4444-555555555555", &good).await;
     let description = assert_refusal(status, &body, 400, 90002);
-    assert!(description.contains("Tenant '11111111-2222-3333-4444-555555555555' not found."), "{description}");
+    assert!(
+        description.contains("Tenant '11111111-2222-3333-4444-555555555555' not found."),
+        "{description}"
+    );
 
     let (status, body) = w
-        .post(&w.tenant.id, &[("grant_type", "client_credentials"), ("client_id", &w.app.client_id), ("scope", SCOPE)])
+        .post(
+            &w.tenant.id,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", &w.app.client_id),
+                ("scope", SCOPE),
+            ],
+        )
         .await;
     assert_refusal(status, &body, 401, 7000218);
 
     let (status, body) = w
-        .post(&w.tenant.id, &[("grant_type", "client_credentials"), ("client_id", &w.app.client_id), ("scope", SCOPE), ("client_secret", "guess")])
+        .post(
+            &w.tenant.id,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", &w.app.client_id),
+                ("scope", SCOPE),
+                ("client_secret", "guess"),
+            ],
+        )
         .await;
     let description = assert_refusal(status, &body, 401, 7000215);
     assert!(!description.contains("guess"));
@@ -445,16 +524,33 @@ async fn an_app_without_a_matching_federated_credential_is_refused() {
     let (status, body) = w
         .post(
             &w.tenant.id,
-            &[("grant_type", "client_credentials"), ("client_id", &other.client_id), ("client_assertion_type", JWT_BEARER), ("client_assertion", &token), ("scope", SCOPE)],
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", &other.client_id),
+                ("client_assertion_type", JWT_BEARER),
+                ("client_assertion", &token),
+                ("scope", SCOPE),
+            ],
         )
         .await;
     let description = assert_refusal(status, &body, 401, 70021);
-    assert!(description.contains(&format!("Assertion Issuer: '{}'", w.issuer.url())), "{description}");
-    assert!(description.contains("Assertion Subject: 'system:serviceaccount:customers:customers'"), "{description}");
-    assert!(description.contains("Assertion Audience: 'api://AzureADTokenExchange'"), "{description}");
+    assert!(
+        description.contains(&format!("Assertion Issuer: '{}'", w.issuer.url())),
+        "{description}"
+    );
+    assert!(
+        description.contains("Assertion Subject: 'system:serviceaccount:customers:customers'"),
+        "{description}"
+    );
+    assert!(
+        description.contains("Assertion Audience: 'api://AzureADTokenExchange'"),
+        "{description}"
+    );
 
     // Revoking the federation stops the exchange at once.
-    w.directory.remove_federated_credentials(&w.app.client_id).unwrap();
+    w.directory
+        .remove_federated_credentials(&w.app.client_id)
+        .unwrap();
     let (status, body) = w.exchange(&token).await;
     assert_refusal(status, &body, 401, 70021);
 }
@@ -474,7 +570,10 @@ async fn the_client_request_id_comes_back_as_the_correlation_id() {
         .unwrap();
     let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
     assert_eq!(body["correlation_id"], correlation.as_str());
-    assert!(body["error_description"].as_str().unwrap().contains(&format!("Correlation ID: {correlation}")));
+    assert!(body["error_description"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("Correlation ID: {correlation}")));
 }
 
 // ---- discovery, validator, key rotation ------------------------------------------------------
@@ -487,22 +586,45 @@ async fn discovery_documents_and_jwks_are_served_and_unknown_tenants_refused() {
         async move {
             let r = http.get(url).send().await.unwrap();
             let status = r.status().as_u16();
-            (status, serde_json::from_slice::<Value>(&r.bytes().await.unwrap()).unwrap())
+            (
+                status,
+                serde_json::from_slice::<Value>(&r.bytes().await.unwrap()).unwrap(),
+            )
         }
     };
     let authority = w.entra.authority_host();
-    let (status, doc) = get(format!("{authority}{}/v2.0/.well-known/openid-configuration", w.tenant.id)).await;
+    let (status, doc) = get(format!(
+        "{authority}{}/v2.0/.well-known/openid-configuration",
+        w.tenant.id
+    ))
+    .await;
     assert_eq!(status, 200);
     assert_eq!(doc["token_endpoint"], w.entra.token_endpoint(&w.tenant.id));
     assert_eq!(doc["issuer"], format!("{authority}{}/v2.0", w.tenant.id));
     let (_, jwks) = get(doc["jwks_uri"].as_str().unwrap().to_string()).await;
     assert_eq!(jwks["keys"][0]["kid"], w.entra.current_key_id().as_str());
     assert_eq!(jwks["keys"][0]["kty"], "RSA");
-    let (_, v1) = get(format!("{authority}{}/.well-known/openid-configuration", w.tenant.id)).await;
-    assert_eq!(v1["issuer"], format!("https://sts.windows.net/{}/", w.tenant.id));
+    let (_, v1) = get(format!(
+        "{authority}{}/.well-known/openid-configuration",
+        w.tenant.id
+    ))
+    .await;
+    assert_eq!(
+        v1["issuer"],
+        format!("https://sts.windows.net/{}/", w.tenant.id)
+    );
     let (_, instance) = get(format!("{authority}common/discovery/instance?api-version=1.1&authorization_endpoint={authority}{}/oauth2/v2.0/authorize", w.tenant.id)).await;
-    assert_eq!(instance["tenant_discovery_endpoint"], format!("{authority}{}/v2.0/.well-known/openid-configuration", w.tenant.id));
-    let (status, body) = get(format!("{authority}nobody.onmicrosoft.com/v2.0/.well-known/openid-configuration")).await;
+    assert_eq!(
+        instance["tenant_discovery_endpoint"],
+        format!(
+            "{authority}{}/v2.0/.well-known/openid-configuration",
+            w.tenant.id
+        )
+    );
+    let (status, body) = get(format!(
+        "{authority}nobody.onmicrosoft.com/v2.0/.well-known/openid-configuration"
+    ))
+    .await;
     assert_refusal(status, &body, 400, 90002);
 }
 
@@ -511,9 +633,15 @@ async fn the_validator_refuses_every_token_azure_sql_would_refuse() {
     let w = world().await;
     let validator = w.validator();
     let good = access_token::claims(&w.grantee(), Duration::from_secs(60));
-    assert!(validator.check(&w.entra.sign_access_token(&good).unwrap()).await.is_ok());
+    assert!(validator
+        .check(&w.entra.sign_access_token(&good).unwrap())
+        .await
+        .is_ok());
 
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let mut cases: Vec<(&str, AccessTokenClaims, &str)> = Vec::new();
     let mut c = good.clone();
     c.aud = "https://management.azure.com/".into();
@@ -537,16 +665,37 @@ async fn the_validator_refuses_every_token_azure_sql_would_refuse() {
     for (name, claims, reason) in cases {
         let token = w.entra.sign_access_token(&claims).unwrap();
         let rejection = validator.validate(&token).await.unwrap_err();
-        assert!(rejection.reason.contains(reason), "{name}: {}", rejection.reason);
+        assert!(
+            rejection.reason.contains(reason),
+            "{name}: {}",
+            rejection.reason
+        );
     }
 
     // Signed by a key Entra never published, under Entra's kid, and under its own kid.
     let foreign = azure_sql_sandbox::signing_key::SigningKey::generate().unwrap();
-    let forged = foreign.sign_with_kid(&good, &w.entra.current_key_id()).unwrap();
-    assert!(validator.check(&forged).await.unwrap_err().reason.contains("signature"));
+    let forged = foreign
+        .sign_with_kid(&good, &w.entra.current_key_id())
+        .unwrap();
+    assert!(validator
+        .check(&forged)
+        .await
+        .unwrap_err()
+        .reason
+        .contains("signature"));
     let unknown = foreign.sign(&good).unwrap();
-    assert!(validator.check(&unknown).await.unwrap_err().reason.contains("not published"));
-    assert!(validator.check("garbage").await.unwrap_err().reason.contains("well-formed"));
+    assert!(validator
+        .check(&unknown)
+        .await
+        .unwrap_err()
+        .reason
+        .contains("not published"));
+    assert!(validator
+        .check("garbage")
+        .await
+        .unwrap_err()
+        .reason
+        .contains("well-formed"));
     // A token for another tenant's validator.
     let elsewhere = EntraValidator::new(ValidatorOptions::new(
         w.entra.authority_host(),
@@ -554,7 +703,10 @@ async fn the_validator_refuses_every_token_azure_sql_would_refuse() {
         w.pki.ca_pem(),
     ))
     .unwrap();
-    assert!(elsewhere.check(&w.entra.sign_access_token(&good).unwrap()).await.is_err());
+    assert!(elsewhere
+        .check(&w.entra.sign_access_token(&good).unwrap())
+        .await
+        .is_err());
 }
 
 #[tokio::test]
@@ -570,7 +722,10 @@ async fn an_access_token_stops_validating_the_moment_it_expires() {
     let (_, body) = w.exchange(&w.projected_token()).await;
     let token = body["access_token"].as_str().unwrap().to_string();
     let identity = w.validator().check(&token).await.unwrap();
-    let wait = identity.expires_at.duration_since(SystemTime::now()).unwrap_or_default();
+    let wait = identity
+        .expires_at
+        .duration_since(SystemTime::now())
+        .unwrap_or_default();
     tokio::time::sleep(wait).await;
     let rejection = w.validator().check(&token).await.unwrap_err();
     assert!(rejection.reason.contains("expired"), "{}", rejection.reason);
@@ -589,7 +744,10 @@ async fn tokens_signed_before_a_key_rotation_stay_valid_and_new_ones_validate_to
     assert_ne!(w.entra.current_key_id(), old_kid);
     let (_, body) = w.exchange(&w.projected_token()).await;
     let after = body["access_token"].as_str().unwrap().to_string();
-    assert_eq!(jsonwebtoken::decode_header(&after).unwrap().kid.unwrap(), w.entra.current_key_id());
+    assert_eq!(
+        jsonwebtoken::decode_header(&after).unwrap().kid.unwrap(),
+        w.entra.current_key_id()
+    );
     // The validator has never seen the new kid: it refetches the JWKS and accepts.
     assert!(validator.check(&after).await.is_ok());
     assert!(validator.check(&before).await.is_ok());
@@ -611,7 +769,11 @@ async fn the_signing_key_rotates_on_schedule() {
     assert_ne!(w.entra.current_key_id(), first);
     let jwks: Value = serde_json::from_slice(
         &w.http
-            .get(format!("{}{}/discovery/v2.0/keys", w.entra.authority_host(), w.tenant.id))
+            .get(format!(
+                "{}{}/discovery/v2.0/keys",
+                w.entra.authority_host(),
+                w.tenant.id
+            ))
             .send()
             .await
             .unwrap()
@@ -620,8 +782,16 @@ async fn the_signing_key_rotates_on_schedule() {
             .unwrap(),
     )
     .unwrap();
-    let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
-    assert!(kids.contains(&first.as_str()), "the previous key must stay published: {kids:?}");
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert!(
+        kids.contains(&first.as_str()),
+        "the previous key must stay published: {kids:?}"
+    );
 }
 
 #[tokio::test]
@@ -642,7 +812,9 @@ async fn the_rotated_token_file_keeps_working_at_entra() {
 #[tokio::test]
 async fn imds_requires_the_metadata_header_and_issues_managed_identity_tokens() {
     let w = world().await;
-    let mi = w.directory.create_managed_identity(&w.tenant, "batch-job", false);
+    let mi = w
+        .directory
+        .create_managed_identity(&w.tenant, "batch-job", false);
     let url = w.entra.imds_endpoint();
     let plain = reqwest::Client::new();
     let get = |query: Vec<(&'static str, String)>, metadata: bool| {
@@ -654,15 +826,24 @@ async fn imds_requires_the_metadata_header_and_issues_managed_identity_tokens() 
         async move {
             let r = request.send().await.unwrap();
             let status = r.status().as_u16();
-            (status, serde_json::from_slice::<Value>(&r.bytes().await.unwrap()).unwrap())
+            (
+                status,
+                serde_json::from_slice::<Value>(&r.bytes().await.unwrap()).unwrap(),
+            )
         }
     };
-    let base = vec![("api-version", "2018-02-01".to_string()), ("resource", "https://database.windows.net/".to_string())];
+    let base = vec![
+        ("api-version", "2018-02-01".to_string()),
+        ("resource", "https://database.windows.net/".to_string()),
+    ];
 
     let (status, body) = get(base.clone(), false).await;
     assert_eq!(status, 400);
     assert_eq!(body["error"], "bad_request_102");
-    assert_eq!(body["error_description"], "Required metadata header not specified");
+    assert_eq!(
+        body["error_description"],
+        "Required metadata header not specified"
+    );
 
     let mut q = base.clone();
     q.push(("client_id", mi.client_id.clone()));
@@ -676,7 +857,11 @@ async fn imds_requires_the_metadata_header_and_issues_managed_identity_tokens() 
     assert_eq!(expires_on, claims.exp);
     assert_eq!(claims.oid, mi.object_id);
     assert_eq!(claims.xms_mirid.as_deref(), Some(mi.resource_id.as_str()));
-    assert!(w.validator().check(body["access_token"].as_str().unwrap()).await.is_ok());
+    assert!(w
+        .validator()
+        .check(body["access_token"].as_str().unwrap())
+        .await
+        .is_ok());
 
     // The only user-assigned identity is the default; by object id and resource id too.
     assert_eq!(get(base.clone(), true).await.0, 200);
@@ -687,18 +872,38 @@ async fn imds_requires_the_metadata_header_and_issues_managed_identity_tokens() 
     let mut q = base.clone();
     q.push(("client_id", "00000000-0000-0000-0000-00000000dead".into()));
     let (status, body) = get(q, true).await;
-    assert_eq!((status, body["error_description"].as_str()), (400, Some("Identity not found")));
+    assert_eq!(
+        (status, body["error_description"].as_str()),
+        (400, Some("Identity not found"))
+    );
 
     let (status, body) = get(vec![("api-version", "2018-02-01".into())], true).await;
     assert_eq!(status, 400);
-    assert!(body["error_description"].as_str().unwrap().contains("'resource'"));
-    let (status, body) = get(vec![("api-version", "2018-02-01".into()), ("resource", "https://vault.azure.net".into())], true).await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_resource")));
+    assert!(body["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("'resource'"));
+    let (status, body) = get(
+        vec![
+            ("api-version", "2018-02-01".into()),
+            ("resource", "https://vault.azure.net".into()),
+        ],
+        true,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_resource"))
+    );
 
-    w.directory.create_managed_identity(&w.tenant, "second", false);
+    w.directory
+        .create_managed_identity(&w.tenant, "second", false);
     let (status, body) = get(base.clone(), true).await;
     assert_eq!(status, 400);
-    assert!(body["error_description"].as_str().unwrap().starts_with("Multiple user assigned identities exist"));
+    assert!(body["error_description"]
+        .as_str()
+        .unwrap()
+        .starts_with("Multiple user assigned identities exist"));
 
     let stats = w.stats.snapshot();
     assert_eq!(stats.tokens_issued, 3);
@@ -708,9 +913,15 @@ async fn imds_requires_the_metadata_header_and_issues_managed_identity_tokens() 
 #[tokio::test]
 async fn the_app_service_endpoint_checks_its_secret_header() {
     let w = world().await;
-    let mi = w.directory.create_managed_identity(&w.tenant, "web-app", false);
+    let mi = w
+        .directory
+        .create_managed_identity(&w.tenant, "web-app", false);
     let plain = reqwest::Client::new();
-    let query = [("api-version", "2019-08-01"), ("resource", "https://database.windows.net"), ("client_id", mi.client_id.as_str())];
+    let query = [
+        ("api-version", "2019-08-01"),
+        ("resource", "https://database.windows.net"),
+        ("client_id", mi.client_id.as_str()),
+    ];
     let url = url::Url::parse_with_params(&w.entra.identity_endpoint(), &query).unwrap();
     let r = plain.get(url.clone()).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 401);
@@ -731,14 +942,24 @@ async fn the_app_service_endpoint_checks_its_secret_header() {
 async fn injected_failures_and_stalls_apply_to_the_token_endpoint_and_imds() {
     let w = world().await;
     let token = w.projected_token();
-    w.faults.fail_token_requests(2, TokenEndpointFault::unavailable());
+    w.faults
+        .fail_token_requests(2, TokenEndpointFault::unavailable());
     let (status, body) = w.exchange(&token).await;
     assert_refusal(status, &body, 503, 90033);
     assert_eq!(body["error"], "temporarily_unavailable");
 
     w.directory.create_managed_identity(&w.tenant, "mi", true);
     let r = reqwest::Client::new()
-        .get(url::Url::parse_with_params(&w.entra.imds_endpoint(), &[("api-version", "2018-02-01"), ("resource", "https://database.windows.net")]).unwrap())
+        .get(
+            url::Url::parse_with_params(
+                &w.entra.imds_endpoint(),
+                &[
+                    ("api-version", "2018-02-01"),
+                    ("resource", "https://database.windows.net"),
+                ],
+            )
+            .unwrap(),
+        )
         .header("Metadata", "true")
         .send()
         .await
@@ -782,11 +1003,28 @@ async fn tokens_assertions_and_secrets_never_reach_the_logs() {
     let expired = w.issuer.mint_bad(BadToken::Expired).unwrap();
     w.exchange(&expired).await;
     let sp = w.directory.create_service_principal(&w.tenant, "logged");
-    w.post(&w.tenant.id, &[("grant_type", "client_credentials"), ("client_id", &sp.client_id), ("scope", SCOPE), ("client_secret", &sp.secret)]).await;
+    w.post(
+        &w.tenant.id,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &sp.client_id),
+            ("scope", SCOPE),
+            ("client_secret", &sp.secret),
+        ],
+    )
+    .await;
 
     let captured = String::from_utf8_lossy(&logs().0.lock().unwrap()).into_owned();
-    assert!(captured.contains("issued an access token"), "the capture works");
-    for (what, secret) in [("assertion", &assertion), ("access token", &access_token), ("expired assertion", &expired), ("client secret", &sp.secret)] {
+    assert!(
+        captured.contains("issued an access token"),
+        "the capture works"
+    );
+    for (what, secret) in [
+        ("assertion", &assertion),
+        ("access token", &access_token),
+        ("expired assertion", &expired),
+        ("client secret", &sp.secret),
+    ] {
         // Any signature segment is unique to its token.
         let signature = secret.rsplit('.').next().unwrap();
         assert!(!captured.contains(signature), "the {what} reached the logs");

@@ -261,7 +261,10 @@ struct ErrorBody {
 
 /// Headers Entra puts on every token response.
 pub(crate) fn add_entra_headers(headers: &mut HeaderMap, trace_id: &str, correlation_id: &str) {
-    headers.insert("cache-control", HeaderValue::from_static("no-store, no-cache"));
+    headers.insert(
+        "cache-control",
+        HeaderValue::from_static("no-store, no-cache"),
+    );
     headers.insert("pragma", HeaderValue::from_static("no-cache"));
     if let Ok(v) = HeaderValue::from_str(trace_id) {
         headers.insert("x-ms-request-id", v);
@@ -328,7 +331,9 @@ mod tests {
         let correlation = "4a42e576-85bc-46ae-b7e3-b52cb8958917";
         let response = refusal.response("https://localhost:1/", Some(correlation));
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
         let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(body["error"], "invalid_client");
         assert_eq!(body["error_codes"], serde_json::json!([70021]));
@@ -340,8 +345,14 @@ mod tests {
         assert_eq!(lines.len(), 4);
         assert!(lines[1].starts_with("Trace ID: "));
         assert_eq!(lines[2], format!("Correlation ID: {correlation}"));
-        assert_eq!(lines[3], format!("Timestamp: {}", body["timestamp"].as_str().unwrap()));
-        assert_eq!(lines[1], format!("Trace ID: {}", body["trace_id"].as_str().unwrap()));
+        assert_eq!(
+            lines[3],
+            format!("Timestamp: {}", body["timestamp"].as_str().unwrap())
+        );
+        assert_eq!(
+            lines[1],
+            format!("Trace ID: {}", body["trace_id"].as_str().unwrap())
+        );
     }
 
     #[test]
@@ -349,16 +360,37 @@ mod tests {
         let rows = [
             Aadsts::UnknownTenant { tenant: "t".into() },
             Aadsts::MissingParameter { name: "scope" },
-            Aadsts::UnsupportedGrantType { grant_type: "password".into() },
+            Aadsts::UnsupportedGrantType {
+                grant_type: "password".into(),
+            },
             Aadsts::MissingCredential,
-            Aadsts::UnknownClient { client_id: "c".into(), tenant_name: "t".into() },
+            Aadsts::UnknownClient {
+                client_id: "c".into(),
+                tenant_name: "t".into(),
+            },
             Aadsts::InvalidScope { scope: "s".into() },
-            Aadsts::UnknownResource { resource: "r".into(), tenant_name: "t".into() },
-            Aadsts::InvalidClientSecret { client_id: "c".into() },
+            Aadsts::UnknownResource {
+                resource: "r".into(),
+                tenant_name: "t".into(),
+            },
+            Aadsts::InvalidClientSecret {
+                client_id: "c".into(),
+            },
             Aadsts::MalformedJwt,
-            Aadsts::NoMatchingFederatedIdentity { issuer: "i".into(), subject: "s".into(), audience: "a".into() },
-            Aadsts::AssertionNotInValidTimeRange { now: UNIX_EPOCH, not_before: UNIX_EPOCH, expires_at: UNIX_EPOCH },
-            Aadsts::AssertionKeyNotFound { kid: "k".into(), client_id: "c".into() },
+            Aadsts::NoMatchingFederatedIdentity {
+                issuer: "i".into(),
+                subject: "s".into(),
+                audience: "a".into(),
+            },
+            Aadsts::AssertionNotInValidTimeRange {
+                now: UNIX_EPOCH,
+                not_before: UNIX_EPOCH,
+                expires_at: UNIX_EPOCH,
+            },
+            Aadsts::AssertionKeyNotFound {
+                kid: "k".into(),
+                client_id: "c".into(),
+            },
             Aadsts::IssuerMetadataUnavailable { issuer: "i".into() },
         ];
         let mut codes: Vec<u32> = rows.iter().map(Aadsts::code).collect();

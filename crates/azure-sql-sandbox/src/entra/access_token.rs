@@ -179,13 +179,28 @@ mod tests {
         assert_eq!(issued.expires_in, 3);
         let header = jsonwebtoken::decode_header(&issued.access_token).unwrap();
         assert_eq!(header.kid.as_deref(), Some(keys.current().kid()));
-        let claims = jsonwebtoken::dangerous::insecure_decode::<AccessTokenClaims>(&issued.access_token)
-            .unwrap()
-            .claims;
+        let claims =
+            jsonwebtoken::dangerous::insecure_decode::<AccessTokenClaims>(&issued.access_token)
+                .unwrap()
+                .claims;
         assert_eq!(claims.aud, "https://database.windows.net/");
         assert_eq!(claims.iss, "https://sts.windows.net/t/");
-        assert_eq!((claims.oid.as_str(), claims.sub.as_str(), claims.appid.as_str()), ("o", "o", "c"));
-        assert_eq!((claims.appidacr.as_str(), claims.idtyp.as_str(), claims.ver.as_str()), ("2", "app", "1.0"));
+        assert_eq!(
+            (
+                claims.oid.as_str(),
+                claims.sub.as_str(),
+                claims.appid.as_str()
+            ),
+            ("o", "o", "c")
+        );
+        assert_eq!(
+            (
+                claims.appidacr.as_str(),
+                claims.idtyp.as_str(),
+                claims.ver.as_str()
+            ),
+            ("2", "app", "1.0")
+        );
         assert_eq!(claims.exp - claims.iat, 3);
         assert_eq!(claims.nbf, claims.iat);
         assert!(!format!("{issued:?}").contains(&issued.access_token));

@@ -110,7 +110,9 @@ pub async fn validate(
     let matched = app.federated_credentials.iter().any(|fic| {
         fic.issuer == claims.iss
             && fic.subject == claims.sub
-            && audiences.iter().any(|a| fic.audiences.iter().any(|f| f == a))
+            && audiences
+                .iter()
+                .any(|a| fic.audiences.iter().any(|f| f == a))
     });
     if !matched {
         return Err(Aadsts::NoMatchingFederatedIdentity {
@@ -125,7 +127,12 @@ pub async fn validate(
         kid: kid.clone(),
         client_id: app.client_id.clone(),
     };
-    if kid.is_empty() || !matches!(header.alg, Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512) {
+    if kid.is_empty()
+        || !matches!(
+            header.alg,
+            Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512
+        )
+    {
         return Err(not_found());
     }
     let key = keys
@@ -146,10 +153,12 @@ pub async fn validate(
     validation.required_spec_claims.clear();
     if let Err(e) = jsonwebtoken::decode::<serde_json::Value>(assertion, &key, &validation) {
         return Err(match e.kind() {
-            jsonwebtoken::errors::ErrorKind::InvalidSignature => Aadsts::AssertionInvalidSignature {
-                kid: kid.clone(),
-                client_id: app.client_id.clone(),
-            },
+            jsonwebtoken::errors::ErrorKind::InvalidSignature => {
+                Aadsts::AssertionInvalidSignature {
+                    kid: kid.clone(),
+                    client_id: app.client_id.clone(),
+                }
+            }
             _ => Aadsts::MalformedJwt,
         });
     }

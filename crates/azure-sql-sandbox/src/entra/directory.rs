@@ -59,7 +59,10 @@ impl fmt::Debug for AppRegistration {
             .field("object_id", &self.object_id)
             .field("display_name", &self.display_name)
             .field("federated_credentials", &self.federated_credentials)
-            .field("secrets", &format_args!("<{} redacted>", self.secrets.len()))
+            .field(
+                "secrets",
+                &format_args!("<{} redacted>", self.secrets.len()),
+            )
             .finish()
     }
 }
@@ -216,7 +219,10 @@ impl EntraDirectory {
         self.read()
             .tenants
             .iter()
-            .find(|t| t.id.eq_ignore_ascii_case(id_or_domain) || t.domain.eq_ignore_ascii_case(id_or_domain))
+            .find(|t| {
+                t.id.eq_ignore_ascii_case(id_or_domain)
+                    || t.domain.eq_ignore_ascii_case(id_or_domain)
+            })
             .cloned()
     }
 
@@ -235,7 +241,11 @@ impl EntraDirectory {
     }
 
     /// Registers an application with a fresh client secret.
-    pub fn create_service_principal(&self, tenant: &Tenant, display_name: &str) -> ServicePrincipal {
+    pub fn create_service_principal(
+        &self,
+        tenant: &Tenant,
+        display_name: &str,
+    ) -> ServicePrincipal {
         let app = self.register_app(tenant, display_name);
         let secret = secret_value();
         let mut data = self.write();
@@ -335,7 +345,10 @@ impl EntraDirectory {
 
     /// Resolves the identity an IMDS request asks for, as IMDS does on a host with the
     /// directory's managed identities assigned. `Err` carries IMDS's `error_description`.
-    pub fn managed_identity(&self, selector: &IdentitySelector) -> Result<ManagedIdentity, &'static str> {
+    pub fn managed_identity(
+        &self,
+        selector: &IdentitySelector,
+    ) -> Result<ManagedIdentity, &'static str> {
         let data = self.read();
         let found = match selector {
             IdentitySelector::Default => {
@@ -413,7 +426,12 @@ mod tests {
         assert_eq!(entry.app_id, app.client_id);
         assert_eq!(entry.object_id, app.object_id);
         assert_eq!(entry.kind, PrincipalKind::Application);
-        assert_eq!(dir.find(&app.client_id.to_uppercase()).unwrap().display_name, "customers-identity");
+        assert_eq!(
+            dir.find(&app.client_id.to_uppercase())
+                .unwrap()
+                .display_name,
+            "customers-identity"
+        );
         let entry = dir.find("batch-job").unwrap();
         assert_eq!(entry.kind, PrincipalKind::ManagedIdentity);
         assert_eq!(entry.app_id, mi.client_id);
@@ -436,7 +454,10 @@ mod tests {
         assert!(!format!("{sp:?}").contains(&sp.secret));
         assert!(!format!("{app:?}").contains(&sp.secret));
         let second = dir.add_client_secret(&sp.client_id).unwrap();
-        assert!(dir.app(&tenant.id, &sp.client_id).unwrap().has_secret(&second));
+        assert!(dir
+            .app(&tenant.id, &sp.client_id)
+            .unwrap()
+            .has_secret(&second));
         assert!(dir.add_client_secret("missing").is_err());
     }
 
@@ -444,16 +465,43 @@ mod tests {
     fn imds_selection_follows_the_host_rules() {
         let dir = EntraDirectory::new();
         let tenant = dir.add_tenant("Sandbox", "sandbox");
-        assert_eq!(dir.managed_identity(&IdentitySelector::Default), Err("Identity not found"));
+        assert_eq!(
+            dir.managed_identity(&IdentitySelector::Default),
+            Err("Identity not found")
+        );
         let first = dir.create_managed_identity(&tenant, "one", false);
-        assert_eq!(dir.managed_identity(&IdentitySelector::Default).unwrap(), first);
+        assert_eq!(
+            dir.managed_identity(&IdentitySelector::Default).unwrap(),
+            first
+        );
         let second = dir.create_managed_identity(&tenant, "two", false);
-        assert!(dir.managed_identity(&IdentitySelector::Default).unwrap_err().starts_with("Multiple user assigned"));
-        assert_eq!(dir.managed_identity(&IdentitySelector::ClientId(second.client_id.clone())).unwrap(), second);
-        assert_eq!(dir.managed_identity(&IdentitySelector::ObjectId(first.object_id.clone())).unwrap(), first);
-        assert_eq!(dir.managed_identity(&IdentitySelector::ResourceId(second.resource_id.clone())).unwrap(), second);
-        assert_eq!(dir.managed_identity(&IdentitySelector::ClientId("x".into())), Err("Identity not found"));
+        assert!(dir
+            .managed_identity(&IdentitySelector::Default)
+            .unwrap_err()
+            .starts_with("Multiple user assigned"));
+        assert_eq!(
+            dir.managed_identity(&IdentitySelector::ClientId(second.client_id.clone()))
+                .unwrap(),
+            second
+        );
+        assert_eq!(
+            dir.managed_identity(&IdentitySelector::ObjectId(first.object_id.clone()))
+                .unwrap(),
+            first
+        );
+        assert_eq!(
+            dir.managed_identity(&IdentitySelector::ResourceId(second.resource_id.clone()))
+                .unwrap(),
+            second
+        );
+        assert_eq!(
+            dir.managed_identity(&IdentitySelector::ClientId("x".into())),
+            Err("Identity not found")
+        );
         let system = dir.create_managed_identity(&tenant, "vm", true);
-        assert_eq!(dir.managed_identity(&IdentitySelector::Default).unwrap(), system);
+        assert_eq!(
+            dir.managed_identity(&IdentitySelector::Default).unwrap(),
+            system
+        );
     }
 }

@@ -19,13 +19,13 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-fn tenant_or_refusal(entra: &EntraState, tenant: &str) -> Result<super::directory::Tenant, Response> {
-    entra.directory.tenant(tenant).ok_or_else(|| {
-        Aadsts::UnknownTenant {
+fn tenant_or_refusal(entra: &EntraState, tenant: &str) -> Result<super::directory::Tenant, Aadsts> {
+    entra
+        .directory
+        .tenant(tenant)
+        .ok_or_else(|| Aadsts::UnknownTenant {
             tenant: tenant.to_string(),
-        }
-        .response(&entra.authority, None)
-    })
+        })
 }
 
 /// The v2.0 discovery document.
@@ -35,7 +35,7 @@ pub async fn openid_configuration_v2(
 ) -> Response {
     let found = match tenant_or_refusal(&entra, &tenant) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(refusal) => return refusal.response(&entra.authority, None),
     };
     let a = &entra.authority;
     Json(json!({
@@ -71,7 +71,7 @@ pub async fn openid_configuration_v1(
 ) -> Response {
     let found = match tenant_or_refusal(&entra, &tenant) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(refusal) => return refusal.response(&entra.authority, None),
     };
     let a = &entra.authority;
     Json(json!({
@@ -91,8 +91,8 @@ pub async fn openid_configuration_v1(
 /// The signing keys of a tenant.
 pub async fn keys(State(entra): State<Arc<EntraState>>, Path(tenant): Path<String>) -> Response {
     if tenant != "common" && tenant != "organizations" {
-        if let Err(r) = tenant_or_refusal(&entra, &tenant) {
-            return r;
+        if let Err(refusal) = tenant_or_refusal(&entra, &tenant) {
+            return refusal.response(&entra.authority, None);
         }
     }
     Json(entra.keys.jwks()).into_response()

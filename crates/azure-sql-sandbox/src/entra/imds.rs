@@ -83,8 +83,11 @@ pub async fn app_service(
         .get("x-identity-header")
         .map(|v| v.as_bytes())
         .unwrap_or_default();
-    if aws_lc_rs::constant_time::verify_slices_are_equal(presented, entra.identity_header.as_bytes())
-        .is_err()
+    if aws_lc_rs::constant_time::verify_slices_are_equal(
+        presented,
+        entra.identity_header.as_bytes(),
+    )
+    .is_err()
     {
         entra.stats.token_refusals();
         return refusal(
@@ -129,7 +132,11 @@ async fn answer(
         }
         Err(response) => {
             entra.stats.token_refusals();
-            tracing::warn!(status = response.status().as_u16(), ?selector, "refused a managed-identity token request");
+            tracing::warn!(
+                status = response.status().as_u16(),
+                ?selector,
+                "refused a managed-identity token request"
+            );
             response
         }
     }
@@ -144,8 +151,13 @@ async fn issue(
         tokio::time::sleep(stall).await;
     }
     if let Some(fault) = entra.faults.take_token_fault() {
-        let status = StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return Err(refusal(status, &fault.error, &format!("AADSTS{}: {}", fault.aadsts, fault.description)));
+        let status =
+            StatusCode::from_u16(fault.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return Err(refusal(
+            status,
+            &fault.error,
+            &format!("AADSTS{}: {}", fault.aadsts, fault.description),
+        ));
     }
     if query.get("api-version").is_none_or(|v| v.is_empty()) {
         return Err(refusal(
@@ -187,7 +199,11 @@ async fn issue(
     };
     let issued = access_token::issue(&entra.keys, &grantee, entra.token_lifetime).map_err(|e| {
         tracing::error!(error = %e, "could not sign an access token");
-        refusal(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "Could not sign the token.")
+        refusal(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "Could not sign the token.",
+        )
     })?;
     tracing::info!(client_id = %identity.client_id, "issued a managed-identity access token");
     Ok(Json(json!({

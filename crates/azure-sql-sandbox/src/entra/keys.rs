@@ -70,7 +70,8 @@ impl SigningKeys {
             let previous = std::mem::replace(&mut ring.current, next);
             ring.retired.push((previous, now));
             let retain = self.retain;
-            ring.retired.retain(|(_, at)| now.duration_since(*at) < retain);
+            ring.retired
+                .retain(|(_, at)| now.duration_since(*at) < retain);
         }
         self.rotations.send_modify(|n| *n += 1);
         tracing::info!(kid = %self.current().kid(), "Entra signing key rotated");
@@ -103,7 +104,10 @@ mod tests {
     use super::*;
 
     fn kids(set: &JwkSet) -> Vec<String> {
-        set.keys.iter().filter_map(|k| k.common.key_id.clone()).collect()
+        set.keys
+            .iter()
+            .filter_map(|k| k.common.key_id.clone())
+            .collect()
     }
 
     #[test]

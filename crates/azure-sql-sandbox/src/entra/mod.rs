@@ -184,7 +184,10 @@ impl Entra {
             .route("/{tenant}/discovery/v2.0/keys", get(discovery::keys))
             .route("/{tenant}/discovery/keys", get(discovery::keys))
             .route("/common/discovery/keys", get(discovery::common_keys))
-            .route("/common/discovery/instance", get(discovery::instance_discovery))
+            .route(
+                "/common/discovery/instance",
+                get(discovery::instance_discovery),
+            )
             .with_state(state.clone());
         let http_router = Router::new()
             .route(imds::IMDS_PATH, get(imds::imds))
@@ -234,7 +237,11 @@ impl Entra {
 
     /// The App Service identity endpoint (`IDENTITY_ENDPOINT`).
     pub fn identity_endpoint(&self) -> String {
-        format!("http://{}{}", self.http.local_addr(), imds::APP_SERVICE_PATH)
+        format!(
+            "http://{}{}",
+            self.http.local_addr(),
+            imds::APP_SERVICE_PATH
+        )
     }
 
     /// The App Service secret (`IDENTITY_HEADER`).
@@ -269,7 +276,11 @@ impl Entra {
     }
 
     /// A validator for access tokens of `tenant_id`, trusting the CA in `ca_pem`.
-    pub fn validator(&self, tenant_id: &str, ca_pem: &str) -> Result<EntraValidator, ValidatorError> {
+    pub fn validator(
+        &self,
+        tenant_id: &str,
+        ca_pem: &str,
+    ) -> Result<EntraValidator, ValidatorError> {
         EntraValidator::new(ValidatorOptions::new(
             self.state.authority.clone(),
             tenant_id,

@@ -54,7 +54,11 @@ struct Discovery {
 impl RemoteKeys {
     /// Keys published through the discovery document at `discovery_url`, refetched at most once
     /// per `min_refresh_interval`.
-    pub fn new(http: reqwest::Client, discovery_url: String, min_refresh_interval: Duration) -> Self {
+    pub fn new(
+        http: reqwest::Client,
+        discovery_url: String,
+        min_refresh_interval: Duration,
+    ) -> Self {
         RemoteKeys {
             http,
             discovery_url,

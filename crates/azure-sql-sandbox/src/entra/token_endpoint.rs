@@ -157,8 +157,13 @@ async fn grant(
             Some(JWT_BEARER) => {}
             Some(_) => return Err(Aadsts::MissingCredential),
         }
-        assertion::validate(&entra.issuer_keys, &app, assertion, entra.assertion_clock_skew)
-            .await?;
+        assertion::validate(
+            &entra.issuer_keys,
+            &app,
+            assertion,
+            entra.assertion_clock_skew,
+        )
+        .await?;
         (ClientAuth::Assertion, "client_assertion")
     } else if let Some(secret) = param("client_secret") {
         if !app.has_secret(secret) {
@@ -205,15 +210,43 @@ mod tests {
 
     #[test]
     fn scopes_name_one_resource_with_dot_default() {
-        assert_eq!(resource_of_scope("https://database.windows.net/.default").unwrap(), "https://database.windows.net");
-        assert_eq!(resource_of_scope("https://database.windows.net//.default").unwrap(), "https://database.windows.net");
-        assert_eq!(resource_of_scope("https://database.windows.net/.default openid offline_access").unwrap(), "https://database.windows.net");
-        assert_eq!(resource_of_scope("https://vault.azure.net/.default").unwrap(), "https://vault.azure.net");
+        assert_eq!(
+            resource_of_scope("https://database.windows.net/.default").unwrap(),
+            "https://database.windows.net"
+        );
+        assert_eq!(
+            resource_of_scope("https://database.windows.net//.default").unwrap(),
+            "https://database.windows.net"
+        );
+        assert_eq!(
+            resource_of_scope("https://database.windows.net/.default openid offline_access")
+                .unwrap(),
+            "https://database.windows.net"
+        );
+        assert_eq!(
+            resource_of_scope("https://vault.azure.net/.default").unwrap(),
+            "https://vault.azure.net"
+        );
         assert_eq!(resource_of_scope(" ").unwrap_err().code(), 900144);
         assert_eq!(resource_of_scope("openid").unwrap_err().code(), 900144);
-        assert_eq!(resource_of_scope("https://database.windows.net/user_impersonation").unwrap_err().code(), 70011);
-        assert_eq!(resource_of_scope("https://database.windows.net").unwrap_err().code(), 70011);
+        assert_eq!(
+            resource_of_scope("https://database.windows.net/user_impersonation")
+                .unwrap_err()
+                .code(),
+            70011
+        );
+        assert_eq!(
+            resource_of_scope("https://database.windows.net")
+                .unwrap_err()
+                .code(),
+            70011
+        );
         assert_eq!(resource_of_scope("/.default").unwrap_err().code(), 70011);
-        assert_eq!(resource_of_scope("https://a/.default https://b/.default").unwrap_err().code(), 70011);
+        assert_eq!(
+            resource_of_scope("https://a/.default https://b/.default")
+                .unwrap_err()
+                .code(),
+            70011
+        );
     }
 }

@@ -39,7 +39,11 @@ pub struct ValidatorOptions {
 
 impl ValidatorOptions {
     /// Options with the defaults.
-    pub fn new(authority: impl Into<String>, tenant_id: impl Into<String>, ca_pem: impl Into<String>) -> Self {
+    pub fn new(
+        authority: impl Into<String>,
+        tenant_id: impl Into<String>,
+        ca_pem: impl Into<String>,
+    ) -> Self {
         ValidatorOptions {
             authority: authority.into(),
             tenant_id: tenant_id.into(),
@@ -131,7 +135,10 @@ impl EntraValidator {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| reject("the token is not a well-formed JWT"))?;
         if header.alg != Algorithm::RS256 {
-            return Err(reject(format!("the token is signed with {:?}, not RS256", header.alg)));
+            return Err(reject(format!(
+                "the token is signed with {:?}, not RS256",
+                header.alg
+            )));
         }
         let kid = header
             .kid
@@ -141,7 +148,11 @@ impl EntraValidator {
             .get(&kid)
             .await
             .map_err(|e| reject(format!("the authority's signing keys are unavailable: {e}")))?
-            .ok_or_else(|| reject(format!("the token's signing key {kid} is not published by the authority")))?;
+            .ok_or_else(|| {
+                reject(format!(
+                    "the token's signing key {kid} is not published by the authority"
+                ))
+            })?;
         let mut validation = Validation::new(Algorithm::RS256);
         validation.validate_exp = false;
         validation.validate_nbf = false;
