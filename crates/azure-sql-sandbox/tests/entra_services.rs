@@ -316,6 +316,52 @@ async fn the_double_slash_scope_sql_clients_send_is_the_same_resource_and_the_do
 }
 
 #[tokio::test]
+async fn the_v1_endpoint_takes_a_resource_and_answers_with_string_times() {
+    let w = world().await;
+    let token = w.projected_token();
+    let mut pairs = w.exchange_form(&token);
+    pairs.retain(|(k, _)| *k != "scope");
+    pairs.push(("resource", "https://database.windows.net/"));
+    let response = w
+        .http
+        .post(format!(
+            "{}{}/oauth2/token",
+            w.entra.authority_host(),
+            w.tenant.id
+        ))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&pairs))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["resource"], "https://database.windows.net/");
+    assert_eq!(body["expires_in"], "3600");
+    let claims = claims_of(body["access_token"].as_str().unwrap());
+    assert_eq!(body["expires_on"], claims.exp.to_string());
+    assert_eq!(body["not_before"], claims.nbf.to_string());
+
+    pairs.retain(|(k, _)| *k != "resource");
+    pairs.push(("resource", "https://vault.azure.net"));
+    let response = w
+        .http
+        .post(format!(
+            "{}{}/oauth2/token",
+            w.entra.authority_host(),
+            w.tenant.id
+        ))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&pairs))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_refusal(status, &body, 400, 500011);
+}
+
+#[tokio::test]
 async fn azure_identity_workload_and_assertion_credentials_get_tokens() {
     let w = world().await;
     let workload = WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {

@@ -2,7 +2,8 @@
 //!
 //! Two listeners on loopback, port 0:
 //! - **HTTPS** (the authority host, `https://localhost:PORT/`, certificate from the sandbox CA):
-//!   the token endpoint `POST /{tenant}/oauth2/v2.0/token` ([`token_endpoint`]), discovery and
+//!   the token endpoint `POST /{tenant}/oauth2/v2.0/token` (and v1's `/{tenant}/oauth2/token`,
+//!   [`token_endpoint`]), discovery and
 //!   JWKS ([`discovery`]);
 //! - **plain HTTP** (`http://127.0.0.1:PORT`): managed identity, IMDS and App Service ([`imds`]).
 //!
@@ -173,6 +174,7 @@ impl Entra {
 
         let https_router = Router::new()
             .route("/{tenant}/oauth2/v2.0/token", post(token_endpoint::token))
+            .route("/{tenant}/oauth2/token", post(token_endpoint::token_v1))
             .route(
                 "/{tenant}/v2.0/.well-known/openid-configuration",
                 get(discovery::openid_configuration_v2),

@@ -1,5 +1,8 @@
 //! `POST /{tenant}/oauth2/v2.0/token`: the client-credentials grant, with a federated client
 //! assertion (workload identity) or a client secret, for `https://database.windows.net/.default`.
+//! Also the v1 endpoint `POST /{tenant}/oauth2/token`, which older (ADAL-based) SQL clients use:
+//! the resource comes as `resource=https://database.windows.net/` instead of a scope, and the
+//! answer adds `expires_on`, `not_before` and `resource`, every number as a string.
 //!
 //! Checks run in this order, each refusal being the [`Aadsts`] row Entra would answer with:
 //! injected fault → tenant (90002) → `grant_type` (900144, 70003) → `client_id` (900144) →
@@ -24,11 +27,39 @@ pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-be
 /// Scopes MSAL may add that say nothing about the resource.
 const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "offline_access", "email"];
 
+/// Which endpoint a request came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Version {
+    V1,
+    V2,
+}
+
+struct Issued {
+    access_token: String,
+    expires_in: u64,
+    expires_on: u64,
+    not_before: u64,
+    resource: String,
+    client_id: String,
+    grant: &'static str,
+}
+
 #[derive(Serialize)]
-struct TokenResponse {
+struct TokenResponseV2 {
     token_type: &'static str,
     expires_in: u64,
     ext_expires_in: u64,
+    access_token: String,
+}
+
+#[derive(Serialize)]
+struct TokenResponseV1 {
+    token_type: &'static str,
+    expires_in: String,
+    ext_expires_in: String,
+    expires_on: String,
+    not_before: String,
+    resource: String,
     access_token: String,
 }
 
@@ -63,25 +94,63 @@ fn is_known_resource(resource: &str) -> bool {
     resource.eq_ignore_ascii_case(AZURE_SQL_RESOURCE)
 }
 
-/// The handler.
+/// The v2.0 handler.
 pub async fn token(
     State(entra): State<Arc<EntraState>>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    answer(&entra, &tenant, &headers, &body, Version::V2).await
+}
+
+/// The v1 handler.
+pub async fn token_v1(
+    State(entra): State<Arc<EntraState>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    answer(&entra, &tenant, &headers, &body, Version::V1).await
+}
+
+async fn answer(
+    entra: &EntraState,
+    tenant: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    version: Version,
+) -> Response {
     entra.stats.token_requests();
     let correlation = headers
         .get("client-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    match grant(&entra, &tenant, &body).await {
-        Ok((response, client_id, grant_kind)) => {
+    match grant(entra, tenant, body, version).await {
+        Ok(issued) => {
             entra.stats.tokens_issued();
-            tracing::info!(%tenant, %client_id, grant = grant_kind, "issued an access token");
+            tracing::info!(%tenant, client_id = %issued.client_id, grant = issued.grant, ?version, "issued an access token");
             let trace_id = uuid::Uuid::new_v4().to_string();
             let correlation = correlation.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-            let mut response = axum::Json(response).into_response();
+            let mut response = match version {
+                Version::V2 => axum::Json(TokenResponseV2 {
+                    token_type: "Bearer",
+                    expires_in: issued.expires_in,
+                    ext_expires_in: issued.expires_in,
+                    access_token: issued.access_token,
+                })
+                .into_response(),
+                Version::V1 => axum::Json(TokenResponseV1 {
+                    token_type: "Bearer",
+                    expires_in: issued.expires_in.to_string(),
+                    ext_expires_in: issued.expires_in.to_string(),
+                    expires_on: issued.expires_on.to_string(),
+                    not_before: issued.not_before.to_string(),
+                    resource: issued.resource,
+                    access_token: issued.access_token,
+                })
+                .into_response(),
+            };
             add_entra_headers(response.headers_mut(), &trace_id, &correlation);
             response
         }
@@ -97,7 +166,8 @@ async fn grant(
     entra: &EntraState,
     tenant: &str,
     body: &[u8],
-) -> Result<(TokenResponse, String, &'static str), Aadsts> {
+    version: Version,
+) -> Result<Issued, Aadsts> {
     if let Some(stall) = entra.faults.token_stall() {
         tokio::time::sleep(stall).await;
     }
@@ -131,8 +201,18 @@ async fn grant(
         });
     }
     let client_id = param("client_id").ok_or(Aadsts::MissingParameter { name: "client_id" })?;
-    let scope = param("scope").ok_or(Aadsts::MissingParameter { name: "scope" })?;
-    let resource = resource_of_scope(scope)?;
+    let (requested, resource) = match version {
+        Version::V2 => {
+            let scope = param("scope").ok_or(Aadsts::MissingParameter { name: "scope" })?;
+            (scope.to_string(), resource_of_scope(scope)?)
+        }
+        Version::V1 => {
+            let resource =
+                param("resource").ok_or(Aadsts::MissingParameter { name: "resource" })?;
+            let trimmed = resource.strip_suffix('/').unwrap_or(resource);
+            (resource.to_string(), trimmed.to_string())
+        }
+    };
     let app = entra
         .directory
         .app(&tenant.id, client_id)
@@ -185,23 +265,17 @@ async fn grant(
     };
     let issued = access_token::issue(&entra.keys, &grantee, entra.token_lifetime).map_err(|e| {
         tracing::error!(error = %e, "could not sign an access token");
-        Aadsts::Injected(crate::faults::TokenEndpointFault {
-            status: 500,
-            aadsts: 90033,
-            error: "temporarily_unavailable".into(),
-            description: "A transient error has occurred. Please try again.".into(),
-        })
+        Aadsts::Injected(crate::faults::TokenEndpointFault::unavailable())
     })?;
-    Ok((
-        TokenResponse {
-            token_type: "Bearer",
-            expires_in: issued.expires_in,
-            ext_expires_in: issued.expires_in,
-            access_token: issued.access_token,
-        },
-        app.client_id,
-        kind,
-    ))
+    Ok(Issued {
+        access_token: issued.access_token,
+        expires_in: issued.expires_in,
+        expires_on: issued.expires_on,
+        not_before: issued.not_before,
+        resource: requested,
+        client_id: app.client_id,
+        grant: kind,
+    })
 }
 
 #[cfg(test)]
