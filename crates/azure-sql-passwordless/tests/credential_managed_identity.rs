@@ -1,0 +1,74 @@
+//! Managed identity through the App Service protocol, against the sandbox's identity endpoint.
+//!
+//! `azure_identity`'s `ManagedIdentityCredential` reads `IDENTITY_ENDPOINT`/`IDENTITY_HEADER`
+//! from the process environment, which is global: this file is its own test binary and holds a
+//! single test, which sets them as soon as the sandbox has said where its endpoint listens, and
+//! before anything of the library runs. (IMDS itself lives at 169.254.169.254, which a test
+//! cannot take over.)
+
+mod credential_common;
+
+use azure_sql_passwordless::credential::{provider_for, provider_for_with};
+use azure_sql_passwordless::Authentication;
+use credential_common::*;
+
+const SERVER: &str = "Server=tcp:myserver.database.windows.net,1433;Database=customers";
+
+#[tokio::test]
+async fn app_service_managed_identity() {
+    let id = Identity::start().await;
+    let endpoint = id.entra.identity_endpoint();
+    let header = id.entra.identity_header().to_owned();
+    std::env::set_var("IDENTITY_ENDPOINT", &endpoint);
+    std::env::set_var("IDENTITY_HEADER", &header);
+
+    // A user-assigned identity, picked by its client id.
+    let identity = id
+        .directory
+        .create_managed_identity(&id.tenant, "orders-api", false);
+    let mut config = id.config(SERVER);
+    config
+        .authentication(Authentication::ManagedIdentity)
+        .user_id(identity.client_id.clone());
+    let provider = provider_for(&config).expect("builds").expect("a provider");
+    assert_eq!(provider.kind(), "managed identity");
+    let token = provider.fetch(SCOPE).await.expect("a token");
+    assert_eq!(
+        claims(token.token.secret())["appid"],
+        identity.client_id.as_str()
+    );
+    provider.fetch(SCOPE).await.expect("again");
+    assert_eq!(
+        id.stats().managed_identity_grants,
+        2,
+        "one request per fetch"
+    );
+
+    // An identity that is not assigned to this host.
+    config.user_id("00000000-0000-0000-0000-0000000000bb");
+    let provider = provider_for(&config).expect("builds").expect("a provider");
+    let error = provider.fetch(SCOPE).await.expect_err("not assigned");
+    assert!(
+        error.to_string().contains("has not been assigned"),
+        "{error}"
+    );
+
+    // The default chain, with only the App Service variables around, picks the managed identity.
+    let mut config = id.config(SERVER);
+    config
+        .authentication(Authentication::Default)
+        .user_id(identity.client_id.clone());
+    let only_app_service = environment(vec![
+        ("IDENTITY_ENDPOINT".into(), endpoint),
+        ("IDENTITY_HEADER".into(), header),
+    ]);
+    let chain = provider_for_with(&config, &only_app_service)
+        .expect("builds")
+        .expect("a provider");
+    let token = chain.fetch(SCOPE).await.expect("a token");
+    assert_eq!(chain.kind(), "default chain: managed identity");
+    assert_eq!(
+        claims(token.token.secret())["appid"],
+        identity.client_id.as_str()
+    );
+}
