@@ -21,6 +21,7 @@ pub mod pki;
 pub mod signing_key;
 pub mod sql;
 pub mod stats;
+pub mod tds;
 
 pub use faults::{Faults, TokenEndpointFault};
 pub use stats::{Stats, StatsSnapshot};

@@ -1,0 +1,390 @@
+//! RPC requests (MS-TDS 2.2.6.6): ALL_HEADERS, the procedure (by ProcID or by name), option
+//! flags and typed parameters; several requests may share a message, separated by a batch flag.
+//! Also the meaning of `sp_executesql` (ProcID 10 or by name): the statement, the parameter
+//! declaration and the named (or positional) values the engine binds.
+
+use super::batch::skip_all_headers;
+use super::error::CodecError;
+use super::types::{read_type_info, read_value, ParamType};
+use super::wire::Reader;
+use crate::sql::{SqlError, Value};
+
+/// ProcID of `sp_executesql`.
+pub const SP_EXECUTESQL: u16 = 10;
+
+/// `fByRefValue`: an output parameter.
+const STATUS_BY_REF: u8 = 0x01;
+/// `fEncrypted` (Always Encrypted).
+const STATUS_ENCRYPTED: u8 = 0x08;
+
+/// The procedure an RPC calls.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProcRef {
+    /// A well-known procedure by number (10: `sp_executesql`, 13: `sp_prepexec`, ...).
+    Id(u16),
+    /// A procedure by name.
+    Name(String),
+}
+
+impl ProcRef {
+    /// The procedure's name, for messages.
+    pub fn display_name(&self) -> String {
+        match self {
+            ProcRef::Id(10) => "sp_executesql".into(),
+            ProcRef::Id(11) => "sp_prepare".into(),
+            ProcRef::Id(12) => "sp_execute".into(),
+            ProcRef::Id(13) => "sp_prepexec".into(),
+            ProcRef::Id(15) => "sp_unprepare".into(),
+            ProcRef::Id(n) => format!("procedure id {n}"),
+            ProcRef::Name(n) => n.clone(),
+        }
+    }
+
+    /// Whether this is `sp_executesql` (by id, or by a name such as `sys.sp_executesql`).
+    pub fn is_execute_sql(&self) -> bool {
+        match self {
+            ProcRef::Id(id) => *id == SP_EXECUTESQL,
+            ProcRef::Name(name) => name
+                .rsplit('.')
+                .next()
+                .map(|last| last.trim_matches(|c| c == '[' || c == ']' || c == '"'))
+                .is_some_and(|last| last.eq_ignore_ascii_case("sp_executesql")),
+        }
+    }
+}
+
+/// One RPC parameter.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RpcParam {
+    /// Its name (`@P1`), or empty for a positional parameter.
+    pub name: String,
+    /// Whether it is an output parameter.
+    pub by_ref: bool,
+    /// Its declared type.
+    pub param_type: ParamType,
+    /// Its value.
+    pub value: Value,
+}
+
+/// One RPC request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RpcRequest {
+    /// The procedure.
+    pub proc_ref: ProcRef,
+    /// Option flags (WithRecomp, NoMetaData, ReuseMetaData).
+    pub options: u16,
+    /// The parameters in order.
+    pub params: Vec<RpcParam>,
+}
+
+/// Parses an RPC message: one or more requests.
+pub fn parse(payload: &[u8]) -> Result<Vec<RpcRequest>, CodecError> {
+    let start = skip_all_headers(payload, "RPC request")?;
+    let mut r = Reader::new(payload, "RPC request");
+    r.seek(start);
+    let mut requests = Vec::new();
+    loop {
+        requests.push(parse_one(&mut r)?);
+        if r.is_empty() {
+            break;
+        }
+        match r.u8()? {
+            // BatchFlag (7.2+), NoExecFlag, and the 7.1 BatchFlag.
+            0xFF | 0xFE | 0x80 => {
+                if r.is_empty() {
+                    break;
+                }
+            }
+            other => {
+                return Err(CodecError::invalid(
+                    "RPC request",
+                    format!("byte 0x{other:02X} after the parameters is not a batch separator"),
+                ))
+            }
+        }
+    }
+    Ok(requests)
+}
+
+fn parse_one(r: &mut Reader<'_>) -> Result<RpcRequest, CodecError> {
+    r.set_what("RPC procedure");
+    let len = r.u16_le()?;
+    let proc_ref = if len == 0xFFFF {
+        ProcRef::Id(r.u16_le()?)
+    } else {
+        ProcRef::Name(r.utf16(len as usize)?)
+    };
+    r.set_what("RPC option flags");
+    let options = r.u16_le()?;
+    let mut params = Vec::new();
+    while !r.is_empty() {
+        // A batch separator ends this request's parameters.
+        if let Ok(0xFF | 0xFE | 0x80) = r.clone().u8() {
+            break;
+        }
+        let index = params.len() + 1;
+        let param = parse_param(r).map_err(|e| {
+            CodecError::invalid(
+                "RPC parameter",
+                format!("parameter {index} of {}: {e}", proc_ref.display_name()),
+            )
+        })?;
+        params.push(param);
+    }
+    Ok(RpcRequest {
+        proc_ref,
+        options,
+        params,
+    })
+}
+
+fn parse_param(r: &mut Reader<'_>) -> Result<RpcParam, CodecError> {
+    r.set_what("parameter name");
+    let name = r.b_varchar()?;
+    r.set_what("parameter status");
+    let status = r.u8()?;
+    if status & STATUS_ENCRYPTED != 0 {
+        return Err(CodecError::unsupported(
+            "Always Encrypted",
+            format!("parameter '{name}' is encrypted"),
+        ));
+    }
+    r.set_what("parameter TYPE_INFO");
+    let param_type = read_type_info(r)?;
+    r.set_what("parameter value");
+    let value = read_value(r, &param_type)?;
+    Ok(RpcParam {
+        name,
+        by_ref: status & STATUS_BY_REF != 0,
+        param_type,
+        value,
+    })
+}
+
+/// What an `sp_executesql` call asks the engine to run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExecuteSql {
+    /// The statement (`@stmt`).
+    pub statement: String,
+    /// The parameter values by name, each starting with `@`.
+    pub params: Vec<(String, Value)>,
+}
+
+fn sql_error(number: u32, message: String) -> SqlError {
+    SqlError {
+        number,
+        state: 1,
+        severity: 16,
+        message,
+        line: 1,
+    }
+}
+
+/// The names declared in `@params` (`N'@P1 int, @name nvarchar(50) OUTPUT'`), in order.
+fn declared_names(declaration: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut depth = 0usize;
+    let mut item = String::new();
+    for c in declaration.chars().chain(std::iter::once(',')) {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                if let Some(name) = item.split_whitespace().next() {
+                    names.push(name.to_string());
+                }
+                item.clear();
+                continue;
+            }
+            _ => {}
+        }
+        item.push(c);
+    }
+    names
+}
+
+impl RpcRequest {
+    /// Reads an `sp_executesql` call: the statement, then the declaration, then the values,
+    /// named by the client or, when positional, by the declaration. Errors are SQL Server's.
+    pub fn execute_sql(&self) -> Result<ExecuteSql, SqlError> {
+        let mut params = self.params.iter();
+        let statement = match params.next().map(|p| &p.value) {
+            Some(Value::Text(s)) => s.clone(),
+            _ => {
+                return Err(sql_error(
+                    214,
+                    "Procedure expects parameter '@statement' of type 'ntext/nchar/nvarchar'."
+                        .into(),
+                ))
+            }
+        };
+        let declared = match params.next().map(|p| &p.value) {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Text(s)) => declared_names(s),
+            Some(_) => {
+                return Err(sql_error(
+                    214,
+                    "Procedure expects parameter '@params' of type 'ntext/nchar/nvarchar'.".into(),
+                ))
+            }
+        };
+        let mut out = Vec::new();
+        for (i, p) in params.enumerate() {
+            let name = if p.name.is_empty() {
+                declared.get(i).cloned().ok_or_else(|| {
+                    sql_error(
+                        8144,
+                        "Procedure or function has too many arguments specified.".into(),
+                    )
+                })?
+            } else {
+                p.name.clone()
+            };
+            let name = if name.starts_with('@') {
+                name
+            } else {
+                format!("@{name}")
+            };
+            out.push((name, p.value.clone()));
+        }
+        Ok(ExecuteSql {
+            statement,
+            params: out,
+        })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::tds::batch::tests::all_headers;
+    use crate::tds::wire::{put_b_varchar, put_utf16};
+
+    fn nvarchar_param(out: &mut Vec<u8>, name: &str, value: &str) {
+        put_b_varchar(out, name);
+        out.push(0);
+        out.extend_from_slice(&[0xE7, 0x40, 0x1F, 0, 0, 0, 0, 0]);
+        let mut v = Vec::new();
+        put_utf16(&mut v, value);
+        out.extend_from_slice(&(v.len() as u16).to_le_bytes());
+        out.extend_from_slice(&v);
+    }
+
+    /// `sp_executesql` as tiberius sends it: ProcID 10, `stmt`, `params`, `@P1` INTN.
+    pub(crate) fn tiberius_execute_sql(statement: &str, p1: i32) -> Vec<u8> {
+        let mut out = all_headers();
+        out.extend_from_slice(&[0xFF, 0xFF, 10, 0, 0, 0]);
+        nvarchar_param(&mut out, "stmt", statement);
+        nvarchar_param(&mut out, "params", "@P1 int");
+        put_b_varchar(&mut out, "@P1");
+        out.push(0);
+        out.extend_from_slice(&[0x26, 4, 4]);
+        out.extend_from_slice(&p1.to_le_bytes());
+        out
+    }
+
+    #[test]
+    fn parses_execute_sql_by_id() {
+        let requests = parse(&tiberius_execute_sql("SELECT @P1", 7)).unwrap();
+        assert_eq!(requests.len(), 1);
+        let req = &requests[0];
+        assert_eq!(req.proc_ref, ProcRef::Id(10));
+        assert!(req.proc_ref.is_execute_sql());
+        let call = req.execute_sql().unwrap();
+        assert_eq!(call.statement, "SELECT @P1");
+        assert_eq!(call.params, vec![("@P1".to_string(), Value::Int(7))]);
+    }
+
+    #[test]
+    fn parses_execute_sql_by_name_with_positional_values() {
+        let mut out = all_headers();
+        let mut name = Vec::new();
+        let n = put_utf16(&mut name, "sp_executesql");
+        out.extend_from_slice(&(n as u16).to_le_bytes());
+        out.extend_from_slice(&name);
+        out.extend_from_slice(&[0, 0]);
+        nvarchar_param(&mut out, "", "SELECT @a, @b");
+        nvarchar_param(&mut out, "", "@a decimal(10, 2), @b nvarchar(10) OUTPUT");
+        nvarchar_param(&mut out, "", "x");
+        put_b_varchar(&mut out, "");
+        out.push(0);
+        out.push(0x1F);
+        let req = &parse(&out).unwrap()[0];
+        assert_eq!(req.proc_ref, ProcRef::Name("sp_executesql".into()));
+        let call = req.execute_sql().unwrap();
+        assert_eq!(
+            call.params,
+            vec![
+                ("@a".to_string(), Value::Text("x".into())),
+                ("@b".to_string(), Value::Null)
+            ]
+        );
+    }
+
+    #[test]
+    fn recognises_qualified_names() {
+        for name in [
+            "sp_executesql",
+            "sys.sp_executesql",
+            "[sys].[sp_executesql]",
+            "SP_EXECUTESQL",
+        ] {
+            assert!(ProcRef::Name(name.into()).is_execute_sql(), "{name}");
+        }
+        assert!(!ProcRef::Name("sp_who".into()).is_execute_sql());
+        assert!(!ProcRef::Id(13).is_execute_sql());
+    }
+
+    #[test]
+    fn execute_sql_errors_are_sql_server_errors() {
+        let req = RpcRequest {
+            proc_ref: ProcRef::Id(10),
+            options: 0,
+            params: vec![],
+        };
+        assert_eq!(req.execute_sql().unwrap_err().number, 214);
+        let p = |name: &str, value: Value| RpcParam {
+            name: name.into(),
+            by_ref: false,
+            param_type: ParamType::Null,
+            value,
+        };
+        let req = RpcRequest {
+            proc_ref: ProcRef::Id(10),
+            options: 0,
+            params: vec![
+                p("", Value::Text("SELECT 1".into())),
+                p("", Value::Text(String::new())),
+                p("", Value::Int(1)),
+            ],
+        };
+        assert_eq!(req.execute_sql().unwrap_err().number, 8144);
+    }
+
+    #[test]
+    fn several_requests_in_one_message() {
+        let mut out = tiberius_execute_sql("SELECT 1", 1);
+        out.push(0xFF);
+        let second = tiberius_execute_sql("SELECT 2", 2);
+        out.extend_from_slice(&second[22..]);
+        let requests = parse(&out).unwrap();
+        assert_eq!(requests.len(), 2);
+        assert_eq!(requests[1].execute_sql().unwrap().statement, "SELECT 2");
+    }
+
+    #[test]
+    fn malformed_requests_name_the_parameter() {
+        let good = tiberius_execute_sql("SELECT @P1", 7);
+        for cut in 0..good.len() {
+            // Never a panic; a cut between parameters is a shorter valid request.
+            let _ = parse(&good[..cut]);
+        }
+        assert!(parse(&good[..good.len() - 2]).is_err());
+        assert!(parse(&good[..30]).is_err());
+        let mut bad = good.clone();
+        let at = bad.len() - 7;
+        bad[at] = 0x62; // sql_variant
+        let err = parse(&bad).unwrap_err().to_string();
+        assert!(err.contains("parameter 3 of sp_executesql"), "{err}");
+    }
+}

@@ -1,0 +1,63 @@
+//! COLMETADATA (MS-TDS 2.2.7.4): the columns of the result set the following ROWs belong to —
+//! user type, flags (nullable), TYPE_INFO and name.
+
+use super::token_type;
+use crate::sql::Column;
+use crate::tds::types::put_type_info;
+use crate::tds::wire::put_b_varchar;
+
+/// `fNullable`.
+const NULLABLE: u16 = 0x0001;
+/// `usUpdateable` = 2 (unknown), as SQL Server marks expression and table columns alike.
+const UPDATEABLE_UNKNOWN: u16 = 0x0008;
+
+/// A COLMETADATA token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ColMetaData<'a>(pub &'a [Column]);
+
+impl ColMetaData<'_> {
+    /// Appends the token.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.push(token_type::COLMETADATA);
+        out.extend_from_slice(&(self.0.len().min(u16::MAX as usize - 1) as u16).to_le_bytes());
+        for column in self.0.iter().take(u16::MAX as usize - 1) {
+            out.extend_from_slice(&0u32.to_le_bytes()); // UserType
+            let flags = UPDATEABLE_UNKNOWN | if column.nullable { NULLABLE } else { 0 };
+            out.extend_from_slice(&flags.to_le_bytes());
+            put_type_info(out, &column.ty);
+            put_b_varchar(out, &column.name);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::{Length, SqlType};
+
+    #[test]
+    fn bytes_are_exact() {
+        let columns = [
+            Column {
+                name: "id".into(),
+                ty: SqlType::Int,
+                nullable: false,
+            },
+            Column {
+                name: "n".into(),
+                ty: SqlType::VarChar(Length::Fixed(50)),
+                nullable: true,
+            },
+        ];
+        let mut out = Vec::new();
+        ColMetaData(&columns).encode(&mut out);
+        assert_eq!(
+            out,
+            [
+                0x81, 2, 0, //
+                0, 0, 0, 0, 0x08, 0x00, 0x26, 4, 2, b'i', 0, b'd', 0, //
+                0, 0, 0, 0, 0x09, 0x00, 0xA7, 50, 0, 0x09, 0x04, 0xD0, 0x00, 0x34, 1, b'n', 0
+            ]
+        );
+    }
+}
