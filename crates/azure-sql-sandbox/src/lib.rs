@@ -18,10 +18,12 @@ pub mod http_server;
 pub mod identity;
 pub mod issuer;
 pub mod pki;
+pub mod server;
 pub mod signing_key;
 pub mod sql;
 pub mod stats;
 pub mod tds;
 
 pub use faults::{Faults, TokenEndpointFault};
+pub use server::{TdsServer, TdsServerOptions};
 pub use stats::{Stats, StatsSnapshot};

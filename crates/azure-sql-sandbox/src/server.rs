@@ -1,0 +1,1172 @@
+//! The Azure SQL endpoint: accept loops on loopback (127.0.0.1 and ::1, one port) and one
+//! session state machine per connection:
+//!
+//! ```text
+//! first byte 0x12: PRELOGIN ─► answer (encryption required) ─► TLS inside PRELOGIN packets ─┐
+//! first byte 0x16: TLS first (TDS 8.0, ALPN tds/8.0) ─► PRELOGIN inside TLS ─► answer ───────┤
+//!                                                                                              ▼
+//!     LOGIN7 ─► FEDAUTH token → validator → engine.login_external / SQL login → engine.login_sql
+//!        │ (gateway: full login answer + routing ENVCHANGE, then close)
+//!        ▼
+//!     logged in: SQLBatch → engine.execute, RPC sp_executesql → engine.execute_rpc,
+//!                ATTENTION → DONE(ATTN) ─► closed
+//! ```
+//!
+//! Gateway mode mirrors Azure SQL's Redirect connection policy: the first listener (the
+//! "gateway") checks the login and answers with a routing ENVCHANGE to the second (the "node"),
+//! which does real logins. Faults ([`Faults`]) and counters ([`Stats`]) are consulted on the way.
+
+use crate::faults::Faults;
+use crate::identity::AccessTokenValidator;
+use crate::sql::{Engine, Outcome, Session, SqlError};
+use crate::stats::Stats;
+use crate::tds::collation::SQL_LATIN1_GENERAL_CP1_CI_AS;
+use crate::tds::login7::{FedAuthLibrary, Login7};
+use crate::tds::packet::{
+    frame_message, FrameError, Message, MessageReader, MessageType, DEFAULT_PACKET_SIZE,
+    PACKET_SIZE_RANGE,
+};
+use crate::tds::prelogin::{negotiate_encryption, Negotiated, PreloginRequest, PreloginResponse};
+use crate::tds::prelogin_tls::PreloginTls;
+use crate::tds::token::{
+    done_status, ColMetaData, Done, DoneKind, EnvChange, FeatureAck, FeatureExtAck, LoginAck,
+    Message as MessageToken, MessageKind, ReturnStatus, Row,
+};
+use crate::tds::{batch::SqlBatch, login7, messages, rpc};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// The ALPN protocol id TDS 8.0 (strict encryption) clients offer.
+pub const TDS8_ALPN: &[u8] = b"tds/8.0";
+
+/// Largest PRELOGIN or LOGIN7 message accepted (MS-TDS caps LOGIN7 at 128 KiB).
+const MAX_LOGIN_MESSAGE: usize = 128 * 1024;
+/// Largest request (SQL batch or RPC, PLP parameters included) accepted.
+const MAX_REQUEST_MESSAGE: usize = 64 * 1024 * 1024;
+/// How long a client may take from connecting to sending its LOGIN7.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Everything the TDS server needs.
+///
+/// `tls` is the certificate (valid for `localhost`, `127.0.0.1` and `::1`) and TLS settings for
+/// TDS 8.0 strict clients; build it with [`tls_config`], which offers the `tds/8.0` ALPN id
+/// (strict clients offer it; TDS 7.x clients offer no ALPN and rustls then negotiates none). The
+/// server derives from it a TLS 1.2 configuration with the same certificate for the handshake
+/// carried inside PRELOGIN packets, as SQL Server does for TDS 7.x (TLS 1.3 is used only when
+/// TLS comes first).
+pub struct TdsServerOptions {
+    /// TLS certificate and settings (see above).
+    pub tls: Arc<rustls::ServerConfig>,
+    /// The SQL engine sessions log into and run requests on.
+    pub engine: Engine,
+    /// Checks the access tokens of FEDAUTH logins.
+    pub validator: Arc<dyn AccessTokenValidator>,
+    /// Injectable faults.
+    pub faults: Faults,
+    /// Counters.
+    pub stats: Stats,
+    /// Redirect policy: the gateway listener routes logins to the node listener.
+    pub gateway: bool,
+    /// The host name sent in the routing ENVCHANGE (and as the server name in messages);
+    /// `localhost`.
+    pub host_name: String,
+    /// The database of logins whose LOGIN7 names none.
+    pub default_database: String,
+}
+
+/// Builds the TLS configuration for [`TdsServerOptions::tls`]: this certificate chain and key,
+/// TLS 1.2 and 1.3 with the aws-lc-rs provider, no client certificates, ALPN `tds/8.0`.
+pub fn tls_config(
+    cert_chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<Arc<rustls::ServerConfig>, rustls::Error> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_no_client_auth()
+        .with_single_cert(cert_chain, key)?;
+    config.alpn_protocols = vec![TDS8_ALPN.to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// The configuration for TLS inside PRELOGIN packets: same certificate, TLS 1.2 only (as SQL
+/// Server for TDS 7.x; a TLS 1.3 server would send session tickets after the handshake, when the
+/// client has already stopped unwrapping PRELOGIN packets), no ALPN.
+fn prelogin_tls_config(base: &rustls::ServerConfig) -> io::Result<Arc<rustls::ServerConfig>> {
+    let config = rustls::ServerConfig::builder_with_provider(base.crypto_provider().clone())
+        .with_protocol_versions(&[&rustls::version::TLS12])
+        .map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("the TLS provider cannot do TLS 1.2, which TDS 7.x clients need: {e}"),
+            )
+        })?
+        .with_no_client_auth()
+        .with_cert_resolver(base.cert_resolver.clone());
+    Ok(Arc::new(config))
+}
+
+fn strict_tls_config(base: &rustls::ServerConfig) -> Arc<rustls::ServerConfig> {
+    let mut config = base.clone();
+    if !config.alpn_protocols.iter().any(|p| p == TDS8_ALPN) {
+        config.alpn_protocols.push(TDS8_ALPN.to_vec());
+    }
+    Arc::new(config)
+}
+
+/// A running TDS server. Dropping it without [`TdsServer::shutdown`] leaves it running until the
+/// runtime stops.
+pub struct TdsServer {
+    port: u16,
+    node_port: Option<u16>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl std::fmt::Debug for TdsServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TdsServer")
+            .field("port", &self.port)
+            .field("node_port", &self.node_port)
+            .finish()
+    }
+}
+
+/// What a listener does with logins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    /// Logs in (no gateway).
+    Direct,
+    /// Checks the login, then routes the client to the node.
+    Gateway { node_port: u16 },
+    /// Logs in (behind the gateway).
+    Node,
+}
+
+struct Shared {
+    engine: Engine,
+    validator: Arc<dyn AccessTokenValidator>,
+    faults: Faults,
+    stats: Stats,
+    host_name: String,
+    default_database: String,
+    strict_tls: TlsAcceptor,
+    prelogin_tls: TlsAcceptor,
+    next_spid: AtomicU16,
+}
+
+impl TdsServer {
+    /// Starts listening on loopback, port 0 (127.0.0.1, and ::1 on the same port when IPv6 is
+    /// available). In gateway mode a second port serves the node.
+    pub async fn start(options: TdsServerOptions) -> io::Result<TdsServer> {
+        let shared = Arc::new(Shared {
+            prelogin_tls: TlsAcceptor::from(prelogin_tls_config(&options.tls)?),
+            strict_tls: TlsAcceptor::from(strict_tls_config(&options.tls)),
+            engine: options.engine,
+            validator: options.validator,
+            faults: options.faults,
+            stats: options.stats,
+            host_name: options.host_name,
+            default_database: options.default_database,
+            next_spid: AtomicU16::new(51),
+        });
+        let shutdown = CancellationToken::new();
+        let tracker = TaskTracker::new();
+
+        let (port, node_port) = if options.gateway {
+            let (node_port, node) = bind_loopback().await?;
+            let (gateway_port, gateway) = bind_loopback().await?;
+            for l in node {
+                spawn_accept_loop(&tracker, &shutdown, &shared, l, Role::Node);
+            }
+            for l in gateway {
+                spawn_accept_loop(&tracker, &shutdown, &shared, l, Role::Gateway { node_port });
+            }
+            (gateway_port, Some(node_port))
+        } else {
+            let (port, listeners) = bind_loopback().await?;
+            for l in listeners {
+                spawn_accept_loop(&tracker, &shutdown, &shared, l, Role::Direct);
+            }
+            (port, None)
+        };
+        tracing::info!(
+            port,
+            node_port,
+            gateway = options.gateway,
+            "TDS server listening"
+        );
+        Ok(TdsServer {
+            port,
+            node_port,
+            shutdown,
+            tracker,
+        })
+    }
+
+    /// Where clients connect (the gateway in gateway mode).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The node's port in gateway mode.
+    pub fn node_port(&self) -> Option<u16> {
+        self.node_port
+    }
+
+    /// Stops accepting, closes every session and waits for their tasks to end.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+        tracing::info!(port = self.port, "TDS server stopped");
+    }
+}
+
+/// Binds 127.0.0.1 on port 0, then ::1 on the same port (logged and skipped if unavailable).
+async fn bind_loopback() -> io::Result<(u16, Vec<TcpListener>)> {
+    let v4 = TcpListener::bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0)).await?;
+    let port = v4.local_addr()?.port();
+    let mut listeners = vec![v4];
+    match TcpListener::bind(SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port)).await {
+        Ok(v6) => listeners.push(v6),
+        Err(error) => {
+            tracing::warn!(port, %error, "cannot listen on [::1]; serving 127.0.0.1 only")
+        }
+    }
+    Ok((port, listeners))
+}
+
+fn spawn_accept_loop(
+    tracker: &TaskTracker,
+    shutdown: &CancellationToken,
+    shared: &Arc<Shared>,
+    listener: TcpListener,
+    role: Role,
+) {
+    let tracker_inner = tracker.clone();
+    let shutdown = shutdown.clone();
+    let shared = shared.clone();
+    tracker.spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                accepted = listener.accept() => accepted,
+            };
+            match accepted {
+                Ok((tcp, peer)) => {
+                    shared.stats.tcp_connections();
+                    if shared.faults.take_refuse_connection() {
+                        tracing::info!(%peer, "fault: refusing the connection");
+                        let _ = tcp.set_zero_linger();
+                        drop(tcp);
+                        continue;
+                    }
+                    let shared = shared.clone();
+                    let shutdown = shutdown.clone();
+                    tracker_inner.spawn(async move {
+                        let _open = shared.stats.session_opened();
+                        let spid = shared.next_spid.fetch_add(1, Ordering::Relaxed);
+                        tokio::select! {
+                            _ = shutdown.cancelled() => {}
+                            result = run_session(&shared, role, tcp, peer, spid) => {
+                                if let Err(error) = result {
+                                    tracing::debug!(%peer, spid, %error, "session ended with an error");
+                                }
+                            }
+                        }
+                    });
+                }
+                Err(error) => {
+                    // Out of file descriptors and the like: back off briefly rather than spin.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    });
+}
+
+/// Why a session ended early (logged, never sent).
+#[derive(Debug, thiserror::Error)]
+enum SessionError {
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    #[error("{0}")]
+    Protocol(String),
+}
+
+type Tls = tokio_rustls::server::TlsStream<PreloginTls<TcpStream>>;
+
+/// One connection's TDS conversation after TLS.
+struct Conn {
+    stream: Tls,
+    reader: MessageReader,
+    spid: u16,
+    packet_size: usize,
+    peer: SocketAddr,
+}
+
+impl Conn {
+    async fn next(&mut self) -> Result<Option<Message>, FrameError> {
+        self.reader.next(&mut self.stream).await
+    }
+
+    async fn send(&mut self, payload: &[u8]) -> io::Result<()> {
+        let mut wire = Vec::with_capacity(payload.len() + 64);
+        frame_message(
+            &mut wire,
+            MessageType::TABULAR_RESULT,
+            self.spid,
+            payload,
+            self.packet_size,
+        );
+        self.stream.write_all(&wire).await?;
+        self.stream.flush().await
+    }
+
+    /// Sends part of the response, then resets the connection (the "reset mid-response" fault).
+    async fn send_then_reset(mut self, payload: &[u8]) -> io::Result<()> {
+        let mut wire = Vec::new();
+        frame_message(
+            &mut wire,
+            MessageType::TABULAR_RESULT,
+            self.spid,
+            payload,
+            self.packet_size,
+        );
+        let cut = (wire.len() / 2).max(9).min(wire.len());
+        self.stream.write_all(&wire[..cut]).await?;
+        self.stream.flush().await?;
+        self.stream.get_ref().0.get_ref().set_zero_linger()?;
+        tracing::info!(peer = %self.peer, sent = cut, of = wire.len(), "fault: resetting the connection mid-response");
+        Ok(())
+    }
+
+    async fn close(mut self) {
+        let _ = self.stream.shutdown().await;
+    }
+}
+
+async fn read_message<S: AsyncRead + Unpin>(
+    reader: &mut MessageReader,
+    io: &mut S,
+    expected: MessageType,
+) -> Result<Option<Message>, SessionError> {
+    match reader.next(io).await? {
+        None => Ok(None),
+        Some(m) if m.ty == expected => Ok(Some(m)),
+        Some(m) => Err(SessionError::Protocol(format!(
+            "the client sent a {} message (0x{:02X}) where {} was expected",
+            m.ty.name(),
+            m.ty.0,
+            expected.name()
+        ))),
+    }
+}
+
+async fn write_raw<S: AsyncWrite + Unpin>(io: &mut S, spid: u16, payload: &[u8]) -> io::Result<()> {
+    let mut wire = Vec::new();
+    frame_message(
+        &mut wire,
+        MessageType::TABULAR_RESULT,
+        spid,
+        payload,
+        DEFAULT_PACKET_SIZE,
+    );
+    io.write_all(&wire).await?;
+    io.flush().await
+}
+
+fn prelogin_answer(request: &PreloginRequest) -> (PreloginResponse, Negotiated) {
+    let (encryption, negotiated) = negotiate_encryption(request.encryption);
+    let response = PreloginResponse {
+        version: (12, 0, 2000),
+        encryption,
+        fed_auth_required: request.fed_auth_required.then_some(true),
+        nonce: request.nonce.map(|_| rand::random::<[u8; 32]>()),
+    };
+    (response, negotiated)
+}
+
+/// PRELOGIN and TLS, both ways; returns the encrypted connection and the client's PRELOGIN.
+async fn handshake(
+    shared: &Shared,
+    mut tcp: TcpStream,
+    peer: SocketAddr,
+    spid: u16,
+) -> Result<Option<(Conn, PreloginRequest)>, SessionError> {
+    let mut first = [0u8; 1];
+    if tcp.peek(&mut first).await? == 0 {
+        return Ok(None);
+    }
+    match first[0] {
+        0x16 => {
+            // TDS 8.0: TLS first, then PRELOGIN inside it.
+            let mut stream = shared
+                .strict_tls
+                .accept(PreloginTls::new(tcp, false))
+                .await?;
+            let mut reader = MessageReader::new(MAX_LOGIN_MESSAGE);
+            let Some(message) =
+                read_message(&mut reader, &mut stream, MessageType::PRELOGIN).await?
+            else {
+                return Ok(None);
+            };
+            let request = PreloginRequest::parse(&message.payload)
+                .map_err(|e| SessionError::Protocol(e.to_string()))?;
+            let (response, _) = prelogin_answer(&request);
+            write_raw(&mut stream, spid, &response.encode()).await?;
+            tracing::debug!(%peer, "TDS 8.0 (strict) handshake done");
+            let conn = Conn {
+                stream,
+                reader,
+                spid,
+                packet_size: DEFAULT_PACKET_SIZE,
+                peer,
+            };
+            Ok(Some((conn, request)))
+        }
+        0x12 => {
+            // TDS 7.x: PRELOGIN in the clear, then TLS inside PRELOGIN packets.
+            let mut reader = MessageReader::new(MAX_LOGIN_MESSAGE);
+            let Some(message) = read_message(&mut reader, &mut tcp, MessageType::PRELOGIN).await?
+            else {
+                return Ok(None);
+            };
+            let request = PreloginRequest::parse(&message.payload)
+                .map_err(|e| SessionError::Protocol(e.to_string()))?;
+            let (response, negotiated) = prelogin_answer(&request);
+            write_raw(&mut tcp, spid, &response.encode()).await?;
+            if negotiated == Negotiated::Refuse {
+                tracing::warn!(%peer, "refused a client that cannot encrypt (Azure SQL requires encryption)");
+                return Ok(None);
+            }
+            if reader.buffered() > 0 {
+                return Err(SessionError::Protocol(
+                    "the client sent data before the TLS handshake".into(),
+                ));
+            }
+            let mut stream = shared
+                .prelogin_tls
+                .accept(PreloginTls::new(tcp, true))
+                .await?;
+            stream.get_mut().0.handshake_done();
+            tracing::debug!(%peer, "TDS 7.x handshake done (TLS in PRELOGIN)");
+            let conn = Conn {
+                stream,
+                reader,
+                spid,
+                packet_size: DEFAULT_PACKET_SIZE,
+                peer,
+            };
+            Ok(Some((conn, request)))
+        }
+        other => Err(SessionError::Protocol(format!(
+            "the first byte 0x{other:02X} is neither a PRELOGIN packet nor a TLS handshake"
+        ))),
+    }
+}
+
+/// How a login was authenticated.
+enum Authenticated {
+    /// FEDAUTH security token: ack FEDAUTH (echoing the nonce), and revalidate at `expires_at`.
+    Token {
+        nonce: Option<[u8; 32]>,
+        expires_at: SystemTime,
+    },
+    /// SQL login.
+    Sql,
+}
+
+async fn run_session(
+    shared: &Shared,
+    role: Role,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    spid: u16,
+) -> Result<(), SessionError> {
+    let _ = tcp.set_nodelay(true);
+    let handshake_and_login = async {
+        let Some((mut conn, prelogin)) = handshake(shared, tcp, peer, spid).await? else {
+            return Ok(None);
+        };
+        let Some(login) =
+            read_message(&mut conn.reader, &mut conn.stream, MessageType::LOGIN7).await?
+        else {
+            return Ok(None);
+        };
+        Ok::<_, SessionError>(Some((conn, prelogin, login)))
+    };
+    let Some((mut conn, prelogin, login)) =
+        tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake_and_login)
+            .await
+            .map_err(|_| {
+                SessionError::Protocol("the client did not log in within 60 s".into())
+            })??
+    else {
+        return Ok(());
+    };
+
+    if shared.faults.take_drop_after_login_request() {
+        tracing::info!(%peer, "fault: dropping the connection after LOGIN7");
+        return Ok(());
+    }
+    if let Some(delay) = shared.faults.login_delay() {
+        tokio::time::sleep(delay).await;
+    }
+
+    let login = match Login7::parse(&login.payload) {
+        Ok(login) => login,
+        Err(e) => {
+            tracing::warn!(%peer, error = %e, "malformed LOGIN7");
+            shared.stats.logins_failed();
+            send_login_failure(&mut conn, shared, &messages::protocol_error(&e.to_string()))
+                .await?;
+            return Ok(());
+        }
+    };
+    let requested = if login.packet_size == 0 {
+        DEFAULT_PACKET_SIZE as u32
+    } else {
+        login.packet_size
+    };
+    let packet_size = requested.clamp(*PACKET_SIZE_RANGE.start(), *PACKET_SIZE_RANGE.end());
+    let database = if login.database.is_empty() {
+        shared.default_database.clone()
+    } else {
+        login.database.clone()
+    };
+
+    let (session, auth) = match authenticate(shared, &prelogin, &login, &database, peer).await {
+        Ok(ok) => ok,
+        Err(error) => {
+            shared.stats.logins_failed();
+            send_login_failure(&mut conn, shared, &error).await?;
+            return Ok(());
+        }
+    };
+
+    let fedauth_ack = match &auth {
+        Authenticated::Token { nonce, .. } => Some(nonce.map(|n| n.to_vec()).unwrap_or_default()),
+        Authenticated::Sql => None,
+    };
+    let routing = match role {
+        Role::Gateway { node_port } => Some(node_port),
+        Role::Direct | Role::Node => None,
+    };
+    let mut response = Vec::new();
+    login_response(
+        &mut response,
+        shared,
+        &session.database,
+        packet_size,
+        fedauth_ack,
+        routing,
+    );
+    conn.send(&response).await?;
+
+    if let Some(node_port) = routing {
+        shared.stats.redirects();
+        tracing::info!(%peer, node_port, database = %session.database, "gateway: routed the login to the node");
+        conn.close().await;
+        return Ok(());
+    }
+    shared.stats.logins_ok();
+    tracing::info!(%peer, spid, database = %session.database, user = %session.user, "login succeeded");
+    conn.packet_size = packet_size as usize;
+    conn.reader.set_max_message(MAX_REQUEST_MESSAGE);
+    let token_expires = match auth {
+        Authenticated::Token { expires_at, .. } => Some(expires_at),
+        Authenticated::Sql => None,
+    };
+    serve_requests(shared, conn, session, token_expires).await
+}
+
+async fn send_login_failure(conn: &mut Conn, shared: &Shared, error: &SqlError) -> io::Result<()> {
+    let mut out = Vec::new();
+    let mut token = MessageToken::from_sql(error, &shared.host_name);
+    token.kind = MessageKind::Error;
+    token.encode(&mut out);
+    Done::new(DoneKind::Done, done_status::ERROR).encode(&mut out);
+    conn.send(&out).await
+}
+
+/// Checks a LOGIN7's credentials and logs the session in.
+async fn authenticate(
+    shared: &Shared,
+    prelogin: &PreloginRequest,
+    login: &Login7,
+    database: &str,
+    peer: SocketAddr,
+) -> Result<(Session, Authenticated), SqlError> {
+    if let Some(number) = shared.faults.take_failed_login() {
+        tracing::info!(%peer, number, "fault: failing the login");
+        let trace = uuid::Uuid::new_v4().hyphenated().to_string().to_uppercase();
+        return Err(messages::login_error(
+            number,
+            database,
+            &shared.host_name,
+            &trace,
+        ));
+    }
+    if let Some(fed) = login.fed_auth() {
+        // MS-TDS 3.3.5.2: fFedAuthEcho must match the server's FEDAUTHREQUIRED answer.
+        if fed.echo != prelogin.fed_auth_required {
+            tracing::warn!(%peer, echo = fed.echo, "FEDAUTH echo does not match the PRELOGIN answer");
+            return Err(messages::protocol_error(
+                "The FEDAUTH fFedAuthEcho bit does not match the server's FEDAUTHREQUIRED answer.",
+            ));
+        }
+        let (token, nonce) = match &fed.library {
+            FedAuthLibrary::SecurityToken { token, nonce } => (token, *nonce),
+            FedAuthLibrary::Msal { workflow } => {
+                tracing::warn!(%peer, workflow, "the ADAL/MSAL FEDAUTH workflow is not served");
+                return Err(messages::login_failed_token());
+            }
+            FedAuthLibrary::Other(library) => {
+                tracing::warn!(%peer, library, "unknown FEDAUTH library");
+                return Err(messages::login_failed_token());
+            }
+        };
+        let identity = match shared.validator.validate(token.expose()).await {
+            Ok(identity) => identity,
+            Err(rejection) => {
+                tracing::warn!(%peer, database, reason = %rejection.reason, "login refused: access token rejected");
+                return Err(messages::login_failed_token());
+            }
+        };
+        let engine = shared.engine.clone();
+        let db = database.to_string();
+        let who = identity.clone();
+        let session = blocking(move || engine.login_external(&db, &who)).await?;
+        if let Err(e) = &session {
+            tracing::warn!(%peer, database, number = e.number, object_id = %identity.object_id, "login refused by the database");
+        }
+        Ok((
+            session?,
+            Authenticated::Token {
+                nonce,
+                expires_at: identity.expires_at,
+            },
+        ))
+    } else if login.integrated_security() {
+        tracing::warn!(%peer, "integrated (Windows) authentication is not offered");
+        Err(messages::integrated_auth_not_supported())
+    } else {
+        let engine = shared.engine.clone();
+        let db = database.to_string();
+        let user = login.user_name.clone();
+        let password = login.password.clone();
+        let session =
+            blocking(move || engine.login_sql(Some(&db), &user, password.expose())).await?;
+        if let Err(e) = &session {
+            tracing::warn!(%peer, database, user = %login.user_name, number = e.number, "SQL login refused");
+        }
+        Ok((session?, Authenticated::Sql))
+    }
+}
+
+/// Runs engine work off the async threads; a panic in it becomes an error message.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, SqlError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        tracing::error!(error = %e, "the SQL engine failed");
+        messages::internal_error()
+    })
+}
+
+/// What SQL Server sends after a successful login, in its order; the gateway adds the routing
+/// ENVCHANGE after LOGINACK and before FEATUREEXTACK, as Azure's gateway does.
+fn login_response(
+    out: &mut Vec<u8>,
+    shared: &Shared,
+    database: &str,
+    packet_size: u32,
+    fedauth_ack: Option<Vec<u8>>,
+    routing: Option<u16>,
+) {
+    let info = |number, state, text: String| MessageToken {
+        kind: MessageKind::Info,
+        number,
+        state,
+        class: 0,
+        text,
+        server: shared.host_name.clone(),
+        procedure: String::new(),
+        line: 1,
+    };
+    EnvChange::Database {
+        new: database.into(),
+        old: "master".into(),
+    }
+    .encode(out);
+    info(
+        5701,
+        2,
+        format!("Changed database context to '{database}'."),
+    )
+    .encode(out);
+    EnvChange::SqlCollation {
+        new: SQL_LATIN1_GENERAL_CP1_CI_AS,
+    }
+    .encode(out);
+    EnvChange::Language {
+        new: "us_english".into(),
+        old: String::new(),
+    }
+    .encode(out);
+    info(5703, 1, "Changed language setting to us_english.".into()).encode(out);
+    LoginAck::azure_sql().encode(out);
+    EnvChange::PacketSize {
+        new: packet_size,
+        old: DEFAULT_PACKET_SIZE as u32,
+    }
+    .encode(out);
+    if let Some(port) = routing {
+        EnvChange::Routing {
+            port,
+            host: shared.host_name.clone(),
+        }
+        .encode(out);
+    }
+    if let Some(data) = fedauth_ack {
+        FeatureExtAck(vec![FeatureAck {
+            id: login7::FEATURE_FEDAUTH,
+            data,
+        }])
+        .encode(out);
+    }
+    Done::new(DoneKind::Done, done_status::FINAL).encode(out);
+}
+
+/// A parsed request.
+enum Work {
+    Batch(String),
+    Rpc(Vec<rpc::RpcRequest>),
+}
+
+async fn serve_requests(
+    shared: &Shared,
+    mut conn: Conn,
+    mut session: Session,
+    token_expires: Option<SystemTime>,
+) -> Result<(), SessionError> {
+    loop {
+        let message = match conn.next().await {
+            Ok(Some(m)) => m,
+            Ok(None) => return Ok(()),
+            Err(FrameError::Codec(e)) => {
+                // The framing is lost: tell the client why, then close as SQL Server does.
+                tracing::warn!(peer = %conn.peer, error = %e, "malformed packet; closing");
+                let mut out = Vec::new();
+                error_response(
+                    &mut out,
+                    &shared.host_name,
+                    &messages::protocol_error(&e.to_string()),
+                    DoneKind::Done,
+                );
+                conn.send(&out).await?;
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let kind = match message.ty {
+            MessageType::RPC => DoneKind::Proc,
+            _ => DoneKind::Done,
+        };
+        let mut out = Vec::new();
+        if message.reset_connection {
+            EnvChange::ResetConnection.encode(&mut out);
+        }
+        let work = match message.ty {
+            MessageType::ATTENTION => {
+                // Nothing is running: acknowledge at once.
+                Done::new(DoneKind::Done, done_status::ATTN).encode(&mut out);
+                conn.send(&out).await?;
+                continue;
+            }
+            MessageType::SQL_BATCH => {
+                shared.stats.requests();
+                SqlBatch::parse(&message.payload)
+                    .map(|b| Work::Batch(b.text))
+                    .map_err(|e| messages::protocol_error(&e.to_string()))
+            }
+            MessageType::RPC => {
+                shared.stats.requests();
+                rpc::parse(&message.payload)
+                    .map(Work::Rpc)
+                    .map_err(|e| messages::rpc_protocol_error(&e.to_string()))
+            }
+            MessageType::TRANSACTION_MANAGER => {
+                Err(messages::unsupported_request("transaction manager request"))
+            }
+            MessageType::BULK_LOAD => Err(messages::unsupported_request("INSERT BULK")),
+            other => {
+                tracing::warn!(peer = %conn.peer, ty = other.0, "unexpected message on a logged-in session; closing");
+                let e = messages::protocol_error(&format!(
+                    "A {} message (0x{:02X}) is not valid after login.",
+                    other.name(),
+                    other.0
+                ));
+                error_response(&mut out, &shared.host_name, &e, DoneKind::Done);
+                conn.send(&out).await?;
+                return Ok(());
+            }
+        };
+        let work = match work {
+            Ok(work) => work,
+            Err(error) => {
+                error_response(&mut out, &shared.host_name, &error, kind);
+                conn.send(&out).await?;
+                continue;
+            }
+        };
+
+        if shared.faults.revalidate_sessions()
+            && token_expires.is_some_and(|t| t <= SystemTime::now())
+        {
+            tracing::info!(peer = %conn.peer, "revalidation: the session's access token has expired");
+            error_response(
+                &mut out,
+                &shared.host_name,
+                &messages::session_token_expired(),
+                kind,
+            );
+            conn.send(&out).await?;
+            continue;
+        }
+
+        if let Some(delay) = shared.faults.query_delay() {
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                next = conn.next() => match next? {
+                    Some(m) if m.ty == MessageType::ATTENTION => {
+                        tracing::debug!(peer = %conn.peer, "attention: request cancelled");
+                        let mut ack = Vec::new();
+                        Done::new(DoneKind::Done, done_status::ATTN).encode(&mut ack);
+                        conn.send(&ack).await?;
+                        continue;
+                    }
+                    Some(m) => {
+                        return Err(SessionError::Protocol(format!(
+                            "the client sent a {} message while a request was running",
+                            m.ty.name()
+                        )))
+                    }
+                    None => return Ok(()),
+                },
+            }
+        }
+
+        let (back, outcomes) = run_work(shared, session.clone(), work).await;
+        if let Some(changed) = back {
+            if changed.database != session.database {
+                let change = EnvChange::Database {
+                    new: changed.database.clone(),
+                    old: session.database.clone(),
+                };
+                let mut head = Vec::new();
+                change.encode(&mut head);
+                out.splice(0..0, head);
+            }
+            session = changed;
+        }
+        out.extend_from_slice(&outcomes);
+
+        if shared.faults.take_reset_query() {
+            conn.send_then_reset(&out).await?;
+            return Ok(());
+        }
+        conn.send(&out).await?;
+    }
+}
+
+/// Runs a request on the engine; returns the session after it (if the engine ran) and the
+/// encoded response tokens.
+async fn run_work(shared: &Shared, session: Session, work: Work) -> (Option<Session>, Vec<u8>) {
+    let engine = shared.engine.clone();
+    let server = shared.host_name.clone();
+    let result = blocking(move || {
+        let mut session = session;
+        let mut out = Vec::new();
+        match work {
+            Work::Batch(text) => {
+                let outcomes = engine.execute(&mut session, &text);
+                encode_outcomes(&mut out, &outcomes, DoneKind::Done, &server);
+            }
+            Work::Rpc(requests) => {
+                for request in requests {
+                    if !request.proc_ref.is_execute_sql() {
+                        let e = messages::unknown_procedure(&request.proc_ref.display_name());
+                        error_response(&mut out, &server, &e, DoneKind::Proc);
+                        continue;
+                    }
+                    match request.execute_sql() {
+                        Ok(call) => {
+                            let outcomes =
+                                engine.execute_rpc(&mut session, &call.statement, &call.params);
+                            encode_outcomes(&mut out, &outcomes, DoneKind::Proc, &server);
+                        }
+                        Err(e) => error_response(&mut out, &server, &e, DoneKind::Proc),
+                    }
+                }
+            }
+        }
+        (session, out)
+    })
+    .await;
+    match result {
+        Ok((session, out)) => (Some(session), out),
+        Err(e) => {
+            let mut out = Vec::new();
+            error_response(&mut out, &shared.host_name, &e, DoneKind::Done);
+            (None, out)
+        }
+    }
+}
+
+/// An ERROR token and the DONE (or, for an RPC, DONEPROC) that closes the failed request.
+fn error_response(out: &mut Vec<u8>, server: &str, error: &SqlError, kind: DoneKind) {
+    let mut token = MessageToken::from_sql(error, server);
+    token.kind = MessageKind::Error;
+    token.encode(out);
+    Done::new(kind, done_status::ERROR).encode(out);
+}
+
+/// The tokens of a request's outcomes. A batch ends each statement with DONE (DONE_MORE on all
+/// but the last); an RPC ends each with DONEINPROC, then RETURNSTATUS and a final DONEPROC.
+fn encode_outcomes(out: &mut Vec<u8>, outcomes: &[Outcome], kind: DoneKind, server: &str) {
+    let statement_done = match kind {
+        DoneKind::Proc => DoneKind::InProc,
+        other => other,
+    };
+    let mut dones = Vec::new();
+    let mut last_is_done = false;
+    let mut failed = false;
+    for outcome in outcomes {
+        match outcome {
+            Outcome::Rows(rs) => {
+                let start = out.len();
+                ColMetaData(&rs.columns).encode(out);
+                let mut bad = None;
+                for values in &rs.rows {
+                    if let Err(e) = (Row {
+                        columns: &rs.columns,
+                        values,
+                    })
+                    .encode(out)
+                    {
+                        bad = Some(e);
+                        break;
+                    }
+                }
+                if let Some(e) = bad {
+                    out.truncate(start);
+                    tracing::warn!(error = %e, "a result value does not fit its column type");
+                    MessageToken::from_sql(&messages::conversion_failed(&e.to_string()), server)
+                        .encode(out);
+                    dones.push(out.len());
+                    Done::new(statement_done, done_status::ERROR).encode(out);
+                    failed = true;
+                    last_is_done = true;
+                    break;
+                }
+                dones.push(out.len());
+                Done {
+                    kind: statement_done,
+                    status: done_status::COUNT,
+                    cur_cmd: 0xC1,
+                    row_count: rs.rows.len() as u64,
+                }
+                .encode(out);
+                last_is_done = true;
+            }
+            Outcome::Done { rows_affected } => {
+                dones.push(out.len());
+                Done {
+                    kind: statement_done,
+                    status: if rows_affected.is_some() {
+                        done_status::COUNT
+                    } else {
+                        0
+                    },
+                    cur_cmd: 0,
+                    row_count: rows_affected.unwrap_or(0),
+                }
+                .encode(out);
+                last_is_done = true;
+            }
+            Outcome::Info(message) => {
+                let mut token = MessageToken::from_sql(message, server);
+                token.kind = MessageKind::Info;
+                token.encode(out);
+                last_is_done = false;
+            }
+            Outcome::Error(error) => {
+                let mut token = MessageToken::from_sql(error, server);
+                token.kind = MessageKind::Error;
+                token.encode(out);
+                dones.push(out.len());
+                Done::new(statement_done, done_status::ERROR).encode(out);
+                failed = true;
+                last_is_done = true;
+            }
+        }
+    }
+    match kind {
+        DoneKind::Proc => {
+            // Every DONEINPROC is followed by more; the procedure ends with its own DONEPROC.
+            for at in &dones {
+                out[at + 1] |= done_status::MORE as u8;
+            }
+            if !failed {
+                ReturnStatus(0).encode(out);
+            }
+            Done::new(
+                DoneKind::Proc,
+                if failed {
+                    done_status::ERROR
+                } else {
+                    done_status::FINAL
+                },
+            )
+            .encode(out);
+        }
+        _ => {
+            if !last_is_done {
+                dones.push(out.len());
+                Done::new(DoneKind::Done, done_status::FINAL).encode(out);
+            }
+            let last = dones.len() - 1;
+            for at in &dones[..last] {
+                out[at + 1] |= done_status::MORE as u8;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::{Column, ResultSet, SqlType, Value};
+
+    fn tokens(outcomes: &[Outcome], kind: DoneKind) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_outcomes(&mut out, outcomes, kind, "s");
+        out
+    }
+
+    fn rows() -> Outcome {
+        Outcome::Rows(ResultSet {
+            columns: vec![Column {
+                name: "x".into(),
+                ty: SqlType::Int,
+                nullable: false,
+            }],
+            rows: vec![vec![Value::Int(1)], vec![Value::Int(2)]],
+        })
+    }
+
+    #[test]
+    fn a_batch_marks_all_but_the_last_done_with_more() {
+        let out = tokens(
+            &[
+                rows(),
+                Outcome::Done {
+                    rows_affected: Some(3),
+                },
+            ],
+            DoneKind::Done,
+        );
+        // COLMETADATA (3 + 4 + 2 + 2 + 3) = 14, two ROWs of 6, then two DONEs.
+        let first_done = 14 + 12;
+        assert_eq!(out[first_done], 0xFD);
+        assert_eq!(
+            out[first_done + 1],
+            (done_status::COUNT | done_status::MORE) as u8
+        );
+        assert_eq!(out[first_done + 5], 2);
+        let second = first_done + 13;
+        assert_eq!(out[second..second + 2], [0xFD, done_status::COUNT as u8]);
+        assert_eq!(out[second + 5], 3);
+        assert_eq!(out.len(), second + 13);
+    }
+
+    #[test]
+    fn a_batch_ending_in_info_gets_a_final_done() {
+        let info = SqlError {
+            number: 5701,
+            state: 2,
+            severity: 0,
+            message: "m".into(),
+            line: 1,
+        };
+        let out = tokens(&[Outcome::Info(info)], DoneKind::Done);
+        assert_eq!(out[0], 0xAB);
+        assert_eq!(out[out.len() - 13..out.len() - 11], [0xFD, 0x00]);
+        assert_eq!(
+            tokens(&[], DoneKind::Done),
+            [0xFD, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+        );
+    }
+
+    #[test]
+    fn an_error_ends_with_done_error() {
+        let error = SqlError {
+            number: 208,
+            state: 1,
+            severity: 16,
+            message: "Invalid object name 'x'.".into(),
+            line: 1,
+        };
+        let out = tokens(&[Outcome::Error(error)], DoneKind::Done);
+        assert_eq!(out[0], 0xAA);
+        assert_eq!(
+            out[out.len() - 13..out.len() - 11],
+            [0xFD, done_status::ERROR as u8]
+        );
+    }
+
+    #[test]
+    fn an_rpc_uses_doneinproc_returnstatus_and_doneproc() {
+        let out = tokens(&[rows()], DoneKind::Proc);
+        let n = out.len();
+        assert_eq!(out[n - 13..n - 11], [0xFE, 0x00], "final DONEPROC");
+        assert_eq!(out[n - 18..n - 13], [0x79, 0, 0, 0, 0], "RETURNSTATUS 0");
+        assert_eq!(
+            out[n - 31..n - 29],
+            [0xFF, (done_status::COUNT | done_status::MORE) as u8]
+        );
+    }
+
+    #[test]
+    fn a_value_that_does_not_fit_becomes_an_error() {
+        let bad = Outcome::Rows(ResultSet {
+            columns: vec![Column {
+                name: "x".into(),
+                ty: SqlType::TinyInt,
+                nullable: false,
+            }],
+            rows: vec![vec![Value::Int(1000)]],
+        });
+        let out = tokens(&[bad], DoneKind::Done);
+        assert_eq!(out[0], 0xAA, "an ERROR token, not a broken ROW");
+        assert_eq!(
+            out[out.len() - 13..out.len() - 11],
+            [0xFD, done_status::ERROR as u8]
+        );
+    }
+}
