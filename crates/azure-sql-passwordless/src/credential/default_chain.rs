@@ -223,18 +223,18 @@ fn identity_not_found(error: &azure_core::Error) -> bool {
 /// Whether an IMDS endpoint answers at all: any HTTP response (IMDS refuses a request without
 /// the `Metadata` header with 400) means it exists; no answer within the timeout means it does
 /// not. Never through a proxy.
-struct ImdsProbe {
+pub(crate) struct ImdsProbe {
     endpoint: String,
 }
 
 impl ImdsProbe {
-    fn new(endpoint: &str) -> Self {
+    pub(crate) fn new(endpoint: &str) -> Self {
         Self {
             endpoint: endpoint.to_owned(),
         }
     }
 
-    async fn check(&self) -> Result<(), String> {
+    pub(crate) async fn check(&self) -> Result<(), String> {
         let client = reqwest::Client::builder()
             .no_proxy()
             .connect_timeout(IMDS_PROBE_TIMEOUT)

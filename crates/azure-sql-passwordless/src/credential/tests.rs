@@ -482,3 +482,50 @@ async fn a_callback_gets_the_scope_and_its_errors_keep_their_text() {
     assert_eq!(calls.load(Ordering::SeqCst), 2);
     assert_eq!(format!("{provider:?}"), "Callback");
 }
+
+// ----- the IMDS probe -------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_imds_probe_sees_an_imds_and_gives_up_on_silence_within_a_second() {
+    use super::default_chain::ImdsProbe;
+    use azure_sql_sandbox::entra::{directory::EntraDirectory, Entra, EntraOptions};
+    use azure_sql_sandbox::pki::Pki;
+
+    // The sandbox's IMDS answers a header-less probe with 400, as IMDS does: it exists.
+    let pki = Pki::generate().expect("pki");
+    let entra = Entra::start(
+        &pki,
+        std::sync::Arc::new(EntraDirectory::new()),
+        EntraOptions::default(),
+        azure_sql_sandbox::Faults::default(),
+        azure_sql_sandbox::Stats::default(),
+    )
+    .await
+    .expect("entra");
+    ImdsProbe::new(&entra.imds_endpoint())
+        .check()
+        .await
+        .expect("IMDS answers");
+
+    // Nobody listening: skipped at once.
+    let closed = format!(
+        "http://127.0.0.1:{}/metadata/identity/oauth2/token",
+        closed_port()
+    );
+    let reason = ImdsProbe::new(&closed).check().await.expect_err("closed");
+    assert!(reason.contains("did not answer within 1 s"), "{reason}");
+
+    // A listener that never answers (as an unroutable 169.254.169.254 behaves): given up on
+    // after the probe's timeout, not the HTTP client's 30 s.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!(
+        "http://{}/metadata/identity/oauth2/token",
+        silent.local_addr().expect("addr")
+    );
+    let started = std::time::Instant::now();
+    ImdsProbe::new(&url).check().await.expect_err("silent");
+    let waited = started.elapsed();
+    assert!(waited < std::time::Duration::from_secs(20), "{waited:?}");
+}
