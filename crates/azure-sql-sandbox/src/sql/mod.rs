@@ -7,10 +7,46 @@
 //! [`Engine::login_external`] / [`Engine::login_sql`], runs requests with [`Engine::execute`] /
 //! [`Engine::execute_rpc`] and encodes the [`Outcome`]s it gets back.
 //!
-//! (Skeleton: the types are the contract; the engine is being built.)
+//! Every query really runs: nothing is canned. The engine is split by concept:
+//!
+//! | module | job |
+//! | --- | --- |
+//! | `parse` | batch → statements (`sqlparser` MsSql + `CREATE USER`, `GRANT ... ON OBJECT::`, `IF`) |
+//! | `translate` | T-SQL → SQLite with SQL Server's name resolution and result types |
+//! | `catalog` | tables, their declared SQL Server types and keys; the `sys.*` views |
+//! | `principals` | users, roles, membership, grants, the permission check |
+//! | `types` | SQL Server's types, conversions and the values that leave the engine |
+//! | `functions` | the SQLite functions and collation that keep SQL Server semantics |
+//! | `database` | one database and the executor |
+//! | `errors` | every SQL Server error number and text, in one table |
+//! | `script` | sqlcmd's rules (`GO`, `:setvar`, `$(NAME)`) |
+//! | [`scripts`] | the project's `sql/` files, embedded |
+//!
+//! What it does not do: transactions spanning batches (a transaction left open at the end of a
+//! batch is rolled back with an error), cursors, stored procedures, temporary tables, `OUTPUT`,
+//! `UPDATE ... FROM`, `CHECK`/`FOREIGN KEY` constraints. Each is refused with a SQL Server error
+//! (40517, 102, 2812), never a panic or a dropped connection.
+
+mod catalog;
+mod database;
+mod errors;
+mod functions;
+mod parse;
+mod principals;
+mod script;
+pub mod scripts;
+#[cfg(test)]
+pub(crate) mod testing;
+mod translate;
+mod types;
 
 use crate::identity::{Directory, TokenIdentity};
-use std::sync::Arc;
+use database::{Batch, Database, Vars};
+use parse::Located;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// A SQL Server column type, as it goes out in COLMETADATA.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,7 +111,8 @@ pub enum Value {
     Float(f64),
     /// `DECIMAL` / `NUMERIC`, as its exact decimal text (`"12.50"`).
     Decimal(String),
-    /// Character types, `UNIQUEIDENTIFIER` and `DATETIME2` (ISO-8601 text).
+    /// Character types, `UNIQUEIDENTIFIER` (upper case, `6F9619FF-8B86-D011-B42D-00C04FC964FF`)
+    /// and `DATETIME2` (`YYYY-MM-DD hh:mm:ss.fffffff`, seven fractional digits).
     Text(String),
     /// `VARBINARY`
     Bytes(Vec<u8>),
@@ -102,7 +139,7 @@ pub struct ResultSet {
 }
 
 /// A SQL Server error or informational message (ERROR / INFO token).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct SqlError {
     /// The error number (208, 229, 18456, ...).
     pub number: u32,
@@ -133,7 +170,7 @@ pub enum Outcome {
 }
 
 /// A logged-in session's identity and database, as the engine checks permissions against it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Session {
     /// The database the session is in.
     pub database: String,
@@ -144,88 +181,402 @@ pub struct Session {
     pub roles: Vec<String>,
     /// Whether the session is the server admin (dbo of every database).
     pub is_admin: bool,
+    /// The login name `SUSER_SNAME()` answers: the SQL login, or for an Entra token
+    /// `<application id>@<tenant id>` (applications, managed identities) or
+    /// `<object id>@<tenant id>` (users).
+    pub login: String,
+    /// The session id (`@@SPID`), unique among live sessions; the TDS layer may put it in its
+    /// packet headers.
+    pub spid: u16,
+    /// The user's `principal_id` in the database (`USER_ID()`).
+    pub principal_id: i32,
+    /// `SET` options in force.
+    pub options: SessionOptions,
+    /// The last `IDENTITY` value this session inserted (`SCOPE_IDENTITY()`).
+    pub last_identity: Option<i64>,
+}
+
+/// The `SET` options a session has in force (the rest are accepted and have no effect here).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionOptions {
+    /// `SET NOCOUNT ON`: DONE tokens carry no row count. [`Engine::execute`] already leaves
+    /// `rows_affected` out of [`Outcome::Done`]; for a result set the TDS layer reads this flag.
+    pub nocount: bool,
+    /// `SET XACT_ABORT` (recorded; a batch always stops at its first error).
+    pub xact_abort: bool,
+    /// `SET TEXTSIZE`.
+    pub textsize: i32,
+    /// `SET LANGUAGE` (`us_english` only).
+    pub language: String,
+    /// `SET DATEFORMAT`.
+    pub dateformat: String,
+    /// `SET DATEFIRST`.
+    pub datefirst: u8,
+    /// `SET LOCK_TIMEOUT`.
+    pub lock_timeout: i32,
+    /// `SET IDENTITY_INSERT <table> ON`: the table.
+    pub identity_insert: Option<String>,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            nocount: false,
+            xact_abort: false,
+            textsize: i32::MAX,
+            language: "us_english".into(),
+            dateformat: "mdy".into(),
+            datefirst: 7,
+            lock_timeout: -1,
+            identity_insert: None,
+        }
+    }
+}
+
+impl fmt::Display for SqlError {
+    /// As sqlcmd prints it: `Msg 208, Level 16, State 1, Line 1: Invalid object name 'x'.`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Msg {}, Level {}, State {}, Line {}: {}",
+            self.number, self.severity, self.state, self.line, self.message
+        )
+    }
+}
+
+impl std::error::Error for SqlError {}
+
+/// How many parsed batches the engine keeps (the hot path parses nothing).
+const PARSE_CACHE_SIZE: usize = 1024;
+
+struct AdminLogin {
+    name: String,
+    password: String,
+}
+
+struct Inner {
+    directory: Arc<dyn Directory>,
+    databases: RwLock<Vec<Arc<Database>>>,
+    logins: RwLock<HashMap<String, AdminLogin>>,
+    next_spid: AtomicU32,
+    parsed: Mutex<HashMap<String, Arc<[Located]>>>,
 }
 
 /// The embedded engine: every database of the sandbox, the server-level SQL logins, and the
 /// directory used to resolve external principals. Cheap to clone; clones share state.
 #[derive(Clone)]
 pub struct Engine {
-    #[allow(dead_code)]
-    directory: Arc<dyn Directory>,
+    inner: Arc<Inner>,
 }
 
-fn not_yet(what: &str) -> SqlError {
-    SqlError {
-        number: 40517,
-        state: 1,
-        severity: 16,
-        message: format!("Keyword or statement option '{what}' is not supported in this version of SQL Server."),
-        line: 1,
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let databases: Vec<String> = self
+            .read_databases()
+            .iter()
+            .map(|d| d.name.clone())
+            .collect();
+        let logins: Vec<String> = self
+            .inner
+            .logins
+            .read()
+            .map(|l| l.values().map(|a| a.name.clone()).collect())
+            .unwrap_or_default();
+        f.debug_struct("Engine")
+            .field("databases", &databases)
+            .field("admin_logins", &logins)
+            .finish_non_exhaustive()
     }
+}
+
+/// Compares secrets without leaking where they differ through timing.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 impl Engine {
     /// An engine with no databases yet.
     pub fn new(directory: Arc<dyn Directory>) -> Self {
-        Self { directory }
+        Self {
+            inner: Arc::new(Inner {
+                directory,
+                databases: RwLock::new(Vec::new()),
+                logins: RwLock::new(HashMap::new()),
+                next_spid: AtomicU32::new(0),
+                parsed: Mutex::new(HashMap::new()),
+            }),
+        }
     }
 
-    /// Creates an empty database.
-    pub fn create_database(&self, _name: &str) -> Result<(), SqlError> {
-        Err(not_yet("CREATE DATABASE"))
+    fn read_databases(&self) -> std::sync::RwLockReadGuard<'_, Vec<Arc<Database>>> {
+        self.inner
+            .databases
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn database(&self, name: &str) -> Option<Arc<Database>> {
+        self.read_databases()
+            .iter()
+            .find(|d| d.name.eq_ignore_ascii_case(name))
+            .cloned()
+    }
+
+    /// Creates an empty database (error 1801 if one of that name exists).
+    pub fn create_database(&self, name: &str) -> Result<(), SqlError> {
+        let mut databases = self
+            .inner
+            .databases
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        if databases.iter().any(|d| d.name.eq_ignore_ascii_case(name)) {
+            return Err(errors::DATABASE_EXISTS.with(&[name]));
+        }
+        databases.push(Arc::new(Database::create(name)?));
+        Ok(())
     }
 
     /// Whether a database of that name exists (case-insensitive).
-    pub fn has_database(&self, _name: &str) -> bool {
-        false
+    pub fn has_database(&self, name: &str) -> bool {
+        self.database(name).is_some()
     }
 
-    /// Adds a server-level SQL login with admin rights (Azure SQL's "server admin").
-    pub fn add_admin_login(&self, _user: &str, _password: &str) {}
+    /// The databases, in the order they were created.
+    pub fn databases(&self) -> Vec<String> {
+        self.read_databases()
+            .iter()
+            .map(|d| d.name.clone())
+            .collect()
+    }
+
+    /// Adds a server-level SQL login with admin rights (Azure SQL's "server admin"); adding a
+    /// login that exists changes its password.
+    pub fn add_admin_login(&self, user: &str, password: &str) {
+        self.inner
+            .logins
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                user.to_lowercase(),
+                AdminLogin {
+                    name: user.to_string(),
+                    password: password.to_string(),
+                },
+            );
+    }
+
+    fn next_spid(&self) -> u16 {
+        // SQL Server gives user sessions ids above 50.
+        let n = self.inner.next_spid.fetch_add(1, Ordering::Relaxed);
+        (51 + n % 32_000) as u16
+    }
+
+    fn admin_session(&self, database: &Database, login: &str) -> Session {
+        Session {
+            database: database.name.clone(),
+            user: "dbo".into(),
+            roles: vec!["db_owner".into()],
+            is_admin: true,
+            login: login.to_string(),
+            spid: self.next_spid(),
+            principal_id: 1,
+            options: SessionOptions::default(),
+            last_identity: None,
+        }
+    }
 
     /// Runs a script as the server admin with sqlcmd's rules: batches split on `GO` lines,
-    /// `:setvar` and `$(NAME)` substitution from `vars`.
+    /// `:setvar` and `$(NAME)` substitution from `vars`. The first error stops it; its line is
+    /// counted in the script.
     pub fn run_script(
         &self,
-        _database: &str,
-        _script: &str,
-        _vars: &[(String, String)],
+        database: &str,
+        script: &str,
+        vars: &[(String, String)],
     ) -> Result<(), SqlError> {
-        Err(not_yet("script"))
+        let db = self
+            .database(database)
+            .ok_or_else(|| errors::CANNOT_OPEN_DATABASE.with(&[database]))?;
+        let batches = script::split(script, vars)?;
+        let mut session = self.admin_session(&db, "sqlcmd");
+        for batch in batches {
+            for _ in 0..batch.repeat {
+                let outcomes = self.run_batch(&db, &mut session, &batch.text, Vars::default());
+                if let Some(Outcome::Error(mut e)) = outcomes
+                    .into_iter()
+                    .find(|o| matches!(o, Outcome::Error(_)))
+                {
+                    e.line += batch.first_line - 1;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Logs in the bearer of a validated access token: 4060 if the database does not exist,
-    /// 18456 if no user was created for the identity in that database.
-    pub fn login_external(
-        &self,
-        _database: &str,
-        _who: &TokenIdentity,
-    ) -> Result<Session, SqlError> {
-        Err(not_yet("FEDAUTH"))
+    /// 18456 if no user was created for the identity in that database. The user is found as
+    /// Azure SQL finds it: by tenant and application id for an application or managed identity
+    /// (`app_id` present), by object id for a user.
+    pub fn login_external(&self, database: &str, who: &TokenIdentity) -> Result<Session, SqlError> {
+        let db = self
+            .database(database)
+            .ok_or_else(|| errors::CANNOT_OPEN_DATABASE.with(&[database]))?;
+        let key = who.app_id.as_deref().unwrap_or(&who.object_id);
+        let Some((user, principal_id, roles)) = db.external_user(&who.tenant_id, key) else {
+            tracing::info!(
+                database = %db.name,
+                tenant_id = %who.tenant_id,
+                key = %key,
+                "login refused: no database user for this identity (CREATE USER ... FROM EXTERNAL PROVIDER)"
+            );
+            return Err(errors::LOGIN_FAILED.with(&[errors::TOKEN_PRINCIPAL]));
+        };
+        Ok(Session {
+            database: db.name.clone(),
+            user,
+            roles,
+            is_admin: false,
+            login: format!("{key}@{}", who.tenant_id),
+            spid: self.next_spid(),
+            principal_id,
+            options: SessionOptions::default(),
+            last_identity: None,
+        })
     }
 
-    /// Logs in with a SQL login's name and password (18456 if they do not match).
+    /// Logs in with a SQL login's name and password: a server admin login (dbo in every
+    /// database) or a contained user of `database` (`CREATE USER x WITH PASSWORD`). 18456 if
+    /// neither matches; 4060 if the database does not exist. Without a database, the first one
+    /// created (Azure SQL would use `master`, which the sandbox does not have).
     pub fn login_sql(
         &self,
-        _database: Option<&str>,
-        _user: &str,
-        _password: &str,
+        database: Option<&str>,
+        user: &str,
+        password: &str,
     ) -> Result<Session, SqlError> {
-        Err(not_yet("SQL login"))
+        let admin = {
+            let logins = self.inner.logins.read().unwrap_or_else(|p| p.into_inner());
+            logins.get(&user.to_lowercase()).and_then(|l| {
+                constant_time_eq(l.password.as_bytes(), password.as_bytes()).then(|| l.name.clone())
+            })
+        };
+        let failed = || errors::LOGIN_FAILED.with(&[user]);
+        let db = match database {
+            Some(name) => self.database(name),
+            None => self.read_databases().first().cloned(),
+        };
+        if let Some(login) = admin {
+            let db = db.ok_or_else(|| {
+                errors::CANNOT_OPEN_DATABASE.with(&[database.unwrap_or("master")])
+            })?;
+            return Ok(self.admin_session(&db, &login));
+        }
+        let db = db.ok_or_else(failed)?;
+        let (name, principal_id, roles) = db.contained_user(user, password).ok_or_else(failed)?;
+        Ok(Session {
+            database: db.name.clone(),
+            login: name.clone(),
+            user: name,
+            roles,
+            is_admin: false,
+            spid: self.next_spid(),
+            principal_id,
+            options: SessionOptions::default(),
+            last_identity: None,
+        })
     }
 
-    /// Runs a SQL batch.
-    pub fn execute(&self, _session: &mut Session, _batch: &str) -> Vec<Outcome> {
-        vec![Outcome::Error(not_yet("batch"))]
+    fn parse(&self, batch: &str) -> Result<Arc<[Located]>, SqlError> {
+        if let Some(p) = self
+            .inner
+            .parsed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(batch)
+        {
+            return Ok(p.clone());
+        }
+        let parsed: Arc<[Located]> = parse::parse_batch(batch)?.into();
+        let mut cache = self.inner.parsed.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= PARSE_CACHE_SIZE {
+            cache.clear();
+        }
+        cache.insert(batch.to_string(), parsed.clone());
+        Ok(parsed)
     }
 
-    /// Runs `sp_executesql`: `statement` with named parameters (`@P1`, `@id`, ...).
+    fn run_batch(
+        &self,
+        db: &Database,
+        session: &mut Session,
+        text: &str,
+        vars: Vars,
+    ) -> Vec<Outcome> {
+        let statements = match self.parse(text) {
+            Ok(s) => s,
+            Err(e) => return vec![Outcome::Error(e)],
+        };
+        let logins = self
+            .inner
+            .logins
+            .read()
+            .map(|l| l.values().map(|a| a.name.clone()).collect())
+            .unwrap_or_default();
+        let mut batch = Batch {
+            session,
+            vars,
+            out: Vec::new(),
+            directory: self.inner.directory.as_ref(),
+            logins,
+            text,
+        };
+        db.execute(&mut batch, &statements);
+        batch.out
+    }
+
+    fn session_database(&self, session: &Session) -> Result<Arc<Database>, Vec<Outcome>> {
+        self.database(&session.database).ok_or_else(|| {
+            vec![Outcome::Error(
+                errors::CANNOT_OPEN_DATABASE.with(&[&session.database]),
+            )]
+        })
+    }
+
+    /// Runs a SQL batch: one [`Outcome`] per statement, in order, ending at the first error.
+    pub fn execute(&self, session: &mut Session, batch: &str) -> Vec<Outcome> {
+        match self.session_database(session) {
+            Ok(db) => self.run_batch(&db, session, batch, Vars::default()),
+            Err(e) => e,
+        }
+    }
+
+    /// Runs `sp_executesql`: `statement` with named parameters (`@P1`, `@id`, ...; the `@` is
+    /// optional), bound as values, never spliced into the text. A parameter's type is taken from
+    /// its value ([`Value::Int`] an `INT`, or `BIGINT` past its range; [`Value::Text`]
+    /// `NVARCHAR`; ...).
     pub fn execute_rpc(
         &self,
-        _session: &mut Session,
-        _statement: &str,
-        _params: &[(String, Value)],
+        session: &mut Session,
+        statement: &str,
+        params: &[(String, Value)],
     ) -> Vec<Outcome> {
-        vec![Outcome::Error(not_yet("sp_executesql"))]
+        let db = match self.session_database(session) {
+            Ok(db) => db,
+            Err(e) => return e,
+        };
+        let mut vars = Vars::default();
+        for (name, value) in params {
+            let name = if name.starts_with('@') {
+                name.clone()
+            } else {
+                format!("@{name}")
+            };
+            vars.set(&name, types::to_storage(value), types::type_of_value(value));
+        }
+        self.run_batch(&db, session, statement, vars)
     }
 }

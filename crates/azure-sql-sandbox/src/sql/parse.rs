@@ -1,0 +1,609 @@
+//! Splits a T-SQL batch into statements and parses each with `sqlparser`'s MsSql dialect, adding
+//! what that parser lacks and Azure SQL scripts need: `CREATE USER ... FROM EXTERNAL PROVIDER`
+//! (and `WITH PASSWORD`, `WITHOUT LOGIN`), `GRANT`/`DENY`/`REVOKE ... ON OBJECT::`/`SCHEMA::`,
+//! and `IF ... [ELSE ...]` / `BEGIN ... END` whose bodies may hold any of these. Statements need
+//! no semicolons between them, as in T-SQL. A syntax error becomes SQL Server's 102 (or 156 near
+//! a keyword, 105 for an unclosed quote) with the line it is on.
+
+use super::errors;
+use super::SqlError;
+use sqlparser::ast::{Expr, ObjectName, Statement};
+use sqlparser::dialect::MsSqlDialect;
+use sqlparser::keywords::Keyword;
+use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
+
+/// A statement and the 1-based line of the batch it starts on.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Located {
+    pub stmt: Stmt,
+    pub line: u32,
+}
+
+/// How a `CREATE USER` finds its principal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum NewUser {
+    /// `FROM EXTERNAL PROVIDER [WITH OBJECT_ID = '...']`: a Microsoft Entra identity.
+    External { object_id: Option<String> },
+    /// `WITH PASSWORD = '...'`: a contained database user.
+    Password(String),
+    /// `WITHOUT LOGIN`.
+    WithoutLogin,
+    /// `FOR LOGIN x` / `FROM LOGIN x` (or no clause: the login of the same name).
+    FromLogin(String),
+}
+
+/// `GRANT`, `DENY` or `REVOKE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PermissionVerb {
+    Grant,
+    Deny,
+    Revoke,
+}
+
+/// One statement.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Stmt {
+    /// Anything `sqlparser` parses itself.
+    Sql(Box<Statement>),
+    /// `CREATE USER`.
+    CreateUser { name: String, how: NewUser },
+    /// `GRANT`/`DENY`/`REVOKE permissions [ON [class::]securable] TO principals`.
+    Permission {
+        verb: PermissionVerb,
+        permissions: Vec<String>,
+        /// The securable class (`OBJECT`, `SCHEMA`, ...) when written, and its name; `None`: the
+        /// database.
+        on: Option<(Option<String>, ObjectName)>,
+        principals: Vec<String>,
+    },
+    /// `IF condition statement-or-block [ELSE statement-or-block]`.
+    If {
+        condition: Expr,
+        then: Vec<Located>,
+        otherwise: Vec<Located>,
+    },
+    /// `BEGIN ... END`.
+    Block(Vec<Located>),
+}
+
+/// Parses a whole batch; a syntax error anywhere means nothing in it runs (as SQL Server compiles
+/// the batch first).
+pub(crate) fn parse_batch(sql: &str) -> Result<Vec<Located>, SqlError> {
+    let dialect = MsSqlDialect {};
+    let tokens = Tokenizer::new(&dialect, sql)
+        .tokenize_with_location()
+        .map_err(|e| unclosed_or_syntax(sql, &e.message, e.location.line, e.location.column))?;
+    let mut parser = Parser::new(&dialect).with_tokens_with_locations(tokens.clone());
+    let mut out = Vec::new();
+    loop {
+        while parser.consume_token(&Token::SemiColon) {}
+        if parser.peek_token_ref().token == Token::EOF {
+            break;
+        }
+        match parse_one(&mut parser) {
+            Ok(s) => out.push(s),
+            Err(e) => return Err(syntax_error(&e, &tokens)),
+        }
+    }
+    Ok(out)
+}
+
+fn parse_one(p: &mut Parser<'_>) -> Result<Located, ParserError> {
+    let line = p.peek_token_ref().span.start.line as u32;
+    let stmt = if p.parse_keyword(Keyword::IF) {
+        let condition = p.parse_expr()?;
+        let then = parse_body(p)?;
+        let mut seen_semicolon = false;
+        while p.consume_token(&Token::SemiColon) {
+            seen_semicolon = true;
+        }
+        let otherwise = if p.parse_keyword(Keyword::ELSE) {
+            parse_body(p)?
+        } else {
+            if seen_semicolon {
+                p.prev_token();
+            }
+            Vec::new()
+        };
+        Stmt::If {
+            condition,
+            then,
+            otherwise,
+        }
+    } else if is_block_start(p) {
+        p.expect_keyword_is(Keyword::BEGIN)?;
+        Stmt::Block(parse_block_rest(p)?)
+    } else if p.peek_keyword(Keyword::BEGIN) && is_word(&p.peek_nth_token(1).token, "TRY") {
+        return p.expected(
+            "a statement (BEGIN TRY ... END CATCH is not supported by the sandbox)",
+            p.peek_token(),
+        );
+    } else if p.parse_keywords(&[Keyword::CREATE, Keyword::USER]) {
+        parse_create_user(p)?
+    } else if p.parse_keyword(Keyword::GRANT) {
+        parse_permission(p, PermissionVerb::Grant)?
+    } else if p.parse_keyword(Keyword::DENY) {
+        parse_permission(p, PermissionVerb::Deny)?
+    } else if p.parse_keyword(Keyword::REVOKE) {
+        parse_permission(p, PermissionVerb::Revoke)?
+    } else {
+        Stmt::Sql(Box::new(p.parse_statement()?))
+    };
+    Ok(Located { stmt, line })
+}
+
+fn is_word(t: &Token, w: &str) -> bool {
+    matches!(t, Token::Word(word) if word.quote_style.is_none() && word.value.eq_ignore_ascii_case(w))
+}
+
+/// `BEGIN` opening a block, not `BEGIN TRAN[SACTION]`/`DISTRIBUTED`/`TRY`.
+fn is_block_start(p: &Parser<'_>) -> bool {
+    if !p.peek_keyword(Keyword::BEGIN) {
+        return false;
+    }
+    let next = p.peek_nth_token(1).token;
+    !([
+        "TRAN",
+        "TRANSACTION",
+        "WORK",
+        "DISTRIBUTED",
+        "TRY",
+        "CATCH",
+        "DIALOG",
+        "CONVERSATION",
+    ]
+    .iter()
+    .any(|w| is_word(&next, w))
+        || matches!(next, Token::SemiColon | Token::EOF))
+}
+
+fn parse_body(p: &mut Parser<'_>) -> Result<Vec<Located>, ParserError> {
+    if is_block_start(p) {
+        let line = p.peek_token_ref().span.start.line as u32;
+        p.expect_keyword_is(Keyword::BEGIN)?;
+        let body = parse_block_rest(p)?;
+        Ok(vec![Located {
+            stmt: Stmt::Block(body),
+            line,
+        }])
+    } else {
+        Ok(vec![parse_one(p)?])
+    }
+}
+
+fn parse_block_rest(p: &mut Parser<'_>) -> Result<Vec<Located>, ParserError> {
+    let mut body = Vec::new();
+    loop {
+        while p.consume_token(&Token::SemiColon) {}
+        if p.parse_keyword(Keyword::END) {
+            return Ok(body);
+        }
+        if p.peek_token_ref().token == Token::EOF {
+            return p.expected("END", p.peek_token());
+        }
+        body.push(parse_one(p)?);
+    }
+}
+
+fn eat_word(p: &mut Parser<'_>, w: &str) -> bool {
+    if is_word(&p.peek_token_ref().token, w) {
+        p.next_token();
+        true
+    } else {
+        false
+    }
+}
+
+fn expect_word(p: &mut Parser<'_>, w: &str) -> Result<(), ParserError> {
+    if eat_word(p, w) {
+        Ok(())
+    } else {
+        p.expected(w, p.peek_token())
+    }
+}
+
+fn parse_create_user(p: &mut Parser<'_>) -> Result<Stmt, ParserError> {
+    let name = p.parse_identifier()?.value;
+    let how = if p.parse_keyword(Keyword::FROM) {
+        if eat_word(p, "EXTERNAL") {
+            expect_word(p, "PROVIDER")?;
+            let mut object_id = None;
+            if p.parse_keyword(Keyword::WITH) {
+                loop {
+                    let option = p.parse_identifier()?.value.to_ascii_uppercase();
+                    p.expect_token(&Token::Eq)?;
+                    match option.as_str() {
+                        "OBJECT_ID" => object_id = Some(p.parse_literal_string()?),
+                        "DEFAULT_SCHEMA" => {
+                            p.parse_identifier()?;
+                        }
+                        _ => return p.expected("OBJECT_ID or DEFAULT_SCHEMA", p.peek_token()),
+                    }
+                    if !p.consume_token(&Token::Comma) {
+                        break;
+                    }
+                }
+            }
+            NewUser::External { object_id }
+        } else {
+            expect_word(p, "LOGIN")?;
+            NewUser::FromLogin(p.parse_identifier()?.value)
+        }
+    } else if p.parse_keyword(Keyword::FOR) {
+        expect_word(p, "LOGIN")?;
+        NewUser::FromLogin(p.parse_identifier()?.value)
+    } else if eat_word(p, "WITHOUT") {
+        expect_word(p, "LOGIN")?;
+        NewUser::WithoutLogin
+    } else if p.parse_keyword(Keyword::WITH) {
+        let mut password = None;
+        loop {
+            let option = p.parse_identifier()?.value.to_ascii_uppercase();
+            p.expect_token(&Token::Eq)?;
+            match option.as_str() {
+                "PASSWORD" => password = Some(p.parse_literal_string()?),
+                "DEFAULT_SCHEMA" => {
+                    p.parse_identifier()?;
+                }
+                _ => return p.expected("PASSWORD or DEFAULT_SCHEMA", p.peek_token()),
+            }
+            if !p.consume_token(&Token::Comma) {
+                break;
+            }
+        }
+        match password {
+            Some(pw) => NewUser::Password(pw),
+            None => NewUser::FromLogin(name.clone()),
+        }
+    } else {
+        NewUser::FromLogin(name.clone())
+    };
+    Ok(Stmt::CreateUser { name, how })
+}
+
+fn parse_permission(p: &mut Parser<'_>, verb: PermissionVerb) -> Result<Stmt, ParserError> {
+    if verb == PermissionVerb::Revoke && p.parse_keyword(Keyword::GRANT) {
+        expect_word(p, "OPTION")?;
+        p.expect_keyword_is(Keyword::FOR)?;
+    }
+    let mut permissions = Vec::new();
+    loop {
+        let mut words = Vec::new();
+        loop {
+            let t = p.peek_token();
+            match &t.token {
+                Token::Word(w)
+                    if w.quote_style.is_none()
+                        && !["ON", "TO", "FROM"]
+                            .iter()
+                            .any(|k| w.value.eq_ignore_ascii_case(k)) =>
+                {
+                    words.push(w.value.to_ascii_uppercase());
+                    p.next_token();
+                }
+                Token::LParen => {
+                    return p.expected("ON or TO (column permissions are not supported)", t)
+                }
+                _ => break,
+            }
+        }
+        if words.is_empty() {
+            return p.expected("a permission", p.peek_token());
+        }
+        permissions.push(words.join(" "));
+        if !p.consume_token(&Token::Comma) {
+            break;
+        }
+    }
+    let on = if p.parse_keyword(Keyword::ON) {
+        let first = p.parse_object_name(false)?;
+        if p.consume_token(&Token::DoubleColon) {
+            let class = super::catalog::display_name(&first).to_ascii_uppercase();
+            Some((Some(class), p.parse_object_name(false)?))
+        } else {
+            Some((None, first))
+        }
+    } else {
+        None
+    };
+    if !(p.parse_keyword(Keyword::TO)
+        || (verb == PermissionVerb::Revoke && p.parse_keyword(Keyword::FROM)))
+    {
+        return p.expected("TO", p.peek_token());
+    }
+    let mut principals = vec![p.parse_identifier()?.value];
+    while p.consume_token(&Token::Comma) {
+        principals.push(p.parse_identifier()?.value);
+    }
+    if p.parse_keyword(Keyword::WITH) {
+        p.expect_keyword_is(Keyword::GRANT)?;
+        expect_word(p, "OPTION")?;
+    }
+    let _ = p.parse_keyword(Keyword::CASCADE);
+    if p.parse_keyword(Keyword::AS) {
+        p.parse_identifier()?;
+    }
+    Ok(Stmt::Permission {
+        verb,
+        permissions,
+        on,
+        principals,
+    })
+}
+
+/// T-SQL's reserved words, for which SQL Server says "near the keyword".
+const RESERVED: &[&str] = &[
+    "ADD",
+    "ALL",
+    "ALTER",
+    "AND",
+    "ANY",
+    "AS",
+    "ASC",
+    "BEGIN",
+    "BETWEEN",
+    "BY",
+    "CASE",
+    "CHECK",
+    "COLUMN",
+    "COMMIT",
+    "CONSTRAINT",
+    "CREATE",
+    "CROSS",
+    "CURRENT_USER",
+    "DEFAULT",
+    "DELETE",
+    "DENY",
+    "DESC",
+    "DISTINCT",
+    "DROP",
+    "ELSE",
+    "END",
+    "EXEC",
+    "EXECUTE",
+    "EXISTS",
+    "FOR",
+    "FOREIGN",
+    "FROM",
+    "FULL",
+    "GRANT",
+    "GROUP",
+    "HAVING",
+    "IDENTITY",
+    "IF",
+    "IN",
+    "INNER",
+    "INSERT",
+    "INTO",
+    "IS",
+    "JOIN",
+    "KEY",
+    "LEFT",
+    "LIKE",
+    "NOT",
+    "NULL",
+    "OF",
+    "ON",
+    "OR",
+    "ORDER",
+    "OUTER",
+    "PRIMARY",
+    "PRINT",
+    "REVOKE",
+    "RIGHT",
+    "ROLLBACK",
+    "SELECT",
+    "SET",
+    "TABLE",
+    "THEN",
+    "TO",
+    "TOP",
+    "TRAN",
+    "TRANSACTION",
+    "UNION",
+    "UNIQUE",
+    "UPDATE",
+    "USE",
+    "USER",
+    "VALUES",
+    "VIEW",
+    "WHEN",
+    "WHERE",
+    "WHILE",
+    "WITH",
+];
+
+fn token_text(t: &Token) -> (String, bool) {
+    match t {
+        Token::Word(w) => {
+            let reserved =
+                w.quote_style.is_none() && RESERVED.iter().any(|k| w.value.eq_ignore_ascii_case(k));
+            (w.value.clone(), reserved)
+        }
+        Token::SingleQuotedString(s) | Token::NationalStringLiteral(s) => (s.clone(), false),
+        other => (other.to_string(), false),
+    }
+}
+
+/// The line and column a `sqlparser` message ends with (`... at Line: 3, Column: 7`).
+fn location_of(message: &str) -> Option<(u64, u64)> {
+    let at = message.rfind("Line: ")?;
+    let rest = &message[at + 6..];
+    let (line, rest) = rest.split_once(", Column: ")?;
+    let column: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    Some((line.trim().parse().ok()?, column.parse().ok()?))
+}
+
+/// SQL Server's syntax error for a parser error: near the token it stopped at (or the last one,
+/// at the end of the batch), on that token's line.
+pub(crate) fn syntax_error(e: &ParserError, tokens: &[TokenWithSpan]) -> SqlError {
+    let message = match e {
+        ParserError::ParserError(m) | ParserError::TokenizerError(m) => m.as_str(),
+        ParserError::RecursionLimitExceeded => "",
+    };
+    let meaningful = |t: &&TokenWithSpan| !matches!(t.token, Token::Whitespace(_) | Token::EOF);
+    let at = location_of(message).and_then(|(line, column)| {
+        tokens
+            .iter()
+            .filter(meaningful)
+            .find(|t| t.span.start.line == line && t.span.start.column == column)
+    });
+    let token = at.or_else(|| tokens.iter().rfind(|t| meaningful(t)));
+    let (text, reserved, line) = match token {
+        Some(t) => {
+            let (text, reserved) = token_text(&t.token);
+            (text, reserved, t.span.start.line as u32)
+        }
+        None => (String::new(), false, 1),
+    };
+    let mut error = if reserved {
+        errors::SYNTAX_KEYWORD.with(&[&text])
+    } else {
+        errors::SYNTAX.with(&[&text])
+    };
+    error.line = line.max(1);
+    error
+}
+
+fn unclosed_or_syntax(sql: &str, message: &str, line: u64, column: u64) -> SqlError {
+    let mut error = if message.to_ascii_lowercase().contains("unterminated") {
+        let rest: String = sql
+            .lines()
+            .nth(line.saturating_sub(1) as usize)
+            .map(|l| l.chars().skip(column as usize).collect::<String>())
+            .unwrap_or_default();
+        let skipped = sql
+            .lines()
+            .skip(line as usize)
+            .collect::<Vec<_>>()
+            .join("\n");
+        let text = if skipped.is_empty() {
+            rest
+        } else {
+            format!("{rest}\n{skipped}")
+        };
+        errors::UNCLOSED_QUOTE.with(&[&text])
+    } else {
+        errors::SYNTAX.with(&[message])
+    };
+    error.line = line.max(1) as u32;
+    error
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(sql: &str) -> Vec<Located> {
+        parse_batch(sql).unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+    }
+
+    #[test]
+    fn statements_need_no_semicolons_and_keep_their_lines() {
+        let s = parse("SELECT 1\nSELECT 2;\n\nSELECT 3");
+        assert_eq!(s.iter().map(|l| l.line).collect::<Vec<_>>(), vec![1, 2, 4]);
+    }
+
+    #[test]
+    fn create_user_from_external_provider() {
+        let s = parse("CREATE USER [my-app] FROM EXTERNAL PROVIDER;");
+        assert_eq!(
+            s[0].stmt,
+            Stmt::CreateUser {
+                name: "my-app".into(),
+                how: NewUser::External { object_id: None }
+            }
+        );
+        let s = parse("CREATE USER x FROM EXTERNAL PROVIDER WITH OBJECT_ID = 'abc'");
+        assert!(matches!(
+            &s[0].stmt,
+            Stmt::CreateUser { how: NewUser::External { object_id: Some(id) }, .. } if id == "abc"
+        ));
+        let s = parse("CREATE USER c WITH PASSWORD = 'pw', DEFAULT_SCHEMA = dbo");
+        assert!(
+            matches!(&s[0].stmt, Stmt::CreateUser { how: NewUser::Password(p), .. } if p == "pw")
+        );
+        let s = parse("CREATE USER c WITHOUT LOGIN");
+        assert!(matches!(
+            &s[0].stmt,
+            Stmt::CreateUser {
+                how: NewUser::WithoutLogin,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn idempotent_script_shapes_parse() {
+        let s = parse(
+            "IF NOT EXISTS (SELECT 1 FROM sys.database_principals WHERE name = N'x')\n    CREATE USER [x] FROM EXTERNAL PROVIDER;\nALTER ROLE db_datareader ADD MEMBER [x];",
+        );
+        assert_eq!(s.len(), 2);
+        let Stmt::If {
+            then, otherwise, ..
+        } = &s[0].stmt
+        else {
+            panic!("{:?}", s[0].stmt)
+        };
+        assert!(matches!(then[0].stmt, Stmt::CreateUser { .. }));
+        assert!(otherwise.is_empty());
+        assert_eq!(s[1].line, 3);
+        let s = parse("IF OBJECT_ID(N'dbo.t', N'U') IS NULL\nBEGIN\n  CREATE TABLE dbo.t (a INT);\n  INSERT INTO dbo.t VALUES (1)\nEND\nELSE PRINT 'exists'");
+        let Stmt::If {
+            then, otherwise, ..
+        } = &s[0].stmt
+        else {
+            panic!()
+        };
+        let Stmt::Block(body) = &then[0].stmt else {
+            panic!()
+        };
+        assert_eq!(body.len(), 2);
+        assert_eq!(body[1].line, 4);
+        assert_eq!(otherwise.len(), 1);
+    }
+
+    #[test]
+    fn grants_with_securable_classes() {
+        let s = parse("GRANT SELECT, INSERT ON OBJECT::dbo.Customer TO [app], reporting");
+        let Stmt::Permission {
+            verb,
+            permissions,
+            on,
+            principals,
+        } = &s[0].stmt
+        else {
+            panic!()
+        };
+        assert_eq!(*verb, PermissionVerb::Grant);
+        assert_eq!(permissions, &["SELECT", "INSERT"]);
+        assert_eq!(on.as_ref().unwrap().0.as_deref(), Some("OBJECT"));
+        assert_eq!(principals, &["app", "reporting"]);
+        let s = parse("REVOKE VIEW DEFINITION ON SCHEMA::dbo FROM app");
+        assert!(
+            matches!(&s[0].stmt, Stmt::Permission { verb: PermissionVerb::Revoke, permissions, .. } if permissions == &["VIEW DEFINITION"])
+        );
+        let s = parse("BEGIN TRAN; COMMIT");
+        assert!(matches!(&s[0].stmt, Stmt::Sql(_)));
+    }
+
+    #[test]
+    fn syntax_errors_name_the_token_and_line() {
+        let e = parse_batch("SELECT 1\nSELECT * FROM t WHERE").unwrap_err();
+        assert_eq!((e.number, e.line), (156, 2));
+        assert_eq!(e.message, "Incorrect syntax near the keyword 'WHERE'.");
+        let e = parse_batch("SELECT 1 +* 2").unwrap_err();
+        assert_eq!(e.number, 102);
+        assert_eq!(e.message, "Incorrect syntax near '*'.");
+        let e = parse_batch("SELECT 'abc").unwrap_err();
+        assert_eq!(e.number, 105);
+        assert_eq!(
+            e.message,
+            "Unclosed quotation mark after the character string 'abc'."
+        );
+        let e = parse_batch("IF 1 = 1 BEGIN SELECT 1").unwrap_err();
+        assert_eq!(e.number, 102);
+    }
+}
