@@ -9,6 +9,27 @@
 //! - **Azure SQL** (`tds`, `sql`, `server`): a TDS server (PRELOGIN, TLS both ways, LOGIN7 with
 //!   FEDAUTH) over an embedded SQL engine, with the gateway's redirect and injectable faults.
 //!
+//! [`Sandbox::start`] brings all three up on loopback (port 0) with a CA of its own (`pki`) and
+//! hands back the [`SandboxEnv`] a client needs; `azure-sql-sandbox serve` does the same from the
+//! command line and writes that environment to a file. `faults` and `stats` let tests steer and
+//! observe every service.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), azure_sql_sandbox::SandboxError> {
+//! use azure_sql_sandbox::{Sandbox, SandboxOptions};
+//! use std::time::Duration;
+//!
+//! let sandbox = Sandbox::start(SandboxOptions {
+//!     token_lifetime: Duration::from_secs(5), // renewal happens inside the test
+//!     ..Default::default()
+//! })
+//! .await?;
+//! let env = sandbox.env();
+//! println!("{}", env.connection_string); // Server=tcp:localhost,PORT;Database=customers;...
+//! sandbox.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
 //! It is test and development infrastructure, not a product: it never imports the library it
 //! examines (`azure-sql-passwordless`), so a bug there cannot pass its own exam.
 
@@ -18,12 +39,16 @@ pub mod http_server;
 pub mod identity;
 pub mod issuer;
 pub mod pki;
+pub mod sandbox;
 pub mod server;
 pub mod signing_key;
 pub mod sql;
 pub mod stats;
 pub mod tds;
 
+pub use entra::directory::{ManagedIdentity, ServicePrincipal};
 pub use faults::{Faults, TokenEndpointFault};
+pub use issuer::{BadToken, Issuer};
+pub use sandbox::{Sandbox, SandboxEnv, SandboxError, SandboxOptions};
 pub use server::{TdsServer, TdsServerOptions};
 pub use stats::{Stats, StatsSnapshot};

@@ -1,5 +1,314 @@
-//! `azure-sql-sandbox serve`: starts every stand-in on loopback and writes the env file.
-fn main() {
-    eprintln!("azure-sql-sandbox: `serve` is being built; see crates/azure-sql-sandbox/src/lib.rs");
-    std::process::exit(2);
+//! `azure-sql-sandbox serve`: starts every stand-in on loopback, writes the env file, prints one
+//! line per service, and runs until SIGINT or SIGTERM.
+//!
+//! ```text
+//! cargo run -p azure-sql-sandbox -- serve --env-file /tmp/sandbox.env --token-lifetime 90s
+//! set -a; . /tmp/sandbox.env; set +a
+//! ```
+
+use anyhow::{bail, Context};
+use azure_sql_sandbox::{Sandbox, SandboxOptions};
+use clap::{Args, Parser, Subcommand};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "azure-sql-sandbox",
+    version,
+    about = "Local stand-ins for Microsoft Entra ID, Kubernetes token projection and Azure SQL"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Start every stand-in on loopback and write the env file a client needs.
+    Serve(ServeArgs),
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// Write the client environment (KEY=value lines) here; removed again on shutdown.
+    #[arg(long, value_name = "PATH")]
+    env_file: Option<PathBuf>,
+    /// Lifetime of Entra and IMDS access tokens (`90s`, `5m`, `1h`).
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    token_lifetime: Duration,
+    /// Lifetime of each projected service-account token; the file is rewritten at 80% of it.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    service_account_token_lifetime: Duration,
+    /// Rotate Entra's signing key this often (default: never).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    key_rotation: Option<Duration>,
+    /// Turn off the gateway (Redirect connection policy): logins are answered where they land.
+    #[arg(long)]
+    no_gateway: bool,
+    /// The application database, where the sql/ scripts run.
+    #[arg(long, value_name = "NAME", default_value = "customers")]
+    database: String,
+    /// Another (empty) database on the same server; repeatable.
+    #[arg(long = "extra-database", value_name = "NAME")]
+    extra_databases: Vec<String>,
+    /// Where the CA and the projected token go (default: a temporary directory, removed on exit).
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// The pod's namespace in the federated subject.
+    #[arg(long, value_name = "NAME", default_value = "customers")]
+    namespace: String,
+    /// The pod's service account in the federated subject.
+    #[arg(long, value_name = "NAME", default_value = "customers")]
+    service_account: String,
+    /// The workload identity's display name (CREATE USER [..] FROM EXTERNAL PROVIDER).
+    #[arg(long, value_name = "NAME", default_value = "customers-identity")]
+    identity_name: String,
+}
+
+/// Parses `90s`, `5m`, `1h`, `1h30m`, `500ms`, `2d`, or a bare number of seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("empty duration; write e.g. 90s, 5m or 1h".into());
+    }
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(format!(
+                "invalid duration {text:?}: expected a number before {rest:?}; write e.g. 90s, 5m or 1h"
+            ));
+        }
+        let number: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("invalid duration {text:?}: number too large"))?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let part = match unit {
+            "ms" => Duration::from_millis(number),
+            "s" => Duration::from_secs(number),
+            "m" => Duration::from_secs(number.saturating_mul(60)),
+            "h" => Duration::from_secs(number.saturating_mul(3600)),
+            "d" => Duration::from_secs(number.saturating_mul(86_400)),
+            "" => {
+                return Err(format!(
+                    "invalid duration {text:?}: {number} needs a unit (ms, s, m, h, d)"
+                ))
+            }
+            other => {
+                return Err(format!(
+                    "invalid duration {text:?}: unknown unit {other:?}; use ms, s, m, h or d"
+                ))
+            }
+        };
+        total = total.saturating_add(part);
+    }
+    Ok(total)
+}
+
+/// Writes the env file readable by its owner only (it holds the admin password).
+fn write_env_file(path: &Path, contents: &str) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("could not create the env file {}", path.display()))?;
+    file.write_all(contents.as_bytes())
+        .with_context(|| format!("could not write the env file {}", path.display()))?;
+    Ok(())
+}
+
+async fn wait_for_signal() -> anyhow::Result<&'static str> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut terminate =
+            signal(SignalKind::terminate()).context("could not listen for SIGTERM")?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => { r.context("could not listen for SIGINT")?; Ok("SIGINT") }
+            _ = terminate.recv() => Ok("SIGTERM"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c()
+            .await
+            .context("could not listen for Ctrl-C")?;
+        Ok("Ctrl-C")
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    if let Some(path) = &args.env_file {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if !dir.is_dir() {
+                bail!(
+                    "the env file's directory {} does not exist; create it or pick another --env-file",
+                    dir.display()
+                );
+            }
+        }
+    }
+    let options = SandboxOptions {
+        token_lifetime: args.token_lifetime,
+        service_account_token_lifetime: args.service_account_token_lifetime,
+        key_rotation: args.key_rotation,
+        gateway: !args.no_gateway,
+        database: args.database,
+        extra_databases: args.extra_databases,
+        state_dir: args.state_dir,
+        namespace: args.namespace,
+        service_account: args.service_account,
+        identity_name: args.identity_name,
+    };
+    let sandbox = Sandbox::start(options)
+        .await
+        .context("the sandbox did not start")?;
+    let env = sandbox.env();
+    if let Some(path) = &args.env_file {
+        write_env_file(path, &env.to_env_file())?;
+    }
+
+    let mut out = std::io::stdout().lock();
+    let node = sandbox.node_port().map_or_else(
+        || "gateway off".to_string(),
+        |p| format!("gateway; node tcp:localhost,{p}"),
+    );
+    writeln!(
+        out,
+        "sql          {} ({node}), database {}",
+        env.server, env.database
+    )?;
+    writeln!(
+        out,
+        "entra        {} (tenant {})",
+        env.authority_host, env.tenant_id
+    )?;
+    writeln!(out, "imds         {}", env.imds_endpoint)?;
+    writeln!(out, "app service  {}", env.identity_endpoint)?;
+    writeln!(out, "issuer       {}", sandbox.issuer().url())?;
+    writeln!(out, "token file   {}", env.federated_token_file.display())?;
+    writeln!(out, "ca           {}", env.ca_pem_path.display())?;
+    match &args.env_file {
+        Some(path) => writeln!(out, "env file     {}", path.display())?,
+        None => writeln!(
+            out,
+            "env file     (none; pass --env-file PATH to write one)"
+        )?,
+    }
+    out.flush()?;
+    drop(out);
+
+    let signal = wait_for_signal().await?;
+    tracing::info!(signal, "shutting down");
+    sandbox.shutdown().await;
+    if let Some(path) = &args.env_file {
+        if let Err(e) = std::fs::remove_file(path) {
+            tracing::warn!(file = %path.display(), error = %e, "could not remove the env file");
+        }
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve(args) => serve(args).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(172_800)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        assert_eq!(parse_duration(" 10s "), Ok(Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn bad_durations_say_what_to_write() {
+        for bad in ["", "s", "10x", "1h30", "ten seconds", "-5s"] {
+            let err = parse_duration(bad).unwrap_err();
+            assert!(err.contains("duration"), "{bad:?}: {err}");
+        }
+        assert!(parse_duration("10x").unwrap_err().contains("unknown unit"));
+    }
+
+    #[test]
+    fn every_flag_parses() {
+        let cli = Cli::try_parse_from([
+            "azure-sql-sandbox",
+            "serve",
+            "--env-file",
+            "/tmp/s.env",
+            "--token-lifetime",
+            "90s",
+            "--service-account-token-lifetime",
+            "2m",
+            "--key-rotation",
+            "10m",
+            "--no-gateway",
+            "--database",
+            "shop",
+            "--extra-database",
+            "audit",
+            "--extra-database",
+            "archive",
+            "--state-dir",
+            "/tmp/state",
+            "--namespace",
+            "prod",
+            "--service-account",
+            "api",
+            "--identity-name",
+            "api-identity",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command;
+        assert_eq!(args.token_lifetime, Duration::from_secs(90));
+        assert_eq!(
+            args.service_account_token_lifetime,
+            Duration::from_secs(120)
+        );
+        assert_eq!(args.key_rotation, Some(Duration::from_secs(600)));
+        assert!(args.no_gateway);
+        assert_eq!(args.extra_databases, vec!["audit", "archive"]);
+        assert_eq!(args.identity_name, "api-identity");
+        let err = Cli::try_parse_from(["azure-sql-sandbox", "serve", "--token-lifetime", "soon"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("invalid duration"), "{err}");
+    }
 }

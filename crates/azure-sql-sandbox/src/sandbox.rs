@@ -1,0 +1,738 @@
+//! [`Sandbox`]: every stand-in started together on loopback, as `serve` runs them and as tests
+//! start them in-process, plus the [`SandboxEnv`] a client needs to reach them.
+//!
+//! [`Sandbox::start`] goes: PKI (CA written to the state dir) → Kubernetes issuer (first token
+//! written to the projected file) → Entra (a tenant, and the workload identity's app registration
+//! `identity_name` with a federated credential for `system:serviceaccount:<ns>:<sa>` from the
+//! issuer) → SQL engine (the databases, a server admin login with a random password, the
+//! repository's `sql/` scripts run with `IDENTITY_NAME`) → TDS server (gateway on by default) →
+//! the environment. Everything listens on loopback, port 0. Dropping the sandbox stops every
+//! service and removes a temporary state dir.
+
+use crate::entra::directory::{
+    DirectoryError, EntraDirectory, FederatedCredential, ManagedIdentity, ServicePrincipal, Tenant,
+};
+use crate::entra::validator::{EntraValidator, ValidatorError, ValidatorOptions};
+use crate::entra::{Entra, EntraError, EntraOptions};
+use crate::faults::Faults;
+use crate::issuer::{Issuer, IssuerError, IssuerOptions, TOKEN_EXCHANGE_AUDIENCE};
+use crate::pki::{Pki, PkiError};
+use crate::server::{TdsServer, TdsServerOptions};
+use crate::sql::scripts::ScriptError;
+use crate::sql::{self, Engine, SqlError};
+use crate::stats::{Stats, StatsSnapshot};
+use rand::Rng;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The SQL login the sandbox creates as its server admin.
+pub const ADMIN_USER: &str = "sandboxadmin";
+
+/// How the sandbox is set up. `Default` gives what `serve` runs with no flags.
+#[derive(Clone, Debug)]
+pub struct SandboxOptions {
+    /// Lifetime of Entra and IMDS access tokens (whole seconds, at least 1). Default one hour.
+    pub token_lifetime: Duration,
+    /// Lifetime of each projected service-account token; the file is rewritten at 80% of it.
+    /// Default one hour.
+    pub service_account_token_lifetime: Duration,
+    /// Rotate Entra's signing key this often. Default: never.
+    pub key_rotation: Option<Duration>,
+    /// Azure SQL's Redirect connection policy: the first address routes logins to a second one.
+    /// Default on.
+    pub gateway: bool,
+    /// The application database, where the `sql/` scripts run. Default `customers`.
+    pub database: String,
+    /// More (empty) databases on the same server.
+    pub extra_databases: Vec<String>,
+    /// Where the CA and the projected token file go. Default: a fresh temporary directory,
+    /// removed when the sandbox is dropped.
+    pub state_dir: Option<PathBuf>,
+    /// The pod's namespace. Default `customers`.
+    pub namespace: String,
+    /// The pod's service account. Default `customers`.
+    pub service_account: String,
+    /// The workload identity's display name (`CREATE USER [..] FROM EXTERNAL PROVIDER`).
+    /// Default `customers-identity`.
+    pub identity_name: String,
+}
+
+impl Default for SandboxOptions {
+    fn default() -> Self {
+        SandboxOptions {
+            token_lifetime: Duration::from_secs(3600),
+            service_account_token_lifetime: Duration::from_secs(3600),
+            key_rotation: None,
+            gateway: true,
+            database: "customers".into(),
+            extra_databases: Vec::new(),
+            state_dir: None,
+            namespace: "customers".into(),
+            service_account: "customers".into(),
+            identity_name: "customers-identity".into(),
+        }
+    }
+}
+
+/// Why the sandbox could not start or do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// An option is unusable.
+    #[error("invalid sandbox option: {0}")]
+    InvalidOptions(String),
+    /// The state directory could not be created.
+    #[error("could not create the sandbox state directory {path}: {source}; pick a writable --state-dir")]
+    StateDir {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The CA or the TLS configuration.
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+    /// The Kubernetes issuer.
+    #[error(transparent)]
+    Issuer(#[from] IssuerError),
+    /// Entra.
+    #[error(transparent)]
+    Entra(#[from] EntraError),
+    /// The SQL side's token validator.
+    #[error(transparent)]
+    Validator(#[from] ValidatorError),
+    /// A directory operation (unknown client id, ...).
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+    /// Setting up a database.
+    #[error("could not set up database {database:?}: error {}: {}", .error.number, .error.message)]
+    Sql {
+        /// The database.
+        database: String,
+        /// SQL Server's error.
+        error: SqlError,
+    },
+    /// One of the `sql/` scripts failed.
+    #[error(transparent)]
+    Script(#[from] ScriptError),
+    /// The TDS server could not start.
+    #[error("could not start the TDS server: {0}")]
+    Tds(#[source] std::io::Error),
+}
+
+/// Everything a client needs to reach the sandbox: exactly the `KEY=value` lines
+/// `serve --env-file` writes ([`SandboxEnv::vars`]). `Debug` hides the admin password and the
+/// App Service secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SandboxEnv {
+    /// `AZURE_CLIENT_ID`: the workload identity's application (client) id.
+    pub client_id: String,
+    /// `AZURE_TENANT_ID`.
+    pub tenant_id: String,
+    /// `AZURE_AUTHORITY_HOST`, `https://localhost:PORT/`.
+    pub authority_host: String,
+    /// `AZURE_FEDERATED_TOKEN_FILE`: the projected service-account token.
+    pub federated_token_file: PathBuf,
+    /// `AZURE_SQL_SANDBOX_CA`: the CA certificate (PEM) every sandbox endpoint chains to.
+    pub ca_pem_path: PathBuf,
+    /// `AZURE_SQL_SERVER`, `tcp:localhost,PORT` (the gateway when it is on).
+    pub server: String,
+    /// The host part of `server`, `localhost`.
+    pub host: String,
+    /// The port part of `server`.
+    pub port: u16,
+    /// `AZURE_SQL_DATABASE`.
+    pub database: String,
+    /// `AZURE_SQL_CONNECTION_STRING`, the ADO.NET connection string for workload identity.
+    pub connection_string: String,
+    /// `AZURE_SQL_SANDBOX_IMDS_ENDPOINT`, `http://127.0.0.1:PORT/metadata/identity/oauth2/token`.
+    pub imds_endpoint: String,
+    /// `AZURE_SQL_SANDBOX_IDENTITY_ENDPOINT`: the App Service managed-identity endpoint (what
+    /// `IDENTITY_ENDPOINT` would hold; not named so, or a client sourcing the file would switch
+    /// to App Service managed identity).
+    pub identity_endpoint: String,
+    /// `AZURE_SQL_SANDBOX_IDENTITY_HEADER`: the App Service secret (`IDENTITY_HEADER`).
+    pub identity_header: String,
+    /// `AZURE_SQL_SANDBOX_ADMIN_USER`: the server admin's SQL login.
+    pub admin_user: String,
+    /// `AZURE_SQL_SANDBOX_ADMIN_PASSWORD`.
+    pub admin_password: String,
+}
+
+impl fmt::Debug for SandboxEnv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SandboxEnv")
+            .field("client_id", &self.client_id)
+            .field("tenant_id", &self.tenant_id)
+            .field("authority_host", &self.authority_host)
+            .field("federated_token_file", &self.federated_token_file)
+            .field("ca_pem_path", &self.ca_pem_path)
+            .field("server", &self.server)
+            .field("database", &self.database)
+            .field("connection_string", &self.connection_string)
+            .field("imds_endpoint", &self.imds_endpoint)
+            .field("identity_endpoint", &self.identity_endpoint)
+            .field("identity_header", &"<redacted>")
+            .field("admin_user", &self.admin_user)
+            .field("admin_password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Quotes `value` for an env file line when it holds anything beyond a conservative set of
+/// characters: single quotes, which POSIX shells (`set -a; . file`), Node's `--env-file` and
+/// dotenv parsers all strip. (Docker's `--env-file` keeps quotes literally.)
+fn env_value(value: &str) -> String {
+    let plain = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./:,@+=%".contains(c));
+    if plain {
+        value.to_string()
+    } else {
+        format!("'{}'", value.replace('\'', r"'\''"))
+    }
+}
+
+impl SandboxEnv {
+    /// The variables, in the order the env file lists them.
+    pub fn vars(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AZURE_CLIENT_ID", self.client_id.clone()),
+            ("AZURE_TENANT_ID", self.tenant_id.clone()),
+            ("AZURE_AUTHORITY_HOST", self.authority_host.clone()),
+            (
+                "AZURE_FEDERATED_TOKEN_FILE",
+                self.federated_token_file.display().to_string(),
+            ),
+            (
+                "AZURE_SQL_SANDBOX_CA",
+                self.ca_pem_path.display().to_string(),
+            ),
+            ("AZURE_SQL_SERVER", self.server.clone()),
+            ("AZURE_SQL_DATABASE", self.database.clone()),
+            (
+                "AZURE_SQL_CONNECTION_STRING",
+                self.connection_string.clone(),
+            ),
+            (
+                "AZURE_SQL_SANDBOX_IMDS_ENDPOINT",
+                self.imds_endpoint.clone(),
+            ),
+            (
+                "AZURE_SQL_SANDBOX_IDENTITY_ENDPOINT",
+                self.identity_endpoint.clone(),
+            ),
+            (
+                "AZURE_SQL_SANDBOX_IDENTITY_HEADER",
+                self.identity_header.clone(),
+            ),
+            ("AZURE_SQL_SANDBOX_ADMIN_USER", self.admin_user.clone()),
+            (
+                "AZURE_SQL_SANDBOX_ADMIN_PASSWORD",
+                self.admin_password.clone(),
+            ),
+        ]
+    }
+
+    /// The env file: a comment line, then `KEY=value` lines (values single-quoted when they
+    /// hold spaces, `;` or other shell-special characters).
+    pub fn to_env_file(&self) -> String {
+        let mut out = String::from(
+            "# azure-sql-sandbox: everything a client needs to run the passwordless flow against the sandbox.\n",
+        );
+        for (key, value) in self.vars() {
+            out.push_str(key);
+            out.push('=');
+            out.push_str(&env_value(&value));
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// Removes a temporary state directory when dropped.
+#[derive(Debug)]
+struct StateDir {
+    path: PathBuf,
+    remove_on_drop: bool,
+}
+
+impl Drop for StateDir {
+    fn drop(&mut self) {
+        if self.remove_on_drop {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// A random SQL password: 30 characters with upper and lower case letters, digits and a symbol
+/// (SQL Server's complexity rules), none of them special in a connection string or a shell.
+fn admin_password() -> String {
+    const ALNUM: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    let mut rng = rand::rng();
+    let body: String = (0..26)
+        .map(|_| char::from(ALNUM[rng.random_range(0..ALNUM.len())]))
+        .collect();
+    format!("Sx_{body}-9")
+}
+
+fn check_name(what: &str, value: &str) -> Result<(), SandboxError> {
+    if value.is_empty()
+        || value.len() > 128
+        || value.contains([']', '[', '\'', '"', ';'])
+        || value.chars().any(char::is_control)
+    {
+        return Err(SandboxError::InvalidOptions(format!(
+            "{what} must be 1 to 128 characters without brackets, quotes or ';', got {value:?}"
+        )));
+    }
+    Ok(())
+}
+
+impl SandboxOptions {
+    fn validate(&self) -> Result<(), SandboxError> {
+        for (what, lifetime) in [
+            ("token lifetime", self.token_lifetime),
+            (
+                "service-account token lifetime",
+                self.service_account_token_lifetime,
+            ),
+        ] {
+            if lifetime < Duration::from_secs(1) {
+                return Err(SandboxError::InvalidOptions(format!(
+                    "{what} must be at least 1 s, got {lifetime:?}"
+                )));
+            }
+        }
+        check_name("database", &self.database)?;
+        check_name("identity name", &self.identity_name)?;
+        for extra in &self.extra_databases {
+            check_name("extra database", extra)?;
+            if extra.eq_ignore_ascii_case(&self.database) {
+                return Err(SandboxError::InvalidOptions(format!(
+                    "extra database {extra:?} is the application database"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Every stand-in, running. Dropping it stops them all.
+pub struct Sandbox {
+    env: SandboxEnv,
+    faults: Faults,
+    stats: Stats,
+    pki: Pki,
+    directory: Arc<EntraDirectory>,
+    tenant: Tenant,
+    engine: Engine,
+    issuer: Issuer,
+    entra: Entra,
+    tds: TdsServer,
+    validator: Arc<EntraValidator>,
+    // Last, so the services stop before their files go.
+    _state: StateDir,
+}
+
+impl fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("env", &self.env)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sandbox {
+    /// Starts everything (see the module documentation for the order).
+    pub async fn start(options: SandboxOptions) -> Result<Sandbox, SandboxError> {
+        options.validate()?;
+        let state = match &options.state_dir {
+            Some(path) => StateDir {
+                path: path.clone(),
+                remove_on_drop: false,
+            },
+            None => StateDir {
+                path: std::env::temp_dir().join(format!(
+                    "azure-sql-sandbox-{}",
+                    uuid::Uuid::new_v4().simple()
+                )),
+                remove_on_drop: true,
+            },
+        };
+        std::fs::create_dir_all(&state.path).map_err(|source| SandboxError::StateDir {
+            path: state.path.clone(),
+            source,
+        })?;
+        let faults = Faults::default();
+        let stats = Stats::default();
+
+        let pki = tokio::task::spawn_blocking(Pki::generate)
+            .await
+            .map_err(|e| SandboxError::InvalidOptions(format!("PKI task failed: {e}")))??;
+        let ca_pem_path = pki.write_ca_pem(&state.path)?;
+
+        let mut issuer_options =
+            IssuerOptions::new(state.path.join("tokens").join("azure-identity-token"));
+        issuer_options.namespace = options.namespace.clone();
+        issuer_options.service_account = options.service_account.clone();
+        issuer_options.token_lifetime = options.service_account_token_lifetime;
+        let issuer = Issuer::start(&pki, issuer_options).await?;
+
+        let directory = Arc::new(EntraDirectory::new());
+        let tenant = directory.add_tenant("Azure SQL Sandbox", "azuresqlsandbox");
+        let workload = directory.register_app(&tenant, &options.identity_name);
+        directory.add_federated_credential(
+            &workload.client_id,
+            FederatedCredential {
+                name: format!("{}-{}", options.namespace, options.service_account),
+                issuer: issuer.url().to_string(),
+                subject: issuer.subject(),
+                audiences: vec![TOKEN_EXCHANGE_AUDIENCE.to_string()],
+            },
+        )?;
+        let entra = Entra::start(
+            &pki,
+            directory.clone(),
+            EntraOptions {
+                token_lifetime: options.token_lifetime,
+                key_rotation: options.key_rotation,
+                ..EntraOptions::default()
+            },
+            faults.clone(),
+            stats.clone(),
+        )
+        .await?;
+
+        let engine = Engine::new(directory.clone());
+        for database in std::iter::once(&options.database).chain(&options.extra_databases) {
+            engine
+                .create_database(database)
+                .map_err(|error| SandboxError::Sql {
+                    database: database.clone(),
+                    error,
+                })?;
+        }
+        let admin_password = admin_password();
+        engine.add_admin_login(ADMIN_USER, &admin_password);
+        sql::scripts::run_all(
+            &engine,
+            &options.database,
+            &[("IDENTITY_NAME".to_string(), options.identity_name.clone())],
+        )?;
+
+        let validator = Arc::new(EntraValidator::new(ValidatorOptions::new(
+            entra.authority_host(),
+            tenant.id.clone(),
+            pki.ca_pem(),
+        ))?);
+        let tls = crate::server::tls_config(pki.server_cert_chain(), pki.server_key())
+            .map_err(PkiError::from)?;
+        let tds = TdsServer::start(TdsServerOptions {
+            tls,
+            engine: engine.clone(),
+            validator: validator.clone(),
+            faults: faults.clone(),
+            stats: stats.clone(),
+            gateway: options.gateway,
+            host_name: "localhost".into(),
+            default_database: options.database.clone(),
+        })
+        .await
+        .map_err(SandboxError::Tds)?;
+
+        let port = tds.port();
+        let server = format!("tcp:localhost,{port}");
+        let env = SandboxEnv {
+            client_id: workload.client_id.clone(),
+            tenant_id: tenant.id.clone(),
+            authority_host: entra.authority_host().to_string(),
+            federated_token_file: issuer.token_file().to_path_buf(),
+            ca_pem_path,
+            connection_string: format!(
+                "Server={server};Database={};Authentication=Active Directory Workload Identity;Encrypt=True",
+                options.database
+            ),
+            server,
+            host: "localhost".into(),
+            port,
+            database: options.database.clone(),
+            imds_endpoint: entra.imds_endpoint(),
+            identity_endpoint: entra.identity_endpoint(),
+            identity_header: entra.identity_header().to_string(),
+            admin_user: ADMIN_USER.into(),
+            admin_password,
+        };
+        tracing::info!(
+            server = %env.server,
+            node_port = ?tds.node_port(),
+            authority = %env.authority_host,
+            issuer = %issuer.url(),
+            "sandbox started"
+        );
+        Ok(Sandbox {
+            env,
+            faults,
+            stats,
+            pki,
+            directory,
+            tenant,
+            engine,
+            issuer,
+            entra,
+            tds,
+            validator,
+            _state: state,
+        })
+    }
+
+    /// What a client needs to reach the sandbox.
+    pub fn env(&self) -> &SandboxEnv {
+        &self.env
+    }
+
+    /// The fault switches of every service.
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// The services' counters now.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.stats.snapshot()
+    }
+
+    /// Runs T-SQL (sqlcmd rules: `GO` batches, `$(VAR)`) in `database` as the server admin,
+    /// e.g. `ALTER ROLE db_datareader DROP MEMBER [customers-identity]`.
+    pub async fn execute_admin(&self, database: &str, sql: &str) -> Result<(), SqlError> {
+        let engine = self.engine.clone();
+        let database = database.to_string();
+        let sql = sql.to_string();
+        tokio::task::spawn_blocking(move || engine.run_script(&database, &sql, &[]))
+            .await
+            .unwrap_or_else(|e| {
+                Err(SqlError {
+                    number: 50000,
+                    state: 1,
+                    severity: 16,
+                    message: format!("the admin batch did not finish: {e}"),
+                    line: 1,
+                })
+            })
+    }
+
+    /// Registers an application with a client secret in the sandbox's tenant (for
+    /// `Authentication=Active Directory Service Principal`). Grant it access with
+    /// [`Sandbox::execute_admin`] (`CREATE USER [name] FROM EXTERNAL PROVIDER`, ...).
+    pub fn create_service_principal(&self, display_name: &str) -> ServicePrincipal {
+        self.directory
+            .create_service_principal(&self.tenant, display_name)
+    }
+
+    /// Creates a user-assigned managed identity served by IMDS and the App Service endpoint.
+    pub fn create_managed_identity(&self, display_name: &str) -> ManagedIdentity {
+        self.directory
+            .create_managed_identity(&self.tenant, display_name, false)
+    }
+
+    /// Trusts tokens from `issuer` with subject `subject` (audience `api://AzureADTokenExchange`)
+    /// for the application `client_id`.
+    pub fn add_federated_credential(
+        &self,
+        client_id: &str,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<(), SandboxError> {
+        self.directory.add_federated_credential(
+            client_id,
+            FederatedCredential {
+                name: format!("credential-{}", uuid::Uuid::new_v4().simple()),
+                issuer: issuer.to_string(),
+                subject: subject.to_string(),
+                audiences: vec![TOKEN_EXCHANGE_AUDIENCE.to_string()],
+            },
+        )?;
+        Ok(())
+    }
+
+    /// The Kubernetes issuer: mint good or bad service-account tokens, rewrite the token file.
+    pub fn issuer(&self) -> &Issuer {
+        &self.issuer
+    }
+
+    /// The Entra stand-in (key rotation, signing test tokens, endpoints).
+    pub fn entra(&self) -> &Entra {
+        &self.entra
+    }
+
+    /// The directory of tenants, apps and managed identities.
+    pub fn directory(&self) -> &Arc<EntraDirectory> {
+        &self.directory
+    }
+
+    /// The sandbox's CA and certificates (for clients that need the CA in memory).
+    pub fn pki(&self) -> &Pki {
+        &self.pki
+    }
+
+    /// The SQL engine behind the TDS server.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The validator the TDS server checks access tokens with.
+    pub fn validator(&self) -> &Arc<EntraValidator> {
+        &self.validator
+    }
+
+    /// The gateway's port (the only port when the gateway is off).
+    pub fn sql_port(&self) -> u16 {
+        self.tds.port()
+    }
+
+    /// The node's port, where the gateway routes logins (`None` when the gateway is off).
+    pub fn node_port(&self) -> Option<u16> {
+        self.tds.node_port()
+    }
+
+    /// The state directory (CA, projected token).
+    pub fn state_dir(&self) -> &Path {
+        &self._state.path
+    }
+
+    /// Stops every service and waits for them to finish.
+    pub async fn shutdown(self) {
+        let Sandbox {
+            tds,
+            entra,
+            issuer,
+            _state,
+            ..
+        } = self;
+        tds.shutdown().await;
+        entra.shutdown().await;
+        issuer.shutdown().await;
+        drop(_state);
+        tracing::info!("sandbox stopped");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env() -> SandboxEnv {
+        SandboxEnv {
+            client_id: "c".into(),
+            tenant_id: "t".into(),
+            authority_host: "https://localhost:1/".into(),
+            federated_token_file: "/tmp/x/azure-identity-token".into(),
+            ca_pem_path: "/tmp/x/ca.pem".into(),
+            server: "tcp:localhost,2".into(),
+            host: "localhost".into(),
+            port: 2,
+            database: "customers".into(),
+            connection_string: "Server=tcp:localhost,2;Database=customers;Authentication=Active Directory Workload Identity;Encrypt=True".into(),
+            imds_endpoint: "http://127.0.0.1:3/metadata/identity/oauth2/token".into(),
+            identity_endpoint: "http://127.0.0.1:3/msi/token".into(),
+            identity_header: "header-secret".into(),
+            admin_user: "sandboxadmin".into(),
+            admin_password: "Sx_password-9".into(),
+        }
+    }
+
+    #[test]
+    fn the_env_file_lists_every_variable_and_quotes_what_a_shell_would_split() {
+        let file = env().to_env_file();
+        let lines: Vec<&str> = file.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(lines.len(), 13);
+        assert!(lines.contains(&"AZURE_SQL_SERVER=tcp:localhost,2"));
+        assert!(lines.contains(&"AZURE_AUTHORITY_HOST=https://localhost:1/"));
+        assert!(lines.contains(&"AZURE_SQL_CONNECTION_STRING='Server=tcp:localhost,2;Database=customers;Authentication=Active Directory Workload Identity;Encrypt=True'"));
+        assert!(!file.contains("\nIDENTITY_ENDPOINT="));
+        assert!(!file.contains("\nIDENTITY_HEADER="));
+        assert_eq!(env_value("it's"), r"'it'\''s'");
+        assert_eq!(env_value(""), "''");
+    }
+
+    #[test]
+    fn the_env_file_survives_a_posix_shell() {
+        let Ok(sh) = which_sh() else { return };
+        let dir = std::env::temp_dir().join(format!("env-test-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("sandbox.env");
+        std::fs::write(&path, env().to_env_file()).unwrap();
+        let out = std::process::Command::new(sh)
+            .arg("-c")
+            .arg(format!(
+                "set -a; . '{}'; printf '%s' \"$AZURE_SQL_CONNECTION_STRING\"",
+                path.display()
+            ))
+            .output()
+            .unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            env().connection_string
+        );
+    }
+
+    fn which_sh() -> Result<&'static str, ()> {
+        if Path::new("/bin/sh").exists() {
+            Ok("/bin/sh")
+        } else {
+            Err(())
+        }
+    }
+
+    #[test]
+    fn debug_hides_the_admin_password_and_the_identity_header() {
+        let debug = format!("{:?}", env());
+        assert!(!debug.contains("Sx_password-9"));
+        assert!(!debug.contains("header-secret"));
+        assert!(debug.contains("tcp:localhost,2"));
+    }
+
+    #[test]
+    fn admin_passwords_meet_sql_servers_complexity_rules_and_need_no_quoting() {
+        let p = admin_password();
+        assert!(p.len() >= 16);
+        assert!(p.chars().any(|c| c.is_ascii_uppercase()));
+        assert!(p.chars().any(|c| c.is_ascii_lowercase()));
+        assert!(p.chars().any(|c| c.is_ascii_digit()));
+        assert!(p.chars().any(|c| !c.is_ascii_alphanumeric()));
+        assert_eq!(env_value(&p), p);
+        assert_ne!(p, admin_password());
+    }
+
+    #[test]
+    fn unusable_options_are_refused_before_anything_starts() {
+        let bad = [
+            SandboxOptions {
+                token_lifetime: Duration::from_millis(500),
+                ..Default::default()
+            },
+            SandboxOptions {
+                database: String::new(),
+                ..Default::default()
+            },
+            SandboxOptions {
+                identity_name: "a]b".into(),
+                ..Default::default()
+            },
+            SandboxOptions {
+                extra_databases: vec!["Customers".into()],
+                ..Default::default()
+            },
+        ];
+        for options in bad {
+            assert!(
+                matches!(options.validate(), Err(SandboxError::InvalidOptions(_))),
+                "{options:?}"
+            );
+        }
+        assert!(SandboxOptions::default().validate().is_ok());
+    }
+}
