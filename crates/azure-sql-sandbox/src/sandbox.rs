@@ -268,6 +268,37 @@ impl Drop for StateDir {
     }
 }
 
+/// Owns the TDS server and stops it when dropped (the server itself keeps running until
+/// `shutdown` or the end of the runtime).
+struct TdsGuard(Option<TdsServer>);
+
+impl TdsGuard {
+    fn server(&self) -> Option<&TdsServer> {
+        self.0.as_ref()
+    }
+
+    async fn shutdown(mut self) {
+        if let Some(server) = self.0.take() {
+            server.shutdown().await;
+        }
+    }
+}
+
+impl Drop for TdsGuard {
+    fn drop(&mut self) {
+        if let Some(server) = self.0.take() {
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    runtime.spawn(server.shutdown());
+                }
+                Err(_) => tracing::debug!(
+                    "no runtime to stop the TDS server on; it stops with its runtime"
+                ),
+            }
+        }
+    }
+}
+
 /// A random SQL password: 30 characters with upper and lower case letters, digits and a symbol
 /// (SQL Server's complexity rules), none of them special in a connection string or a shell.
 fn admin_password() -> String {
@@ -332,7 +363,7 @@ pub struct Sandbox {
     engine: Engine,
     issuer: Issuer,
     entra: Entra,
-    tds: TdsServer,
+    tds: TdsGuard,
     validator: Arc<EntraValidator>,
     // Last, so the services stop before their files go.
     _state: StateDir,
@@ -483,7 +514,7 @@ impl Sandbox {
             engine,
             issuer,
             entra,
-            tds,
+            tds: TdsGuard(Some(tds)),
             validator,
             _state: state,
         })
@@ -589,12 +620,12 @@ impl Sandbox {
 
     /// The gateway's port (the only port when the gateway is off).
     pub fn sql_port(&self) -> u16 {
-        self.tds.port()
+        self.env.port
     }
 
     /// The node's port, where the gateway routes logins (`None` when the gateway is off).
     pub fn node_port(&self) -> Option<u16> {
-        self.tds.node_port()
+        self.tds.server().and_then(TdsServer::node_port)
     }
 
     /// The state directory (CA, projected token).
