@@ -1,10 +1,10 @@
 //! [`Sandbox`]: every stand-in started together on loopback, as `serve` runs them and as tests
 //! start them in-process, plus the [`SandboxEnv`] a client needs to reach them.
 //!
-//! [`Sandbox::start`] goes: PKI (CA written to the state dir) → Kubernetes issuer (first token
-//! written to the projected file) → Entra (a tenant, and the workload identity's app registration
-//! `identity_name` with a federated credential for `system:serviceaccount:<ns>:<sa>` from the
-//! issuer) → SQL engine (the databases, a server admin login with a random password, the
+//! [`Sandbox::start`] goes: PKI (CA written to the state dir) → the Kubernetes issuer (first token
+//! written to the projected file) and Entra side by side (a tenant, and the workload identity's app
+//! registration `identity_name` with a federated credential for
+//! `system:serviceaccount:<ns>:<sa>` from the issuer) → SQL engine (the databases, a server admin login with a random password, the
 //! repository's `sql/` scripts run with `IDENTITY_NAME`) → TDS server (gateway on by default) →
 //! the environment. Everything listens on loopback, port 0. Dropping the sandbox stops every
 //! service and removes a temporary state dir.
@@ -411,11 +411,32 @@ impl Sandbox {
         issuer_options.namespace = options.namespace.clone();
         issuer_options.service_account = options.service_account.clone();
         issuer_options.token_lifetime = options.service_account_token_lifetime;
-        let issuer = Issuer::start(&pki, issuer_options).await?;
-
         let directory = Arc::new(EntraDirectory::new());
         let tenant = directory.add_tenant("Azure SQL Sandbox", "azuresqlsandbox");
         let workload = directory.register_app(&tenant, &options.identity_name);
+        // The issuer and Entra each generate RSA keys; start them side by side.
+        let (issuer, entra) = tokio::try_join!(
+            async {
+                Issuer::start(&pki, issuer_options)
+                    .await
+                    .map_err(SandboxError::from)
+            },
+            async {
+                Entra::start(
+                    &pki,
+                    directory.clone(),
+                    EntraOptions {
+                        token_lifetime: options.token_lifetime,
+                        key_rotation: options.key_rotation,
+                        ..EntraOptions::default()
+                    },
+                    faults.clone(),
+                    stats.clone(),
+                )
+                .await
+                .map_err(SandboxError::from)
+            },
+        )?;
         directory.add_federated_credential(
             &workload.client_id,
             FederatedCredential {
@@ -425,18 +446,6 @@ impl Sandbox {
                 audiences: vec![TOKEN_EXCHANGE_AUDIENCE.to_string()],
             },
         )?;
-        let entra = Entra::start(
-            &pki,
-            directory.clone(),
-            EntraOptions {
-                token_lifetime: options.token_lifetime,
-                key_rotation: options.key_rotation,
-                ..EntraOptions::default()
-            },
-            faults.clone(),
-            stats.clone(),
-        )
-        .await?;
 
         let engine = Engine::new(directory.clone());
         for database in std::iter::once(&options.database).chain(&options.extra_databases) {
