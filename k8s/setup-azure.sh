@@ -154,7 +154,7 @@ fi
 # ---- 6. What to do next -------------------------------------------------------------------------
 grant_script="sql/<the grant script>.sql"
 for f in "$SCRIPT_DIR"/../sql/*.sql; do
-  if [[ -f "$f" ]] && grep -qi 'FROM EXTERNAL PROVIDER' "$f"; then
+  if [[ -f "$f" ]] && sed 's/--.*//' "$f" | grep -qi 'FROM[[:space:]]\+EXTERNAL[[:space:]]\+PROVIDER'; then
     grant_script="sql/$(basename "$f")"
     break
   fi
