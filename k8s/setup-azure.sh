@@ -175,7 +175,7 @@ EOF
 step "Grant the identity read access (run as the server's Microsoft Entra admin)"
 cat <<EOF
    With go-sqlcmd, signed in through 'az login':
-     sqlcmd -S tcp:${SQL_HOST},1433 -d ${database} --authentication-method ActiveDirectoryDefault \\
+     sqlcmd -S tcp:${SQL_HOST},1433 -d ${database} --authentication-method ActiveDirectoryDefault -b \\
        -v IDENTITY_NAME=${IDENTITY_NAME} -i ${grant_script}
    which runs, in database ${database}:
      CREATE USER [${IDENTITY_NAME}] FROM EXTERNAL PROVIDER;
