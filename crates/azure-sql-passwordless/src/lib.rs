@@ -9,6 +9,10 @@
 
 pub mod config;
 pub mod credential;
+pub mod error;
+pub mod token;
 
 pub use config::{Authentication, Config, ConfigError, Encrypt, Secret};
 pub use credential::TokenProvider;
+pub use error::{Error, Result, TimeoutKind, TokenExpiry, TokenFailure};
+pub use token::{Margins, RefreshOutcome, RefreshRecord, RenewalPolicy, Token, TokenSource, TokenState};

@@ -1,0 +1,680 @@
+//! The one error type of the runtime surface (tokens, connecting, pooling, querying), and the
+//! reading of what went wrong out of the errors of the crates below us: the Entra `AADSTS` code
+//! and text out of an `azure_core::Error`, the SQL error number out of a `tiberius::Error`.
+//!
+//! Every variant says what went wrong and what to do about it. No variant ever carries an access
+//! token, a client assertion or a password: texts that come from outside (Entra's descriptions,
+//! server messages) pass through [`redact_jwts`] before they are kept.
+
+use std::fmt;
+use std::time::Duration;
+
+/// The result type of this crate's runtime operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong getting a token, connecting, pooling or running a query.
+///
+/// `Display` says what failed and what to check; it never contains a token or a secret.
+/// [`Error::is_transient`] tells whether trying again later may succeed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The identity provider refused or failed to issue an access token, and there is no
+    /// cached token to fall back on.
+    #[error("could not get an access token from {provider}: {failure}{hint}", hint = Hint(failure.aadsts))]
+    TokenAcquisition {
+        /// The kind of credential that was asked (`workload identity`, `managed identity`, ...).
+        provider: &'static str,
+        /// What the provider answered.
+        failure: TokenFailure,
+    },
+
+    /// The cached token has expired (or has too little time left to finish a login) and every
+    /// attempt to renew it since has failed.
+    #[error(
+        "the access token {expiry} and renewing it from {provider} has failed {failures} time(s) in a row: {failure}{hint}",
+        hint = Hint(failure.aadsts)
+    )]
+    TokenExpired {
+        /// The kind of credential that was asked.
+        provider: &'static str,
+        /// How far past (or how close to) expiry the cached token is.
+        expiry: TokenExpiry,
+        /// Consecutive failed renewals.
+        failures: u32,
+        /// The last failure.
+        failure: TokenFailure,
+    },
+
+    /// The token cache was used outside a Tokio runtime (it renews tokens on a Tokio task).
+    #[error("the token source needs a Tokio runtime: call it from code running on one (for example under #[tokio::main])")]
+    NoRuntime,
+
+    /// The server refused the login (SQL error 18456).
+    #[error(
+        "login refused by {server} (error 18456): {message}. With Entra authentication, check that the database user was created with CREATE USER [<identity name>] FROM EXTERNAL PROVIDER in database {database}, that it is the database the connection string's Database= names, and that the identity is the one the token is for"
+    )]
+    LoginFailed {
+        /// `host:port` that answered.
+        server: String,
+        /// The database the login asked for (`<default>` when none was set).
+        database: String,
+        /// The server's message.
+        message: String,
+    },
+
+    /// The statement needs a permission the database user does not have (SQL error 229).
+    #[error(
+        "permission denied (error 229): {message}. The identity logged in but lacks a role: grant it, for example ALTER ROLE db_datareader ADD MEMBER [<identity name>]"
+    )]
+    PermissionDenied {
+        /// The server's message.
+        message: String,
+    },
+
+    /// Azure SQL revalidated the session's login token and found it expired (SQL error 37396).
+    /// The connection has been marked broken and is discarded; the next connection logs in with
+    /// a fresh token.
+    #[error(
+        "the server revalidated this session's access token and found it expired (error 37396): {message}. The connection was discarded: retry, and the next connection logs in with a fresh token"
+    )]
+    SessionTokenExpired {
+        /// The server's message.
+        message: String,
+    },
+
+    /// Every attempt to connect failed with a transient error.
+    #[error("gave up connecting after {attempts} attempt(s) that all failed with transient errors; the last one: {last}")]
+    TransientExhausted {
+        /// Attempts made (the first one plus the retries).
+        attempts: u32,
+        /// The last attempt's error.
+        last: Box<Error>,
+    },
+
+    /// The gateway's redirects led back to an address already visited.
+    #[error("the server redirected the login back to {host}:{port}, which it had already sent us to (a redirect loop after {hops} hop(s)); this is a server-side routing problem: try again later or use the Proxy connection policy")]
+    RedirectLoop {
+        /// The repeated host.
+        host: String,
+        /// The repeated port.
+        port: u16,
+        /// Redirects followed before the loop was noticed.
+        hops: u32,
+    },
+
+    /// The login was redirected more times than allowed.
+    #[error("the server redirected the login more than {max} times; the last target was {host}:{port}")]
+    TooManyRedirects {
+        /// The bound on redirects ([`crate::connect::MAX_REDIRECTS`]).
+        max: u32,
+        /// The last target.
+        host: String,
+        /// The last target's port.
+        port: u16,
+    },
+
+    /// TLS with the server failed: usually its certificate does not name the host, or its CA is
+    /// not trusted.
+    #[error("TLS with {host} failed: {message}. Check that the server certificate names {host} (or set HostNameInCertificate to the name it carries), and that its CA is trusted: the system store, or the extra root certificates configured")]
+    Tls {
+        /// The host the certificate was checked against.
+        host: String,
+        /// What the TLS library said.
+        message: String,
+    },
+
+    /// Something took longer than its configured bound.
+    #[error("{what} {target}did not finish within {after:?}; {advice}", target = Target(target), advice = what.advice())]
+    Timeout {
+        /// Which bound.
+        what: TimeoutKind,
+        /// `host:port`, when there is one.
+        target: Option<String>,
+        /// The bound.
+        after: Duration,
+    },
+
+    /// The TCP connection to the server could not be made (name resolution, refused, unreachable).
+    #[error("could not reach {server}: {message}. Check the server name and port (Azure SQL: <server>.database.windows.net,1433) and that the network and the server's firewall allow this client")]
+    Connect {
+        /// `host:port`.
+        server: String,
+        /// What the operating system reported.
+        kind: std::io::ErrorKind,
+        /// Its message.
+        message: String,
+    },
+
+    /// An open connection failed in mid-use (reset, closed, protocol error). The connection has
+    /// been marked broken and is discarded.
+    #[error("the connection to the server broke: {message}. It was discarded: retry on a new connection")]
+    ConnectionBroken {
+        /// What failed.
+        message: String,
+    },
+
+    /// This connection failed earlier and must not be used again.
+    #[error("this connection failed earlier and can no longer be used: return it and get a new one from the pool")]
+    AlreadyBroken,
+
+    /// No connection became available within the pool's connection timeout.
+    #[error("no connection became available within {waited:?} (the pool holds {size} of at most {max_size}); raise Max Pool Size or the pool's connection timeout, or return connections sooner")]
+    PoolTimeout {
+        /// How long the caller waited.
+        waited: Duration,
+        /// Connections the pool held when it gave up.
+        size: u32,
+        /// The pool's bound.
+        max_size: u32,
+    },
+
+    /// Any other error from the server or the driver (a SQL error in a statement, ...).
+    #[error("{0}")]
+    Sql(#[source] tiberius::error::Error),
+}
+
+/// What an identity provider answered when it did not issue a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenFailure {
+    /// The Entra error number (`AADSTS70021` → `70021`), when the provider is Entra.
+    pub aadsts: Option<u32>,
+    /// The HTTP status of the answer, when there was one.
+    pub http_status: Option<u16>,
+    /// The provider's own description, first line only, JWTs redacted.
+    pub message: String,
+}
+
+impl TokenFailure {
+    /// Reads the Entra code and text out of an `azure_core` error: azure_identity places the
+    /// response's `error_codes` in an `HttpResponse` error kind somewhere in the chain and
+    /// Entra's description (`AADSTS<n>: ...`) in the message.
+    pub fn from_azure(error: &azure_core::Error) -> Self {
+        let mut http_status = None;
+        let mut code_from_kind = None;
+        let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+        let mut texts = Vec::new();
+        while let Some(e) = current {
+            if let Some(az) = e.downcast_ref::<azure_core::Error>() {
+                if let azure_core::error::ErrorKind::HttpResponse {
+                    status, error_code, ..
+                } = az.kind()
+                {
+                    http_status.get_or_insert(u16::from(*status));
+                    if code_from_kind.is_none() {
+                        code_from_kind = error_code
+                            .as_deref()
+                            .and_then(|c| c.split(',').next())
+                            .and_then(|c| c.trim().parse::<u32>().ok());
+                    }
+                }
+            }
+            texts.push(e.to_string());
+            current = e.source();
+        }
+        let top = texts.first().cloned().unwrap_or_default();
+        // Prefer the text that starts at Entra's own "AADSTS<n>:" description.
+        let aadsts_text = texts.iter().find_map(|t| {
+            t.find("AADSTS")
+                .map(|at| t[at..].to_owned())
+                .filter(|s| parse_aadsts(s).is_some())
+        });
+        let aadsts = aadsts_text
+            .as_deref()
+            .and_then(parse_aadsts)
+            .or(code_from_kind);
+        let text = aadsts_text.unwrap_or(top);
+        Self {
+            aadsts,
+            http_status,
+            message: first_line(&redact_jwts(&text)),
+        }
+    }
+
+    /// A request that got no answer in time.
+    pub fn timed_out(after: Duration) -> Self {
+        Self {
+            aadsts: None,
+            http_status: None,
+            message: format!("the token request got no answer within {after:?}"),
+        }
+    }
+
+    /// Any other failure, described by `message` (JWTs redacted).
+    pub fn other(message: impl AsRef<str>) -> Self {
+        Self {
+            aadsts: None,
+            http_status: None,
+            message: first_line(&redact_jwts(message.as_ref())),
+        }
+    }
+}
+
+impl fmt::Display for TokenFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.aadsts {
+            Some(code) if !self.message.contains(&format!("AADSTS{code}")) => {
+                write!(f, "AADSTS{code}: {}", self.message)
+            }
+            _ => f.write_str(&self.message),
+        }
+    }
+}
+
+/// How a cached token stands against its expiry, in [`Error::TokenExpired`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenExpiry {
+    /// It expired this long ago.
+    Expired {
+        /// Time since expiry.
+        ago: Duration,
+    },
+    /// It is still valid for `left`, less than the `needed` margin a login requires.
+    TooClose {
+        /// Time left.
+        left: Duration,
+        /// The minimum remaining lifetime for a login ([`crate::RenewalPolicy::min_remaining`],
+        /// scaled to the token's lifetime).
+        needed: Duration,
+    },
+}
+
+impl fmt::Display for TokenExpiry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenExpiry::Expired { ago } => write!(f, "expired {ago:.1?} ago"),
+            TokenExpiry::TooClose { left, needed } => write!(
+                f,
+                "expires in {left:.1?}, too soon to finish a login (at least {needed:.1?} is needed)"
+            ),
+        }
+    }
+}
+
+/// Which time bound ran out, in [`Error::Timeout`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimeoutKind {
+    /// Opening the TCP connection (`Connect Timeout`).
+    TcpConnect,
+    /// PRELOGIN, TLS and LOGIN7 (`Connect Timeout`, applied to each hop).
+    Login,
+    /// Waiting for the server's answer to a statement (`Command Timeout`).
+    Command,
+}
+
+impl TimeoutKind {
+    fn advice(self) -> &'static str {
+        match self {
+            TimeoutKind::TcpConnect => {
+                "check the server name, port and firewall, or raise Connect Timeout"
+            }
+            TimeoutKind::Login => {
+                "the server accepted TCP but did not finish TLS and login: check Encrypt (Strict needs a TDS 8.0 server) or raise Connect Timeout"
+            }
+            TimeoutKind::Command => {
+                "the connection was discarded (its state is unknown); raise Command Timeout for long statements"
+            }
+        }
+    }
+}
+
+impl fmt::Display for TimeoutKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TimeoutKind::TcpConnect => "opening the TCP connection",
+            TimeoutKind::Login => "the TLS handshake and login",
+            TimeoutKind::Command => "the statement",
+        })
+    }
+}
+
+struct Target<'a>(&'a Option<String>);
+
+impl fmt::Display for Target<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(t) => write!(f, "to {t} "),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What to check for a given `AADSTS` code, appended to token errors.
+struct Hint(Option<u32>);
+
+impl fmt::Display for Hint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.and_then(aadsts_hint) {
+            Some(h) => write!(f, ". {h}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The fix for the Entra refusals people meet most with passwordless database access.
+fn aadsts_hint(code: u32) -> Option<&'static str> {
+    Some(match code {
+        70021 => "No federated credential on the identity matches the service-account token: check that its issuer is the cluster's OIDC issuer URL and its subject is system:serviceaccount:<namespace>:<service account>",
+        700024 => "The service-account token (client assertion) is expired or not yet valid: check the clock and that AZURE_FEDERATED_TOKEN_FILE is the projected token the kubelet rotates",
+        700016 | 700017 => "The client id is not an application in this tenant: check AZURE_CLIENT_ID (or User Id) and AZURE_TENANT_ID",
+        90002 | 900023 => "The tenant was not found: check AZURE_TENANT_ID",
+        7000215 => "The client secret is wrong: check Password (the secret's value, not its id)",
+        7000222 => "The client secret has expired: create a new one",
+        70011 | 500011 | 28000 => "The scope is not valid for this identity: check the server's DNS suffix or the configured token scope (https://database.windows.net/.default for Azure SQL)",
+        50196 | 90033 => "Entra is busy or unavailable: renewal retries with backoff",
+        _ => return None,
+    })
+}
+
+/// `AADSTS70021: ...` → `70021`.
+fn parse_aadsts(text: &str) -> Option<u32> {
+    let rest = text.strip_prefix("AADSTS")?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+fn first_line(text: &str) -> String {
+    const MAX: usize = 600;
+    let line = text.lines().next().unwrap_or("").trim();
+    if line.len() <= MAX {
+        return line.to_owned();
+    }
+    let mut end = MAX;
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &line[..end])
+}
+
+/// Replaces anything shaped like a JWT (`eyJ...` header, dot, payload) with `<redacted JWT>`,
+/// so an identity provider echoing an assertion or token can never leak it through an error.
+pub(crate) fn redact_jwts(text: &str) -> String {
+    fn is_b64url(c: char) -> bool {
+        c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '='
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("eyJ") {
+        out.push_str(&rest[..at]);
+        let candidate = &rest[at..];
+        // Header segment, then a dot and more base64url or dots.
+        let header_len = candidate.find(|c: char| !is_b64url(c)).unwrap_or(candidate.len());
+        if candidate[header_len..].starts_with('.') {
+            let len = candidate
+                .find(|c: char| !(is_b64url(c) || c == '.'))
+                .unwrap_or(candidate.len());
+            out.push_str("<redacted JWT>");
+            rest = &candidate[len..];
+        } else {
+            out.push_str(&candidate[..header_len]);
+            rest = &candidate[header_len..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// SQL error numbers worth retrying at connect: the list SqlClient, mssql-jdbc and Microsoft's
+/// Rust `mssql-tds` agree on. Login failure 18456 is deliberately absent.
+///
+/// | number | meaning |
+/// |---|---|
+/// | 233 | the client was connected but the server closed the connection (no process on the other end of the pipe) |
+/// | 4060 | cannot open the database requested by the login (often: it is being brought online) |
+/// | 4221 | login to a read-secondary failed: the secondary replica is not yet available |
+/// | 10928 | resource limit reached (requests, sessions) for the database |
+/// | 10929 | resource minimum guarantee not met; the server is too busy |
+/// | 40143 | the service has encountered an error processing the request |
+/// | 40197 | the service had an error (reconfiguration, failover, upgrade) |
+/// | 40501 | the service is busy (throttling) |
+/// | 40540 | the service has encountered an error processing the request |
+/// | 40613 | the database is not currently available (failover, reconfiguration) |
+/// | 42108 | cannot connect to the SQL pool: it is paused or resuming |
+/// | 42109 | the SQL pool is warming up |
+/// | 49918 | not enough resources to process the request (elastic pool) |
+/// | 49919 | too many create/update operations in progress for the subscription |
+/// | 49920 | too many operations in progress for the subscription |
+///
+/// I/O errors and timeouts while connecting are retried as well ([`Error::is_transient`]).
+pub const TRANSIENT_SQL_ERRORS: &[u32] = &[
+    233, 4060, 4221, 10928, 10929, 40143, 40197, 40501, 40540, 40613, 42108, 42109, 49918, 49919,
+    49920,
+];
+
+/// SQL error 18456, login failed: never retried.
+pub const LOGIN_FAILED: u32 = 18456;
+/// SQL error 229, permission denied.
+pub const PERMISSION_DENIED: u32 = 229;
+/// SQL error 37396, the session's access token has expired (server-side revalidation).
+pub const SESSION_TOKEN_EXPIRED: u32 = 37396;
+
+impl Error {
+    /// Whether trying again may succeed: connect-time I/O errors and timeouts, the transient SQL
+    /// errors of [`TRANSIENT_SQL_ERRORS`], a broken connection, a pool timeout, and token
+    /// failures Entra marks as its own trouble (HTTP 5xx, 429).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Connect { .. }
+            | Error::ConnectionBroken { .. }
+            | Error::Timeout { .. }
+            | Error::PoolTimeout { .. }
+            | Error::SessionTokenExpired { .. } => true,
+            Error::Sql(e) => e.code().is_some_and(|c| TRANSIENT_SQL_ERRORS.contains(&c)),
+            Error::TokenAcquisition { failure, .. } | Error::TokenExpired { failure, .. } => {
+                failure.http_status.is_some_and(|s| s >= 500 || s == 429)
+                    || failure.http_status.is_none() && failure.aadsts.is_none()
+            }
+            _ => false,
+        }
+    }
+
+    /// The SQL error number, when the server answered with one.
+    pub fn sql_error_number(&self) -> Option<u32> {
+        match self {
+            Error::LoginFailed { .. } => Some(LOGIN_FAILED),
+            Error::PermissionDenied { .. } => Some(PERMISSION_DENIED),
+            Error::SessionTokenExpired { .. } => Some(SESSION_TOKEN_EXPIRED),
+            Error::Sql(e) => e.code(),
+            Error::TransientExhausted { last, .. } => last.sql_error_number(),
+            _ => None,
+        }
+    }
+
+    /// Whether the connection this error was seen on can no longer be used: I/O failures,
+    /// timeouts, protocol errors, 37396, and server errors of severity 20 or more (the server
+    /// closes the session after those).
+    pub fn breaks_connection(&self) -> bool {
+        match self {
+            Error::ConnectionBroken { .. }
+            | Error::AlreadyBroken
+            | Error::SessionTokenExpired { .. }
+            | Error::Timeout { .. }
+            | Error::Tls { .. } => true,
+            Error::Sql(e) => tds_error_breaks_connection(e),
+            _ => false,
+        }
+    }
+
+    /// Classifies a driver error seen on an open connection (a statement's error).
+    pub(crate) fn from_statement(e: tiberius::error::Error, command_timeout: Option<Duration>) -> Self {
+        use tiberius::error::Error as T;
+        match e {
+            T::Server(ref t) => match t.code() {
+                SESSION_TOKEN_EXPIRED => Error::SessionTokenExpired {
+                    message: redact_jwts(t.message()),
+                },
+                PERMISSION_DENIED => Error::PermissionDenied {
+                    message: redact_jwts(t.message()),
+                },
+                _ => Error::Sql(e),
+            },
+            T::Io { kind, .. } if kind == std::io::ErrorKind::TimedOut => Error::Timeout {
+                what: TimeoutKind::Command,
+                target: None,
+                after: command_timeout.unwrap_or_default(),
+            },
+            T::Io { message, .. } => Error::ConnectionBroken { message },
+            T::Protocol(m) => Error::ConnectionBroken {
+                message: format!("protocol error: {m}"),
+            },
+            T::Tls(message) => Error::ConnectionBroken {
+                message: format!("TLS error: {message}"),
+            },
+            other => Error::Sql(other),
+        }
+    }
+}
+
+/// Whether a raw driver error leaves the connection unusable.
+pub(crate) fn tds_error_breaks_connection(e: &tiberius::error::Error) -> bool {
+    use tiberius::error::Error as T;
+    match e {
+        T::Io { .. } | T::Protocol(_) | T::Tls(_) | T::Routing { .. } => true,
+        T::Server(t) => t.code() == SESSION_TOKEN_EXPIRED || t.class() >= 20,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use azure_core::error::ErrorKind;
+    use azure_core::http::StatusCode;
+
+    fn entra_error(code: &str, description: &str) -> azure_core::Error {
+        // The shape azure_identity produces: an HttpResponse error carrying Entra's
+        // description, wrapped in a Credential error whose message repeats it.
+        let inner = azure_core::Error::with_message(
+            ErrorKind::HttpResponse {
+                status: StatusCode::BadRequest,
+                error_code: Some(code.to_owned()),
+                raw_response: None,
+            },
+            description.to_owned(),
+        );
+        let message = format!(
+            "WorkloadIdentityCredential authentication failed. {description}\nTo troubleshoot, visit https://aka.ms/azsdk/rust/identity/troubleshoot#workload"
+        );
+        azure_core::Error::with_error(ErrorKind::Credential, inner, message)
+    }
+
+    #[test]
+    fn reads_aadsts_code_and_text_from_azure_identity_errors() {
+        let e = entra_error(
+            "70021",
+            "AADSTS70021: No matching federated identity record found for presented assertion. Trace ID: abc",
+        );
+        let f = TokenFailure::from_azure(&e);
+        assert_eq!(f.aadsts, Some(70021));
+        assert_eq!(f.http_status, Some(400));
+        assert_eq!(
+            f.message,
+            "AADSTS70021: No matching federated identity record found for presented assertion. Trace ID: abc"
+        );
+        let shown = Error::TokenAcquisition {
+            provider: "workload identity",
+            failure: f,
+        }
+        .to_string();
+        assert!(shown.starts_with("could not get an access token from workload identity: AADSTS70021: No matching"), "{shown}");
+        assert!(shown.contains("system:serviceaccount:<namespace>:<service account>"), "{shown}");
+    }
+
+    #[test]
+    fn falls_back_to_the_error_code_when_the_text_has_no_aadsts() {
+        let e = entra_error("50027", "the token is not valid");
+        let f = TokenFailure::from_azure(&e);
+        assert_eq!(f.aadsts, Some(50027));
+        assert!(f.to_string().starts_with("AADSTS50027: WorkloadIdentityCredential authentication failed. the token is not valid"), "{f}");
+    }
+
+    #[test]
+    fn a_plain_io_error_has_no_code() {
+        let e = azure_core::Error::with_message(ErrorKind::Io, "connection refused");
+        let f = TokenFailure::from_azure(&e);
+        assert_eq!(f.aadsts, None);
+        assert_eq!(f.http_status, None);
+        assert_eq!(f.message, "connection refused");
+        let err = Error::TokenAcquisition { provider: "managed identity", failure: f };
+        assert!(err.is_transient());
+    }
+
+    #[test]
+    fn entra_refusals_are_not_transient_but_its_outages_are() {
+        let refusal = Error::TokenAcquisition {
+            provider: "workload identity",
+            failure: TokenFailure::from_azure(&entra_error("70021", "AADSTS70021: no match")),
+        };
+        assert!(!refusal.is_transient());
+        let outage = azure_core::Error::with_message(
+            ErrorKind::HttpResponse {
+                status: StatusCode::ServiceUnavailable,
+                error_code: Some("90033".into()),
+                raw_response: None,
+            },
+            "AADSTS90033: A transient error has occurred.",
+        );
+        let outage = Error::TokenAcquisition {
+            provider: "workload identity",
+            failure: TokenFailure::from_azure(&outage),
+        };
+        assert!(outage.is_transient());
+    }
+
+    #[test]
+    fn jwts_never_survive_into_messages() {
+        let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW0ifQ.c2lnbmF0dXJl";
+        let text = format!("AADSTS50027: invalid assertion {jwt} for client");
+        assert_eq!(
+            redact_jwts(&text),
+            "AADSTS50027: invalid assertion <redacted JWT> for client"
+        );
+        let e = entra_error("50027", &text);
+        let err = Error::TokenAcquisition {
+            provider: "workload identity",
+            failure: TokenFailure::from_azure(&e),
+        };
+        assert!(!err.to_string().contains("eyJ"), "{err}");
+        assert!(!format!("{err:?}").contains("eyJ"), "{err:?}");
+        // Not a JWT: left alone.
+        assert_eq!(redact_jwts("eyJ alone"), "eyJ alone");
+    }
+
+    #[test]
+    fn long_texts_are_cut_at_a_char_boundary() {
+        let long = "é".repeat(1000);
+        let f = TokenFailure::other(&long);
+        assert!(f.message.len() <= 603 + 3);
+        assert!(f.message.ends_with("..."));
+    }
+
+    #[test]
+    fn expiry_and_timeouts_say_what_happened() {
+        let e = Error::TokenExpired {
+            provider: "workload identity",
+            expiry: TokenExpiry::Expired { ago: Duration::from_secs(3) },
+            failures: 4,
+            failure: TokenFailure::timed_out(Duration::from_secs(30)),
+        };
+        let s = e.to_string();
+        assert!(s.contains("expired 3.0s ago"), "{s}");
+        assert!(s.contains("failed 4 time(s)"), "{s}");
+        let t = Error::Timeout {
+            what: TimeoutKind::TcpConnect,
+            target: Some("db.example:1433".into()),
+            after: Duration::from_secs(15),
+        };
+        assert_eq!(
+            t.to_string(),
+            "opening the TCP connection to db.example:1433 did not finish within 15s; check the server name, port and firewall, or raise Connect Timeout"
+        );
+        assert!(t.is_transient());
+    }
+
+    #[test]
+    fn the_transient_list_excludes_login_failure() {
+        assert!(!TRANSIENT_SQL_ERRORS.contains(&LOGIN_FAILED));
+        assert_eq!(TRANSIENT_SQL_ERRORS.len(), 15);
+    }
+}

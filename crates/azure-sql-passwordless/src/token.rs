@@ -1,0 +1,1209 @@
+//! The token cache: one access token shared by every connection of one or more pools, fetched
+//! from a [`TokenProvider`] by a single background task that renews it before it expires.
+//!
+//! # The renewal policy, and how it compares
+//!
+//! | | renews | who waits |
+//! |---|---|---|
+//! | Microsoft.Data.SqlClient | lazily, at login, once the token is within 45 min of expiry (one caller refreshes, the others reuse the old token); within 10 min of expiry every login fetches its own | the login that refreshes |
+//! | mssql-python | at checkout, within 5 min of expiry | the checkout that refreshes |
+//! | **this crate** | in the background, at half the token's lifetime (no later than 10 min before expiry), retrying failures with backoff and jitter | nobody, unless the cached token has less than 2 min left (then callers wait on the one in-flight request) |
+//!
+//! Every number is in [`RenewalPolicy`], with its reasoning. All margins shrink with the token's
+//! lifetime (see [`RenewalPolicy::scaled`]), so a token that lives 6 seconds in a test is renewed
+//! after 3 seconds just as a 1-hour token is renewed after 30 minutes.
+//!
+//! # Guarantees
+//!
+//! - **Single flight**: one request to the identity provider is in flight at a time, however
+//!   many callers, connections and pools share the [`TokenSource`].
+//! - **No waiting while a usable token is cached**: [`TokenSource::token`] answers from the cache
+//!   whenever the token has more than the minimum remaining lifetime left.
+//! - **Failed renewal keeps serving**: the still-valid token is handed out while renewal retries
+//!   with exponential backoff and jitter; callers see an error only when no token is usable, and
+//!   that error carries the provider's answer (the Entra `AADSTS` code and text).
+//! - **No leaked task**: the background task holds no strong reference to the cache; it ends
+//!   when the last [`TokenSource`] clone is dropped (even in the middle of a request), and it is
+//!   a plain Tokio task, so it never keeps a runtime from shutting down. If its runtime goes away
+//!   (a test's runtime, say), the next caller starts a new one.
+//!
+//! Deadlines use [`tokio::time::Instant`], so the logic also runs under paused time; the expiry
+//! is computed from [`AccessToken::expires_on`] relative to the wall clock at receipt.
+
+use crate::credential::TokenProvider;
+use crate::error::{Error, TokenExpiry, TokenFailure};
+use azure_core::credentials::AccessToken;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+use time::OffsetDateTime;
+use tokio::sync::{watch, Notify};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// When to renew, when callers must wait, and how to retry. Every duration is an upper bound
+/// that [`scaled`](RenewalPolicy::scaled) shrinks for short-lived tokens.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RenewalPolicy {
+    /// Renewal starts once this fraction of the token's lifetime (counted from its receipt) has
+    /// passed. Default `0.5`: an Entra token (60–90 minutes) is renewed with 30–45 minutes to
+    /// spare, which leaves room for dozens of retries through an Entra outage before any caller
+    /// notices. Each renewal is one request per half-lifetime, i.e. about 2 per hour.
+    pub renew_at_fraction: f64,
+    /// ...and no later than this long before expiry, whatever the fraction. Default 10 minutes
+    /// (capped at a quarter of the lifetime): the floor that keeps a custom, late fraction safe.
+    pub renew_before_expiry: Duration,
+    /// A token with less than this left is not handed to a new login: callers wait on the one
+    /// in-flight renewal instead, and pooled connections logged in with a token that close to
+    /// expiry are retired. Default 2 minutes (capped at a tenth of the lifetime): a login with
+    /// its redirect takes well under a second on Azure, and up to the 15-second connect timeout
+    /// when things are slow; 2 minutes covers that and leaves the connection usable for a while.
+    pub min_remaining: Duration,
+    /// First delay between failed renewals. Default 1 second (capped at a hundredth of the
+    /// lifetime). Doubles on each failure, with ±25% jitter so many processes do not retry in
+    /// step.
+    pub retry_initial: Duration,
+    /// Longest delay between failed renewals. Default 1 minute (capped at a twentieth of the
+    /// lifetime): with a 30-minute head start, that is still about 25 attempts before expiry.
+    pub retry_max: Duration,
+    /// The most one request to the identity provider may take before it counts as failed.
+    /// Default 30 seconds (capped at a quarter of the lifetime).
+    pub fetch_timeout: Duration,
+}
+
+impl Default for RenewalPolicy {
+    fn default() -> Self {
+        Self {
+            renew_at_fraction: 0.5,
+            renew_before_expiry: Duration::from_secs(10 * 60),
+            min_remaining: Duration::from_secs(2 * 60),
+            retry_initial: Duration::from_secs(1),
+            retry_max: Duration::from_secs(60),
+            fetch_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The policy's margins for one token lifetime (see [`RenewalPolicy::scaled`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Margins {
+    /// How long after receipt renewal starts.
+    pub renew_after: Duration,
+    /// See [`RenewalPolicy::min_remaining`].
+    pub min_remaining: Duration,
+    /// See [`RenewalPolicy::retry_initial`].
+    pub retry_initial: Duration,
+    /// See [`RenewalPolicy::retry_max`].
+    pub retry_max: Duration,
+    /// See [`RenewalPolicy::fetch_timeout`].
+    pub fetch_timeout: Duration,
+}
+
+impl RenewalPolicy {
+    /// The margins for a token that lives `lifetime` from its receipt: each bound is capped at
+    /// a fixed share of the lifetime (renew-before-expiry ¼, minimum remaining ⅒, first retry
+    /// 1⁄100, longest retry 1⁄20, request timeout ¼), so the same policy serves 1-hour tokens
+    /// and the few-second tokens of tests.
+    ///
+    /// ```
+    /// use azure_sql_passwordless::RenewalPolicy;
+    /// use std::time::Duration;
+    ///
+    /// let policy = RenewalPolicy::default();
+    /// let hour = policy.scaled(Duration::from_secs(3600));
+    /// assert_eq!(hour.renew_after, Duration::from_secs(1800));
+    /// assert_eq!(hour.min_remaining, Duration::from_secs(120));
+    /// let test = policy.scaled(Duration::from_secs(6));
+    /// assert_eq!(test.renew_after, Duration::from_secs(3));
+    /// assert_eq!(test.min_remaining, Duration::from_millis(600));
+    /// ```
+    pub fn scaled(&self, lifetime: Duration) -> Margins {
+        let fraction = if self.renew_at_fraction.is_finite() {
+            self.renew_at_fraction.clamp(0.0, 1.0)
+        } else {
+            0.5
+        };
+        let by_fraction = lifetime.mul_f64(fraction);
+        let floor = lifetime.saturating_sub(self.renew_before_expiry.min(lifetime / 4));
+        let min_remaining = self.min_remaining.min(lifetime / 10);
+        // Renewal always starts before callers would have to wait.
+        let renew_after = by_fraction
+            .min(floor)
+            .min(lifetime.saturating_sub(min_remaining));
+        Margins {
+            renew_after,
+            min_remaining,
+            retry_initial: self.retry_initial.min(lifetime / 100).max(Duration::from_millis(1)),
+            retry_max: self.retry_max.min(lifetime / 20).max(Duration::from_millis(1)),
+            fetch_timeout: self.fetch_timeout.min(lifetime / 4).max(Duration::from_millis(10)),
+        }
+    }
+
+    /// Margins before any token has been seen (lifetime unknown): the unscaled bounds.
+    fn unscaled(&self) -> Margins {
+        Margins {
+            renew_after: Duration::ZERO,
+            min_remaining: self.min_remaining,
+            retry_initial: self.retry_initial.max(Duration::from_millis(1)),
+            retry_max: self.retry_max.max(Duration::from_millis(1)),
+            fetch_timeout: self.fetch_timeout.max(Duration::from_millis(10)),
+        }
+    }
+}
+
+/// Exponential backoff with ±25% jitter: `initial · 2^(failures-1)`, at most `max`.
+fn backoff(failures: u32, initial: Duration, max: Duration) -> Duration {
+    let exp = failures.saturating_sub(1).min(20);
+    let base = initial.saturating_mul(1u32 << exp).min(max);
+    let jitter: f64 = rand::random_range(0.75..=1.25);
+    base.mul_f64(jitter)
+}
+
+/// An access token handed out by a [`TokenSource`]. `Debug` shows its expiry, never the token.
+#[derive(Clone)]
+pub struct Token {
+    secret: Arc<str>,
+    expires_at: Instant,
+    expires_on: OffsetDateTime,
+    lifetime: Duration,
+}
+
+impl Token {
+    /// The token itself, for the one place that sends it (the TDS login).
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+    /// When it expires, on Tokio's clock.
+    pub fn expires_at(&self) -> Instant {
+        self.expires_at
+    }
+    /// When it expires, as the provider said.
+    pub fn expires_on(&self) -> OffsetDateTime {
+        self.expires_on
+    }
+    /// How long it lives from its receipt (used to scale the policy's margins).
+    pub fn lifetime(&self) -> Duration {
+        self.lifetime
+    }
+    /// Time left before it expires (zero once expired).
+    pub fn expires_in(&self) -> Duration {
+        self.expires_at.saturating_duration_since(Instant::now())
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Token")
+            .field("secret", &"<redacted>")
+            .field("expires_on", &self.expires_on)
+            .field("expires_in", &self.expires_in())
+            .finish()
+    }
+}
+
+/// The outcome of the last request to the identity provider.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RefreshOutcome {
+    /// A token was issued, valid for this long from receipt.
+    Ok {
+        /// Its lifetime from receipt.
+        lifetime: Duration,
+    },
+    /// The request failed.
+    Failed(TokenFailure),
+}
+
+/// One request to the identity provider, as [`TokenState`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefreshRecord {
+    /// When it started (wall clock).
+    pub started: OffsetDateTime,
+    /// How long it took.
+    pub duration: Duration,
+    /// What came of it.
+    pub outcome: RefreshOutcome,
+}
+
+/// What the cache knows now: [`TokenSource::state`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct TokenState {
+    /// The provider's kind (`workload identity`, ...).
+    pub provider: &'static str,
+    /// The scope tokens are requested for.
+    pub scope: String,
+    /// Time left on the cached token (`None`: none cached, or it has expired).
+    pub expires_in: Option<Duration>,
+    /// When the cached token expires, as the provider said.
+    pub expires_on: Option<OffsetDateTime>,
+    /// Time until background renewal is due (zero: due or in progress; `None`: no token).
+    pub renewal_due_in: Option<Duration>,
+    /// Whether a request to the provider is in flight now.
+    pub renewing: bool,
+    /// The last request, successful or not.
+    pub last_refresh: Option<RefreshRecord>,
+    /// When the last successful request started.
+    pub last_success: Option<OffsetDateTime>,
+    /// Requests made to the provider.
+    pub fetches: u64,
+    /// Requests that failed.
+    pub failures: u64,
+    /// Failures since the last success.
+    pub consecutive_failures: u32,
+    /// Times a caller had to wait for a request because no usable token was cached.
+    pub waits: u64,
+}
+
+/// A shared, self-renewing access token. Cheap to clone: every clone shares the one token, the
+/// one in-flight request and the one background task, so several pools can share it and make
+/// one request per token lifetime between them.
+///
+/// ```
+/// use azure_sql_passwordless::{TokenProvider, TokenSource};
+/// use azure_core::credentials::AccessToken;
+/// use std::sync::Arc;
+///
+/// #[derive(Debug)]
+/// struct Fixed;
+///
+/// #[async_trait::async_trait]
+/// impl TokenProvider for Fixed {
+///     async fn fetch(&self, _scope: &str) -> azure_core::Result<AccessToken> {
+///         let expires_on = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+///         Ok(AccessToken::new("a-token".to_string(), expires_on))
+///     }
+///     fn kind(&self) -> &'static str {
+///         "fixed"
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), azure_sql_passwordless::Error> {
+/// let tokens = TokenSource::new(Arc::new(Fixed), "https://database.windows.net/.default");
+/// let token = tokens.token().await?;
+/// assert_eq!(token.secret(), "a-token");
+/// assert_eq!(tokens.state().fetches, 1);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct TokenSource {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    provider: Arc<dyn TokenProvider>,
+    kind: &'static str,
+    scope: Arc<str>,
+    policy: RenewalPolicy,
+    state: Mutex<State>,
+    /// Bumped after every request and when the task ends: waiters re-check the state.
+    changed: watch::Sender<u64>,
+    /// Wakes the task (a caller needs a token now).
+    wake: Arc<Notify>,
+    /// Cancelled when the last handle goes: stops the task.
+    stop: CancellationToken,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+#[derive(Default)]
+struct State {
+    current: Option<Token>,
+    renew_at: Option<Instant>,
+    in_flight: bool,
+    demand: bool,
+    task_running: bool,
+    consecutive_failures: u32,
+    /// Renewals that brought back a token expiring no later than the cached one (an upstream
+    /// cache such as IMDS answering with the same token): retried with backoff, not at once.
+    stale_renewals: u32,
+    next_attempt_at: Option<Instant>,
+    last_failure: Option<TokenFailure>,
+    last_failure_at: Option<Instant>,
+    last_refresh: Option<RefreshRecord>,
+    last_success: Option<OffsetDateTime>,
+    fetches: u64,
+    /// Requests that have ended, successfully or not.
+    completed: u64,
+    failures: u64,
+    waits: u64,
+}
+
+impl State {
+    fn margins(&self, policy: &RenewalPolicy) -> Margins {
+        match &self.current {
+            Some(t) => policy.scaled(t.lifetime),
+            None => policy.unscaled(),
+        }
+    }
+
+    fn usable(&self, now: Instant, policy: &RenewalPolicy) -> Option<Token> {
+        let t = self.current.as_ref()?;
+        let need = policy.scaled(t.lifetime).min_remaining;
+        (t.expires_at.saturating_duration_since(now) > need).then(|| t.clone())
+    }
+
+    /// The error for a caller when no usable token is cached and no request may be made yet
+    /// (the last one failed within the backoff delay).
+    fn blocked(&self, now: Instant, shared: &Shared) -> Option<Error> {
+        let failure = self.last_failure.clone()?;
+        let next = self.next_attempt_at?;
+        if now >= next {
+            return None;
+        }
+        Some(self.failure_error(now, shared, failure))
+    }
+
+    fn failure_error(&self, now: Instant, shared: &Shared, failure: TokenFailure) -> Error {
+        match &self.current {
+            Some(t) => {
+                let margins = shared.policy.scaled(t.lifetime);
+                let expiry = if now >= t.expires_at {
+                    TokenExpiry::Expired {
+                        ago: now - t.expires_at,
+                    }
+                } else {
+                    TokenExpiry::TooClose {
+                        left: t.expires_at - now,
+                        needed: margins.min_remaining,
+                    }
+                };
+                Error::TokenExpired {
+                    provider: shared.kind,
+                    expiry,
+                    failures: self.consecutive_failures,
+                    failure,
+                }
+            }
+            None => Error::TokenAcquisition {
+                provider: shared.kind,
+                failure,
+            },
+        }
+    }
+}
+
+/// What the task does next.
+enum Next {
+    Fetch,
+    Sleep(Option<Instant>),
+}
+
+impl TokenSource {
+    /// A cache over `provider` for `scope` with the default [`RenewalPolicy`].
+    ///
+    /// Nothing is fetched until the first [`token`](Self::token) call, so this can be called
+    /// outside a runtime.
+    pub fn new(provider: Arc<dyn TokenProvider>, scope: impl Into<String>) -> Self {
+        Self::with_policy(provider, scope, RenewalPolicy::default())
+    }
+
+    /// A cache with an explicit policy.
+    pub fn with_policy(
+        provider: Arc<dyn TokenProvider>,
+        scope: impl Into<String>,
+        policy: RenewalPolicy,
+    ) -> Self {
+        let scope: String = scope.into();
+        let (changed, _) = watch::channel(0);
+        Self {
+            shared: Arc::new(Shared {
+                kind: provider.kind(),
+                provider,
+                scope: scope.into(),
+                policy,
+                state: Mutex::new(State::default()),
+                changed,
+                wake: Arc::new(Notify::new()),
+                stop: CancellationToken::new(),
+            }),
+        }
+    }
+
+    /// A token with at least the minimum remaining lifetime left.
+    ///
+    /// Answers from the cache without waiting whenever it can. Otherwise (first call, or the
+    /// cached token is about to expire because renewal has been failing) it waits for the one
+    /// in-flight request, starting it if needed; if that request fails it returns the
+    /// provider's error ([`Error::TokenAcquisition`], or [`Error::TokenExpired`] when a token
+    /// had been cached). After a failure, callers get that error at once, without a new
+    /// request, until the backoff delay has passed.
+    pub async fn token(&self) -> Result<Token, Error> {
+        let shared = &self.shared;
+        // When this caller started waiting, and how many requests had completed by then.
+        let mut waited: Option<(Instant, u64)> = None;
+        loop {
+            let mut rx = {
+                let mut st = shared.lock();
+                let now = Instant::now();
+                if let Some(t) = st.usable(now, &shared.policy) {
+                    if let Some((since, _)) = waited {
+                        tracing::debug!(
+                            provider = shared.kind,
+                            waited_ms = millis(now - since),
+                            "token: caller waited for a fresh token"
+                        );
+                    }
+                    if !st.task_running {
+                        self.spawn_task(&mut st)?;
+                    }
+                    return Ok(t);
+                }
+                // A request that ended while we were waiting, with no usable token since: its
+                // failure is our answer (the task may already have started another).
+                if let Some((_, completed_before)) = waited {
+                    if st.completed > completed_before {
+                        if let Some(f) = st.last_failure.clone() {
+                            return Err(st.failure_error(now, shared, f));
+                        }
+                    }
+                }
+                if !st.in_flight {
+                    if let Some(e) = st.blocked(now, shared) {
+                        return Err(e);
+                    }
+                    st.demand = true;
+                }
+                if waited.is_none() {
+                    waited = Some((now, st.completed));
+                    st.waits += 1;
+                    tracing::debug!(
+                        provider = shared.kind,
+                        in_flight = st.in_flight,
+                        "token: no usable token cached, waiting for the provider"
+                    );
+                }
+                if !st.task_running {
+                    self.spawn_task(&mut st)?;
+                }
+                shared.changed.subscribe()
+            };
+            shared.wake.notify_one();
+            // The sender lives in `shared`, which we hold: `changed` cannot fail.
+            let _ = rx.changed().await;
+        }
+    }
+
+    /// What the cache knows now: expiry, the last request and its result, counters.
+    pub fn state(&self) -> TokenState {
+        let st = self.shared.lock();
+        let now = Instant::now();
+        let current = st.current.as_ref().filter(|t| t.expires_at > now);
+        TokenState {
+            provider: self.shared.kind,
+            scope: self.shared.scope.to_string(),
+            expires_in: current.map(|t| t.expires_at - now),
+            expires_on: current.map(|t| t.expires_on),
+            renewal_due_in: current.and(st.renew_at).map(|at| at.saturating_duration_since(now)),
+            renewing: st.in_flight,
+            last_refresh: st.last_refresh.clone(),
+            last_success: st.last_success,
+            fetches: st.fetches,
+            failures: st.failures,
+            consecutive_failures: st.consecutive_failures,
+            waits: st.waits,
+        }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &RenewalPolicy {
+        &self.shared.policy
+    }
+
+    /// The scope tokens are requested for.
+    pub fn scope(&self) -> &str {
+        &self.shared.scope
+    }
+
+    /// The provider's kind (`workload identity`, ...).
+    pub fn provider_kind(&self) -> &'static str {
+        self.shared.kind
+    }
+
+    /// Whether a connection logged in with a token expiring at `expires_at` (and living
+    /// `lifetime`) is still safe to hand out: more than the minimum remaining lifetime left.
+    pub fn still_fresh(&self, expires_at: Instant, lifetime: Duration) -> bool {
+        let need = self.shared.policy.scaled(lifetime).min_remaining;
+        expires_at.saturating_duration_since(Instant::now()) > need
+    }
+
+    /// Whether two handles share one cache.
+    pub fn same_source(&self, other: &TokenSource) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
+    fn spawn_task(&self, st: &mut State) -> Result<(), Error> {
+        let handle = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
+        let task = Task {
+            shared: Arc::downgrade(&self.shared),
+            provider: self.shared.provider.clone(),
+            scope: self.shared.scope.clone(),
+            wake: self.shared.wake.clone(),
+            stop: self.shared.stop.clone(),
+        };
+        st.task_running = true;
+        handle.spawn(task.run());
+        tracing::trace!(provider = self.shared.kind, "token: renewal task started");
+        Ok(())
+    }
+}
+
+impl fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.state();
+        f.debug_struct("TokenSource")
+            .field("provider", &state.provider)
+            .field("scope", &state.scope)
+            .field("expires_in", &state.expires_in)
+            .field("renewing", &state.renewing)
+            .field("fetches", &state.fetches)
+            .field("failures", &state.failures)
+            .finish()
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The state stays consistent at every await-free step; a panic elsewhere while holding
+        // the lock cannot leave it half-written, so a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn notify_changed(&self) {
+        self.changed.send_modify(|v| *v = v.wrapping_add(1));
+    }
+}
+
+/// The background task: the only code that calls the provider.
+struct Task {
+    shared: Weak<Shared>,
+    provider: Arc<dyn TokenProvider>,
+    scope: Arc<str>,
+    wake: Arc<Notify>,
+    stop: CancellationToken,
+}
+
+/// Marks the task as gone when it ends, however it ends (runtime shutdown included), so the
+/// next caller starts a new one and waiters do not wait on a task that will never answer.
+struct Alive(Weak<Shared>);
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        if let Some(shared) = self.0.upgrade() {
+            shared.lock().task_running = false;
+            shared.notify_changed();
+        }
+    }
+}
+
+impl Task {
+    async fn run(self) {
+        let _alive = Alive(self.shared.clone());
+        loop {
+            let next = match self.shared.upgrade() {
+                Some(shared) => next_action(&shared),
+                None => return,
+            };
+            match next {
+                Next::Fetch => {
+                    if !self.fetch_once().await {
+                        return;
+                    }
+                }
+                Next::Sleep(until) => {
+                    let sleep = async {
+                        match until {
+                            Some(at) => tokio::time::sleep_until(at).await,
+                            None => std::future::pending().await,
+                        }
+                    };
+                    tokio::select! {
+                        _ = self.stop.cancelled() => return,
+                        _ = self.wake.notified() => {}
+                        _ = sleep => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// One request; `false` when the cache is gone.
+    async fn fetch_once(&self) -> bool {
+        let (kind, timeout, reason) = {
+            let Some(shared) = self.shared.upgrade() else {
+                return false;
+            };
+            let mut st = shared.lock();
+            let reason = if st.demand {
+                "caller waiting"
+            } else if st.consecutive_failures > 0 {
+                "retry"
+            } else {
+                "scheduled renewal"
+            };
+            st.demand = false;
+            st.in_flight = true;
+            st.fetches += 1;
+            let timeout = st.margins(&shared.policy).fetch_timeout;
+            drop(st);
+            shared.notify_changed();
+            (shared.kind, timeout, reason)
+        };
+        tracing::debug!(provider = kind, reason, "token: request started");
+        let started = Instant::now();
+        let started_wall = OffsetDateTime::now_utc();
+        let result = tokio::select! {
+            _ = self.stop.cancelled() => return false,
+            r = tokio::time::timeout(timeout, self.provider.fetch(&self.scope)) => r,
+        };
+        let now = Instant::now();
+        let took = now - started;
+        let Some(shared) = self.shared.upgrade() else {
+            return false;
+        };
+        let outcome = match result {
+            Ok(Ok(access)) => receive(access, now),
+            Ok(Err(e)) => Err(TokenFailure::from_azure(&e)),
+            Err(_) => Err(TokenFailure::timed_out(timeout)),
+        };
+        let mut st = shared.lock();
+        st.in_flight = false;
+        st.completed += 1;
+        match outcome {
+            Ok(token) => {
+                let margins = shared.policy.scaled(token.lifetime);
+                let progressed = st
+                    .current
+                    .as_ref()
+                    .is_none_or(|old| token.expires_at > old.expires_at);
+                st.consecutive_failures = 0;
+                st.last_failure = None;
+                st.last_failure_at = None;
+                st.last_success = Some(started_wall);
+                st.last_refresh = Some(RefreshRecord {
+                    started: started_wall,
+                    duration: took,
+                    outcome: RefreshOutcome::Ok {
+                        lifetime: token.lifetime,
+                    },
+                });
+                let renew_at = now + margins.renew_after;
+                if progressed {
+                    st.stale_renewals = 0;
+                    st.next_attempt_at = None;
+                    st.renew_at = Some(renew_at);
+                } else {
+                    st.stale_renewals += 1;
+                    let delay = backoff(st.stale_renewals, margins.retry_initial, margins.retry_max);
+                    st.renew_at = Some(renew_at.max(now + delay));
+                    st.next_attempt_at = None;
+                }
+                tracing::info!(
+                    provider = kind,
+                    expires_in_ms = millis(token.lifetime),
+                    duration_ms = millis(took),
+                    renew_in_ms = st.renew_at.map(|at| millis(at - now)),
+                    same_token_again = !progressed,
+                    "token: acquired"
+                );
+                st.current = Some(token);
+            }
+            Err(failure) => {
+                st.failures += 1;
+                st.consecutive_failures += 1;
+                let margins = st.margins(&shared.policy);
+                let delay = backoff(
+                    st.consecutive_failures,
+                    margins.retry_initial,
+                    margins.retry_max,
+                );
+                st.next_attempt_at = Some(now + delay);
+                st.last_failure_at = Some(now);
+                st.last_refresh = Some(RefreshRecord {
+                    started: started_wall,
+                    duration: took,
+                    outcome: RefreshOutcome::Failed(failure.clone()),
+                });
+                let cached_left = st
+                    .current
+                    .as_ref()
+                    .map(|t| millis(t.expires_at.saturating_duration_since(now)));
+                tracing::warn!(
+                    provider = kind,
+                    aadsts = failure.aadsts,
+                    http_status = failure.http_status,
+                    error = %failure,
+                    consecutive_failures = st.consecutive_failures,
+                    cached_token_expires_in_ms = cached_left,
+                    retry_in_ms = millis(delay),
+                    duration_ms = millis(took),
+                    "token: request failed"
+                );
+                st.last_failure = Some(failure);
+            }
+        }
+        drop(st);
+        shared.notify_changed();
+        true
+    }
+}
+
+fn next_action(shared: &Shared) -> Next {
+    let st = shared.lock();
+    let now = Instant::now();
+    if st.demand {
+        return Next::Fetch;
+    }
+    match &st.current {
+        // Background renewal while the cached token is valid; retries wait out the backoff.
+        Some(t) if t.expires_at > now => {
+            let due = st.renew_at.unwrap_or(now);
+            let at = match st.next_attempt_at {
+                Some(retry) if st.consecutive_failures > 0 => retry.max(due),
+                _ => due,
+            };
+            if now >= at {
+                Next::Fetch
+            } else {
+                Next::Sleep(Some(at))
+            }
+        }
+        // Nothing valid cached: fetch only when a caller asks (an unused source stays quiet).
+        _ => Next::Sleep(None),
+    }
+}
+
+/// Turns the provider's answer into a cached token: expiry relative to now at receipt.
+fn receive(access: AccessToken, now: Instant) -> Result<Token, TokenFailure> {
+    let left = access.expires_on - OffsetDateTime::now_utc();
+    let lifetime = Duration::try_from(left).unwrap_or(Duration::ZERO);
+    if lifetime.is_zero() {
+        return Err(TokenFailure::other(format!(
+            "the provider returned a token that had already expired (expires_on {}); check this machine's clock",
+            access.expires_on
+        )));
+    }
+    Ok(Token {
+        secret: Arc::from(access.token.secret()),
+        expires_at: now + lifetime,
+        expires_on: access.expires_on,
+        lifetime,
+    })
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use azure_core::error::ErrorKind;
+    use azure_core::http::StatusCode;
+    use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+    use tokio::sync::Semaphore;
+
+    /// A provider that counts its requests, issues tokens living `lifetime`, fails the next
+    /// `fail_next` requests with an Entra-shaped error, and can be held with a semaphore.
+    #[derive(Debug)]
+    struct Counting {
+        lifetime: Duration,
+        fetches: AtomicU64,
+        fail_next: AtomicU32,
+        gate: Option<Arc<Semaphore>>,
+        times: Mutex<Vec<Instant>>,
+        _dropped: Option<tokio::sync::oneshot::Sender<()>>,
+    }
+
+    impl Counting {
+        fn new(lifetime: Duration) -> Self {
+            Self {
+                lifetime,
+                fetches: AtomicU64::new(0),
+                fail_next: AtomicU32::new(0),
+                gate: None,
+                times: Mutex::new(Vec::new()),
+                _dropped: None,
+            }
+        }
+        fn fetches(&self) -> u64 {
+            self.fetches.load(Ordering::SeqCst)
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl TokenProvider for Counting {
+        async fn fetch(&self, scope: &str) -> azure_core::Result<AccessToken> {
+            assert_eq!(scope, "https://database.windows.net/.default");
+            let n = self.fetches.fetch_add(1, Ordering::SeqCst) + 1;
+            if let Ok(mut times) = self.times.lock() {
+                times.push(Instant::now());
+            }
+            if let Some(gate) = &self.gate {
+                if let Ok(permit) = gate.acquire().await {
+                    permit.forget();
+                }
+            }
+            if self
+                .fail_next
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+            {
+                return Err(azure_core::Error::with_message(
+                    ErrorKind::HttpResponse {
+                        status: StatusCode::ServiceUnavailable,
+                        error_code: Some("90033".into()),
+                        raw_response: None,
+                    },
+                    "AADSTS90033: A transient error has occurred. Please try again.",
+                ));
+            }
+            let lifetime = time::Duration::try_from(self.lifetime).unwrap_or_default();
+            Ok(AccessToken::new(
+                format!("eyJ0eXAiOiJKV1QifQ.token-{n}.sig"),
+                OffsetDateTime::now_utc() + lifetime,
+            ))
+        }
+        fn kind(&self) -> &'static str {
+            "counting"
+        }
+    }
+
+    const SCOPE: &str = "https://database.windows.net/.default";
+
+    fn source(p: &Arc<Counting>) -> TokenSource {
+        TokenSource::new(p.clone(), SCOPE)
+    }
+
+    #[test]
+    fn default_policy_numbers_scale_with_the_lifetime() {
+        let p = RenewalPolicy::default();
+        let hour = p.scaled(Duration::from_secs(3600));
+        assert_eq!(hour.renew_after, Duration::from_secs(1800));
+        assert_eq!(hour.min_remaining, Duration::from_secs(120));
+        assert_eq!(hour.retry_initial, Duration::from_secs(1));
+        assert_eq!(hour.retry_max, Duration::from_secs(60));
+        assert_eq!(hour.fetch_timeout, Duration::from_secs(30));
+        let day = p.scaled(Duration::from_secs(24 * 3600));
+        assert_eq!(day.renew_after, Duration::from_secs(12 * 3600));
+        // A late custom fraction is held back by the renew-before-expiry floor.
+        let late = RenewalPolicy {
+            renew_at_fraction: 0.99,
+            ..RenewalPolicy::default()
+        };
+        assert_eq!(
+            late.scaled(Duration::from_secs(3600)).renew_after,
+            Duration::from_secs(50 * 60)
+        );
+        let six = p.scaled(Duration::from_secs(6));
+        assert_eq!(six.renew_after, Duration::from_secs(3));
+        assert_eq!(six.min_remaining, Duration::from_millis(600));
+        assert_eq!(six.retry_initial, Duration::from_millis(60));
+        assert_eq!(six.retry_max, Duration::from_millis(300));
+        assert_eq!(six.fetch_timeout, Duration::from_millis(1500));
+        // Nonsense fractions cannot schedule renewal after callers would wait.
+        let odd = RenewalPolicy {
+            renew_at_fraction: f64::NAN,
+            renew_before_expiry: Duration::from_secs(100_000),
+            ..RenewalPolicy::default()
+        };
+        let m = odd.scaled(Duration::from_secs(6));
+        assert!(m.renew_after + m.min_remaining <= Duration::from_secs(6));
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_stops_at_the_max() {
+        let initial = Duration::from_millis(100);
+        let max = Duration::from_millis(1000);
+        for failures in 1..=10 {
+            let d = backoff(failures, initial, max);
+            let base = (initial * (1 << (failures - 1))).min(max);
+            assert!(d >= base.mul_f64(0.75) && d <= base.mul_f64(1.25), "{failures}: {d:?}");
+        }
+        assert!(backoff(u32::MAX, initial, max) <= max.mul_f64(1.25));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_thousand_concurrent_callers_cause_one_request() {
+        let p = Arc::new(Counting::new(Duration::from_secs(60)));
+        let tokens = source(&p);
+        let mut tasks = Vec::new();
+        for _ in 0..1000 {
+            let t = tokens.clone();
+            tasks.push(tokio::spawn(async move { t.token().await }));
+        }
+        for t in tasks {
+            let token = t.await.expect("task").expect("token");
+            assert!(token.secret().ends_with("token-1.sig"));
+        }
+        assert_eq!(p.fetches(), 1);
+        assert_eq!(tokens.state().fetches, 1);
+    }
+
+    #[tokio::test]
+    async fn renews_in_the_background_before_expiry_without_callers_waiting() {
+        let p = Arc::new(Counting::new(Duration::from_millis(1200)));
+        let tokens = source(&p);
+        let first = tokens.token().await.expect("first token");
+        assert_eq!(tokens.state().waits, 1, "the very first call waits for the first request");
+        // Call continuously across three lifetimes; every call must be answered at once.
+        let deadline = Instant::now() + Duration::from_millis(3600);
+        let mut seen = vec![first.secret().to_owned()];
+        while Instant::now() < deadline {
+            let started = Instant::now();
+            let t = tokens.token().await.expect("token");
+            assert!(started.elapsed() < Duration::from_millis(50), "a caller waited");
+            assert!(t.expires_in() > Duration::from_millis(120), "handed out a nearly expired token");
+            if seen.last().map(String::as_str) != Some(t.secret()) {
+                seen.push(t.secret().to_owned());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let state = tokens.state();
+        assert_eq!(state.waits, 1, "no caller after the first waited: {state:?}");
+        // Renewal at half the lifetime: 3.6 s / 0.6 s ≈ 6 requests (first included).
+        assert!((5..=7).contains(&p.fetches()), "fetches = {}", p.fetches());
+        assert!(seen.len() as u64 + 1 >= p.fetches(), "each renewal replaced the token");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_hour_long_token_is_renewed_half_way_under_paused_time() {
+        let p = Arc::new(Counting::new(Duration::from_secs(3600)));
+        let tokens = source(&p);
+        tokens.token().await.expect("token");
+        let due = tokens.state().renewal_due_in.expect("due");
+        // Half the lifetime (less the microseconds the wall clock moved during the request).
+        assert!(due <= Duration::from_secs(1800) && due > Duration::from_secs(1799), "{due:?}");
+        tokio::time::sleep(Duration::from_secs(1799)).await;
+        assert_eq!(p.fetches(), 1);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(p.fetches(), 2);
+        // 24 hours: two renewals an hour.
+        tokio::time::sleep(Duration::from_secs(24 * 3600)).await;
+        assert_eq!(p.fetches(), 2 + 48);
+        assert_eq!(tokens.state().waits, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_renewal_keeps_serving_the_valid_token_and_retries_with_backoff() {
+        let p = Arc::new(Counting::new(Duration::from_secs(3600)));
+        let tokens = source(&p);
+        let first = tokens.token().await.expect("token");
+        p.fail_next.store(5, Ordering::SeqCst);
+        // Past the renewal point: the renewals fail, the first token keeps serving at once.
+        tokio::time::sleep(Duration::from_secs(1801)).await;
+        let t = tokens.token().await.expect("still serving");
+        assert_eq!(t.secret(), first.secret());
+        // Backoff: 1, 2, 4, 8, 16 s (±25%) after the failures, then the 6th request succeeds.
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let state = tokens.state();
+        assert_eq!(state.failures, 5);
+        assert_eq!(p.fetches(), 7);
+        assert_eq!(state.consecutive_failures, 0);
+        assert!(matches!(
+            state.last_refresh.map(|r| r.outcome),
+            Some(RefreshOutcome::Ok { .. })
+        ));
+        assert_ne!(tokens.token().await.expect("token").secret(), first.secret());
+        assert_eq!(tokens.state().waits, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn backoff_spacing_is_exponential() {
+        let p = Arc::new(Counting::new(Duration::from_secs(3600)));
+        let tokens = source(&p);
+        tokens.token().await.expect("token");
+        p.fail_next.store(u32::MAX, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_secs(1800 + 300)).await;
+        let times = p.times.lock().expect("times").clone();
+        // The first request, then the failed renewal at 1800 s and its retries.
+        let gaps: Vec<f64> = times[1..]
+            .windows(2)
+            .map(|w| (w[1] - w[0]).as_secs_f64())
+            .collect();
+        // 1, 2, 4, 8, 16, 32, 60, 60 s, each ±25%.
+        let expected = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0];
+        assert!(gaps.len() >= expected.len(), "gaps {gaps:?}");
+        for (gap, want) in gaps.iter().zip(expected) {
+            assert!(*gap >= want * 0.75 && *gap <= want * 1.25, "gaps {gaps:?}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn expiry_error_carries_the_provider_text_once_the_token_is_too_close() {
+        let p = Arc::new(Counting::new(Duration::from_secs(3600)));
+        let tokens = source(&p);
+        tokens.token().await.expect("token");
+        p.fail_next.store(u32::MAX, Ordering::SeqCst);
+        // 3600 - 120 s: still served until the last 2 minutes.
+        tokio::time::sleep(Duration::from_secs(3470)).await;
+        tokens.token().await.expect("served until the minimum remaining lifetime");
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        let err = tokens.token().await.expect_err("too close to expiry");
+        let text = err.to_string();
+        assert!(matches!(err, Error::TokenExpired { expiry: TokenExpiry::TooClose { .. }, .. }), "{err:?}");
+        assert!(text.contains("AADSTS90033: A transient error has occurred"), "{text}");
+        assert!(text.contains("from counting"), "{text}");
+        assert!(!text.contains("eyJ"), "{text}");
+        tokio::time::sleep(Duration::from_secs(200)).await;
+        let err = tokens.token().await.expect_err("expired");
+        assert!(matches!(err, Error::TokenExpired { expiry: TokenExpiry::Expired { .. }, .. }), "{err:?}");
+        // Entra recovers: the next caller past the backoff gets a fresh token.
+        p.fail_next.store(0, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_secs(80)).await;
+        let t = tokens.token().await.expect("recovered");
+        assert!(t.expires_in() > Duration::from_secs(3500));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn first_failure_is_returned_and_later_callers_do_not_hammer_the_provider() {
+        let p = Arc::new(Counting::new(Duration::from_secs(3600)));
+        p.fail_next.store(1, Ordering::SeqCst);
+        let tokens = source(&p);
+        let err = tokens.token().await.expect_err("first request fails");
+        assert!(matches!(err, Error::TokenAcquisition { provider: "counting", .. }), "{err:?}");
+        // Within the backoff delay: the same error, no new request.
+        let again = tokens.token().await.expect_err("blocked");
+        assert_eq!(again.to_string(), err.to_string());
+        assert_eq!(p.fetches(), 1);
+        // An unused source does not retry on its own.
+        tokio::time::sleep(Duration::from_secs(600)).await;
+        assert_eq!(p.fetches(), 1);
+        tokens.token().await.expect("next caller succeeds");
+        assert_eq!(p.fetches(), 2);
+    }
+
+    #[tokio::test]
+    async fn callers_wait_on_the_one_in_flight_request() {
+        let gate = Arc::new(Semaphore::new(0));
+        let p = Arc::new(Counting {
+            gate: Some(gate.clone()),
+            ..Counting::new(Duration::from_secs(60))
+        });
+        let tokens = source(&p);
+        let waiters: Vec<_> = (0..50)
+            .map(|_| {
+                let t = tokens.clone();
+                tokio::spawn(async move { t.token().await })
+            })
+            .collect();
+        // Let every waiter reach the wait, then release the one request.
+        while tokens.state().waits < 50 || !tokens.state().renewing {
+            tokio::task::yield_now().await;
+        }
+        gate.add_permits(1);
+        for w in waiters {
+            w.await.expect("task").expect("token");
+        }
+        assert_eq!(p.fetches(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_provider_times_out() {
+        let gate = Arc::new(Semaphore::new(0));
+        let p = Arc::new(Counting {
+            gate: Some(gate),
+            ..Counting::new(Duration::from_secs(60))
+        });
+        let tokens = source(&p);
+        let err = tokens.token().await.expect_err("stalled");
+        assert!(err.to_string().contains("no answer within 30s"), "{err}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_same_token_again_is_retried_with_backoff_not_in_a_loop() {
+        // An upstream cache (IMDS) answering with the token we already hold.
+        #[derive(Debug)]
+        struct Cached(OffsetDateTime, AtomicU64);
+        #[async_trait::async_trait]
+        impl TokenProvider for Cached {
+            async fn fetch(&self, _: &str) -> azure_core::Result<AccessToken> {
+                self.1.fetch_add(1, Ordering::SeqCst);
+                Ok(AccessToken::new("same".to_string(), self.0))
+            }
+            fn kind(&self) -> &'static str {
+                "cached"
+            }
+        }
+        let p = Arc::new(Cached(
+            OffsetDateTime::now_utc() + time::Duration::hours(1),
+            AtomicU64::new(0),
+        ));
+        let tokens = TokenSource::new(p.clone(), SCOPE);
+        tokens.token().await.expect("token");
+        tokio::time::sleep(Duration::from_secs(3000)).await;
+        // Halving remaining lifetimes plus growing backoff: a handful of requests, not thousands.
+        let n = p.1.load(Ordering::SeqCst);
+        assert!((2..=30).contains(&n), "requests = {n}");
+    }
+
+    #[tokio::test]
+    async fn the_task_stops_when_the_last_handle_is_dropped() {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let gate = Arc::new(Semaphore::new(0));
+        let p = Arc::new(Counting {
+            _dropped: Some(tx),
+            gate: Some(gate.clone()),
+            ..Counting::new(Duration::from_millis(300))
+        });
+        let tokens = TokenSource::new(p, SCOPE);
+        let second = tokens.clone();
+        gate.add_permits(1);
+        tokens.token().await.expect("token");
+        drop(tokens);
+        // One handle left: the task keeps renewing (the gate holds the next request).
+        second.token().await.expect("token");
+        drop(second);
+        // The task held the provider; with every handle gone it ends (even mid-request) and
+        // drops it, which fires the provider's drop signal.
+        tokio::time::timeout(Duration::from_secs(5), rx)
+            .await
+            .expect("the task did not stop")
+            .ok();
+    }
+
+    #[test]
+    fn a_runtime_that_goes_away_does_not_strand_the_source() {
+        let p = Arc::new(Counting::new(Duration::from_millis(200)));
+        let tokens = source(&p);
+        for _ in 0..2 {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                tokens.token().await.expect("token");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                tokens.token().await.expect("token after renewal");
+            });
+            drop(rt);
+        }
+        assert!(p.fetches() >= 4, "fetches = {}", p.fetches());
+    }
+
+    #[test]
+    fn outside_tokio_it_is_a_clear_error() {
+        let p = Arc::new(Counting::new(Duration::from_secs(60)));
+        let tokens = source(&p);
+        let result = std::thread::spawn(move || futures_util::FutureExt::now_or_never(tokens.token()))
+            .join()
+            .expect("thread");
+        assert!(matches!(result, Some(Err(Error::NoRuntime))), "{result:?}");
+    }
+
+    #[tokio::test]
+    async fn debug_output_never_shows_the_token() {
+        let p = Arc::new(Counting::new(Duration::from_secs(60)));
+        let tokens = source(&p);
+        let t = tokens.token().await.expect("token");
+        let shown = format!("{t:?} {tokens:?} {:?}", tokens.state());
+        assert!(!shown.contains(t.secret()), "{shown}");
+        assert!(!shown.contains("eyJ"), "{shown}");
+        assert!(shown.contains("<redacted>"));
+    }
+}
