@@ -6,7 +6,9 @@
 //! token, a client assertion or a password: texts that come from outside (Entra's descriptions,
 //! server messages) pass through [`redact_jwts`] before they are kept.
 
+use crate::config::ConfigError;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The result type of this crate's runtime operations.
@@ -19,6 +21,18 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// The configuration is wrong (a bad connection string, a missing setting, a credential
+    /// that cannot be built): the message names the keyword or variable to fix.
+    #[error(transparent)]
+    Config(Arc<ConfigError>),
+
+    /// An Entra `Authentication` mode was configured but no token source was given.
+    #[error("Authentication={authentication} needs a token source: build the pool with Pool::new (which picks the provider) or pass one with .token_source(..) / .provider(..) / .credential(..)")]
+    NoTokenSource {
+        /// The configured mode.
+        authentication: &'static str,
+    },
+
     /// The identity provider refused or failed to issue an access token, and there is no
     /// cached token to fall back on.
     #[error("could not get an access token from {provider}: {failure}{hint}", hint = Hint(failure.aadsts))]
@@ -158,6 +172,23 @@ pub enum Error {
     #[error("this connection failed earlier and can no longer be used: return it and get a new one from the pool")]
     AlreadyBroken,
 
+    /// A pool setting is out of range.
+    #[error("pool setting {setting} {reason}")]
+    InvalidPoolSetting {
+        /// The builder method.
+        setting: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
+
+    /// The pool retired a connection (token about to expire, lifetime reached, broken). Routine:
+    /// only the pool's own logs see it, `get()` then hands out another connection.
+    #[error("connection retired by the pool: {reason}")]
+    ConnectionRetired {
+        /// Why.
+        reason: &'static str,
+    },
+
     /// No connection became available within the pool's connection timeout.
     #[error("no connection became available within {waited:?} (the pool holds {size} of at most {max_size}); raise Max Pool Size or the pool's connection timeout, or return connections sooner")]
     PoolTimeout {
@@ -172,6 +203,12 @@ pub enum Error {
     /// Any other error from the server or the driver (a SQL error in a statement, ...).
     #[error("{0}")]
     Sql(#[source] tiberius::error::Error),
+}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Self {
+        Error::Config(Arc::new(e))
+    }
 }
 
 /// What an identity provider answered when it did not issue a token.

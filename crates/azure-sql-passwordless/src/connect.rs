@@ -1,0 +1,463 @@
+//! Opening a logged-in connection: TCP (with the connect timeout and `TCP_NODELAY`), TLS and the
+//! TDS login with the cached access token, then the two bounded loops Azure SQL needs:
+//!
+//! - **Redirect**: Azure SQL's gateway (the `Redirect` connection policy) answers the login with
+//!   a routing address; we log in again there with the same token, validating TLS against the
+//!   new host (unless `HostNameInCertificate` is set, which then applies to every hop). At most
+//!   [`MAX_REDIRECTS`] hops; an address seen twice is a loop and an error.
+//! - **Transient retry**: a connect that fails with one of
+//!   [`TRANSIENT_SQL_ERRORS`](crate::error::TRANSIENT_SQL_ERRORS), an I/O error or a timeout is
+//!   tried again up to `Connect Retry Count` times, the delays starting at `Connect Retry
+//!   Interval` and doubling (at most 60 s), each with ±25% jitter. Login failure 18456, TLS
+//!   errors and token errors are never retried here (the token cache retries its own requests).
+//!   Every attempt asks the [`TokenSource`] again, so a retry never uses a stale token.
+//!
+//! `Connect Timeout` bounds the TCP connect and, separately, the TLS handshake and login of
+//! each hop.
+
+use crate::config::{Authentication, Config, Encrypt};
+use crate::connection::{Client, Connection};
+use crate::credential;
+use crate::error::{Error, TimeoutKind, LOGIN_FAILED};
+use crate::token::TokenSource;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+use tiberius::{AuthMethod, EncryptionLevel};
+use tokio::net::TcpStream;
+use tokio_util::compat::TokioAsyncWriteCompatExt;
+
+/// The most gateway redirects one login follows.
+pub const MAX_REDIRECTS: u32 = 10;
+
+/// The longest delay between two connect attempts, whatever `Connect Retry Interval` says.
+pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
+
+/// Opens one connection for `config`, for programs that need no pool: builds the token provider
+/// the `Authentication` keyword names, fetches a token, logs in (following redirects, retrying
+/// transient errors). For repeated use, prefer a [`crate::Pool`] (or a [`Connector`]), which
+/// keeps the token between connections.
+///
+/// ```no_run
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// let config: azure_sql_passwordless::Config =
+///     "Server=tcp:myserver.database.windows.net,1433;Database=mydb;\
+///      Authentication=Active Directory Default"
+///         .parse()?;
+/// let mut conn = azure_sql_passwordless::connect(&config).await?;
+/// let row = conn.simple_query("SELECT 1").await?.into_row().await?;
+/// assert!(row.is_some());
+/// # Ok(())
+/// # }
+/// ```
+pub async fn connect(config: &Config) -> Result<Connection, Error> {
+    Connector::new(config.clone())?.connect().await
+}
+
+/// Opens connections for one configuration, sharing one [`TokenSource`] between them. Cheap to
+/// clone. This is what a [`crate::Pool`] uses; use it directly to manage connections yourself.
+#[derive(Clone)]
+pub struct Connector {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    auth: Auth,
+}
+
+enum Auth {
+    Token(TokenSource),
+    Sql,
+}
+
+impl Connector {
+    /// A connector with its own [`TokenSource`] over the provider the configuration's
+    /// `Authentication` names (none for `Sql Password`).
+    pub fn new(config: Config) -> Result<Self, Error> {
+        let tokens = credential::provider_for(&config)?
+            .map(|p| TokenSource::new(p, config.get_token_scope()));
+        Self::build(config, tokens)
+    }
+
+    /// A connector using `tokens`, for example one shared with other pools (several databases
+    /// on one server make one token request per lifetime between them). The configuration's
+    /// `Authentication` keyword is then not used to pick a provider.
+    pub fn with_token_source(config: Config, tokens: TokenSource) -> Result<Self, Error> {
+        Self::build(config, Some(tokens))
+    }
+
+    pub(crate) fn build(config: Config, tokens: Option<TokenSource>) -> Result<Self, Error> {
+        config.validate()?;
+        let auth = match tokens {
+            Some(t) => Auth::Token(t),
+            None if config.get_authentication() == Authentication::SqlPassword => Auth::Sql,
+            None => {
+                // provider_for returns a provider for every Entra mode; reaching this is a bug.
+                return Err(Error::NoTokenSource {
+                    authentication: config.get_authentication().as_str(),
+                });
+            }
+        };
+        if config.get_trust_server_certificate() {
+            if config.get_encrypt() == Encrypt::Strict {
+                tracing::warn!(
+                    server = config.get_host(),
+                    "TrustServerCertificate=true is ignored with Encrypt=Strict: the certificate is always validated"
+                );
+            } else if !config.get_trusted_root_certificates().is_empty() {
+                tracing::warn!(
+                    server = config.get_host(),
+                    "TrustServerCertificate=true is ignored because trusted root certificates are configured"
+                );
+            } else {
+                tracing::warn!(
+                    server = config.get_host(),
+                    "TrustServerCertificate=true: the server certificate is NOT validated; anyone on the network path can impersonate the server"
+                );
+            }
+        }
+        Ok(Self {
+            inner: Arc::new(Inner { config, auth }),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The token source (`None` for `Sql Password`).
+    pub fn token_source(&self) -> Option<&TokenSource> {
+        match &self.inner.auth {
+            Auth::Token(t) => Some(t),
+            Auth::Sql => None,
+        }
+    }
+
+    /// Opens a logged-in connection: redirects followed, transient errors retried (see the
+    /// module docs).
+    pub async fn connect(&self) -> Result<Connection, Error> {
+        let config = &self.inner.config;
+        let retries = config.get_connect_retry_count();
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let error = match self.attempt(attempt).await {
+                Ok(conn) => return Ok(conn),
+                Err(e) => e,
+            };
+            if !retried_at_connect(&error) {
+                return Err(error);
+            }
+            if attempt > retries {
+                if attempt == 1 {
+                    return Err(error);
+                }
+                tracing::warn!(
+                    server = config.get_host(),
+                    attempts = attempt,
+                    error = %error,
+                    "connect: giving up after transient errors"
+                );
+                return Err(Error::TransientExhausted {
+                    attempts: attempt,
+                    last: Box::new(error),
+                });
+            }
+            let delay = retry_delay(attempt, config.get_connect_retry_interval());
+            tracing::warn!(
+                server = config.get_host(),
+                attempt,
+                retries,
+                delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                sql_error = error.sql_error_number(),
+                error = %error,
+                "connect: transient error, retrying"
+            );
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// One login, following redirects.
+    async fn attempt(&self, attempt: u32) -> Result<Connection, Error> {
+        let config = &self.inner.config;
+        let (auth, token) = match &self.inner.auth {
+            Auth::Token(tokens) => {
+                let token = tokens.token().await?;
+                let margins = tokens.policy().scaled(token.lifetime());
+                let retire_at = token
+                    .expires_at()
+                    .checked_sub(margins.min_remaining)
+                    .unwrap_or(token.expires_at());
+                (
+                    AuthMethod::aad_token(token.secret()),
+                    Some((token.expires_at(), retire_at)),
+                )
+            }
+            Auth::Sql => {
+                let user = config.get_user_id().unwrap_or_default();
+                let password = config.get_password().map(|p| p.expose()).unwrap_or_default();
+                (AuthMethod::sql_server(user, password), None)
+            }
+        };
+        let started = tokio::time::Instant::now();
+        let mut host = config.get_host().to_owned();
+        let mut port = config.get_port();
+        let mut visited: Vec<(String, u16)> = vec![(host.clone(), port)];
+        let mut hops: u32 = 0;
+        loop {
+            let tcp = tcp_connect(&host, port, config.get_connect_timeout()).await?;
+            let tds = self.tds_config(&host, port, auth.clone());
+            match Client::connect(tds, tcp.compat_write()).await {
+                Ok(client) => {
+                    let server = format!("{host}:{port}");
+                    tracing::info!(
+                        server = %server,
+                        database = config.get_database().unwrap_or_default(),
+                        attempt,
+                        redirects = hops,
+                        duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                        token_expires_in_s = token.map(|(at, _)| at.saturating_duration_since(tokio::time::Instant::now()).as_secs()),
+                        "connect: logged in"
+                    );
+                    return Ok(Connection::new(
+                        client,
+                        server,
+                        token,
+                        config.get_command_timeout(),
+                    ));
+                }
+                Err(tiberius::error::Error::Routing {
+                    host: next_host,
+                    port: next_port,
+                }) => {
+                    hops += 1;
+                    tracing::info!(
+                        from = %format!("{host}:{port}"),
+                        to = %format!("{next_host}:{next_port}"),
+                        hop = hops,
+                        "connect: gateway redirect"
+                    );
+                    if visited.iter().any(|(h, p)| *p == next_port && h.eq_ignore_ascii_case(&next_host)) {
+                        return Err(Error::RedirectLoop {
+                            host: next_host,
+                            port: next_port,
+                            hops,
+                        });
+                    }
+                    if hops > MAX_REDIRECTS {
+                        return Err(Error::TooManyRedirects {
+                            max: MAX_REDIRECTS,
+                            host: next_host,
+                            port: next_port,
+                        });
+                    }
+                    visited.push((next_host.clone(), next_port));
+                    host = next_host;
+                    port = next_port;
+                }
+                Err(e) => return Err(self.login_error(e, &host, port)),
+            }
+        }
+    }
+
+    /// The driver's configuration for one hop.
+    fn tds_config(&self, host: &str, port: u16, auth: AuthMethod) -> tiberius::Config {
+        let config = &self.inner.config;
+        let mut tds = tiberius::Config::new();
+        tds.host(host);
+        tds.port(port);
+        if let Some(db) = config.get_database() {
+            tds.database(db);
+        }
+        tds.application_name(config.get_application_name());
+        let encrypt = config.get_encrypt();
+        tds.encryption(match encrypt {
+            Encrypt::Mandatory => EncryptionLevel::Required,
+            Encrypt::Strict => EncryptionLevel::Strict,
+            // The server decides; Azure SQL always encrypts.
+            Encrypt::Optional => EncryptionLevel::On,
+        });
+        let roots = config.get_trusted_root_certificates();
+        if config.get_trust_server_certificate() && encrypt != Encrypt::Strict && roots.is_empty()
+        {
+            tds.trust_cert();
+        } else {
+            for pem in roots {
+                tds.trust_cert_ca_bundle(pem.clone());
+            }
+        }
+        if let Some(name) = config.get_host_name_in_certificate() {
+            tds.hostname_in_certificate(name);
+        }
+        tds.handshake_timeout(Some(config.get_connect_timeout()));
+        tds.command_timeout(config.get_command_timeout());
+        tds.authentication(auth);
+        tds
+    }
+
+    /// Classifies a failed login.
+    fn login_error(&self, e: tiberius::error::Error, host: &str, port: u16) -> Error {
+        use tiberius::error::Error as T;
+        let config = &self.inner.config;
+        let server = format!("{host}:{port}");
+        match e {
+            T::Server(t) if t.code() == LOGIN_FAILED => Error::LoginFailed {
+                server,
+                database: config.get_database().unwrap_or("<default>").to_owned(),
+                message: crate::error::redact_jwts(t.message()),
+            },
+            T::Io { kind, .. } if kind == std::io::ErrorKind::TimedOut => Error::Timeout {
+                what: TimeoutKind::Login,
+                target: Some(server),
+                after: config.get_connect_timeout(),
+            },
+            T::Io { message, .. } => Error::ConnectionBroken {
+                message: format!("during the login to {server}: {message}"),
+            },
+            T::Tls(message) => Error::Tls {
+                host: config
+                    .get_host_name_in_certificate()
+                    .unwrap_or(host)
+                    .to_owned(),
+                message,
+            },
+            other => Error::Sql(other),
+        }
+    }
+}
+
+impl fmt::Debug for Connector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connector")
+            .field("config", &self.inner.config)
+            .field("token_source", &self.token_source())
+            .finish()
+    }
+}
+
+/// Whether the connect loop retries this error: transient SQL errors, I/O errors and timeouts
+/// while connecting. Not: 18456, TLS, redirect loops, token errors.
+fn retried_at_connect(e: &Error) -> bool {
+    match e {
+        Error::Connect { .. } | Error::ConnectionBroken { .. } | Error::Timeout { .. } => true,
+        Error::Sql(_) => e.is_transient(),
+        _ => false,
+    }
+}
+
+/// `interval · 2^(attempt-1)`, at most [`MAX_RETRY_DELAY`], ±25% jitter.
+fn retry_delay(attempt: u32, interval: Duration) -> Duration {
+    let exp = attempt.saturating_sub(1).min(16);
+    let base = interval.saturating_mul(1 << exp).min(MAX_RETRY_DELAY);
+    base.mul_f64(rand::random_range(0.75..=1.25))
+}
+
+/// TCP connect within `timeout`, trying each resolved address in turn; `TCP_NODELAY` on.
+async fn tcp_connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, Error> {
+    let server = format!("{host}:{port}");
+    let stream = match tokio::time::timeout(timeout, TcpStream::connect((host, port))).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            return Err(Error::Connect {
+                server,
+                kind: e.kind(),
+                message: e.to_string(),
+            })
+        }
+        Err(_) => {
+            return Err(Error::Timeout {
+                what: TimeoutKind::TcpConnect,
+                target: Some(server),
+                after: timeout,
+            })
+        }
+    };
+    stream.set_nodelay(true).map_err(|e| Error::Connect {
+        server,
+        kind: e.kind(),
+        message: e.to_string(),
+    })?;
+    Ok(stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delays_double_from_the_interval_with_jitter_and_a_cap() {
+        let interval = Duration::from_secs(10);
+        for (attempt, base) in [(1, 10.0), (2, 20.0), (3, 40.0), (4, 60.0), (9, 60.0)] {
+            let d = retry_delay(attempt, interval).as_secs_f64();
+            assert!(d >= base * 0.75 && d <= base * 1.25, "attempt {attempt}: {d}");
+        }
+    }
+
+    #[test]
+    fn only_connect_time_transient_errors_are_retried() {
+        let connect = Error::Connect {
+            server: "h:1".into(),
+            kind: std::io::ErrorKind::ConnectionRefused,
+            message: "refused".into(),
+        };
+        assert!(retried_at_connect(&connect));
+        let login = Error::LoginFailed {
+            server: "h:1".into(),
+            database: "db".into(),
+            message: "Login failed".into(),
+        };
+        assert!(!retried_at_connect(&login));
+        let tls = Error::Tls {
+            host: "h".into(),
+            message: "bad cert".into(),
+        };
+        assert!(!retried_at_connect(&tls));
+        let timeout = Error::Timeout {
+            what: TimeoutKind::Login,
+            target: None,
+            after: Duration::from_secs(1),
+        };
+        assert!(retried_at_connect(&timeout));
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_is_a_connect_error_naming_it() {
+        // A port nobody listens on: bind, learn the port, close.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        drop(listener);
+        let err = tcp_connect("127.0.0.1", port, Duration::from_secs(5))
+            .await
+            .expect_err("nobody listens");
+        assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+        assert!(err.to_string().contains(&format!("127.0.0.1:{port}")), "{err}");
+    }
+
+    #[tokio::test]
+    async fn sql_password_needs_no_token_source_and_retries_refused_connections() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        drop(listener);
+        let mut config = Config::new("127.0.0.1");
+        config
+            .port(port)
+            .authentication(Authentication::SqlPassword)
+            .user_id("sa")
+            .password("not-shown")
+            .connect_retry_count(2)
+            .connect_retry_interval(Duration::from_millis(10));
+        let connector = Connector::new(config).expect("connector");
+        assert!(connector.token_source().is_none());
+        let err = connector.connect().await.expect_err("nobody listens");
+        match &err {
+            Error::TransientExhausted { attempts, last } => {
+                assert_eq!(*attempts, 3);
+                assert!(matches!(**last, Error::Connect { .. }), "{last:?}");
+            }
+            other => panic!("expected TransientExhausted, got {other:?}"),
+        }
+        assert!(!format!("{err} {err:?} {connector:?}").contains("not-shown"));
+    }
+}

@@ -1,0 +1,320 @@
+//! A logged-in connection: the `tiberius` client plus what the pool needs to know about it
+//! (when its login token expires, when it was opened and last used, whether it is broken), and
+//! the query API through which errors are seen so a broken connection is never reused.
+//!
+//! A connection is **broken** once any request on it fails with an I/O error, a timeout, a
+//! protocol error, a fatal server error (severity 20 or more), or error 37396 (Azure SQL
+//! revalidated the session's token and found it expired), and also when a request's future was
+//! dropped before its answer arrived (the stream's state is then unknown). A pool discards
+//! broken connections when they come back.
+
+use crate::error::{tds_error_breaks_connection, Error};
+use futures_util::Stream;
+use std::borrow::Cow;
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tiberius::{ExecuteResult, QueryItem, Row, ToSql};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tokio_util::compat::Compat;
+
+/// The `tiberius` client type this crate opens.
+pub type Client = tiberius::Client<Compat<TcpStream>>;
+
+/// A logged-in connection. Run statements with [`query`](Self::query),
+/// [`simple_query`](Self::simple_query) and [`execute`](Self::execute); their errors mark the
+/// connection broken when it can no longer be used, so a pool discards it.
+///
+/// For the rest of `tiberius`'s API (bulk insert, transactions), [`client`](Self::client) gives
+/// the raw client; report any error seen through it with [`report_error`](Self::report_error).
+pub struct Connection {
+    client: Client,
+    server: String,
+    retire_at: Option<Instant>,
+    token_expires_at: Option<Instant>,
+    opened_at: Instant,
+    last_used: Instant,
+    broken: bool,
+    in_request: bool,
+    command_timeout: Option<Duration>,
+}
+
+impl Connection {
+    pub(crate) fn new(
+        client: Client,
+        server: String,
+        token: Option<(Instant, Instant)>,
+        command_timeout: Option<Duration>,
+    ) -> Self {
+        let now = Instant::now();
+        Self {
+            client,
+            server,
+            token_expires_at: token.map(|(expires_at, _)| expires_at),
+            retire_at: token.map(|(_, retire_at)| retire_at),
+            opened_at: now,
+            last_used: now,
+            broken: false,
+            in_request: false,
+            command_timeout,
+        }
+    }
+
+    /// Runs a parameterised statement (`@P1`, `@P2`, ...) and streams its results.
+    ///
+    /// ```no_run
+    /// # async fn example(conn: &mut azure_sql_passwordless::Connection) -> azure_sql_passwordless::Result<()> {
+    /// let rows = conn
+    ///     .query("SELECT customer_id FROM dbo.Customer WHERE active = @P1", &[&true])
+    ///     .await?
+    ///     .into_first_result()
+    ///     .await?;
+    /// for row in rows {
+    ///     let id: Option<i32> = row.get(0);
+    ///     println!("Customer ID-->{}", id.unwrap_or_default());
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn query<'a, 'b>(
+        &'a mut self,
+        sql: impl Into<Cow<'b, str>>,
+        params: &'b [&'b dyn ToSql],
+    ) -> Result<QueryStream<'a>, Error>
+    where
+        'a: 'b,
+    {
+        self.begin()?;
+        let timeout = self.command_timeout;
+        let Self {
+            client,
+            broken,
+            in_request,
+            ..
+        } = self;
+        let result = client.query(sql, params).await;
+        *in_request = false;
+        match result {
+            Ok(inner) => Ok(QueryStream {
+                inner,
+                broken,
+                timeout,
+            }),
+            Err(e) => Err(seen(broken, e, timeout)),
+        }
+    }
+
+    /// Runs a batch without parameters and streams its results. Never pass user input here;
+    /// use [`query`](Self::query) with parameters.
+    pub async fn simple_query<'a, 'b>(
+        &'a mut self,
+        sql: impl Into<Cow<'b, str>>,
+    ) -> Result<QueryStream<'a>, Error>
+    where
+        'a: 'b,
+    {
+        self.begin()?;
+        let timeout = self.command_timeout;
+        let Self {
+            client,
+            broken,
+            in_request,
+            ..
+        } = self;
+        let result = client.simple_query(sql).await;
+        *in_request = false;
+        match result {
+            Ok(inner) => Ok(QueryStream {
+                inner,
+                broken,
+                timeout,
+            }),
+            Err(e) => Err(seen(broken, e, timeout)),
+        }
+    }
+
+    /// Runs a parameterised statement and returns the rows it affected.
+    pub async fn execute<'a>(
+        &mut self,
+        sql: impl Into<Cow<'a, str>>,
+        params: &[&dyn ToSql],
+    ) -> Result<ExecuteResult, Error> {
+        self.begin()?;
+        let result = self.client.execute(sql, params).await;
+        self.in_request = false;
+        result.map_err(|e| seen(&mut self.broken, e, self.command_timeout))
+    }
+
+    /// The raw `tiberius` client, for what this wrapper does not offer. Errors seen through it
+    /// bypass the broken-connection tracking: pass them to [`report_error`](Self::report_error)
+    /// (or call [`mark_broken`](Self::mark_broken)) so the pool does not reuse a dead connection.
+    pub fn client(&mut self) -> &mut Client {
+        self.last_used = Instant::now();
+        &mut self.client
+    }
+
+    /// Records an error seen through [`client`](Self::client); returns whether it broke the
+    /// connection.
+    pub fn report_error(&mut self, error: &tiberius::error::Error) -> bool {
+        if tds_error_breaks_connection(error) {
+            self.mark_broken();
+        }
+        self.broken
+    }
+
+    /// Marks the connection as unusable: the pool discards it when it comes back.
+    pub fn mark_broken(&mut self) {
+        if !self.broken {
+            tracing::debug!(server = %self.server, "connection: marked broken");
+        }
+        self.broken = true;
+    }
+
+    /// Whether the connection must not be used again (see the module docs).
+    pub fn is_broken(&self) -> bool {
+        self.broken || self.in_request
+    }
+
+    /// The server (`host:port`) this connection is logged in to, after any redirect.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// Time left before the token this connection logged in with expires (`None` for SQL
+    /// logins).
+    pub fn token_expires_in(&self) -> Option<Duration> {
+        self.token_expires_at
+            .map(|at| at.saturating_duration_since(Instant::now()))
+    }
+
+    /// Whether the login token is past the point where the pool stops handing the connection
+    /// out (its expiry less the minimum remaining lifetime of the [`crate::RenewalPolicy`]).
+    pub fn token_retired(&self) -> bool {
+        self.retire_at.is_some_and(|at| Instant::now() >= at)
+    }
+
+    /// When the connection was opened.
+    pub fn opened_at(&self) -> Instant {
+        self.opened_at
+    }
+
+    /// How long ago the connection was opened.
+    pub fn age(&self) -> Duration {
+        self.opened_at.elapsed()
+    }
+
+    /// How long since the connection last started a request.
+    pub fn idle_for(&self) -> Duration {
+        self.last_used.elapsed()
+    }
+
+    /// Closes the connection politely.
+    pub async fn close(self) -> Result<(), Error> {
+        self.client
+            .close()
+            .await
+            .map_err(|e| Error::from_statement(e, None))
+    }
+
+    /// A cheap round trip (`SELECT 1`) proving the session still works.
+    pub async fn ping(&mut self) -> Result<(), Error> {
+        self.simple_query("SELECT 1").await?.into_results().await?;
+        Ok(())
+    }
+
+    fn begin(&mut self) -> Result<(), Error> {
+        if self.broken || self.in_request {
+            // A previous request's future was dropped mid-way: the stream is out of sync.
+            self.broken = true;
+            return Err(Error::AlreadyBroken);
+        }
+        self.in_request = true;
+        self.last_used = Instant::now();
+        Ok(())
+    }
+}
+
+/// Classifies an error seen on the connection, marking it broken when it must not be reused.
+fn seen(broken: &mut bool, e: tiberius::error::Error, timeout: Option<Duration>) -> Error {
+    if tds_error_breaks_connection(&e) {
+        *broken = true;
+    }
+    let error = Error::from_statement(e, timeout);
+    tracing::debug!(error = %error, broken = *broken, "connection: request failed");
+    error
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("server", &self.server)
+            .field("age", &self.age())
+            .field("token_expires_in", &self.token_expires_in())
+            .field("broken", &self.is_broken())
+            .finish()
+    }
+}
+
+/// The results of a statement, as a stream of [`QueryItem`]s (metadata, then rows, for each
+/// result set). Errors mark the connection broken when they must.
+pub struct QueryStream<'a> {
+    inner: tiberius::QueryStream<'a>,
+    broken: &'a mut bool,
+    timeout: Option<Duration>,
+}
+
+impl<'a> QueryStream<'a> {
+    /// Every result set, each as a `Vec` of rows.
+    pub async fn into_results(mut self) -> Result<Vec<Vec<Row>>, Error> {
+        use futures_util::TryStreamExt;
+        let mut results: Vec<Vec<Row>> = Vec::new();
+        let mut current: Option<Vec<Row>> = None;
+        while let Some(item) = self.try_next().await? {
+            match item {
+                QueryItem::Metadata(_) => {
+                    if let Some(previous) = current.take() {
+                        results.push(previous);
+                    }
+                    current = Some(Vec::new());
+                }
+                QueryItem::Row(row) => current.get_or_insert_with(Vec::new).push(row),
+            }
+        }
+        results.extend(current);
+        Ok(results)
+    }
+
+    /// The rows of the first result set.
+    pub async fn into_first_result(self) -> Result<Vec<Row>, Error> {
+        Ok(self.into_results().await?.into_iter().next().unwrap_or_default())
+    }
+
+    /// The first row of the first result set.
+    pub async fn into_row(self) -> Result<Option<Row>, Error> {
+        Ok(self.into_first_result().await?.into_iter().next())
+    }
+}
+
+impl Stream for QueryStream<'_> {
+    type Item = Result<QueryItem, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_next(cx) {
+            Poll::Ready(Some(Err(e))) => {
+                Poll::Ready(Some(Err(seen(this.broken, e, this.timeout))))
+            }
+            Poll::Ready(Some(Ok(item))) => Poll::Ready(Some(Ok(item))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl fmt::Debug for QueryStream<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QueryStream").finish_non_exhaustive()
+    }
+}
