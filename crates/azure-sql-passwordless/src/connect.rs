@@ -197,7 +197,10 @@ impl Connector {
             }
             Auth::Sql => {
                 let user = config.get_user_id().unwrap_or_default();
-                let password = config.get_password().map(|p| p.expose()).unwrap_or_default();
+                let password = config
+                    .get_password()
+                    .map(|p| p.expose())
+                    .unwrap_or_default();
                 (AuthMethod::sql_server(user, password), None)
             }
         };
@@ -239,7 +242,10 @@ impl Connector {
                         hop = hops,
                         "connect: gateway redirect"
                     );
-                    if visited.iter().any(|(h, p)| *p == next_port && h.eq_ignore_ascii_case(&next_host)) {
+                    if visited
+                        .iter()
+                        .any(|(h, p)| *p == next_port && h.eq_ignore_ascii_case(&next_host))
+                    {
                         return Err(Error::RedirectLoop {
                             host: next_host,
                             port: next_port,
@@ -280,8 +286,7 @@ impl Connector {
             Encrypt::Optional => EncryptionLevel::On,
         });
         let roots = config.get_trusted_root_certificates();
-        if config.get_trust_server_certificate() && encrypt != Encrypt::Strict && roots.is_empty()
-        {
+        if config.get_trust_server_certificate() && encrypt != Encrypt::Strict && roots.is_empty() {
             tds.trust_cert();
         } else {
             for pem in roots {
@@ -308,7 +313,10 @@ impl Connector {
                 database: config.get_database().unwrap_or("<default>").to_owned(),
                 message: crate::error::redact_jwts(t.message()),
             },
-            T::Io { kind, .. } if kind == std::io::ErrorKind::TimedOut => Error::Timeout {
+            T::Io {
+                kind: std::io::ErrorKind::TimedOut,
+                ..
+            } => Error::Timeout {
                 what: TimeoutKind::Login,
                 target: Some(server),
                 after: config.get_connect_timeout(),
@@ -391,7 +399,10 @@ mod tests {
         let interval = Duration::from_secs(10);
         for (attempt, base) in [(1, 10.0), (2, 20.0), (3, 40.0), (4, 60.0), (9, 60.0)] {
             let d = retry_delay(attempt, interval).as_secs_f64();
-            assert!(d >= base * 0.75 && d <= base * 1.25, "attempt {attempt}: {d}");
+            assert!(
+                d >= base * 0.75 && d <= base * 1.25,
+                "attempt {attempt}: {d}"
+            );
         }
     }
 
@@ -432,7 +443,10 @@ mod tests {
             .await
             .expect_err("nobody listens");
         assert!(matches!(err, Error::Connect { .. }), "{err:?}");
-        assert!(err.to_string().contains(&format!("127.0.0.1:{port}")), "{err}");
+        assert!(
+            err.to_string().contains(&format!("127.0.0.1:{port}")),
+            "{err}"
+        );
     }
 
     #[tokio::test]
@@ -446,14 +460,19 @@ mod tests {
             .authentication(Authentication::SqlPassword)
             .user_id("sa")
             .password("not-shown")
-            .connect_retry_count(2)
-            .connect_retry_interval(Duration::from_millis(10));
+            .connect_retry_count(1)
+            .connect_retry_interval(Duration::from_secs(1));
         let connector = Connector::new(config).expect("connector");
         assert!(connector.token_source().is_none());
+        let started = tokio::time::Instant::now();
         let err = connector.connect().await.expect_err("nobody listens");
+        assert!(
+            started.elapsed() >= Duration::from_millis(750),
+            "retried without a delay"
+        );
         match &err {
             Error::TransientExhausted { attempts, last } => {
-                assert_eq!(*attempts, 3);
+                assert_eq!(*attempts, 2);
                 assert!(matches!(**last, Error::Connect { .. }), "{last:?}");
             }
             other => panic!("expected TransientExhausted, got {other:?}"),

@@ -288,7 +288,12 @@ impl<'a> QueryStream<'a> {
 
     /// The rows of the first result set.
     pub async fn into_first_result(self) -> Result<Vec<Row>, Error> {
-        Ok(self.into_results().await?.into_iter().next().unwrap_or_default())
+        Ok(self
+            .into_results()
+            .await?
+            .into_iter()
+            .next()
+            .unwrap_or_default())
     }
 
     /// The first row of the first result set.
@@ -303,9 +308,7 @@ impl Stream for QueryStream<'_> {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         match Pin::new(&mut this.inner).poll_next(cx) {
-            Poll::Ready(Some(Err(e))) => {
-                Poll::Ready(Some(Err(seen(this.broken, e, this.timeout))))
-            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(seen(this.broken, e, this.timeout)))),
             Poll::Ready(Some(Ok(item))) => Poll::Ready(Some(Ok(item))),
             Poll::Ready(None) => Poll::Ready(None),
             Poll::Pending => Poll::Pending,

@@ -118,7 +118,9 @@ pub enum Error {
     },
 
     /// The login was redirected more times than allowed.
-    #[error("the server redirected the login more than {max} times; the last target was {host}:{port}")]
+    #[error(
+        "the server redirected the login more than {max} times; the last target was {host}:{port}"
+    )]
     TooManyRedirects {
         /// The bound on redirects ([`crate::connect::MAX_REDIRECTS`]).
         max: u32,
@@ -436,7 +438,9 @@ pub(crate) fn redact_jwts(text: &str) -> String {
         out.push_str(&rest[..at]);
         let candidate = &rest[at..];
         // Header segment, then a dot and more base64url or dots.
-        let header_len = candidate.find(|c: char| !is_b64url(c)).unwrap_or(candidate.len());
+        let header_len = candidate
+            .find(|c: char| !is_b64url(c))
+            .unwrap_or(candidate.len());
         if candidate[header_len..].starts_with('.') {
             let len = candidate
                 .find(|c: char| !(is_b64url(c) || c == '.'))
@@ -534,7 +538,10 @@ impl Error {
     }
 
     /// Classifies a driver error seen on an open connection (a statement's error).
-    pub(crate) fn from_statement(e: tiberius::error::Error, command_timeout: Option<Duration>) -> Self {
+    pub(crate) fn from_statement(
+        e: tiberius::error::Error,
+        command_timeout: Option<Duration>,
+    ) -> Self {
         use tiberius::error::Error as T;
         match e {
             T::Server(ref t) => match t.code() {
@@ -546,7 +553,10 @@ impl Error {
                 },
                 _ => Error::Sql(e),
             },
-            T::Io { kind, .. } if kind == std::io::ErrorKind::TimedOut => Error::Timeout {
+            T::Io {
+                kind: std::io::ErrorKind::TimedOut,
+                ..
+            } => Error::Timeout {
                 what: TimeoutKind::Command,
                 target: None,
                 after: command_timeout.unwrap_or_default(),
@@ -614,8 +624,16 @@ mod tests {
             failure: f,
         }
         .to_string();
-        assert!(shown.starts_with("could not get an access token from workload identity: AADSTS70021: No matching"), "{shown}");
-        assert!(shown.contains("system:serviceaccount:<namespace>:<service account>"), "{shown}");
+        assert!(
+            shown.starts_with(
+                "could not get an access token from workload identity: AADSTS70021: No matching"
+            ),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("system:serviceaccount:<namespace>:<service account>"),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -633,7 +651,10 @@ mod tests {
         assert_eq!(f.aadsts, None);
         assert_eq!(f.http_status, None);
         assert_eq!(f.message, "connection refused");
-        let err = Error::TokenAcquisition { provider: "managed identity", failure: f };
+        let err = Error::TokenAcquisition {
+            provider: "managed identity",
+            failure: f,
+        };
         assert!(err.is_transient());
     }
 
@@ -690,7 +711,9 @@ mod tests {
     fn expiry_and_timeouts_say_what_happened() {
         let e = Error::TokenExpired {
             provider: "workload identity",
-            expiry: TokenExpiry::Expired { ago: Duration::from_secs(3) },
+            expiry: TokenExpiry::Expired {
+                ago: Duration::from_secs(3),
+            },
             failures: 4,
             failure: TokenFailure::timed_out(Duration::from_secs(30)),
         };

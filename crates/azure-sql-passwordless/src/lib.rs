@@ -3,9 +3,67 @@
 //! Proves who the service is with Microsoft Entra ID access tokens (AKS Workload Identity, managed
 //! identity, a service principal, the developer's Azure CLI login, or a default chain that picks
 //! the right one), shares and renews those tokens in the background, and pools `tiberius`
-//! connections with `bb8`.
+//! connections with `bb8`. No password, secret or connection-string credential is needed in
+//! production.
 //!
-//! (Skeleton: being built.)
+//! **For**: services that query Azure SQL Database (or SQL Server with `Sql Password`, for local
+//! containers) through `tiberius`, configured the way .NET services are (ADO.NET connection
+//! strings, `Authentication=Active Directory ...`). **Not for**: an ORM or query builder, SQL
+//! Server's Windows/Kerberos logins, or Entra user sign-in flows (device code, browser).
+//!
+//! # Quick start
+//!
+//! ```no_run
+//! use azure_sql_passwordless::{Config, Pool};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     // In a pod with Workload Identity, the webhook provides AZURE_CLIENT_ID, AZURE_TENANT_ID,
+//!     // AZURE_AUTHORITY_HOST and AZURE_FEDERATED_TOKEN_FILE; nothing else is needed.
+//!     let config: Config = "Server=tcp:myserver.database.windows.net,1433;Database=mydb;\
+//!                           Authentication=Active Directory Workload Identity;Encrypt=True"
+//!         .parse()?;
+//!     let pool = Pool::new(config).await?;
+//!
+//!     let mut conn = pool.get().await?;
+//!     let rows = conn
+//!         .query("SELECT customer_id FROM dbo.Customer WHERE active = @P1", &[&true])
+//!         .await?
+//!         .into_first_result()
+//!         .await?;
+//!     for row in rows {
+//!         println!("Customer ID-->{}", row.get::<i32, _>(0).unwrap_or_default());
+//!     }
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Where things are
+//!
+//! | module | job |
+//! |---|---|
+//! | [`config`] | the connection string parser, environment reader and typed setters → [`Config`] |
+//! | [`credential`] | `Authentication` → a [`TokenProvider`] (workload identity, managed identity, service principal, Azure CLI, default chain, your own credential or callback) |
+//! | [`token`] | the token cache: one token shared by every connection, single-flight fetches, background renewal ([`RenewalPolicy`]) |
+//! | [`connect`] | TCP + TLS + the TDS login with the token; gateway redirects and transient retries |
+//! | [`connection`] | the logged-in [`Connection`] and its query API, which tracks broken connections |
+//! | [`pool`] | the `bb8` pool, its bounds (token freshness, connection lifetime) and its state |
+//! | [`error`] | the one runtime [`Error`]; each variant says what to fix |
+//!
+//! # What happens on its own
+//!
+//! - One request to Entra per token half-life, however many connections and pools share the
+//!   [`TokenSource`]; renewal runs in the background, so `get()` never waits on Entra while a
+//!   usable token is cached. When Entra fails, the still-valid token keeps serving and renewal
+//!   retries with backoff; callers see an error (with the `AADSTS` code and text) only when no
+//!   usable token is left.
+//! - A pooled connection is never handed out once its login token is about to expire, and lives
+//!   at most `Connection Lifetime` (10 minutes by default), so a revoked role takes effect
+//!   within that bound. A connection that fails (I/O, timeout, 37396) is discarded.
+//! - Logins follow the gateway's redirect (at most 10 hops) and retry the transient errors
+//!   Microsoft's drivers agree on ([`error::TRANSIENT_SQL_ERRORS`]); 18456 is never retried.
+//! - `tracing` events say what happened (token acquired or failed, renewals, connects,
+//!   redirects, retries), never with a token in them.
 
 pub mod config;
 pub mod connect;
@@ -19,6 +77,8 @@ pub use config::{Authentication, Config, ConfigError, Encrypt, Secret};
 pub use connect::{connect, Connector};
 pub use connection::{Client, Connection, QueryStream};
 pub use credential::TokenProvider;
-pub use pool::{Manager, Pool, PoolBuilder, PoolState, PooledConnection};
 pub use error::{Error, Result, TimeoutKind, TokenExpiry, TokenFailure};
-pub use token::{Margins, RefreshOutcome, RefreshRecord, RenewalPolicy, Token, TokenSource, TokenState};
+pub use pool::{Manager, Pool, PoolBuilder, PoolState, PooledConnection};
+pub use token::{
+    Margins, RefreshOutcome, RefreshRecord, RenewalPolicy, Token, TokenSource, TokenState,
+};

@@ -209,7 +209,9 @@ impl Pool {
 
 impl fmt::Debug for Pool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pool").field("state", &self.state()).finish()
+        f.debug_struct("Pool")
+            .field("state", &self.state())
+            .finish()
     }
 }
 
@@ -435,7 +437,11 @@ impl bb8::ManageConnection for Manager {
 
     async fn is_valid(&self, conn: &mut Connection) -> Result<(), Error> {
         if let Some(reason) = self.retire_reason(conn) {
-            tracing::debug!(server = conn.server(), reason, "pool: retiring a connection at checkout");
+            tracing::debug!(
+                server = conn.server(),
+                reason,
+                "pool: retiring a connection at checkout"
+            );
             return Err(Error::ConnectionRetired { reason });
         }
         if conn.idle_for() > self.ping_after_idle {
@@ -447,7 +453,11 @@ impl bb8::ManageConnection for Manager {
     fn has_broken(&self, conn: &mut Connection) -> bool {
         match self.retire_reason(conn) {
             Some(reason) => {
-                tracing::debug!(server = conn.server(), reason, "pool: discarding a returned connection");
+                tracing::debug!(
+                    server = conn.server(),
+                    reason,
+                    "pool: discarding a returned connection"
+                );
                 true
             }
             None => false,

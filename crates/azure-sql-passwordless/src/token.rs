@@ -133,9 +133,18 @@ impl RenewalPolicy {
         Margins {
             renew_after,
             min_remaining,
-            retry_initial: self.retry_initial.min(lifetime / 100).max(Duration::from_millis(1)),
-            retry_max: self.retry_max.min(lifetime / 20).max(Duration::from_millis(1)),
-            fetch_timeout: self.fetch_timeout.min(lifetime / 4).max(Duration::from_millis(10)),
+            retry_initial: self
+                .retry_initial
+                .min(lifetime / 100)
+                .max(Duration::from_millis(1)),
+            retry_max: self
+                .retry_max
+                .min(lifetime / 20)
+                .max(Duration::from_millis(1)),
+            fetch_timeout: self
+                .fetch_timeout
+                .min(lifetime / 4)
+                .max(Duration::from_millis(10)),
         }
     }
 
@@ -499,7 +508,9 @@ impl TokenSource {
             scope: self.shared.scope.to_string(),
             expires_in: current.map(|t| t.expires_at - now),
             expires_on: current.map(|t| t.expires_on),
-            renewal_due_in: current.and(st.renew_at).map(|at| at.saturating_duration_since(now)),
+            renewal_due_in: current
+                .and(st.renew_at)
+                .map(|at| at.saturating_duration_since(now)),
             renewing: st.in_flight,
             last_refresh: st.last_refresh.clone(),
             last_success: st.last_success,
@@ -699,7 +710,8 @@ impl Task {
                     st.renew_at = Some(renew_at);
                 } else {
                     st.stale_renewals += 1;
-                    let delay = backoff(st.stale_renewals, margins.retry_initial, margins.retry_max);
+                    let delay =
+                        backoff(st.stale_renewals, margins.retry_initial, margins.retry_max);
                     st.renew_at = Some(renew_at.max(now + delay));
                     st.next_attempt_at = None;
                 }
@@ -923,7 +935,10 @@ mod tests {
         for failures in 1..=10 {
             let d = backoff(failures, initial, max);
             let base = (initial * (1 << (failures - 1))).min(max);
-            assert!(d >= base.mul_f64(0.75) && d <= base.mul_f64(1.25), "{failures}: {d:?}");
+            assert!(
+                d >= base.mul_f64(0.75) && d <= base.mul_f64(1.25),
+                "{failures}: {d:?}"
+            );
         }
         assert!(backoff(u32::MAX, initial, max) <= max.mul_f64(1.25));
     }
@@ -950,25 +965,41 @@ mod tests {
         let p = Arc::new(Counting::new(Duration::from_millis(1200)));
         let tokens = source(&p);
         let first = tokens.token().await.expect("first token");
-        assert_eq!(tokens.state().waits, 1, "the very first call waits for the first request");
+        assert_eq!(
+            tokens.state().waits,
+            1,
+            "the very first call waits for the first request"
+        );
         // Call continuously across three lifetimes; every call must be answered at once.
         let deadline = Instant::now() + Duration::from_millis(3600);
         let mut seen = vec![first.secret().to_owned()];
         while Instant::now() < deadline {
             let started = Instant::now();
             let t = tokens.token().await.expect("token");
-            assert!(started.elapsed() < Duration::from_millis(50), "a caller waited");
-            assert!(t.expires_in() > Duration::from_millis(120), "handed out a nearly expired token");
+            assert!(
+                started.elapsed() < Duration::from_millis(50),
+                "a caller waited"
+            );
+            assert!(
+                t.expires_in() > Duration::from_millis(120),
+                "handed out a nearly expired token"
+            );
             if seen.last().map(String::as_str) != Some(t.secret()) {
                 seen.push(t.secret().to_owned());
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let state = tokens.state();
-        assert_eq!(state.waits, 1, "no caller after the first waited: {state:?}");
+        assert_eq!(
+            state.waits, 1,
+            "no caller after the first waited: {state:?}"
+        );
         // Renewal at half the lifetime: 3.6 s / 0.6 s ≈ 6 requests (first included).
         assert!((5..=7).contains(&p.fetches()), "fetches = {}", p.fetches());
-        assert!(seen.len() as u64 + 1 >= p.fetches(), "each renewal replaced the token");
+        assert!(
+            seen.len() as u64 + 1 >= p.fetches(),
+            "each renewal replaced the token"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -978,7 +1009,10 @@ mod tests {
         tokens.token().await.expect("token");
         let due = tokens.state().renewal_due_in.expect("due");
         // Half the lifetime (less the microseconds the wall clock moved during the request).
-        assert!(due <= Duration::from_secs(1800) && due > Duration::from_secs(1799), "{due:?}");
+        assert!(
+            due <= Duration::from_secs(1800) && due > Duration::from_secs(1799),
+            "{due:?}"
+        );
         tokio::time::sleep(Duration::from_secs(1799)).await;
         assert_eq!(p.fetches(), 1);
         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -1009,7 +1043,10 @@ mod tests {
             state.last_refresh.map(|r| r.outcome),
             Some(RefreshOutcome::Ok { .. })
         ));
-        assert_ne!(tokens.token().await.expect("token").secret(), first.secret());
+        assert_ne!(
+            tokens.token().await.expect("token").secret(),
+            first.secret()
+        );
         assert_eq!(tokens.state().waits, 1);
     }
 
@@ -1042,17 +1079,41 @@ mod tests {
         p.fail_next.store(u32::MAX, Ordering::SeqCst);
         // 3600 - 120 s: still served until the last 2 minutes.
         tokio::time::sleep(Duration::from_secs(3470)).await;
-        tokens.token().await.expect("served until the minimum remaining lifetime");
+        tokens
+            .token()
+            .await
+            .expect("served until the minimum remaining lifetime");
         tokio::time::sleep(Duration::from_secs(20)).await;
         let err = tokens.token().await.expect_err("too close to expiry");
         let text = err.to_string();
-        assert!(matches!(err, Error::TokenExpired { expiry: TokenExpiry::TooClose { .. }, .. }), "{err:?}");
-        assert!(text.contains("AADSTS90033: A transient error has occurred"), "{text}");
+        assert!(
+            matches!(
+                err,
+                Error::TokenExpired {
+                    expiry: TokenExpiry::TooClose { .. },
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(
+            text.contains("AADSTS90033: A transient error has occurred"),
+            "{text}"
+        );
         assert!(text.contains("from counting"), "{text}");
         assert!(!text.contains("eyJ"), "{text}");
         tokio::time::sleep(Duration::from_secs(200)).await;
         let err = tokens.token().await.expect_err("expired");
-        assert!(matches!(err, Error::TokenExpired { expiry: TokenExpiry::Expired { .. }, .. }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                Error::TokenExpired {
+                    expiry: TokenExpiry::Expired { .. },
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
         // Entra recovers: the next caller past the backoff gets a fresh token.
         p.fail_next.store(0, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_secs(80)).await;
@@ -1066,7 +1127,16 @@ mod tests {
         p.fail_next.store(1, Ordering::SeqCst);
         let tokens = source(&p);
         let err = tokens.token().await.expect_err("first request fails");
-        assert!(matches!(err, Error::TokenAcquisition { provider: "counting", .. }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                Error::TokenAcquisition {
+                    provider: "counting",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
         // Within the backoff delay: the same error, no new request.
         let again = tokens.token().await.expect_err("blocked");
         assert_eq!(again.to_string(), err.to_string());
@@ -1190,9 +1260,10 @@ mod tests {
     fn outside_tokio_it_is_a_clear_error() {
         let p = Arc::new(Counting::new(Duration::from_secs(60)));
         let tokens = source(&p);
-        let result = std::thread::spawn(move || futures_util::FutureExt::now_or_never(tokens.token()))
-            .join()
-            .expect("thread");
+        let result =
+            std::thread::spawn(move || futures_util::FutureExt::now_or_never(tokens.token()))
+                .join()
+                .expect("thread");
         assert!(matches!(result, Some(Err(Error::NoRuntime))), "{result:?}");
     }
 

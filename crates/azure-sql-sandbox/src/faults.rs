@@ -108,11 +108,15 @@ impl Faults {
     }
     /// Waits this long before answering each login (`None` clears it).
     pub fn set_login_delay(&self, d: Option<Duration>) {
-        self.0.login_delay_ms.store(d.map_or(0, millis), Ordering::Release);
+        self.0
+            .login_delay_ms
+            .store(d.map_or(0, millis), Ordering::Release);
     }
     /// Waits this long before answering each batch or RPC (`None` clears it).
     pub fn set_query_delay(&self, d: Option<Duration>) {
-        self.0.query_delay_ms.store(d.map_or(0, millis), Ordering::Release);
+        self.0
+            .query_delay_ms
+            .store(d.map_or(0, millis), Ordering::Release);
     }
     /// Resets the connection in the middle of the next `n` query responses.
     pub fn reset_queries(&self, n: u32) {
@@ -164,7 +168,9 @@ impl Faults {
     }
     /// Holds every token request this long before answering (`None` clears it).
     pub fn set_token_stall(&self, d: Option<Duration>) {
-        self.0.token_stall_ms.store(d.map_or(0, millis), Ordering::Release);
+        self.0
+            .token_stall_ms
+            .store(d.map_or(0, millis), Ordering::Release);
     }
     /// Consumes one token-endpoint fault, if any is pending.
     pub fn take_token_fault(&self) -> Option<TokenEndpointFault> {

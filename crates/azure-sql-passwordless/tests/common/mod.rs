@@ -1,0 +1,74 @@
+//! Shared by the end-to-end tests: the sandbox started in-process with the library configured
+//! for it (never through process environment variables), the target switch that points the same
+//! tests at a real server, and small helpers.
+#![allow(dead_code)]
+
+pub mod target;
+
+use azure_sql_passwordless::{Config, Connection};
+use azure_sql_sandbox::{Sandbox, SandboxOptions};
+use std::time::Duration;
+
+/// The query every target can answer.
+pub const CUSTOMERS: &str = "SELECT customer_id FROM dbo.Customer ORDER BY customer_id";
+
+/// A running sandbox and a library configuration for its workload identity.
+pub struct SandboxTarget {
+    pub sandbox: Sandbox,
+    pub config: Config,
+}
+
+/// Starts a sandbox with `options` and configures the library for it as a pod would be:
+/// workload identity, the projected token file, the sandbox's Entra and CA.
+pub async fn sandbox(options: SandboxOptions) -> SandboxTarget {
+    init_tracing();
+    let sandbox = Sandbox::start(options).await.expect("sandbox starts");
+    let config = config_for(&sandbox);
+    SandboxTarget { sandbox, config }
+}
+
+/// The library configuration for `sandbox`'s workload identity.
+pub fn config_for(sandbox: &Sandbox) -> Config {
+    let env = sandbox.env();
+    let mut config: Config = env
+        .connection_string
+        .parse()
+        .expect("the sandbox's connection string parses");
+    config
+        .trust_root_certificate_file(&env.ca_pem_path)
+        .expect("the sandbox CA reads");
+    config
+        .tenant_id(&env.tenant_id)
+        .authority_host(&env.authority_host)
+        .federated_token_file(&env.federated_token_file)
+        .user_id(&env.client_id);
+    config
+}
+
+/// Sandbox options with access tokens living `secs` seconds.
+pub fn lifetime(secs: u64) -> SandboxOptions {
+    SandboxOptions {
+        token_lifetime: Duration::from_secs(secs),
+        ..SandboxOptions::default()
+    }
+}
+
+/// The customer ids, in order.
+pub async fn customer_ids(conn: &mut Connection) -> azure_sql_passwordless::Result<Vec<i32>> {
+    let rows = conn
+        .simple_query(CUSTOMERS)
+        .await?
+        .into_first_result()
+        .await?;
+    Ok(rows.iter().filter_map(|r| r.get::<i32, _>(0)).collect())
+}
+
+/// Logs to the test's output when `RUST_LOG` is set (`RUST_LOG=azure_sql_passwordless=debug`).
+pub fn init_tracing() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+}

@@ -1,0 +1,532 @@
+//! The real path, end to end: the projected service-account token → the Entra stand-in → TLS →
+//! the TDS login through the gateway's redirect → the Customer rows, with access tokens living a
+//! few seconds so renewal happens inside the tests. The sandbox runs in-process on port 0; tests
+//! marked so also run against a real server when `tests/common/target.rs`'s variables are set.
+
+mod common;
+
+use azure_sql_passwordless::{connect, Config, Connector, Encrypt, Error, Pool};
+use azure_sql_sandbox::{SandboxOptions, TokenEndpointFault};
+use common::{customer_ids, lifetime, sandbox, target};
+use std::time::Duration;
+use tokio::time::Instant;
+
+// ---- every target --------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_pool_reads_the_five_customers_through_the_gateway() {
+    let t = sandbox(SandboxOptions::default()).await;
+    let pool = Pool::new(t.config.clone()).await.expect("pool");
+    let mut conn = pool.get().await.expect("connection");
+    assert_eq!(
+        customer_ids(&mut conn).await.expect("query"),
+        [1, 2, 3, 4, 5]
+    );
+    // The gateway redirected the login to the node: the connection lives there.
+    let stats = t.sandbox.stats();
+    assert_eq!(stats.redirects, 1);
+    assert_ne!(conn.server(), format!("localhost:{}", t.sandbox.env().port));
+    assert_eq!(stats.token_requests, 1);
+    drop(conn);
+    let state = pool.state();
+    assert_eq!(
+        (state.size, state.idle, state.in_use, state.waiting),
+        (1, 1, 0, 0)
+    );
+    let token = state.token.expect("token state");
+    assert_eq!(token.provider, "workload identity");
+    assert_eq!(token.fetches, 1);
+
+    for external in target::external("a_pool_reads_the_five_customers_through_the_gateway") {
+        let pool = Pool::new(external.config)
+            .await
+            .expect("pool on external target");
+        let mut conn = pool.get().await.expect("connection on external target");
+        assert_eq!(
+            customer_ids(&mut conn).await.expect("query"),
+            [1, 2, 3, 4, 5],
+            "on {}",
+            external.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn one_shot_connect_needs_no_pool() {
+    let t = sandbox(SandboxOptions::default()).await;
+    let mut conn = connect(&t.config).await.expect("connect");
+    assert_eq!(customer_ids(&mut conn).await.expect("query").len(), 5);
+    assert!(conn.token_expires_in().expect("an Entra login") > Duration::from_secs(3000));
+    conn.close().await.expect("close");
+
+    for external in target::external("one_shot_connect_needs_no_pool") {
+        let mut conn = connect(&external.config)
+            .await
+            .expect("connect on external target");
+        assert_eq!(customer_ids(&mut conn).await.expect("query").len(), 5);
+    }
+}
+
+// ---- tokens --------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_keep_working_across_several_token_lifetimes() {
+    target::sandbox_only(
+        "connections_keep_working_across_several_token_lifetimes",
+        "needs token lifetimes of seconds",
+    );
+    let t = sandbox(lifetime(2)).await;
+    let pool = Pool::new(t.config.clone()).await.expect("pool");
+    // The very first get() waits for the first token; after that nobody should.
+    customer_ids(&mut pool.get().await.expect("first get"))
+        .await
+        .expect("query");
+    let started = Instant::now();
+    let run_for = Duration::from_millis(6500);
+    let mut workers = Vec::new();
+    for _ in 0..8 {
+        let pool = pool.clone();
+        workers.push(tokio::spawn(async move {
+            let mut queries = 0u32;
+            let mut slowest = Duration::ZERO;
+            while started.elapsed() < run_for {
+                let asked = Instant::now();
+                let mut conn = pool.get().await.expect("get across renewals");
+                slowest = slowest.max(asked.elapsed());
+                assert_eq!(customer_ids(&mut conn).await.expect("query").len(), 5);
+                queries += 1;
+                drop(conn);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            (queries, slowest)
+        }));
+    }
+    for w in workers {
+        let (queries, slowest) = w.await.expect("worker");
+        assert!(queries > 20, "only {queries} queries");
+        assert!(slowest < Duration::from_secs(1), "a get() took {slowest:?}");
+    }
+    let stats = t.sandbox.stats();
+    let token = pool.state().token.expect("token state");
+    // Renewal at half the lifetime: 2 requests per 2-second lifetime, whatever the number of
+    // connections (hundreds of logins here).
+    assert!(
+        (5..=9).contains(&stats.token_requests),
+        "token requests: {}",
+        stats.token_requests
+    );
+    assert_eq!(
+        stats.token_requests, token.fetches,
+        "every request came from the one cache"
+    );
+    assert!(stats.logins_ok > stats.token_requests * 2, "{stats:?}");
+    assert_eq!(
+        token.waits, 1,
+        "only the first caller waited for Entra: {token:?}"
+    );
+    assert_eq!(token.failures, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_concurrent_gets_make_one_entra_request() {
+    target::sandbox_only(
+        "a_thousand_concurrent_gets_make_one_entra_request",
+        "counts the sandbox's Entra requests",
+    );
+    let t = sandbox(SandboxOptions::default()).await;
+    let pool = Pool::new(t.config.clone()).await.expect("pool");
+    let gets: Vec<_> = (0..1000)
+        .map(|_| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let mut conn = pool.get_owned().await?;
+                conn.simple_query("SELECT 1").await?.into_results().await?;
+                Ok::<_, Error>(())
+            })
+        })
+        .collect();
+    for g in gets {
+        g.await.expect("task").expect("get and query");
+    }
+    let stats = t.sandbox.stats();
+    assert_eq!(stats.token_requests, 1, "{stats:?}");
+    let state = pool.state();
+    assert!(state.size <= 100 && state.opened >= 2, "{state:?}");
+    assert_eq!(state.waiting, 0);
+}
+
+#[tokio::test]
+async fn entra_failing_during_renewal_keeps_the_pool_serving_until_expiry_then_fails_with_the_aadsts_text(
+) {
+    target::sandbox_only("entra_failing_during_renewal", "injects Entra failures");
+    let t = sandbox(lifetime(2)).await;
+    let pool = Pool::new(t.config.clone()).await.expect("pool");
+    customer_ids(&mut pool.get().await.expect("get"))
+        .await
+        .expect("query");
+    let first_token = pool
+        .state()
+        .token
+        .expect("token")
+        .expires_in
+        .expect("cached");
+    t.sandbox
+        .faults()
+        .fail_token_requests(u32::MAX, TokenEndpointFault::unavailable());
+    // Until the token runs out, the pool keeps serving (new connections included: the pool
+    // holds one, the loop opens more while it holds it).
+    let failing_since = Instant::now();
+    let mut served = 0u32;
+    let error = loop {
+        let held = pool.get().await;
+        match held {
+            Ok(mut conn) => {
+                customer_ids(&mut conn)
+                    .await
+                    .expect("query with the old token");
+                served += 1;
+            }
+            Err(e) => break e,
+        }
+        assert!(
+            failing_since.elapsed() < first_token + Duration::from_secs(2),
+            "never failed"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    let failed_after = failing_since.elapsed();
+    assert!(served > 5, "served {served} before failing");
+    assert!(
+        failed_after + Duration::from_millis(500) >= first_token,
+        "failed too early: {failed_after:?} < {first_token:?}"
+    );
+    let text = error.to_string();
+    assert!(matches!(error, Error::TokenExpired { .. }), "{error:?}");
+    assert!(text.contains("AADSTS90033"), "{text}");
+    assert!(text.contains("workload identity"), "{text}");
+    let token = pool.state().token.expect("token");
+    assert!(token.failures >= 2, "renewal was retried: {token:?}");
+    // Entra recovers: the next get() past the backoff gets a fresh token and connection.
+    t.sandbox.faults().clear();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut conn = pool.get().await.expect("recovered");
+    assert_eq!(customer_ids(&mut conn).await.expect("query").len(), 5);
+}
+
+#[tokio::test]
+async fn an_entra_refusal_reaches_the_caller_at_once_with_its_code() {
+    target::sandbox_only(
+        "an_entra_refusal_reaches_the_caller",
+        "uses the sandbox's Entra",
+    );
+    let t = sandbox(SandboxOptions::default()).await;
+    let mut config = t.config.clone();
+    // A client id that is not registered: Entra refuses (unknown application).
+    config.user_id("00000000-0000-0000-0000-000000000001");
+    let pool = Pool::builder(config)
+        .connection_timeout(Duration::from_secs(20))
+        .build()
+        .await
+        .expect("pool");
+    let asked = Instant::now();
+    let error = pool.get().await.expect_err("refused");
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "waited {:?}",
+        asked.elapsed()
+    );
+    let text = error.to_string();
+    assert!(matches!(error, Error::TokenAcquisition { .. }), "{error:?}");
+    assert!(text.contains("AADSTS"), "{text}");
+    assert!(!text.contains("eyJ"), "{text}");
+}
+
+// ---- sessions and permissions --------------------------------------------------------------
+
+#[tokio::test]
+async fn a_session_revalidated_with_37396_is_discarded_and_the_next_get_succeeds() {
+    target::sandbox_only(
+        "a_session_revalidated_with_37396",
+        "needs the sandbox's revalidation switch",
+    );
+    let t = sandbox(lifetime(2)).await;
+    let pool = Pool::new(t.config.clone()).await.expect("pool");
+    t.sandbox.faults().set_revalidate_sessions(true);
+    let mut conn = pool.get().await.expect("get");
+    customer_ids(&mut conn)
+        .await
+        .expect("query while the token is valid");
+    // Hold the connection past its login token's expiry, as a long unit of work would.
+    let left = conn.token_expires_in().expect("Entra login");
+    tokio::time::sleep(left + Duration::from_millis(200)).await;
+    let error = customer_ids(&mut conn)
+        .await
+        .expect_err("the server revalidates");
+    assert!(
+        matches!(error, Error::SessionTokenExpired { .. }),
+        "{error:?}"
+    );
+    assert_eq!(error.sql_error_number(), Some(37396));
+    assert!(conn.is_broken());
+    drop(conn);
+    let before = pool.state().closed_broken;
+    assert!(before >= 1, "{:?}", pool.state());
+    let mut conn = pool.get().await.expect("a fresh connection");
+    assert_eq!(customer_ids(&mut conn).await.expect("query").len(), 5);
+}
+
+#[tokio::test]
+async fn a_revoked_role_takes_effect_within_the_connection_lifetime() {
+    target::sandbox_only(
+        "a_revoked_role_takes_effect",
+        "changes roles with the sandbox's admin",
+    );
+    let t = sandbox(SandboxOptions::default()).await;
+    let mut config = t.config.clone();
+    let bound = Duration::from_secs(2);
+    config.connection_lifetime(bound);
+    let pool = Pool::new(config).await.expect("pool");
+    customer_ids(&mut pool.get().await.expect("get"))
+        .await
+        .expect("query");
+    t.sandbox
+        .execute_admin(
+            &t.sandbox.env().database,
+            "ALTER ROLE db_datareader DROP MEMBER [customers-identity];",
+        )
+        .await
+        .expect("revoke");
+    let revoked = Instant::now();
+    let error = loop {
+        let mut conn = pool.get().await.expect("login still works");
+        match customer_ids(&mut conn).await {
+            Ok(_) => {}
+            Err(e) => break e,
+        }
+        assert!(
+            revoked.elapsed() < bound + Duration::from_secs(2),
+            "still reading after {:?}",
+            revoked.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(matches!(error, Error::PermissionDenied { .. }), "{error:?}");
+    assert!(
+        error
+            .to_string()
+            .contains("ALTER ROLE db_datareader ADD MEMBER"),
+        "{error}"
+    );
+    assert!(revoked.elapsed() <= bound + Duration::from_secs(1));
+}
+
+#[tokio::test]
+async fn two_pools_on_two_databases_share_one_token_source() {
+    target::sandbox_only(
+        "two_pools_share_one_token_source",
+        "counts the sandbox's Entra requests",
+    );
+    let t = sandbox(SandboxOptions {
+        extra_databases: vec!["billing".into()],
+        ..SandboxOptions::default()
+    })
+    .await;
+    t.sandbox
+        .execute_admin(
+            "billing",
+            "CREATE USER [customers-identity] FROM EXTERNAL PROVIDER; \
+             ALTER ROLE db_datareader ADD MEMBER [customers-identity];",
+        )
+        .await
+        .expect("grant on billing");
+    let customers = Pool::new(t.config.clone()).await.expect("customers pool");
+    let mut billing_config = t.config.clone();
+    billing_config.database("billing");
+    let shared = customers.token_source().cloned().expect("token source");
+    let billing = Pool::builder(billing_config)
+        .token_source(shared)
+        .build()
+        .await
+        .expect("billing pool");
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let pool = if i % 2 == 0 {
+            customers.clone()
+        } else {
+            billing.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            let mut conn = pool.get_owned().await?;
+            conn.simple_query("SELECT 1").await?.into_results().await?;
+            Ok::<_, Error>(())
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task").expect("query");
+    }
+    assert_eq!(t.sandbox.stats().token_requests, 1);
+    assert!(customers
+        .token_source()
+        .expect("source")
+        .same_source(billing.token_source().expect("source")));
+}
+
+// ---- connecting: retry, refusal, TLS --------------------------------------------------------
+
+#[tokio::test]
+async fn transient_login_errors_are_retried_and_18456_is_not() {
+    target::sandbox_only("transient_login_errors_are_retried", "injects login errors");
+    let t = sandbox(SandboxOptions::default()).await;
+    let mut config = t.config.clone();
+    // The shortest interval allowed (1 s): each retry costs a second here.
+    config
+        .connect_retry_count(1)
+        .connect_retry_interval(Duration::from_secs(1));
+    let connector = Connector::new(config).expect("connector");
+
+    t.sandbox.faults().fail_logins(1, 40613);
+    let started = Instant::now();
+    let mut conn = connector
+        .connect()
+        .await
+        .expect("the second attempt logs in");
+    assert!(
+        started.elapsed() >= Duration::from_millis(750),
+        "retried without a delay"
+    );
+    assert_eq!(customer_ids(&mut conn).await.expect("query").len(), 5);
+    assert_eq!(t.sandbox.stats().logins_failed, 1);
+
+    t.sandbox.faults().fail_logins(10, 40613);
+    let error = connector.connect().await.expect_err("retries run out");
+    match &error {
+        Error::TransientExhausted { attempts, last } => {
+            assert_eq!(*attempts, 2);
+            assert_eq!(last.sql_error_number(), Some(40613));
+        }
+        other => panic!("expected TransientExhausted, got {other:?}"),
+    }
+    t.sandbox.faults().clear();
+
+    let failed_before = t.sandbox.stats().logins_failed;
+    t.sandbox.faults().fail_logins(5, 18456);
+    let error = connector.connect().await.expect_err("login refused");
+    assert!(matches!(error, Error::LoginFailed { .. }), "{error:?}");
+    assert!(
+        error.to_string().contains("FROM EXTERNAL PROVIDER"),
+        "{error}"
+    );
+    assert_eq!(
+        t.sandbox.stats().logins_failed,
+        failed_before + 1,
+        "18456 was not retried"
+    );
+    // Every attempt asked the token cache, which answered from its cache.
+    assert_eq!(t.sandbox.stats().token_requests, 1);
+}
+
+#[tokio::test]
+async fn strict_encryption_logs_in_with_tds_8() {
+    target::sandbox_only(
+        "strict_encryption_logs_in_with_tds_8",
+        "the sandbox speaks TDS 8.0",
+    );
+    let t = sandbox(SandboxOptions::default()).await;
+    let mut config = t.config.clone();
+    config.encrypt(Encrypt::Strict);
+    let mut conn = connect(&config).await.expect("strict login");
+    assert_eq!(customer_ids(&mut conn).await.expect("query").len(), 5);
+}
+
+#[tokio::test]
+async fn an_untrusted_certificate_is_refused_with_a_tls_error_that_says_what_to_check() {
+    target::sandbox_only(
+        "an_untrusted_certificate_is_refused",
+        "uses the sandbox's private CA",
+    );
+    let t = sandbox(SandboxOptions::default()).await;
+    // The right token, but the SQL endpoint's CA is not trusted.
+    let tokens = Connector::new(t.config.clone())
+        .expect("connector")
+        .token_source()
+        .cloned()
+        .expect("tokens");
+    let env = t.sandbox.env();
+    let mut config: Config = env.connection_string.parse().expect("parses");
+    config.connect_retry_count(0);
+    let error = Connector::with_token_source(config.clone(), tokens.clone())
+        .expect("connector")
+        .connect()
+        .await
+        .expect_err("untrusted");
+    assert!(matches!(error, Error::Tls { .. }), "{error:?}");
+    assert!(error.to_string().contains("CA is trusted"), "{error}");
+    // Trusted CA, wrong expected name.
+    let mut config = t.config.clone();
+    config.host_name_in_certificate("not-the-server.example");
+    let error = Connector::with_token_source(config, tokens)
+        .expect("connector")
+        .connect()
+        .await
+        .expect_err("wrong name");
+    assert!(
+        matches!(error, Error::Tls { ref host, .. } if host == "not-the-server.example"),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_dead_connection_is_reported_and_replaced() {
+    target::sandbox_only(
+        "a_dead_connection_is_reported_and_replaced",
+        "injects a reset",
+    );
+    let t = sandbox(SandboxOptions::default()).await;
+    let pool = Pool::new(t.config.clone()).await.expect("pool");
+    customer_ids(&mut pool.get().await.expect("get"))
+        .await
+        .expect("query");
+    t.sandbox.faults().reset_queries(1);
+    let mut conn = pool.get().await.expect("get");
+    let error = customer_ids(&mut conn).await.expect_err("reset mid-query");
+    assert!(error.breaks_connection(), "{error:?}");
+    assert!(conn.is_broken());
+    assert!(matches!(
+        customer_ids(&mut conn).await,
+        Err(Error::AlreadyBroken)
+    ));
+    drop(conn);
+    let mut conn = pool.get().await.expect("a new connection");
+    assert_eq!(customer_ids(&mut conn).await.expect("query").len(), 5);
+    assert_eq!(pool.state().closed_broken, 1);
+}
+
+#[tokio::test]
+async fn the_pool_times_out_waiting_when_every_connection_is_in_use() {
+    target::sandbox_only("the_pool_times_out_waiting", "sizes the pool to one");
+    let t = sandbox(SandboxOptions::default()).await;
+    let mut config = t.config.clone();
+    config.max_pool_size(1);
+    let pool = Pool::builder(config)
+        .connection_timeout(Duration::from_millis(300))
+        .build()
+        .await
+        .expect("pool");
+    let held = pool.get().await.expect("the only connection");
+    let waiter = {
+        let pool = pool.clone();
+        tokio::spawn(async move { pool.get().await.map(|_| ()) })
+    };
+    // The waiter is counted while it waits.
+    while pool.state().waiting == 0 {
+        tokio::task::yield_now().await;
+    }
+    let error = waiter.await.expect("task").expect_err("times out");
+    assert!(
+        matches!(error, Error::PoolTimeout { max_size: 1, .. }),
+        "{error:?}"
+    );
+    drop(held);
+    assert_eq!(pool.state().timed_out, 1);
+    pool.get().await.expect("free again");
+}
