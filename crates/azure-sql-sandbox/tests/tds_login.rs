@@ -1,0 +1,192 @@
+//! Logging in to the TDS server with tiberius: Entra access tokens (FEDAUTH) and SQL logins, over
+//! TDS 7.4 (TLS inside PRELOGIN) and TDS 8.0 (TLS first), and the refusals Azure SQL gives.
+
+mod tds_support;
+
+use tds_support::*;
+use tiberius::{AuthMethod, EncryptionLevel};
+
+#[tokio::test]
+async fn token_login_over_tds74_reads_the_customers() {
+    let sandbox = Sandbox::start(false).await;
+    let mut client = connect(sandbox.token_config(GOOD_TOKEN))
+        .await
+        .expect("login");
+    assert_eq!(
+        customer_ids(&mut client).await.expect("query"),
+        [1, 2, 3, 4, 5]
+    );
+    assert_eq!(
+        sandbox.validator.seen.lock().unwrap().as_slice(),
+        [GOOD_TOKEN]
+    );
+    let stats = sandbox.stats.snapshot();
+    assert_eq!(
+        (stats.logins_ok, stats.logins_failed, stats.requests),
+        (1, 0, 1)
+    );
+    client.close().await.expect("close");
+    sandbox.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn token_login_over_tds8_strict() {
+    let sandbox = Sandbox::start(false).await;
+    let config = sandbox.config(
+        sandbox.server.port(),
+        AuthMethod::aad_token(GOOD_TOKEN),
+        EncryptionLevel::Strict,
+    );
+    let mut client = connect(config).await.expect("strict login");
+    assert_eq!(
+        customer_ids(&mut client).await.expect("query"),
+        [1, 2, 3, 4, 5]
+    );
+}
+
+#[tokio::test]
+async fn a_client_asking_for_login_only_encryption_gets_full_encryption() {
+    let sandbox = Sandbox::start(false).await;
+    // ENCRYPT_OFF: the server answers ENCRYPT_REQ, so the whole session stays in TLS.
+    let config = sandbox.config(
+        sandbox.server.port(),
+        AuthMethod::aad_token(GOOD_TOKEN),
+        EncryptionLevel::Off,
+    );
+    let mut client = connect(config).await.expect("login");
+    assert_eq!(
+        customer_ids(&mut client).await.expect("query after login"),
+        [1, 2, 3, 4, 5]
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_cannot_encrypt_is_refused() {
+    let sandbox = Sandbox::start(false).await;
+    let config = sandbox.config(
+        sandbox.server.port(),
+        AuthMethod::aad_token(GOOD_TOKEN),
+        EncryptionLevel::NotSupported,
+    );
+    let err = connect(config)
+        .await
+        .expect_err("Azure SQL requires encryption");
+    assert!(
+        server_error(&err).is_none(),
+        "refused at the transport, got {err:?}"
+    );
+    assert!(
+        sandbox.validator.seen.lock().unwrap().is_empty(),
+        "the token never left the client"
+    );
+    assert_eq!(sandbox.stats.snapshot().logins_ok, 0);
+}
+
+#[tokio::test]
+async fn a_bad_token_gets_18456_without_naming_anyone() {
+    let sandbox = Sandbox::start(false).await;
+    let err = connect(sandbox.token_config("forged.token.value"))
+        .await
+        .expect_err("refused");
+    let (number, message) = server_error(&err).expect("a server error");
+    assert_eq!(number, 18456);
+    assert_eq!(
+        message,
+        "Login failed for user '<token-identified principal>'."
+    );
+    assert_eq!(sandbox.stats.snapshot().logins_failed, 1);
+}
+
+#[tokio::test]
+async fn an_expired_token_gets_18456() {
+    let sandbox = Sandbox::start(false).await;
+    sandbox
+        .validator
+        .add("expired-token", reader_identity(std::time::Duration::ZERO));
+    let err = connect(sandbox.token_config("expired-token"))
+        .await
+        .expect_err("refused");
+    assert_eq!(server_error(&err).map(|e| e.0), Some(18456));
+}
+
+#[tokio::test]
+async fn a_valid_token_without_a_database_user_gets_18456() {
+    let sandbox = Sandbox::start(false).await;
+    let err = connect(sandbox.token_config(STRANGER_TOKEN))
+        .await
+        .expect_err("no user");
+    assert_eq!(server_error(&err).map(|e| e.0), Some(18456));
+}
+
+#[tokio::test]
+async fn an_unknown_database_gets_4060() {
+    let sandbox = Sandbox::start(false).await;
+    let mut config = sandbox.token_config(GOOD_TOKEN);
+    config.database("nosuchdb");
+    let err = connect(config).await.expect_err("no such database");
+    assert_eq!(server_error(&err).map(|e| e.0), Some(4060));
+}
+
+#[tokio::test]
+async fn sql_login_with_the_admin_password() {
+    let sandbox = Sandbox::start(false).await;
+    let config = sandbox.config(
+        sandbox.server.port(),
+        AuthMethod::sql_server(ADMIN_USER, ADMIN_PASSWORD),
+        EncryptionLevel::Required,
+    );
+    let mut client = connect(config).await.expect("SQL login");
+    assert_eq!(
+        customer_ids(&mut client).await.expect("query"),
+        [1, 2, 3, 4, 5]
+    );
+    assert!(sandbox.validator.seen.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn sql_login_with_a_wrong_password_gets_18456() {
+    let sandbox = Sandbox::start(false).await;
+    let config = sandbox.config(
+        sandbox.server.port(),
+        AuthMethod::sql_server(ADMIN_USER, "not-the-password"),
+        EncryptionLevel::Strict,
+    );
+    let err = connect(config).await.expect_err("wrong password");
+    let (number, message) = server_error(&err).expect("server error");
+    assert_eq!(number, 18456);
+    assert_eq!(message, format!("Login failed for user '{ADMIN_USER}'."));
+}
+
+#[tokio::test]
+async fn the_database_defaults_when_login7_names_none() {
+    let sandbox = Sandbox::start(false).await;
+    let mut config = tiberius::Config::new();
+    config.host("localhost");
+    config.port(sandbox.server.port());
+    config.authentication(AuthMethod::aad_token(GOOD_TOKEN));
+    config.encryption(EncryptionLevel::Required);
+    config.trust_cert_ca(sandbox.pki.ca_pem_path.display().to_string());
+    let mut client = connect(config).await.expect("login without a database");
+    let row = client
+        .simple_query("SELECT DB_NAME()")
+        .await
+        .expect("query")
+        .into_row()
+        .await
+        .expect("row")
+        .expect("one row");
+    assert_eq!(row.get::<&str, _>(0), Some(DATABASE));
+}
+
+#[tokio::test]
+async fn the_server_also_listens_on_ipv6_loopback() {
+    let sandbox = Sandbox::start(false).await;
+    let Ok(tcp) = tokio::net::TcpStream::connect(("::1", sandbox.server.port())).await else {
+        eprintln!("skipped: this machine has no IPv6 loopback");
+        return;
+    };
+    use tokio_util::compat::TokioAsyncWriteCompatExt;
+    let client =
+        tiberius::Client::connect(sandbox.token_config(GOOD_TOKEN), tcp.compat_write()).await;
+    client.expect("login over ::1");
+}
