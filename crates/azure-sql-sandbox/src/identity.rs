@@ -73,4 +73,13 @@ pub type ValidateFuture<'a> =
 pub trait AccessTokenValidator: Send + Sync + 'static {
     /// Validates `token` (the JWT as sent, already decoded from UTF-16LE).
     fn validate<'a>(&'a self, token: &'a str) -> ValidateFuture<'a>;
+
+    /// Where clients of the ADAL/MSAL FEDAUTH workflow (SqlClient's `Active Directory Default`,
+    /// tedious' `token-credential`, ...) get their token: the STS URL of the server's FEDAUTHINFO
+    /// answer, `{authority}{tenant}` as Azure SQL sends it (the SPN is always
+    /// `https://database.windows.net/`). `None`, the default, refuses that workflow with 18456;
+    /// clients that send a ready token in LOGIN7 are unaffected.
+    fn sts_url(&self) -> Option<String> {
+        None
+    }
 }

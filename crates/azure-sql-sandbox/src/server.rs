@@ -18,9 +18,10 @@
 
 use crate::faults::Faults;
 use crate::identity::AccessTokenValidator;
-use crate::sql::{Engine, Outcome, Session, SqlError};
+use crate::sql::{Engine, Outcome, Session, SqlError, SqlType, Value};
 use crate::stats::Stats;
 use crate::tds::collation::SQL_LATIN1_GENERAL_CP1_CI_AS;
+use crate::tds::fedauth_token::FedAuthToken;
 use crate::tds::login7::{FedAuthLibrary, Login7};
 use crate::tds::packet::{
     frame_message, FrameError, Message, MessageReader, MessageType, DEFAULT_PACKET_SIZE,
@@ -28,12 +29,16 @@ use crate::tds::packet::{
 };
 use crate::tds::prelogin::{negotiate_encryption, Negotiated, PreloginRequest, PreloginResponse};
 use crate::tds::prelogin_tls::PreloginTls;
+use crate::tds::rpc::SystemCall;
+use crate::tds::token::FedAuthInfo;
 use crate::tds::token::{
     done_status, ColMetaData, Done, DoneKind, EnvChange, FeatureAck, FeatureExtAck, LoginAck,
-    Message as MessageToken, MessageKind, ReturnStatus, Row,
+    Message as MessageToken, MessageKind, ReturnStatus, ReturnValue, Row,
 };
+use crate::tds::transaction::TmRequest;
 use crate::tds::{batch::SqlBatch, login7, messages, rpc};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -481,14 +486,14 @@ async fn handshake(
 
 /// How a login was authenticated.
 enum Authenticated {
-    /// FEDAUTH security token: ack FEDAUTH (echoing the nonce), and revalidate at `expires_at`.
-    Token {
-        nonce: Option<[u8; 32]>,
-        expires_at: SystemTime,
-    },
+    /// An Entra access token (FEDAUTH): acknowledge FEDAUTH, revalidate at `expires_at`.
+    Token { expires_at: SystemTime },
     /// SQL login.
     Sql,
 }
+
+/// The SPN of Azure SQL Database in FEDAUTHINFO: clients ask Entra for `{spn}.default`.
+pub const AZURE_SQL_SPN: &str = "https://database.windows.net/";
 
 async fn run_session(
     shared: &Shared,
@@ -549,17 +554,19 @@ async fn run_session(
         login.database.clone()
     };
 
-    let (session, auth) = match authenticate(shared, &prelogin, &login, &database, peer).await {
-        Ok(ok) => ok,
-        Err(error) => {
-            shared.stats.logins_failed();
-            send_login_failure(&mut conn, shared, &error).await?;
-            return Ok(());
-        }
-    };
+    let (session, auth) =
+        match authenticate(shared, &mut conn, &prelogin, &login, &database).await? {
+            Ok(ok) => ok,
+            Err(error) => {
+                shared.stats.logins_failed();
+                send_login_failure(&mut conn, shared, &error).await?;
+                return Ok(());
+            }
+        };
 
+    // SqlClient requires the FEDAUTH acknowledgement to carry no data, for both libraries.
     let fedauth_ack = match &auth {
-        Authenticated::Token { nonce, .. } => Some(nonce.map(|n| n.to_vec()).unwrap_or_default()),
+        Authenticated::Token { .. } => Some(Vec::new()),
         Authenticated::Sql => None,
     };
     let routing = match role {
@@ -588,7 +595,7 @@ async fn run_session(
     conn.packet_size = packet_size as usize;
     conn.reader.set_max_message(MAX_REQUEST_MESSAGE);
     let token_expires = match auth {
-        Authenticated::Token { expires_at, .. } => Some(expires_at),
+        Authenticated::Token { expires_at } => Some(expires_at),
         Authenticated::Sql => None,
     };
     serve_requests(shared, conn, session, token_expires).await
@@ -603,79 +610,110 @@ async fn send_login_failure(conn: &mut Conn, shared: &Shared, error: &SqlError) 
     conn.send(&out).await
 }
 
-/// Checks a LOGIN7's credentials and logs the session in.
+/// Checks a LOGIN7's credentials and logs the session in. The outer error ends the connection
+/// (transport trouble); the inner one is the SQL error the client gets.
 async fn authenticate(
     shared: &Shared,
+    conn: &mut Conn,
     prelogin: &PreloginRequest,
     login: &Login7,
     database: &str,
-    peer: SocketAddr,
-) -> Result<(Session, Authenticated), SqlError> {
+) -> Result<Result<(Session, Authenticated), SqlError>, SessionError> {
+    let peer = conn.peer;
     if let Some(number) = shared.faults.take_failed_login() {
         tracing::info!(%peer, number, "fault: failing the login");
         let trace = uuid::Uuid::new_v4().hyphenated().to_string().to_uppercase();
-        return Err(messages::login_error(
+        return Ok(Err(messages::login_error(
             number,
             database,
             &shared.host_name,
             &trace,
-        ));
+        )));
     }
-    if let Some(fed) = login.fed_auth() {
-        // MS-TDS 3.3.5.2: fFedAuthEcho must match the server's FEDAUTHREQUIRED answer.
-        if fed.echo != prelogin.fed_auth_required {
-            tracing::warn!(%peer, echo = fed.echo, "FEDAUTH echo does not match the PRELOGIN answer");
-            return Err(messages::protocol_error(
-                "The FEDAUTH fFedAuthEcho bit does not match the server's FEDAUTHREQUIRED answer.",
-            ));
+    let Some(fed) = login.fed_auth() else {
+        if login.integrated_security() {
+            tracing::warn!(%peer, "integrated (Windows) authentication is not offered");
+            return Ok(Err(messages::integrated_auth_not_supported()));
         }
-        let (token, nonce) = match &fed.library {
-            FedAuthLibrary::SecurityToken { token, nonce } => (token, *nonce),
-            FedAuthLibrary::Msal { workflow } => {
-                tracing::warn!(%peer, workflow, "the ADAL/MSAL FEDAUTH workflow is not served");
-                return Err(messages::login_failed_token());
-            }
-            FedAuthLibrary::Other(library) => {
-                tracing::warn!(%peer, library, "unknown FEDAUTH library");
-                return Err(messages::login_failed_token());
-            }
-        };
-        let identity = match shared.validator.validate(token.expose()).await {
-            Ok(identity) => identity,
-            Err(rejection) => {
-                tracing::warn!(%peer, database, reason = %rejection.reason, "login refused: access token rejected");
-                return Err(messages::login_failed_token());
-            }
-        };
-        let engine = shared.engine.clone();
-        let db = database.to_string();
-        let who = identity.clone();
-        let session = blocking(move || engine.login_external(&db, &who)).await?;
-        if let Err(e) = &session {
-            tracing::warn!(%peer, database, number = e.number, object_id = %identity.object_id, "login refused by the database");
-        }
-        Ok((
-            session?,
-            Authenticated::Token {
-                nonce,
-                expires_at: identity.expires_at,
-            },
-        ))
-    } else if login.integrated_security() {
-        tracing::warn!(%peer, "integrated (Windows) authentication is not offered");
-        Err(messages::integrated_auth_not_supported())
-    } else {
         let engine = shared.engine.clone();
         let db = database.to_string();
         let user = login.user_name.clone();
         let password = login.password.clone();
-        let session =
-            blocking(move || engine.login_sql(Some(&db), &user, password.expose())).await?;
+        let session = blocking(move || engine.login_sql(Some(&db), &user, password.expose())).await;
+        let session = session.and_then(|s| s);
         if let Err(e) = &session {
             tracing::warn!(%peer, database, user = %login.user_name, number = e.number, "SQL login refused");
         }
-        Ok((session?, Authenticated::Sql))
+        return Ok(session.map(|s| (s, Authenticated::Sql)));
+    };
+
+    // MS-TDS 3.3.5.2: fFedAuthEcho must match the server's FEDAUTHREQUIRED answer.
+    if fed.echo != prelogin.fed_auth_required {
+        tracing::warn!(%peer, echo = fed.echo, "FEDAUTH echo does not match the PRELOGIN answer");
+        return Ok(Err(messages::protocol_error(
+            "The FEDAUTH fFedAuthEcho bit does not match the server's FEDAUTHREQUIRED answer.",
+        )));
     }
+    let token = match &fed.library {
+        FedAuthLibrary::SecurityToken { token, .. } => token.clone(),
+        FedAuthLibrary::Msal { workflow } => {
+            // Tell the client where to get a token and for what, then wait for it.
+            let Some(sts_url) = shared.validator.sts_url() else {
+                tracing::warn!(%peer, workflow, "the validator gives no STS URL: the ADAL/MSAL workflow is refused");
+                return Ok(Err(messages::login_failed_token()));
+            };
+            let mut out = Vec::new();
+            FedAuthInfo {
+                sts_url,
+                spn: AZURE_SQL_SPN.into(),
+            }
+            .encode(&mut out);
+            conn.send(&out).await?;
+            let Some(message) = conn.next().await? else {
+                return Err(SessionError::Protocol(
+                    "the client left before sending its token".into(),
+                ));
+            };
+            if message.ty != MessageType::FEDAUTH_TOKEN {
+                return Ok(Err(messages::protocol_error(&format!(
+                    "A {} message arrived where the FEDAUTH token was expected.",
+                    message.ty.name()
+                ))));
+            }
+            match FedAuthToken::parse(&message.payload) {
+                Ok(parsed) => parsed.token,
+                Err(e) => return Ok(Err(messages::protocol_error(&e.to_string()))),
+            }
+        }
+        FedAuthLibrary::Other(library) => {
+            tracing::warn!(%peer, library, "unknown FEDAUTH library");
+            return Ok(Err(messages::login_failed_token()));
+        }
+    };
+    let identity = match shared.validator.validate(token.expose()).await {
+        Ok(identity) => identity,
+        Err(rejection) => {
+            tracing::warn!(%peer, database, reason = %rejection.reason, "login refused: access token rejected");
+            return Ok(Err(messages::login_failed_token()));
+        }
+    };
+    let engine = shared.engine.clone();
+    let db = database.to_string();
+    let who = identity.clone();
+    let session = blocking(move || engine.login_external(&db, &who))
+        .await
+        .and_then(|s| s);
+    if let Err(e) = &session {
+        tracing::warn!(%peer, database, number = e.number, object_id = %identity.object_id, "login refused by the database");
+    }
+    Ok(session.map(|s| {
+        (
+            s,
+            Authenticated::Token {
+                expires_at: identity.expires_at,
+            },
+        )
+    }))
 }
 
 /// Runs engine work off the async threads; a panic in it becomes an error message.
@@ -756,14 +794,22 @@ fn login_response(
 enum Work {
     Batch(String),
     Rpc(Vec<rpc::RpcRequest>),
+    Transaction(TmRequest),
 }
 
 async fn serve_requests(
     shared: &Shared,
     mut conn: Conn,
-    mut session: Session,
+    session: Session,
     token_expires: Option<SystemTime>,
 ) -> Result<(), SessionError> {
+    let mut state = SessionState {
+        session,
+        prepared: HashMap::new(),
+        next_handle: 1,
+        transaction: None,
+        transactions_begun: 0,
+    };
     loop {
         let message = match conn.next().await {
             Ok(Some(m)) => m,
@@ -811,7 +857,10 @@ async fn serve_requests(
                     .map_err(|e| messages::rpc_protocol_error(&e.to_string()))
             }
             MessageType::TRANSACTION_MANAGER => {
-                Err(messages::unsupported_request("transaction manager request"))
+                shared.stats.requests();
+                TmRequest::parse(&message.payload)
+                    .map(Work::Transaction)
+                    .map_err(|e| messages::protocol_error(&e.to_string()))
             }
             MessageType::BULK_LOAD => Err(messages::unsupported_request("INSERT BULK")),
             other => {
@@ -871,18 +920,18 @@ async fn serve_requests(
             }
         }
 
-        let (back, outcomes) = run_work(shared, session.clone(), work).await;
+        let (back, outcomes) = run_work(shared, state.clone(), work).await;
         if let Some(changed) = back {
-            if changed.database != session.database {
+            if changed.session.database != state.session.database {
                 let change = EnvChange::Database {
-                    new: changed.database.clone(),
-                    old: session.database.clone(),
+                    new: changed.session.database.clone(),
+                    old: state.session.database.clone(),
                 };
                 let mut head = Vec::new();
                 change.encode(&mut head);
                 out.splice(0..0, head);
             }
-            session = changed;
+            state = changed;
         }
         out.extend_from_slice(&outcomes);
 
@@ -894,48 +943,294 @@ async fn serve_requests(
     }
 }
 
-/// Runs a request on the engine; returns the session after it (if the engine ran) and the
-/// encoded response tokens.
-async fn run_work(shared: &Shared, session: Session, work: Work) -> (Option<Session>, Vec<u8>) {
+/// A statement `sp_prepare`/`sp_prepexec` prepared on this session.
+#[derive(Clone, Debug)]
+struct Prepared {
+    statement: String,
+    declared: Vec<String>,
+}
+
+/// What a logged-in session carries between requests.
+#[derive(Clone, Debug)]
+struct SessionState {
+    session: Session,
+    prepared: HashMap<i32, Prepared>,
+    next_handle: i32,
+    /// The descriptor of the transaction begun with a transaction manager request.
+    transaction: Option<[u8; 8]>,
+    transactions_begun: u64,
+}
+
+/// Runs a request on the engine; returns the session state after it (if the engine ran) and
+/// the encoded response tokens.
+async fn run_work(
+    shared: &Shared,
+    state: SessionState,
+    work: Work,
+) -> (Option<SessionState>, Vec<u8>) {
     let engine = shared.engine.clone();
     let server = shared.host_name.clone();
     let result = blocking(move || {
-        let mut session = session;
+        let mut state = state;
         let mut out = Vec::new();
         match work {
             Work::Batch(text) => {
-                let outcomes = engine.execute(&mut session, &text);
+                let outcomes = engine.execute(&mut state.session, &text);
                 encode_outcomes(&mut out, &outcomes, DoneKind::Done, &server);
             }
+            Work::Transaction(request) => run_transaction(&engine, &mut state, request, &mut out, &server),
             Work::Rpc(requests) => {
                 for request in requests {
-                    if !request.proc_ref.is_execute_sql() {
-                        let e = messages::unknown_procedure(&request.proc_ref.display_name());
-                        error_response(&mut out, &server, &e, DoneKind::Proc);
-                        continue;
-                    }
-                    match request.execute_sql() {
-                        Ok(call) => {
-                            let outcomes =
-                                engine.execute_rpc(&mut session, &call.statement, &call.params);
-                            encode_outcomes(&mut out, &outcomes, DoneKind::Proc, &server);
-                        }
+                    tracing::debug!(procedure = %request.proc_ref.display_name(), params = request.params.len(), "RPC");
+                    match request.system_call() {
+                        Ok(call) => run_call(&engine, &mut state, call, &mut out, &server),
                         Err(e) => error_response(&mut out, &server, &e, DoneKind::Proc),
                     }
                 }
             }
         }
-        (session, out)
+        (state, out)
     })
     .await;
     match result {
-        Ok((session, out)) => (Some(session), out),
+        Ok((state, out)) => (Some(state), out),
         Err(e) => {
             let mut out = Vec::new();
             error_response(&mut out, &shared.host_name, &e, DoneKind::Done);
             (None, out)
         }
     }
+}
+
+fn unknown_handle(handle: i32) -> SqlError {
+    SqlError {
+        number: 8179,
+        state: 2,
+        severity: 16,
+        message: format!("Could not find prepared statement with handle {handle}."),
+        line: 1,
+    }
+}
+
+/// Runs one system-procedure call and appends its response, DONEPROC included.
+fn run_call(
+    engine: &Engine,
+    state: &mut SessionState,
+    call: SystemCall,
+    out: &mut Vec<u8>,
+    server: &str,
+) {
+    match call {
+        SystemCall::ExecuteSql { statement, params } => {
+            let outcomes = engine.execute_rpc(&mut state.session, &statement, &params);
+            let failed = encode_outcomes(out, &outcomes, DoneKind::Proc, server);
+            end_proc(out, failed, None, server);
+        }
+        SystemCall::PrepExec {
+            unprepare,
+            handle_name,
+            statement,
+            declared,
+            params,
+        } => {
+            if let Some(old) = unprepare {
+                state.prepared.remove(&old);
+            }
+            let outcomes = engine.execute_rpc(&mut state.session, &statement, &params);
+            let failed = encode_outcomes(out, &outcomes, DoneKind::Proc, server);
+            let handle = (!failed).then(|| prepare(state, statement, declared));
+            end_proc(
+                out,
+                failed,
+                handle.map(|h| (handle_name.as_str(), h)),
+                server,
+            );
+        }
+        SystemCall::Prepare {
+            unprepare,
+            handle_name,
+            statement,
+            declared,
+        } => {
+            if let Some(old) = unprepare {
+                state.prepared.remove(&old);
+            }
+            let handle = prepare(state, statement, declared);
+            end_proc(out, false, Some((handle_name.as_str(), handle)), server);
+        }
+        SystemCall::Execute { handle, values } => {
+            let Some(prepared) = state.prepared.get(&handle).cloned() else {
+                error_response(out, server, &unknown_handle(handle), DoneKind::Proc);
+                return;
+            };
+            match rpc::bind(&prepared.declared, &values) {
+                Ok(params) => {
+                    let outcomes =
+                        engine.execute_rpc(&mut state.session, &prepared.statement, &params);
+                    let failed = encode_outcomes(out, &outcomes, DoneKind::Proc, server);
+                    end_proc(out, failed, None, server);
+                }
+                Err(e) => error_response(out, server, &e, DoneKind::Proc),
+            }
+        }
+        SystemCall::Unprepare { handle } => {
+            if state.prepared.remove(&handle).is_some() {
+                end_proc(out, false, None, server);
+            } else {
+                error_response(out, server, &unknown_handle(handle), DoneKind::Proc);
+            }
+        }
+    }
+}
+
+/// Runs T-SQL for a transaction manager request; the first error, if any.
+fn run_tsql(engine: &Engine, state: &mut SessionState, sql: &str) -> Result<(), SqlError> {
+    engine
+        .execute(&mut state.session, sql)
+        .into_iter()
+        .find_map(|o| match o {
+            Outcome::Error(e) => Some(e),
+            _ => None,
+        })
+        .map_or(Ok(()), Err)
+}
+
+fn no_transaction(number: u32, what: &str) -> SqlError {
+    SqlError {
+        number,
+        state: 1,
+        severity: 16,
+        message: format!("The {what} request has no corresponding BEGIN TRANSACTION."),
+        line: 1,
+    }
+}
+
+fn quoted(name: &str) -> String {
+    if name.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", name.replace(']', "]]"))
+    }
+}
+
+/// Runs a transaction manager request as the T-SQL it stands for, answering with the ENVCHANGE
+/// that carries the transaction descriptor (as SQL Server does) and a DONE.
+fn run_transaction(
+    engine: &Engine,
+    state: &mut SessionState,
+    request: TmRequest,
+    out: &mut Vec<u8>,
+    server: &str,
+) {
+    tracing::debug!(request = request.name(), "transaction manager request");
+    let begin = |state: &mut SessionState, name: &str, out: &mut Vec<u8>| -> Result<(), SqlError> {
+        run_tsql(engine, state, &format!("BEGIN TRANSACTION{}", quoted(name)))?;
+        state.transactions_begun += 1;
+        let descriptor = state.transactions_begun.to_le_bytes();
+        state.transaction = Some(descriptor);
+        EnvChange::BeginTransaction { descriptor }.encode(out);
+        Ok(())
+    };
+    let result = match request {
+        TmRequest::Begin { name, .. } => begin(state, &name, out),
+        TmRequest::Commit { begin_new, .. } => {
+            end_transaction(engine, state, begin_new, true, out, &begin)
+        }
+        TmRequest::Rollback { begin_new, .. } => {
+            end_transaction(engine, state, begin_new, false, out, &begin)
+        }
+        TmRequest::Save { name } => match state.transaction {
+            None => Err(SqlError {
+                number: 628,
+                state: 0,
+                severity: 16,
+                message: "Cannot issue SAVE TRANSACTION when there is no active transaction."
+                    .into(),
+                line: 1,
+            }),
+            Some(_) => run_tsql(engine, state, &format!("SAVE TRANSACTION{}", quoted(&name))),
+        },
+        TmRequest::Distributed(_) => Err(messages::unsupported_request("distributed transactions")),
+    };
+    match result {
+        Ok(()) => Done::new(DoneKind::Done, done_status::FINAL).encode(out),
+        Err(e) => error_response(out, server, &e, DoneKind::Done),
+    }
+}
+
+/// Commits or rolls back the open transaction (3902/3903 when there is none), then begins the
+/// next one if the client asked.
+fn end_transaction(
+    engine: &Engine,
+    state: &mut SessionState,
+    begin_new: Option<(u8, String)>,
+    commit: bool,
+    out: &mut Vec<u8>,
+    begin: &dyn Fn(&mut SessionState, &str, &mut Vec<u8>) -> Result<(), SqlError>,
+) -> Result<(), SqlError> {
+    let (number, verb) = if commit {
+        (3902, "COMMIT TRANSACTION")
+    } else {
+        (3903, "ROLLBACK TRANSACTION")
+    };
+    match state.transaction.take() {
+        Some(descriptor) => {
+            run_tsql(engine, state, verb)?;
+            let change = if commit {
+                EnvChange::CommitTransaction { descriptor }
+            } else {
+                EnvChange::RollbackTransaction { descriptor }
+            };
+            change.encode(out);
+        }
+        None if begin_new.is_none() => return Err(no_transaction(number, verb)),
+        None => {}
+    }
+    match begin_new {
+        Some((_, name)) => begin(state, &name, out),
+        None => Ok(()),
+    }
+}
+
+fn prepare(state: &mut SessionState, statement: String, declared: Vec<String>) -> i32 {
+    let handle = state.next_handle;
+    state.next_handle = state.next_handle.checked_add(1).unwrap_or(1);
+    state.prepared.insert(
+        handle,
+        Prepared {
+            statement,
+            declared,
+        },
+    );
+    handle
+}
+
+/// Ends a procedure: RETURNSTATUS (unless it failed), the `@handle` RETURNVALUE when one was
+/// prepared, and the final DONEPROC.
+fn end_proc(out: &mut Vec<u8>, failed: bool, handle: Option<(&str, i32)>, server: &str) {
+    if !failed {
+        ReturnStatus(0).encode(out);
+    }
+    if let Some((name, handle)) = handle {
+        let value = Value::Int(i64::from(handle));
+        let token = ReturnValue {
+            ordinal: 0,
+            name,
+            ty: &SqlType::Int,
+            value: &value,
+        };
+        if let Err(e) = token.encode(out) {
+            // An INT always fits; report rather than send a broken token if that ever changes.
+            MessageToken::from_sql(&messages::conversion_failed(&e.to_string()), server)
+                .encode(out);
+        }
+    }
+    let status = if failed {
+        done_status::ERROR
+    } else {
+        done_status::FINAL
+    };
+    Done::new(DoneKind::Proc, status).encode(out);
 }
 
 /// An ERROR token and the DONE (or, for an RPC, DONEPROC) that closes the failed request.
@@ -947,8 +1242,9 @@ fn error_response(out: &mut Vec<u8>, server: &str, error: &SqlError, kind: DoneK
 }
 
 /// The tokens of a request's outcomes. A batch ends each statement with DONE (DONE_MORE on all
-/// but the last); an RPC ends each with DONEINPROC, then RETURNSTATUS and a final DONEPROC.
-fn encode_outcomes(out: &mut Vec<u8>, outcomes: &[Outcome], kind: DoneKind, server: &str) {
+/// but the last, a final DONE added when needed); a procedure ends each with DONEINPROC and
+/// leaves the end to [`end_proc`]. Returns whether a statement failed.
+fn encode_outcomes(out: &mut Vec<u8>, outcomes: &[Outcome], kind: DoneKind, server: &str) -> bool {
     let statement_done = match kind {
         DoneKind::Proc => DoneKind::InProc,
         other => other,
@@ -1032,18 +1328,6 @@ fn encode_outcomes(out: &mut Vec<u8>, outcomes: &[Outcome], kind: DoneKind, serv
             for at in &dones {
                 out[at + 1] |= done_status::MORE as u8;
             }
-            if !failed {
-                ReturnStatus(0).encode(out);
-            }
-            Done::new(
-                DoneKind::Proc,
-                if failed {
-                    done_status::ERROR
-                } else {
-                    done_status::FINAL
-                },
-            )
-            .encode(out);
         }
         _ => {
             if !last_is_done {
@@ -1056,6 +1340,7 @@ fn encode_outcomes(out: &mut Vec<u8>, outcomes: &[Outcome], kind: DoneKind, serv
             }
         }
     }
+    failed
 }
 
 #[cfg(test)]

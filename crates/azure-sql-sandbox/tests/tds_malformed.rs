@@ -7,169 +7,12 @@
 
 mod tds_support;
 
-use azure_sql_sandbox::tds::packet::{frame_message, MessageReader, MessageType};
+use azure_sql_sandbox::tds::packet::{MessageReader, MessageType};
 use rand::{Rng, SeedableRng};
-use std::sync::Arc;
+use tds_support::raw::*;
 use tds_support::*;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-fn utf16(s: &str) -> Vec<u8> {
-    s.encode_utf16().flat_map(u16::to_le_bytes).collect()
-}
-
-/// A TDS 7.4 LOGIN7 for a SQL login (no FeatureExt).
-fn sql_login7(user: &str, password: &str, database: &str) -> Vec<u8> {
-    let fields = [
-        "test-host",
-        user,
-        password,
-        "raw-test",
-        "localhost",
-        "",
-        "raw",
-        "",
-        database,
-    ];
-    let mut fixed = Vec::new();
-    fixed.extend_from_slice(&[0; 4]);
-    fixed.extend_from_slice(&0x7400_0004u32.to_le_bytes());
-    fixed.extend_from_slice(&4096u32.to_le_bytes());
-    fixed.extend_from_slice(&[0; 12]);
-    fixed.extend_from_slice(&[0xE0, 0x03, 0x00, 0x00]);
-    fixed.extend_from_slice(&[0; 4]);
-    fixed.extend_from_slice(&0x0409u32.to_le_bytes());
-    let mut data = Vec::new();
-    for (i, field) in fields.iter().enumerate() {
-        let mut bytes = utf16(field);
-        if i == 2 {
-            bytes = bytes.iter().map(|b| b.rotate_left(4) ^ 0xA5).collect();
-        }
-        fixed.extend_from_slice(&((94 + data.len()) as u16).to_le_bytes());
-        fixed.extend_from_slice(&((bytes.len() / 2) as u16).to_le_bytes());
-        data.extend_from_slice(&bytes);
-    }
-    fixed.extend_from_slice(&[0; 6]);
-    for _ in 0..3 {
-        fixed.extend_from_slice(&((94 + data.len()) as u16).to_le_bytes());
-        fixed.extend_from_slice(&[0, 0]);
-    }
-    fixed.extend_from_slice(&[0; 4]);
-    assert_eq!(fixed.len(), 94);
-    fixed.extend_from_slice(&data);
-    let len = fixed.len() as u32;
-    fixed[..4].copy_from_slice(&len.to_le_bytes());
-    fixed
-}
-
-fn prelogin() -> Vec<u8> {
-    // VERSION, ENCRYPTION (REQ), terminator.
-    let mut p = vec![
-        0x00, 0x00, 0x0B, 0x00, 0x06, 0x01, 0x00, 0x11, 0x00, 0x01, 0xFF,
-    ];
-    p.extend_from_slice(&[0x10, 0, 0, 0, 0, 0, 0x03]);
-    p
-}
-
-fn all_headers() -> Vec<u8> {
-    let mut h = Vec::new();
-    h.extend_from_slice(&22u32.to_le_bytes());
-    h.extend_from_slice(&18u32.to_le_bytes());
-    h.extend_from_slice(&2u16.to_le_bytes());
-    h.extend_from_slice(&[0; 8]);
-    h.extend_from_slice(&1u32.to_le_bytes());
-    h
-}
-
-fn batch(text: &str) -> Vec<u8> {
-    let mut b = all_headers();
-    b.extend_from_slice(&utf16(text));
-    b
-}
-
-struct Raw<S> {
-    io: S,
-    reader: MessageReader,
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> Raw<S> {
-    async fn send(&mut self, ty: MessageType, payload: &[u8]) -> std::io::Result<()> {
-        let mut wire = Vec::new();
-        frame_message(&mut wire, ty, 0, payload, 4096);
-        self.io.write_all(&wire).await?;
-        self.io.flush().await
-    }
-
-    /// The next response, or `None` when the server closed the connection.
-    async fn response(&mut self) -> Option<Vec<u8>> {
-        match self.reader.next(&mut self.io).await {
-            Ok(Some(m)) => {
-                assert_eq!(m.ty, MessageType::TABULAR_RESULT);
-                Some(m.payload)
-            }
-            _ => None,
-        }
-    }
-}
-
-/// The number of the first ERROR token in a response, if any.
-fn first_error(tokens: &[u8]) -> Option<u32> {
-    let at = tokens.iter().position(|b| *b == 0xAA)?;
-    let n = tokens.get(at + 3..at + 7)?;
-    Some(u32::from_le_bytes([n[0], n[1], n[2], n[3]]))
-}
-
-async fn strict(sandbox: &Sandbox) -> Raw<tokio_rustls::client::TlsStream<TcpStream>> {
-    let mut roots = rustls::RootCertStore::empty();
-    let pem = std::fs::read(&sandbox.pki.ca_pem_path).expect("CA file");
-    for cert in rustls_pki_types::CertificateDer::pem_slice_iter(&pem) {
-        roots.add(cert.expect("CA PEM")).expect("add CA");
-    }
-    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("versions")
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    config.alpn_protocols = vec![b"tds/8.0".to_vec()];
-    let tcp = TcpStream::connect(("127.0.0.1", sandbox.server.port()))
-        .await
-        .expect("connect");
-    let name = rustls_pki_types::ServerName::try_from("localhost").expect("name");
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .expect("TLS");
-    assert_eq!(
-        tls.get_ref().1.alpn_protocol(),
-        Some(&b"tds/8.0"[..]),
-        "the server negotiates tds/8.0"
-    );
-    Raw {
-        io: tls,
-        reader: MessageReader::new(1 << 20),
-    }
-}
-
-async fn logged_in(sandbox: &Sandbox) -> Raw<tokio_rustls::client::TlsStream<TcpStream>> {
-    let mut raw = strict(sandbox).await;
-    raw.send(MessageType::PRELOGIN, &prelogin())
-        .await
-        .expect("prelogin");
-    raw.response().await.expect("prelogin answer");
-    raw.send(
-        MessageType::LOGIN7,
-        &sql_login7(ADMIN_USER, ADMIN_PASSWORD, DATABASE),
-    )
-    .await
-    .expect("login");
-    let answer = raw.response().await.expect("login answer");
-    assert!(answer.contains(&0xAD), "LOGINACK in {answer:?}");
-    raw
-}
-
-use rustls_pki_types::pem::PemObject;
 
 async fn still_serving(sandbox: &Sandbox) {
     let mut client = connect(sandbox.token_config(GOOD_TOKEN))
@@ -229,7 +72,7 @@ async fn a_malformed_login7_gets_a_protocol_error() {
         .await
         .expect("prelogin");
     raw.response().await.expect("answer");
-    let mut login = sql_login7(ADMIN_USER, ADMIN_PASSWORD, DATABASE);
+    let mut login = login7(ADMIN_USER, ADMIN_PASSWORD, DATABASE, None);
     login.truncate(70);
     login[..4].copy_from_slice(&70u32.to_le_bytes());
     raw.send(MessageType::LOGIN7, &login).await.expect("send");

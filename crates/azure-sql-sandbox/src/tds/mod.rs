@@ -10,6 +10,7 @@ pub mod collation;
 pub mod datetime;
 pub mod decimal;
 pub mod error;
+pub mod fedauth_token;
 pub mod login7;
 pub mod messages;
 pub mod packet;
@@ -17,6 +18,7 @@ pub mod prelogin;
 pub mod prelogin_tls;
 pub mod rpc;
 pub mod token;
+pub mod transaction;
 pub mod types;
 pub mod wire;
 
@@ -71,7 +73,7 @@ mod robustness_tests {
         for input in mutations(&rpc_request, &mut rng) {
             if let Ok(requests) = rpc::parse(&input) {
                 for r in requests {
-                    let _ = r.execute_sql();
+                    let _ = r.system_call();
                 }
             }
             let _ = batch::SqlBatch::parse(&input);

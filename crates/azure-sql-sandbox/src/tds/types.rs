@@ -6,7 +6,8 @@
 //! - In (RPC parameters): the types drivers send — NULLTYPE, the fixed-length integers, bits,
 //!   floats, money and datetimes, INTN, BITN, FLTN, MONEYN, DATETIMN, DECIMALN/NUMERICN, GUID,
 //!   DATEN, TIMEN, DATETIME2N, DATETIMEOFFSETN, BIGVARCHR/BIGCHAR/NVARCHAR/NCHAR (with PLP for
-//!   `MAX`), BIGVARBIN/BIGBINARY and XML — read into engine [`Value`]s.
+//!   `MAX`), BIGVARBIN/BIGBINARY, XML and the legacy TEXT/NTEXT/IMAGE — read into engine
+//!   [`Value`]s.
 
 use super::collation::{self, SQL_LATIN1_GENERAL_CP1_CI_AS};
 use super::error::CodecError;
@@ -82,6 +83,12 @@ pub mod ty {
     pub const NCHAR: u8 = 0xEF;
     /// `XML`.
     pub const XML: u8 = 0xF1;
+    /// `TEXT` (legacy; ODBC sends long declarations as it).
+    pub const TEXT: u8 = 0x23;
+    /// `NTEXT` (legacy; Microsoft's ODBC driver sends `sp_prepexec`'s `@params` as it).
+    pub const NTEXT: u8 = 0x63;
+    /// `IMAGE` (legacy).
+    pub const IMAGE: u8 = 0x22;
 }
 
 /// The length that marks a `MAX` type (its values are PLP).
@@ -411,6 +418,13 @@ pub enum ParamType {
         /// The collation of character data.
         collation: Option<[u8; 5]>,
     },
+    /// TEXT, NTEXT, IMAGE: values carry a four-byte length.
+    LongLen {
+        /// The type byte.
+        ty: u8,
+        /// The collation of character data.
+        collation: Option<[u8; 5]>,
+    },
     /// A `MAX` type or XML: PLP values.
     Plp {
         /// The type byte.
@@ -431,8 +445,17 @@ pub fn read_type_info(r: &mut Reader<'_>) -> Result<ParamType, CodecError> {
     let t = r.u8()?;
     Ok(match t {
         ty::NULL => ParamType::Null,
-        ty::INT1 | ty::BIT | ty::INT2 | ty::INT4 | ty::INT8 | ty::FLT4 | ty::FLT8 | ty::MONEY
-        | ty::MONEY4 | ty::DATETIME | ty::DATETIM4 => ParamType::Fixed(t),
+        ty::INT1
+        | ty::BIT
+        | ty::INT2
+        | ty::INT4
+        | ty::INT8
+        | ty::FLT4
+        | ty::FLT8
+        | ty::MONEY
+        | ty::MONEY4
+        | ty::DATETIME
+        | ty::DATETIM4 => ParamType::Fixed(t),
         ty::INTN | ty::BITN | ty::FLTN | ty::GUID | ty::MONEYN | ty::DATETIMN => {
             let _max = r.u8()?;
             ParamType::ByteLen(t)
@@ -463,9 +486,15 @@ pub fn read_type_info(r: &mut Reader<'_>) -> Result<ParamType, CodecError> {
         ty::BIGVARBIN | ty::BIGBINARY => {
             let max = r.u16_le()?;
             if max == MAX_LEN && t == ty::BIGVARBIN {
-                ParamType::Plp { ty: t, collation: None }
+                ParamType::Plp {
+                    ty: t,
+                    collation: None,
+                }
             } else {
-                ParamType::ShortLen { ty: t, collation: None }
+                ParamType::ShortLen {
+                    ty: t,
+                    collation: None,
+                }
             }
         }
         ty::BIGVARCHR | ty::BIGCHAR | ty::NVARCHAR | ty::NCHAR => {
@@ -477,18 +506,32 @@ pub fn read_type_info(r: &mut Reader<'_>) -> Result<ParamType, CodecError> {
                 ParamType::ShortLen { ty: t, collation }
             }
         }
+        ty::TEXT | ty::NTEXT | ty::IMAGE => {
+            let _max = r.u32_le()?;
+            let collation = if t == ty::IMAGE {
+                None
+            } else {
+                Some(read_collation(r)?)
+            };
+            ParamType::LongLen { ty: t, collation }
+        }
         ty::XML => {
             if r.u8()? != 0 {
                 let _db = r.b_varchar()?;
                 let _schema = r.b_varchar()?;
                 let _collection = r.us_varchar()?;
             }
-            ParamType::Plp { ty: t, collation: None }
+            ParamType::Plp {
+                ty: t,
+                collation: None,
+            }
         }
         other => {
             return Err(CodecError::unsupported(
                 "parameter data type",
-                format!("type 0x{other:02X} (TEXT, NTEXT, IMAGE, SQL_VARIANT, UDT and TVP parameters are not supported)"),
+                format!(
+                    "type 0x{other:02X} (SQL_VARIANT, UDT and TVP parameters are not supported)"
+                ),
             ))
         }
     })
@@ -569,10 +612,10 @@ fn scalar(t: u8, bytes: &[u8]) -> Result<Value, CodecError> {
 
 fn text_or_bytes(t: u8, collation: Option<[u8; 5]>, bytes: &[u8]) -> Result<Value, CodecError> {
     Ok(match t {
-        ty::NVARCHAR | ty::NCHAR | ty::XML => Value::Text(
+        ty::NVARCHAR | ty::NCHAR | ty::NTEXT | ty::XML => Value::Text(
             decode_utf16(bytes).map_err(|detail| CodecError::invalid("parameter value", detail))?,
         ),
-        ty::BIGVARCHR | ty::BIGCHAR => Value::Text(collation::decode_with(
+        ty::BIGVARCHR | ty::BIGCHAR | ty::TEXT => Value::Text(collation::decode_with(
             &collation.unwrap_or(SQL_LATIN1_GENERAL_CP1_CI_AS),
             bytes,
         )),
@@ -647,6 +690,10 @@ pub fn read_value(r: &mut Reader<'_>, param_type: &ParamType) -> Result<Value, C
         }
         ParamType::ShortLen { ty: t, collation } => match r.u16_le()? {
             MAX_LEN => Ok(Value::Null),
+            n => text_or_bytes(*t, *collation, r.bytes(n as usize)?),
+        },
+        ParamType::LongLen { ty: t, collation } => match r.u32_le()? {
+            u32::MAX => Ok(Value::Null),
             n => text_or_bytes(*t, *collation, r.bytes(n as usize)?),
         },
         ParamType::Plp { ty: t, collation } => {
@@ -937,6 +984,20 @@ mod tests {
             param(&[0x2B, 0, 8, 0, 0, 0, 0xBE, 0x46, 0x0B, 60, 0]),
             Ok(Value::Text("2024-05-01 01:00:00 +01:00".into()))
         );
+    }
+
+    #[test]
+    fn reads_the_legacy_long_types_odbc_sends() {
+        // NTEXT as Microsoft's ODBC driver sends sp_prepexec's @params.
+        let mut bytes = vec![0x63, 0xFF, 0xFF, 0xFF, 0x7F, 0x09, 0x04, 0xD0, 0x00, 0x34];
+        bytes.extend_from_slice(&[6, 0, 0, 0, b'@', 0, b'P', 0, b'1', 0]);
+        assert_eq!(param(&bytes), Ok(Value::Text("@P1".into())));
+        let mut bytes = vec![0x23, 0xFF, 0xFF, 0xFF, 0x7F, 0x09, 0x04, 0xD0, 0x00, 0x34];
+        bytes.extend_from_slice(&[1, 0, 0, 0, 0xE9]);
+        assert_eq!(param(&bytes), Ok(Value::Text("é".into())));
+        let mut bytes = vec![0x22, 0xFF, 0xFF, 0xFF, 0x7F];
+        bytes.extend_from_slice(&[0xFF, 0xFF, 0xFF, 0xFF]);
+        assert_eq!(param(&bytes), Ok(Value::Null));
     }
 
     #[test]

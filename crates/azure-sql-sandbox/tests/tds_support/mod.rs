@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod raw;
+
 use azure_sql_sandbox::identity::{
     AccessTokenValidator, Directory, DirectoryEntry, PrincipalKind, TokenIdentity, TokenRejection,
     ValidateFuture,
@@ -143,6 +145,8 @@ impl Directory for TestDirectory {
 pub struct TestValidator {
     tokens: Mutex<HashMap<String, TokenIdentity>>,
     pub seen: Mutex<Vec<String>>,
+    /// What [`AccessTokenValidator::sts_url`] answers.
+    pub sts_url: Mutex<Option<String>>,
 }
 
 impl TestValidator {
@@ -179,7 +183,14 @@ impl AccessTokenValidator for TestValidator {
             }
         })
     }
+
+    fn sts_url(&self) -> Option<String> {
+        self.sts_url.lock().expect("lock").clone()
+    }
 }
+
+/// The STS URL the test validator gives ADAL/MSAL-workflow clients.
+pub const TEST_STS_URL: &str = "https://localhost:9443/72f988bf-86f1-41af-91ab-2d7cd011db47";
 
 /// A running TDS server over a prepared engine.
 pub struct Sandbox {
@@ -212,6 +223,7 @@ impl Sandbox {
         init_tracing();
         let pki = TestPki::generate();
         let validator = Arc::new(TestValidator::default());
+        *validator.sts_url.lock().expect("lock") = Some(TEST_STS_URL.into());
         validator.add(GOOD_TOKEN, reader_identity(Duration::from_secs(3600)));
         validator.add(
             STRANGER_TOKEN,

@@ -1,5 +1,6 @@
-//! ENVCHANGE (MS-TDS 2.2.7.9): the database, language, collation or packet size changed, the
-//! session was reset, or (type 20) the client must reconnect elsewhere (the gateway's redirect).
+//! ENVCHANGE (MS-TDS 2.2.7.9): the database, language, collation or packet size changed, a
+//! transaction began or ended, the session was reset, or (type 20) the client must reconnect
+//! elsewhere (the gateway's redirect).
 
 use super::token_type;
 use crate::tds::wire::{put_b_varbyte, put_b_varchar, put_us_varchar, put_with_u16_len};
@@ -32,6 +33,21 @@ pub enum EnvChange {
     SqlCollation {
         /// The new collation.
         new: [u8; 5],
+    },
+    /// Type 8: a transaction began; its 8-byte descriptor goes into later requests' ALL_HEADERS.
+    BeginTransaction {
+        /// The new transaction's descriptor.
+        descriptor: [u8; 8],
+    },
+    /// Type 9: the transaction committed.
+    CommitTransaction {
+        /// The ended transaction's descriptor.
+        descriptor: [u8; 8],
+    },
+    /// Type 10: the transaction rolled back.
+    RollbackTransaction {
+        /// The ended transaction's descriptor.
+        descriptor: [u8; 8],
     },
     /// Type 18: the session was reset as the client asked (RESETCONNECTION).
     ResetConnection,
@@ -67,6 +83,21 @@ impl EnvChange {
                 b.push(7);
                 put_b_varbyte(b, new);
                 put_b_varbyte(b, &[]);
+            }
+            EnvChange::BeginTransaction { descriptor } => {
+                b.push(8);
+                put_b_varbyte(b, descriptor);
+                put_b_varbyte(b, &[]);
+            }
+            EnvChange::CommitTransaction { descriptor } => {
+                b.push(9);
+                put_b_varbyte(b, &[]);
+                put_b_varbyte(b, descriptor);
+            }
+            EnvChange::RollbackTransaction { descriptor } => {
+                b.push(10);
+                put_b_varbyte(b, &[]);
+                put_b_varbyte(b, descriptor);
             }
             EnvChange::ResetConnection => {
                 b.push(18);
@@ -142,6 +173,19 @@ mod tests {
             [0xE3, 8, 0, 7, 5, 0x09, 0x04, 0xD0, 0x00, 0x34, 0]
         );
         assert_eq!(bytes(EnvChange::ResetConnection), [0xE3, 3, 0, 18, 0, 0]);
+        let d = [1, 2, 3, 4, 5, 6, 7, 8];
+        assert_eq!(
+            bytes(EnvChange::BeginTransaction { descriptor: d }),
+            [0xE3, 11, 0, 8, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0]
+        );
+        assert_eq!(
+            bytes(EnvChange::CommitTransaction { descriptor: d }),
+            [0xE3, 11, 0, 9, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8]
+        );
+        assert_eq!(
+            bytes(EnvChange::RollbackTransaction { descriptor: d })[3],
+            10
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod fedauthinfo;
 mod loginack;
 mod message;
 mod returnstatus;
+mod returnvalue;
 mod row;
 
 pub use colmetadata::ColMetaData;
@@ -19,12 +20,15 @@ pub use fedauthinfo::FedAuthInfo;
 pub use loginack::LoginAck;
 pub use message::{Message, MessageKind};
 pub use returnstatus::ReturnStatus;
+pub use returnvalue::ReturnValue;
 pub use row::Row;
 
 /// Token type bytes.
 pub mod token_type {
     /// RETURNSTATUS.
     pub const RETURNSTATUS: u8 = 0x79;
+    /// RETURNVALUE.
+    pub const RETURNVALUE: u8 = 0xAC;
     /// COLMETADATA.
     pub const COLMETADATA: u8 = 0x81;
     /// ERROR.

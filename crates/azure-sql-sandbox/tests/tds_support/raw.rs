@@ -1,0 +1,227 @@
+//! A raw TDS client for tests that must choose every byte: TDS 8.0 (TLS first, rustls trusting
+//! the test CA), hand-built PRELOGIN, LOGIN7 and requests, and a reader of the answers.
+
+use super::*;
+use azure_sql_sandbox::tds::packet::{frame_message, MessageReader, MessageType};
+use rustls_pki_types::pem::PemObject;
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+pub fn utf16(s: &str) -> Vec<u8> {
+    s.encode_utf16().flat_map(u16::to_le_bytes).collect()
+}
+
+/// A TDS 7.4 LOGIN7: a SQL login, or with `fedauth` (the FEDAUTH feature's data) a token login.
+pub fn login7(user: &str, password: &str, database: &str, fedauth: Option<Vec<u8>>) -> Vec<u8> {
+    let fields = [
+        "test-host",
+        user,
+        password,
+        "raw-test",
+        "localhost",
+        "",
+        "raw",
+        "",
+        database,
+    ];
+    let mut fixed = Vec::new();
+    fixed.extend_from_slice(&[0; 4]);
+    fixed.extend_from_slice(&0x7400_0004u32.to_le_bytes());
+    fixed.extend_from_slice(&4096u32.to_le_bytes());
+    fixed.extend_from_slice(&[0; 12]);
+    let option3 = if fedauth.is_some() { 0x10 } else { 0x00 };
+    fixed.extend_from_slice(&[0xE0, 0x03, 0x00, option3]);
+    fixed.extend_from_slice(&[0; 4]);
+    fixed.extend_from_slice(&0x0409u32.to_le_bytes());
+    let mut data = Vec::new();
+    let mut extension_at = 0;
+    for (i, field) in fields.iter().enumerate() {
+        if i == 5 {
+            extension_at = fixed.len();
+            fixed.extend_from_slice(&[0; 4]);
+            continue;
+        }
+        let mut bytes = utf16(field);
+        if i == 2 {
+            bytes = bytes.iter().map(|b| b.rotate_left(4) ^ 0xA5).collect();
+        }
+        fixed.extend_from_slice(&((94 + data.len()) as u16).to_le_bytes());
+        fixed.extend_from_slice(&((bytes.len() / 2) as u16).to_le_bytes());
+        data.extend_from_slice(&bytes);
+    }
+    fixed.extend_from_slice(&[0; 6]);
+    for _ in 0..3 {
+        fixed.extend_from_slice(&((94 + data.len()) as u16).to_le_bytes());
+        fixed.extend_from_slice(&[0, 0]);
+    }
+    fixed.extend_from_slice(&[0; 4]);
+    assert_eq!(fixed.len(), 94);
+    if let Some(feature) = fedauth {
+        let pointer_at = 94 + data.len();
+        fixed[extension_at..extension_at + 2].copy_from_slice(&(pointer_at as u16).to_le_bytes());
+        fixed[extension_at + 2..extension_at + 4].copy_from_slice(&4u16.to_le_bytes());
+        data.extend_from_slice(&((pointer_at + 4) as u32).to_le_bytes());
+        data.push(0x02);
+        data.extend_from_slice(&(feature.len() as u32).to_le_bytes());
+        data.extend_from_slice(&feature);
+        data.push(0xFF);
+    }
+    fixed.extend_from_slice(&data);
+    let len = fixed.len() as u32;
+    fixed[..4].copy_from_slice(&len.to_le_bytes());
+    fixed
+}
+
+/// The FEDAUTH feature data asking for the ADAL/MSAL workflow (`echo`: the server said
+/// FEDAUTHREQUIRED).
+pub fn msal_feature(echo: bool, workflow: u8) -> Vec<u8> {
+    vec![(0x02 << 1) | u8::from(echo), workflow]
+}
+
+/// The FEDAUTH feature data carrying a token (security-token library).
+pub fn token_feature(token: &str, echo: bool) -> Vec<u8> {
+    let t = utf16(token);
+    let mut f = vec![(0x01 << 1) | u8::from(echo)];
+    f.extend_from_slice(&(t.len() as u32).to_le_bytes());
+    f.extend_from_slice(&t);
+    f
+}
+
+/// A FEDAUTH message (packet type 0x08) carrying a token, as tedious sends it.
+pub fn fedauth_token_message(token: &str) -> Vec<u8> {
+    let t = utf16(token);
+    let mut m = ((t.len() + 4) as u32).to_le_bytes().to_vec();
+    m.extend_from_slice(&(t.len() as u32).to_le_bytes());
+    m.extend_from_slice(&t);
+    m
+}
+
+/// A PRELOGIN with VERSION and ENCRYPTION (REQ), and FEDAUTHREQUIRED when `fedauth`.
+pub fn prelogin_with(fedauth: bool) -> Vec<u8> {
+    let options = if fedauth { 3 } else { 2 };
+    let data_at = options * 5 + 1;
+    let mut p = vec![
+        0x00,
+        0x00,
+        data_at as u8,
+        0x00,
+        0x06,
+        0x01,
+        0x00,
+        (data_at + 6) as u8,
+        0x00,
+        0x01,
+    ];
+    if fedauth {
+        p.extend_from_slice(&[0x06, 0x00, (data_at + 7) as u8, 0x00, 0x01]);
+    }
+    p.push(0xFF);
+    p.extend_from_slice(&[0x10, 0, 0, 0, 0, 0, 0x03]);
+    if fedauth {
+        p.push(0x01);
+    }
+    p
+}
+
+pub fn prelogin() -> Vec<u8> {
+    prelogin_with(false)
+}
+
+pub fn all_headers() -> Vec<u8> {
+    let mut h = Vec::new();
+    h.extend_from_slice(&22u32.to_le_bytes());
+    h.extend_from_slice(&18u32.to_le_bytes());
+    h.extend_from_slice(&2u16.to_le_bytes());
+    h.extend_from_slice(&[0; 8]);
+    h.extend_from_slice(&1u32.to_le_bytes());
+    h
+}
+
+pub fn batch(text: &str) -> Vec<u8> {
+    let mut b = all_headers();
+    b.extend_from_slice(&utf16(text));
+    b
+}
+
+pub struct Raw<S> {
+    pub io: S,
+    pub reader: MessageReader,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Raw<S> {
+    pub async fn send(&mut self, ty: MessageType, payload: &[u8]) -> std::io::Result<()> {
+        let mut wire = Vec::new();
+        frame_message(&mut wire, ty, 0, payload, 4096);
+        self.io.write_all(&wire).await?;
+        self.io.flush().await
+    }
+
+    /// The next response, or `None` when the server closed the connection.
+    pub async fn response(&mut self) -> Option<Vec<u8>> {
+        match self.reader.next(&mut self.io).await {
+            Ok(Some(m)) => {
+                assert_eq!(m.ty, MessageType::TABULAR_RESULT);
+                Some(m.payload)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The number of the first ERROR token in a response, if any.
+pub fn first_error(tokens: &[u8]) -> Option<u32> {
+    let at = tokens.iter().position(|b| *b == 0xAA)?;
+    let n = tokens.get(at + 3..at + 7)?;
+    Some(u32::from_le_bytes([n[0], n[1], n[2], n[3]]))
+}
+
+pub async fn strict(sandbox: &Sandbox) -> Raw<tokio_rustls::client::TlsStream<TcpStream>> {
+    let mut roots = rustls::RootCertStore::empty();
+    let pem = std::fs::read(&sandbox.pki.ca_pem_path).expect("CA file");
+    for cert in rustls_pki_types::CertificateDer::pem_slice_iter(&pem) {
+        roots.add(cert.expect("CA PEM")).expect("add CA");
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = vec![b"tds/8.0".to_vec()];
+    let tcp = TcpStream::connect(("127.0.0.1", sandbox.server.port()))
+        .await
+        .expect("connect");
+    let name = rustls_pki_types::ServerName::try_from("localhost").expect("name");
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .expect("TLS");
+    assert_eq!(
+        tls.get_ref().1.alpn_protocol(),
+        Some(&b"tds/8.0"[..]),
+        "the server negotiates tds/8.0"
+    );
+    Raw {
+        io: tls,
+        reader: MessageReader::new(1 << 20),
+    }
+}
+
+pub async fn logged_in(sandbox: &Sandbox) -> Raw<tokio_rustls::client::TlsStream<TcpStream>> {
+    let mut raw = strict(sandbox).await;
+    raw.send(MessageType::PRELOGIN, &prelogin())
+        .await
+        .expect("prelogin");
+    raw.response().await.expect("prelogin answer");
+    raw.send(
+        MessageType::LOGIN7,
+        &login7(ADMIN_USER, ADMIN_PASSWORD, DATABASE, None),
+    )
+    .await
+    .expect("login");
+    let answer = raw.response().await.expect("login answer");
+    assert!(answer.contains(&0xAD), "LOGINACK in {answer:?}");
+    raw
+}
