@@ -956,8 +956,8 @@ struct SessionState {
     session: Session,
     prepared: HashMap<i32, Prepared>,
     next_handle: i32,
-    /// The descriptor of the transaction begun with a transaction manager request.
-    transaction: Option<[u8; 8]>,
+    /// The transaction begun with a transaction manager request, if any.
+    transaction: Option<Transaction>,
     transactions_begun: u64,
 }
 
@@ -976,14 +976,18 @@ async fn run_work(
         match work {
             Work::Batch(text) => {
                 let outcomes = engine.execute(&mut state.session, &text);
-                encode_outcomes(&mut out, &outcomes, DoneKind::Done, &server);
+                note_changes(&mut state, &outcomes);
+                encode_outcomes(&mut out, &outcomes, DoneKind::Done, &server, false);
             }
-            Work::Transaction(request) => run_transaction(&engine, &mut state, request, &mut out, &server),
+            Work::Transaction(request) => run_transaction(&mut state, request, &mut out, &server),
             Work::Rpc(requests) => {
                 for request in requests {
                     tracing::debug!(procedure = %request.proc_ref.display_name(), params = request.params.len(), "RPC");
                     match request.system_call() {
-                        Ok(call) => run_call(&engine, &mut state, call, &mut out, &server),
+                        Ok(call) => {
+                            let no_metadata = request.options & rpc::OPTION_NO_METADATA != 0;
+                            run_call(&engine, &mut state, call, no_metadata, &mut out, &server)
+                        }
                         Err(e) => error_response(&mut out, &server, &e, DoneKind::Proc),
                     }
                 }
@@ -1017,13 +1021,15 @@ fn run_call(
     engine: &Engine,
     state: &mut SessionState,
     call: SystemCall,
+    no_metadata: bool,
     out: &mut Vec<u8>,
     server: &str,
 ) {
     match call {
         SystemCall::ExecuteSql { statement, params } => {
             let outcomes = engine.execute_rpc(&mut state.session, &statement, &params);
-            let failed = encode_outcomes(out, &outcomes, DoneKind::Proc, server);
+            note_changes(state, &outcomes);
+            let failed = encode_outcomes(out, &outcomes, DoneKind::Proc, server, no_metadata);
             end_proc(out, failed, None, server);
         }
         SystemCall::PrepExec {
@@ -1037,7 +1043,8 @@ fn run_call(
                 state.prepared.remove(&old);
             }
             let outcomes = engine.execute_rpc(&mut state.session, &statement, &params);
-            let failed = encode_outcomes(out, &outcomes, DoneKind::Proc, server);
+            note_changes(state, &outcomes);
+            let failed = encode_outcomes(out, &outcomes, DoneKind::Proc, server, no_metadata);
             let handle = (!failed).then(|| prepare(state, statement, declared));
             end_proc(
                 out,
@@ -1055,6 +1062,26 @@ fn run_call(
             if let Some(old) = unprepare {
                 state.prepared.remove(&old);
             }
+            // Like SQL Server, describe the result set of a query being prepared (ODBC reads
+            // its columns from here and may then execute with fNoMetaData).
+            if returns_rows(&statement) {
+                let nulls: Vec<(String, Value)> =
+                    declared.iter().map(|n| (n.clone(), Value::Null)).collect();
+                let outcomes = engine.execute_rpc(&mut state.session, &statement, &nulls);
+                let error = outcomes.iter().find_map(|o| match o {
+                    Outcome::Error(e) => Some(e.clone()),
+                    _ => None,
+                });
+                if let Some(e) = error {
+                    error_response(out, server, &e, DoneKind::Proc);
+                    return;
+                }
+                if let Some(Outcome::Rows(rs)) =
+                    outcomes.iter().find(|o| matches!(o, Outcome::Rows(_)))
+                {
+                    ColMetaData(&rs.columns).encode(out);
+                }
+            }
             let handle = prepare(state, statement, declared);
             end_proc(out, false, Some((handle_name.as_str(), handle)), server);
         }
@@ -1067,7 +1094,9 @@ fn run_call(
                 Ok(params) => {
                     let outcomes =
                         engine.execute_rpc(&mut state.session, &prepared.statement, &params);
-                    let failed = encode_outcomes(out, &outcomes, DoneKind::Proc, server);
+                    note_changes(state, &outcomes);
+                    let failed =
+                        encode_outcomes(out, &outcomes, DoneKind::Proc, server, no_metadata);
                     end_proc(out, failed, None, server);
                 }
                 Err(e) => error_response(out, server, &e, DoneKind::Proc),
@@ -1083,73 +1112,109 @@ fn run_call(
     }
 }
 
-/// Runs T-SQL for a transaction manager request; the first error, if any.
-fn run_tsql(engine: &Engine, state: &mut SessionState, sql: &str) -> Result<(), SqlError> {
-    engine
-        .execute(&mut state.session, sql)
-        .into_iter()
-        .find_map(|o| match o {
-            Outcome::Error(e) => Some(e),
-            _ => None,
-        })
-        .map_or(Ok(()), Err)
+/// A transaction begun with a transaction manager request.
+///
+/// The engine ends every transaction with its batch (one SQLite connection serves all sessions
+/// of a database), so a transaction manager transaction is kept here: each request inside it is
+/// committed as it runs. COMMIT is therefore exact; ROLLBACK is exact when nothing changed in
+/// between (ODBC's autocommit switches, read-only work) and otherwise fails loudly rather than
+/// pretend the changes were undone.
+#[derive(Clone, Debug)]
+struct Transaction {
+    descriptor: [u8; 8],
+    depth: u32,
+    changed: bool,
 }
 
-fn no_transaction(number: u32, what: &str) -> SqlError {
+fn tm_error(number: u32, state: u8, message: &str) -> SqlError {
     SqlError {
         number,
-        state: 1,
+        state,
         severity: 16,
-        message: format!("The {what} request has no corresponding BEGIN TRANSACTION."),
+        message: message.to_string(),
         line: 1,
     }
 }
 
-fn quoted(name: &str) -> String {
-    if name.is_empty() {
-        String::new()
-    } else {
-        format!(" [{}]", name.replace(']', "]]"))
+/// Whether outcomes may have changed data (row counts above zero, or statements without a
+/// count: DDL, principals).
+fn may_have_changed(outcomes: &[Outcome]) -> bool {
+    outcomes
+        .iter()
+        .any(|o| matches!(o, Outcome::Done { rows_affected } if *rows_affected != Some(0)))
+}
+
+/// Marks the open transaction manager transaction as having changed data, if it may have.
+fn note_changes(state: &mut SessionState, outcomes: &[Outcome]) {
+    if let Some(tx) = state.transaction.as_mut() {
+        tx.changed |= may_have_changed(outcomes);
     }
 }
 
-/// Runs a transaction manager request as the T-SQL it stands for, answering with the ENVCHANGE
-/// that carries the transaction descriptor (as SQL Server does) and a DONE.
-fn run_transaction(
-    engine: &Engine,
-    state: &mut SessionState,
-    request: TmRequest,
-    out: &mut Vec<u8>,
-    server: &str,
-) {
+/// Answers a transaction manager request: the transaction ENVCHANGE SQL Server sends (begin,
+/// commit, rollback, with the 8-byte descriptor) and a DONE, or the error SQL Server gives.
+fn run_transaction(state: &mut SessionState, request: TmRequest, out: &mut Vec<u8>, server: &str) {
     tracing::debug!(request = request.name(), "transaction manager request");
-    let begin = |state: &mut SessionState, name: &str, out: &mut Vec<u8>| -> Result<(), SqlError> {
-        run_tsql(engine, state, &format!("BEGIN TRANSACTION{}", quoted(name)))?;
-        state.transactions_begun += 1;
-        let descriptor = state.transactions_begun.to_le_bytes();
-        state.transaction = Some(descriptor);
-        EnvChange::BeginTransaction { descriptor }.encode(out);
-        Ok(())
-    };
     let result = match request {
-        TmRequest::Begin { name, .. } => begin(state, &name, out),
-        TmRequest::Commit { begin_new, .. } => {
-            end_transaction(engine, state, begin_new, true, out, &begin)
+        TmRequest::Begin { .. } => {
+            begin_transaction(state, out);
+            Ok(())
         }
-        TmRequest::Rollback { begin_new, .. } => {
-            end_transaction(engine, state, begin_new, false, out, &begin)
-        }
-        TmRequest::Save { name } => match state.transaction {
-            None => Err(SqlError {
-                number: 628,
-                state: 0,
-                severity: 16,
-                message: "Cannot issue SAVE TRANSACTION when there is no active transaction."
-                    .into(),
-                line: 1,
-            }),
-            Some(_) => run_tsql(engine, state, &format!("SAVE TRANSACTION{}", quoted(&name))),
+        TmRequest::Commit { begin_new, .. } => match state.transaction.as_mut() {
+            None if begin_new.is_none() => Err(tm_error(
+                3902,
+                1,
+                "The COMMIT TRANSACTION request has no corresponding BEGIN TRANSACTION.",
+            )),
+            Some(tx) if tx.depth > 1 => {
+                tx.depth -= 1;
+                Ok(())
+            }
+            _ => {
+                if let Some(tx) = state.transaction.take() {
+                    EnvChange::CommitTransaction {
+                        descriptor: tx.descriptor,
+                    }
+                    .encode(out);
+                }
+                if begin_new.is_some() {
+                    begin_transaction(state, out);
+                }
+                Ok(())
+            }
         },
+        TmRequest::Rollback { begin_new, .. } => match state.transaction.take() {
+            None if begin_new.is_none() => Err(tm_error(
+                3903,
+                1,
+                "The ROLLBACK TRANSACTION request has no corresponding BEGIN TRANSACTION.",
+            )),
+            tx => {
+                let changed = tx.as_ref().is_some_and(|t| t.changed);
+                if let Some(tx) = tx {
+                    EnvChange::RollbackTransaction {
+                        descriptor: tx.descriptor,
+                    }
+                    .encode(out);
+                }
+                if begin_new.is_some() {
+                    begin_transaction(state, out);
+                }
+                if changed {
+                    Err(messages::unsupported_request(
+                        "ROLLBACK of changes made by earlier requests (the sandbox commits each request of a transaction manager transaction as it runs)",
+                    ))
+                } else {
+                    Ok(())
+                }
+            }
+        },
+        TmRequest::Save { .. } if state.transaction.is_none() => Err(tm_error(
+            628,
+            0,
+            "Cannot issue SAVE TRANSACTION when there is no active transaction.",
+        )),
+        TmRequest::Save { .. } => Ok(()),
         TmRequest::Distributed(_) => Err(messages::unsupported_request("distributed transactions")),
     };
     match result {
@@ -1158,38 +1223,31 @@ fn run_transaction(
     }
 }
 
-/// Commits or rolls back the open transaction (3902/3903 when there is none), then begins the
-/// next one if the client asked.
-fn end_transaction(
-    engine: &Engine,
-    state: &mut SessionState,
-    begin_new: Option<(u8, String)>,
-    commit: bool,
-    out: &mut Vec<u8>,
-    begin: &dyn Fn(&mut SessionState, &str, &mut Vec<u8>) -> Result<(), SqlError>,
-) -> Result<(), SqlError> {
-    let (number, verb) = if commit {
-        (3902, "COMMIT TRANSACTION")
-    } else {
-        (3903, "ROLLBACK TRANSACTION")
-    };
-    match state.transaction.take() {
-        Some(descriptor) => {
-            run_tsql(engine, state, verb)?;
-            let change = if commit {
-                EnvChange::CommitTransaction { descriptor }
-            } else {
-                EnvChange::RollbackTransaction { descriptor }
-            };
-            change.encode(out);
-        }
-        None if begin_new.is_none() => return Err(no_transaction(number, verb)),
-        None => {}
+/// Begins a transaction (or nests one level deeper) and announces a new one's descriptor.
+fn begin_transaction(state: &mut SessionState, out: &mut Vec<u8>) {
+    if let Some(tx) = state.transaction.as_mut() {
+        tx.depth += 1;
+        return;
     }
-    match begin_new {
-        Some((_, name)) => begin(state, &name, out),
-        None => Ok(()),
-    }
+    state.transactions_begun += 1;
+    let descriptor = state.transactions_begun.to_le_bytes();
+    state.transaction = Some(Transaction {
+        descriptor,
+        depth: 1,
+        changed: false,
+    });
+    EnvChange::BeginTransaction { descriptor }.encode(out);
+}
+
+/// Whether a statement is a query (its first keyword SELECT or WITH), so preparing it can
+/// describe its result set without side effects.
+fn returns_rows(statement: &str) -> bool {
+    let first = statement
+        .trim_start_matches(|c: char| c.is_whitespace() || c == '(')
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .next()
+        .unwrap_or_default();
+    first.eq_ignore_ascii_case("SELECT") || first.eq_ignore_ascii_case("WITH")
 }
 
 fn prepare(state: &mut SessionState, statement: String, declared: Vec<String>) -> i32 {
@@ -1244,7 +1302,13 @@ fn error_response(out: &mut Vec<u8>, server: &str, error: &SqlError, kind: DoneK
 /// The tokens of a request's outcomes. A batch ends each statement with DONE (DONE_MORE on all
 /// but the last, a final DONE added when needed); a procedure ends each with DONEINPROC and
 /// leaves the end to [`end_proc`]. Returns whether a statement failed.
-fn encode_outcomes(out: &mut Vec<u8>, outcomes: &[Outcome], kind: DoneKind, server: &str) -> bool {
+fn encode_outcomes(
+    out: &mut Vec<u8>,
+    outcomes: &[Outcome],
+    kind: DoneKind,
+    server: &str,
+    no_metadata: bool,
+) -> bool {
     let statement_done = match kind {
         DoneKind::Proc => DoneKind::InProc,
         other => other,
@@ -1256,7 +1320,11 @@ fn encode_outcomes(out: &mut Vec<u8>, outcomes: &[Outcome], kind: DoneKind, serv
         match outcome {
             Outcome::Rows(rs) => {
                 let start = out.len();
-                ColMetaData(&rs.columns).encode(out);
+                if no_metadata {
+                    ColMetaData::encode_none(out);
+                } else {
+                    ColMetaData(&rs.columns).encode(out);
+                }
                 let mut bad = None;
                 for values in &rs.rows {
                     if let Err(e) = (Row {
@@ -1350,7 +1418,10 @@ mod tests {
 
     fn tokens(outcomes: &[Outcome], kind: DoneKind) -> Vec<u8> {
         let mut out = Vec::new();
-        encode_outcomes(&mut out, outcomes, kind, "s");
+        let failed = encode_outcomes(&mut out, outcomes, kind, "s", false);
+        if kind == DoneKind::Proc {
+            end_proc(&mut out, failed, None, "s");
+        }
         out
     }
 

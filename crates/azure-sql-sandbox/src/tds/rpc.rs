@@ -14,6 +14,10 @@ use crate::sql::{SqlError, Value};
 /// ProcID of `sp_executesql`.
 pub const SP_EXECUTESQL: u16 = 10;
 
+/// Option flag `fNoMetaData`: the client already has the result's metadata (from `sp_prepare`)
+/// and asks for COLMETADATA without it.
+pub const OPTION_NO_METADATA: u16 = 0x0002;
+
 /// `fByRefValue`: an output parameter.
 const STATUS_BY_REF: u8 = 0x01;
 /// `fEncrypted` (Always Encrypted).

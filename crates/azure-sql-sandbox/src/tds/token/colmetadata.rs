@@ -15,7 +15,17 @@ const UPDATEABLE_UNKNOWN: u16 = 0x0008;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ColMetaData<'a>(pub &'a [Column]);
 
+/// The count that stands for "no metadata": the client asked for none (RPC option
+/// `fNoMetaData`) and reuses what it already has, e.g. from `sp_prepare`.
+const NO_METADATA: u16 = 0xFFFF;
+
 impl ColMetaData<'_> {
+    /// Appends a COLMETADATA that carries no metadata (count 0xFFFF).
+    pub fn encode_none(out: &mut Vec<u8>) {
+        out.push(token_type::COLMETADATA);
+        out.extend_from_slice(&NO_METADATA.to_le_bytes());
+    }
+
     /// Appends the token.
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.push(token_type::COLMETADATA);
@@ -34,6 +44,13 @@ impl ColMetaData<'_> {
 mod tests {
     use super::*;
     use crate::sql::{Length, SqlType};
+
+    #[test]
+    fn no_metadata_is_count_ffff() {
+        let mut out = Vec::new();
+        ColMetaData::encode_none(&mut out);
+        assert_eq!(out, [0x81, 0xFF, 0xFF]);
+    }
 
     #[test]
     fn bytes_are_exact() {
