@@ -225,3 +225,73 @@ pub async fn logged_in(sandbox: &Sandbox) -> Raw<tokio_rustls::client::TlsStream
     assert!(answer.contains(&0xAD), "LOGINACK in {answer:?}");
     raw
 }
+
+/// A typed RPC parameter value, encoded as Microsoft's drivers send it.
+pub enum Param<'a> {
+    /// INTN(4), or NULL.
+    Int(Option<i32>),
+    /// BITN.
+    Bit(bool),
+    /// NVARCHAR(4000).
+    NVarChar(&'a str),
+    /// NTEXT (ODBC sends long declarations so).
+    NText(&'a str),
+}
+
+/// One RPC parameter: name (may be empty), output flag and value.
+pub fn rpc_param(out: &mut Vec<u8>, name: &str, output: bool, value: Param<'_>) {
+    let units = utf16(name);
+    out.push((units.len() / 2) as u8);
+    out.extend_from_slice(&units);
+    out.push(u8::from(output));
+    const COLLATION: [u8; 5] = [0x09, 0x04, 0xD0, 0x00, 0x34];
+    match value {
+        Param::Int(v) => {
+            out.extend_from_slice(&[0x26, 4]);
+            match v {
+                Some(v) => {
+                    out.push(4);
+                    out.extend_from_slice(&v.to_le_bytes());
+                }
+                None => out.push(0),
+            }
+        }
+        Param::Bit(b) => out.extend_from_slice(&[0x68, 1, 1, u8::from(b)]),
+        Param::NVarChar(s) => {
+            out.extend_from_slice(&[0xE7, 0x40, 0x1F]);
+            out.extend_from_slice(&COLLATION);
+            let t = utf16(s);
+            out.extend_from_slice(&(t.len() as u16).to_le_bytes());
+            out.extend_from_slice(&t);
+        }
+        Param::NText(s) => {
+            out.extend_from_slice(&[0x63, 0xFF, 0xFF, 0xFF, 0x7F]);
+            out.extend_from_slice(&COLLATION);
+            let t = utf16(s);
+            out.extend_from_slice(&(t.len() as u32).to_le_bytes());
+            out.extend_from_slice(&t);
+        }
+    }
+}
+
+/// An RPC request by ProcID with these option flags and parameters.
+pub fn rpc_by_id(proc_id: u16, options: u16, params: Vec<(&str, bool, Param<'_>)>) -> Vec<u8> {
+    let mut out = all_headers();
+    out.extend_from_slice(&0xFFFFu16.to_le_bytes());
+    out.extend_from_slice(&proc_id.to_le_bytes());
+    out.extend_from_slice(&options.to_le_bytes());
+    for (name, output, value) in params {
+        rpc_param(&mut out, name, output, value);
+    }
+    out
+}
+
+/// The value of the first RETURNVALUE token carrying an INTN, if any (the prepared handle).
+pub fn returned_int(tokens: &[u8]) -> Option<i32> {
+    // RETURNVALUE, ordinal, empty name, status 1, user type, flags, INTN(4), length 4.
+    let at = tokens.windows(14).position(|w| {
+        w[0] == 0xAC && w[3] == 0 && w[4] == 0x01 && w[11] == 0x26 && w[12] == 4 && w[13] == 4
+    })?;
+    let v = tokens.get(at + 14..at + 18)?;
+    Some(i32::from_le_bytes([v[0], v[1], v[2], v[3]]))
+}
