@@ -1006,7 +1006,12 @@ impl<'a> Translator<'a> {
                 SelectItem::UnnamedExpr(e) => {
                     let x = self.expr(e)?;
                     let name = match e {
-                        Expr::Identifier(i) if !i.value.starts_with('@') => i.value.clone(),
+                        Expr::Identifier(i)
+                            if !(i.value.starts_with('@')
+                                || (i.quote_style.is_none() && is_niladic(&i.value))) =>
+                        {
+                            i.value.clone()
+                        }
                         Expr::CompoundIdentifier(parts) => {
                             parts.last().map(|i| i.value.clone()).unwrap_or_default()
                         }
@@ -1751,11 +1756,11 @@ impl<'a> Translator<'a> {
             }
             Expr::Ceil { expr, .. } => {
                 let x = self.expr(expr)?;
-                Ok(E::new(format!("mssql_ceiling({})", x.sql), x.ty))
+                Ok(E::new(format!("mssql_ceiling({})", x.sql), whole(x.ty)))
             }
             Expr::Floor { expr, .. } => {
                 let x = self.expr(expr)?;
-                Ok(E::new(format!("mssql_floor({})", x.sql), x.ty))
+                Ok(E::new(format!("mssql_floor({})", x.sql), whole(x.ty)))
             }
             Expr::Function(f) => self.function(f),
             other => Err(unsupported(&first_words(other.to_string(), 3))),
@@ -1796,8 +1801,15 @@ impl<'a> Translator<'a> {
     }
 
     fn binary(&mut self, left: &Expr, op: &BinaryOperator, right: &Expr) -> Result<E, SqlError> {
-        let a = self.expr(left)?;
-        let b = self.expr(right)?;
+        let mut a = self.expr(left)?;
+        let mut b = self.expr(right)?;
+        // A bare NULL takes the other side's type, as SQL Server types it.
+        if a.sql == "NULL" && a.ty.ty.is_none() {
+            a.ty = b.ty.clone().nullable();
+        }
+        if b.sql == "NULL" && b.ty.ty.is_none() {
+            b.ty = a.ty.clone().nullable();
+        }
         let nullable = a.ty.nullable || b.ty.nullable;
         let both_known = a.ty.ty.is_some() && b.ty.ty.is_some();
         let is_char = |t: &TypeInfo| t.ty.as_ref().is_some_and(SqlType::is_character);
@@ -2577,7 +2589,7 @@ impl<'a> Translator<'a> {
                 arity(1)?;
                 E::new(
                     format!("mssql_{}({})", name.to_lowercase(), sqls[0]),
-                    first_ty,
+                    whole(first_ty),
                 )
             }
             "SQRT" | "EXP" | "LOG" | "LOG10" => {
@@ -2732,6 +2744,33 @@ impl<'a> Translator<'a> {
             _ => return Err(errors::UNKNOWN_FUNCTION.with(&[&object_name_last(&f.name)])),
         };
         Ok(e)
+    }
+}
+
+/// Whether an unquoted name is one of T-SQL's niladic functions (`CURRENT_USER`, ...).
+fn is_niladic(name: &str) -> bool {
+    [
+        "CURRENT_USER",
+        "SESSION_USER",
+        "USER",
+        "SYSTEM_USER",
+        "CURRENT_TIMESTAMP",
+    ]
+    .iter()
+    .any(|n| n.eq_ignore_ascii_case(name))
+}
+
+/// `CEILING`/`FLOOR` of a decimal keep its precision and lose its scale.
+fn whole(t: TypeInfo) -> TypeInfo {
+    match t.ty {
+        Some(SqlType::Decimal { precision, .. }) => TypeInfo::of(
+            SqlType::Decimal {
+                precision,
+                scale: 0,
+            },
+            t.nullable,
+        ),
+        _ => t,
     }
 }
 

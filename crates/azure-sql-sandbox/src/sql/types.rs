@@ -156,7 +156,11 @@ impl SqlType {
     /// `...INT` integer, `...CHAR` text) and, for text, the case-insensitive collation SQL Server's
     /// default `SQL_Latin1_General_CP1_CI_AS` gives.
     pub(crate) fn sqlite_declaration(&self) -> String {
-        let text = self.to_string().to_ascii_uppercase();
+        // SQLite takes `(n)` after a type name but not `(MAX)`.
+        let text = self
+            .to_string()
+            .to_ascii_uppercase()
+            .replace("(MAX)", " MAX");
         match self {
             SqlType::Char(_)
             | SqlType::VarChar(_)
