@@ -186,9 +186,13 @@ impl Connector {
             Auth::Token(tokens) => {
                 let token = tokens.token().await?;
                 let margins = tokens.policy().scaled(token.lifetime());
+                // Connections logged in with one token must not all retire at the same moment
+                // (a wave of logins): each retires at a point drawn from the last tenth of the
+                // usable lifetime.
+                let spread = token.lifetime() / 10;
                 let retire_at = token
                     .expires_at()
-                    .checked_sub(margins.min_remaining)
+                    .checked_sub(margins.min_remaining + jitter(spread))
                     .unwrap_or(token.expires_at());
                 (
                     AuthMethod::aad_token(token.secret()),
@@ -224,10 +228,12 @@ impl Connector {
                         token_expires_in_s = token.map(|(at, _)| at.saturating_duration_since(tokio::time::Instant::now()).as_secs()),
                         "connect: logged in"
                     );
+                    let lifetime = config.get_connection_lifetime();
                     return Ok(Connection::new(
                         client,
                         server,
                         token,
+                        lifetime.saturating_sub(jitter(lifetime / 10)),
                         config.get_command_timeout(),
                     ));
                 }
@@ -235,31 +241,13 @@ impl Connector {
                     host: next_host,
                     port: next_port,
                 }) => {
-                    hops += 1;
+                    hops = follow_redirect(&mut visited, &next_host, next_port)?;
                     tracing::info!(
                         from = %format!("{host}:{port}"),
                         to = %format!("{next_host}:{next_port}"),
                         hop = hops,
                         "connect: gateway redirect"
                     );
-                    if visited
-                        .iter()
-                        .any(|(h, p)| *p == next_port && h.eq_ignore_ascii_case(&next_host))
-                    {
-                        return Err(Error::RedirectLoop {
-                            host: next_host,
-                            port: next_port,
-                            hops,
-                        });
-                    }
-                    if hops > MAX_REDIRECTS {
-                        return Err(Error::TooManyRedirects {
-                            max: MAX_REDIRECTS,
-                            host: next_host,
-                            port: next_port,
-                        });
-                    }
-                    visited.push((next_host.clone(), next_port));
                     host = next_host;
                     port = next_port;
                 }
@@ -345,6 +333,32 @@ impl fmt::Debug for Connector {
     }
 }
 
+/// Records a redirect to `host:port` after the addresses already `visited` (the first one is
+/// where the login started) and returns the hop count, or the error for a loop or one hop too
+/// many.
+fn follow_redirect(visited: &mut Vec<(String, u16)>, host: &str, port: u16) -> Result<u32, Error> {
+    let hops = u32::try_from(visited.len()).unwrap_or(u32::MAX);
+    if visited
+        .iter()
+        .any(|(h, p)| *p == port && h.eq_ignore_ascii_case(host))
+    {
+        return Err(Error::RedirectLoop {
+            host: host.to_owned(),
+            port,
+            hops,
+        });
+    }
+    if hops > MAX_REDIRECTS {
+        return Err(Error::TooManyRedirects {
+            max: MAX_REDIRECTS,
+            host: host.to_owned(),
+            port,
+        });
+    }
+    visited.push((host.to_owned(), port));
+    Ok(hops)
+}
+
 /// Whether the connect loop retries this error: transient SQL errors, I/O errors and timeouts
 /// while connecting. Not: 18456, TLS, redirect loops, token errors.
 fn retried_at_connect(e: &Error) -> bool {
@@ -353,6 +367,11 @@ fn retried_at_connect(e: &Error) -> bool {
         Error::Sql(_) => e.is_transient(),
         _ => false,
     }
+}
+
+/// A random duration from zero to `spread`.
+fn jitter(spread: Duration) -> Duration {
+    spread.mul_f64(rand::random_range(0.0..=1.0))
 }
 
 /// `interval · 2^(attempt-1)`, at most [`MAX_RETRY_DELAY`], ±25% jitter.
@@ -404,6 +423,43 @@ mod tests {
                 "attempt {attempt}: {d}"
             );
         }
+    }
+
+    #[test]
+    fn redirects_are_followed_up_to_the_bound_and_loops_are_refused() {
+        let mut visited = vec![("gw.example".to_owned(), 1433)];
+        assert_eq!(
+            follow_redirect(&mut visited, "node1.example", 11000).ok(),
+            Some(1)
+        );
+        // Back to the gateway (any case): a loop.
+        let err = follow_redirect(&mut visited, "GW.example", 1433).expect_err("loop");
+        assert!(
+            matches!(err, Error::RedirectLoop { hops: 2, .. }),
+            "{err:?}"
+        );
+        // Same host, another port: a new address.
+        let mut visited = vec![("gw.example".to_owned(), 1433)];
+        for hop in 1..=MAX_REDIRECTS {
+            let port = 11000 + u16::try_from(hop).expect("small");
+            assert_eq!(
+                follow_redirect(&mut visited, "node.example", port).ok(),
+                Some(hop)
+            );
+        }
+        let err = follow_redirect(&mut visited, "node.example", 12000).expect_err("too many");
+        assert!(
+            matches!(
+                err,
+                Error::TooManyRedirects {
+                    max: 10,
+                    port: 12000,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("more than 10 times"), "{err}");
     }
 
     #[test]

@@ -34,6 +34,7 @@ pub struct Connection {
     server: String,
     retire_at: Option<Instant>,
     token_expires_at: Option<Instant>,
+    retire_after: Duration,
     opened_at: Instant,
     last_used: Instant,
     broken: bool,
@@ -46,6 +47,7 @@ impl Connection {
         client: Client,
         server: String,
         token: Option<(Instant, Instant)>,
+        retire_after: Duration,
         command_timeout: Option<Duration>,
     ) -> Self {
         let now = Instant::now();
@@ -54,6 +56,7 @@ impl Connection {
             server,
             token_expires_at: token.map(|(expires_at, _)| expires_at),
             retire_at: token.map(|(_, retire_at)| retire_at),
+            retire_after,
             opened_at: now,
             last_used: now,
             broken: false,
@@ -190,9 +193,18 @@ impl Connection {
     }
 
     /// Whether the login token is past the point where the pool stops handing the connection
-    /// out (its expiry less the minimum remaining lifetime of the [`crate::RenewalPolicy`]).
+    /// out: its expiry less the minimum remaining lifetime of the [`crate::RenewalPolicy`], less
+    /// a random share of up to a tenth of the token's lifetime (so the connections that logged
+    /// in with one token do not all retire at once).
     pub fn token_retired(&self) -> bool {
         self.retire_at.is_some_and(|at| Instant::now() >= at)
+    }
+
+    /// Whether the connection has lived its `Connection Lifetime` (drawn, for each connection,
+    /// between 90% and 100% of the configured value, so connections opened together do not all
+    /// reconnect at once).
+    pub fn lifetime_reached(&self) -> bool {
+        self.age() >= self.retire_after
     }
 
     /// When the connection was opened.

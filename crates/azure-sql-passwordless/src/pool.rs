@@ -5,8 +5,8 @@
 //!
 //! | bound | default | why |
 //! |---|---|---|
-//! | login token freshness | a connection is not handed out once its login token is within the policy's minimum remaining lifetime of expiry (2 min for Entra's tokens, scaled down for short ones) | TDS cannot give an open session a new token, and Azure SQL may revalidate a session's token (error 37396) |
-//! | `Connection Lifetime` | 10 minutes ([`Config::connection_lifetime`]) | a revoked role or a dropped user takes effect within it: new logins see the new permissions |
+//! | login token freshness | a connection is not handed out once its login token is within the policy's minimum remaining lifetime of expiry (2 min for Entra's tokens, scaled down for short ones), plus a random share of up to a tenth of the token's lifetime | TDS cannot give an open session a new token, and Azure SQL may revalidate a session's token (error 37396) |
+//! | `Connection Lifetime` | 10 minutes ([`Config::connection_lifetime`]); each connection's own bound is drawn between 90% and 100% of it | a revoked role or a dropped user takes effect within it: new logins see the new permissions; the spread keeps connections opened together from reconnecting together |
 //! | idle ping | a connection idle for more than 30 s is pinged (`SELECT 1`) before it is handed out; others are not | a round trip per `get()` would double the cost of short requests; a connection idle that long may have been cut by a failover or the gateway |
 //! | idle timeout | 5 minutes | idle connections beyond `Min Pool Size` are closed |
 //! | wait for a connection | 30 s ([`PoolBuilder::connection_timeout`]) | then [`Error::PoolTimeout`] |
@@ -412,7 +412,7 @@ impl Manager {
             Some("broken")
         } else if conn.token_retired() {
             Some("login token about to expire")
-        } else if conn.age() >= self.lifetime {
+        } else if conn.lifetime_reached() {
             Some("Connection Lifetime reached")
         } else {
             None

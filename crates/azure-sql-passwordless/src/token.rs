@@ -182,7 +182,7 @@ impl Token {
     pub fn secret(&self) -> &str {
         &self.secret
     }
-    /// When it expires, on Tokio's clock.
+    /// When it expires, on Tokio's clock (counted conservatively: see [`EXPIRY_GRANULARITY`]).
     pub fn expires_at(&self) -> Instant {
         self.expires_at
     }
@@ -536,13 +536,6 @@ impl TokenSource {
         self.shared.kind
     }
 
-    /// Whether a connection logged in with a token expiring at `expires_at` (and living
-    /// `lifetime`) is still safe to hand out: more than the minimum remaining lifetime left.
-    pub fn still_fresh(&self, expires_at: Instant, lifetime: Duration) -> bool {
-        let need = self.shared.policy.scaled(lifetime).min_remaining;
-        expires_at.saturating_duration_since(Instant::now()) > need
-    }
-
     /// Whether two handles share one cache.
     pub fn same_source(&self, other: &TokenSource) -> bool {
         Arc::ptr_eq(&self.shared, &other.shared)
@@ -790,10 +783,17 @@ fn next_action(shared: &Shared) -> Next {
     }
 }
 
-/// Turns the provider's answer into a cached token: expiry relative to now at receipt.
+/// Entra's `expires_in` and the token's own `exp` claim are whole seconds (`exp` = the issue
+/// second, truncated, plus the lifetime), so the token can expire up to a second before the
+/// `expires_on` computed from them: the cache counts it as expiring that much earlier.
+pub const EXPIRY_GRANULARITY: Duration = Duration::from_secs(1);
+
+/// Turns the provider's answer into a cached token: expiry relative to now at receipt, less
+/// [`EXPIRY_GRANULARITY`] (at most a quarter of the lifetime).
 fn receive(access: AccessToken, now: Instant) -> Result<Token, TokenFailure> {
     let left = access.expires_on - OffsetDateTime::now_utc();
-    let lifetime = Duration::try_from(left).unwrap_or(Duration::ZERO);
+    let left = Duration::try_from(left).unwrap_or(Duration::ZERO);
+    let lifetime = left.saturating_sub(EXPIRY_GRANULARITY.min(left / 4));
     if lifetime.is_zero() {
         return Err(TokenFailure::other(format!(
             "the provider returned a token that had already expired (expires_on {}); check this machine's clock",
@@ -962,7 +962,8 @@ mod tests {
 
     #[tokio::test]
     async fn renews_in_the_background_before_expiry_without_callers_waiting() {
-        let p = Arc::new(Counting::new(Duration::from_millis(1200)));
+        // 2 s tokens, counted as 1.5 s (the whole-second allowance is capped at a quarter).
+        let p = Arc::new(Counting::new(Duration::from_secs(2)));
         let tokens = source(&p);
         let first = tokens.token().await.expect("first token");
         assert_eq!(
@@ -970,8 +971,9 @@ mod tests {
             1,
             "the very first call waits for the first request"
         );
+        assert!(first.lifetime() <= Duration::from_millis(1500));
         // Call continuously across three lifetimes; every call must be answered at once.
-        let deadline = Instant::now() + Duration::from_millis(3600);
+        let deadline = Instant::now() + Duration::from_millis(4500);
         let mut seen = vec![first.secret().to_owned()];
         while Instant::now() < deadline {
             let started = Instant::now();
@@ -981,7 +983,7 @@ mod tests {
                 "a caller waited"
             );
             assert!(
-                t.expires_in() > Duration::from_millis(120),
+                t.expires_in() > Duration::from_millis(150),
                 "handed out a nearly expired token"
             );
             if seen.last().map(String::as_str) != Some(t.secret()) {
@@ -994,8 +996,8 @@ mod tests {
             state.waits, 1,
             "no caller after the first waited: {state:?}"
         );
-        // Renewal at half the lifetime: 3.6 s / 0.6 s ≈ 6 requests (first included).
-        assert!((5..=7).contains(&p.fetches()), "fetches = {}", p.fetches());
+        // Renewal at half the lifetime: 4.5 s / 0.75 s ≈ 7 requests (first included).
+        assert!((6..=8).contains(&p.fetches()), "fetches = {}", p.fetches());
         assert!(
             seen.len() as u64 + 1 >= p.fetches(),
             "each renewal replaced the token"
@@ -1008,9 +1010,10 @@ mod tests {
         let tokens = source(&p);
         tokens.token().await.expect("token");
         let due = tokens.state().renewal_due_in.expect("due");
-        // Half the lifetime (less the microseconds the wall clock moved during the request).
+        // Half the lifetime, counted from an expiry one second early (less the microseconds the
+        // wall clock moved during the request).
         assert!(
-            due <= Duration::from_secs(1800) && due > Duration::from_secs(1799),
+            due <= Duration::from_millis(1_799_500) && due > Duration::from_secs(1799),
             "{due:?}"
         );
         tokio::time::sleep(Duration::from_secs(1799)).await;
