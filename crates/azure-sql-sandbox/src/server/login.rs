@@ -1,0 +1,216 @@
+//! LOGIN7: checking the credentials (a FEDAUTH access token — in LOGIN7 or, for the ADAL/MSAL
+//! workflow, after FEDAUTHINFO — or a SQL login), the failures Azure SQL gives, and the answer a
+//! successful login gets, in SQL Server's order (with the gateway's routing ENVCHANGE).
+
+use super::session::{Conn, SessionError};
+use super::{blocking, Shared};
+use crate::sql::{Session, SqlError};
+use crate::tds::collation::SQL_LATIN1_GENERAL_CP1_CI_AS;
+use crate::tds::fedauth_token::FedAuthToken;
+use crate::tds::login7::{self, FedAuthLibrary, Login7};
+use crate::tds::messages;
+use crate::tds::packet::{MessageType, DEFAULT_PACKET_SIZE};
+use crate::tds::prelogin::PreloginRequest;
+use crate::tds::token::{
+    done_status, Done, DoneKind, EnvChange, FeatureAck, FeatureExtAck, FedAuthInfo, LoginAck,
+    Message as MessageToken, MessageKind,
+};
+use std::io;
+use std::time::SystemTime;
+
+/// How a login was authenticated.
+pub(super) enum Authenticated {
+    /// An Entra access token (FEDAUTH): acknowledge FEDAUTH, revalidate at `expires_at`.
+    Token {
+        /// When the token expires.
+        expires_at: SystemTime,
+    },
+    /// SQL login.
+    Sql,
+}
+
+/// The SPN of Azure SQL Database in FEDAUTHINFO: clients ask Entra for `{spn}.default`.
+pub const AZURE_SQL_SPN: &str = "https://database.windows.net/";
+
+pub(super) async fn send_login_failure(
+    conn: &mut Conn,
+    shared: &Shared,
+    error: &SqlError,
+) -> io::Result<()> {
+    let mut out = Vec::new();
+    let mut token = MessageToken::from_sql(error, &shared.host_name);
+    token.kind = MessageKind::Error;
+    token.encode(&mut out);
+    Done::new(DoneKind::Done, done_status::ERROR).encode(&mut out);
+    conn.send(&out).await
+}
+
+/// Checks a LOGIN7's credentials and logs the session in. The outer error ends the connection
+/// (transport trouble); the inner one is the SQL error the client gets.
+pub(super) async fn authenticate(
+    shared: &Shared,
+    conn: &mut Conn,
+    prelogin: &PreloginRequest,
+    login: &Login7,
+    database: &str,
+) -> Result<Result<(Session, Authenticated), SqlError>, SessionError> {
+    let peer = conn.peer;
+    if let Some(number) = shared.faults.take_failed_login() {
+        tracing::info!(%peer, number, "fault: failing the login");
+        let trace = uuid::Uuid::new_v4().hyphenated().to_string().to_uppercase();
+        return Ok(Err(messages::login_error(
+            number,
+            database,
+            &shared.host_name,
+            &trace,
+        )));
+    }
+    let Some(fed) = login.fed_auth() else {
+        if login.integrated_security() {
+            tracing::warn!(%peer, "integrated (Windows) authentication is not offered");
+            return Ok(Err(messages::integrated_auth_not_supported()));
+        }
+        let engine = shared.engine.clone();
+        let db = database.to_string();
+        let user = login.user_name.clone();
+        let password = login.password.clone();
+        let session = blocking(move || engine.login_sql(Some(&db), &user, password.expose())).await;
+        let session = session.and_then(|s| s);
+        if let Err(e) = &session {
+            tracing::warn!(%peer, database, user = %login.user_name, number = e.number, "SQL login refused");
+        }
+        return Ok(session.map(|s| (s, Authenticated::Sql)));
+    };
+
+    // MS-TDS 3.3.5.2: fFedAuthEcho must match the server's FEDAUTHREQUIRED answer.
+    if fed.echo != prelogin.fed_auth_required {
+        tracing::warn!(%peer, echo = fed.echo, "FEDAUTH echo does not match the PRELOGIN answer");
+        return Ok(Err(messages::protocol_error(
+            "The FEDAUTH fFedAuthEcho bit does not match the server's FEDAUTHREQUIRED answer.",
+        )));
+    }
+    let token = match &fed.library {
+        FedAuthLibrary::SecurityToken { token, .. } => token.clone(),
+        FedAuthLibrary::Msal { workflow } => {
+            // Tell the client where to get a token and for what, then wait for it.
+            let Some(sts_url) = shared.validator.sts_url() else {
+                tracing::warn!(%peer, workflow, "the validator gives no STS URL: the ADAL/MSAL workflow is refused");
+                return Ok(Err(messages::login_failed_token()));
+            };
+            let mut out = Vec::new();
+            FedAuthInfo {
+                sts_url,
+                spn: AZURE_SQL_SPN.into(),
+            }
+            .encode(&mut out);
+            conn.send(&out).await?;
+            let Some(message) = conn.next().await? else {
+                return Err(SessionError::Protocol(
+                    "the client left before sending its token".into(),
+                ));
+            };
+            if message.ty != MessageType::FEDAUTH_TOKEN {
+                return Ok(Err(messages::protocol_error(&format!(
+                    "A {} message arrived where the FEDAUTH token was expected.",
+                    message.ty.name()
+                ))));
+            }
+            match FedAuthToken::parse(&message.payload) {
+                Ok(parsed) => parsed.token,
+                Err(e) => return Ok(Err(messages::protocol_error(&e.to_string()))),
+            }
+        }
+        FedAuthLibrary::Other(library) => {
+            tracing::warn!(%peer, library, "unknown FEDAUTH library");
+            return Ok(Err(messages::login_failed_token()));
+        }
+    };
+    let identity = match shared.validator.validate(token.expose()).await {
+        Ok(identity) => identity,
+        Err(rejection) => {
+            tracing::warn!(%peer, database, reason = %rejection.reason, "login refused: access token rejected");
+            return Ok(Err(messages::login_failed_token()));
+        }
+    };
+    let engine = shared.engine.clone();
+    let db = database.to_string();
+    let who = identity.clone();
+    let session = blocking(move || engine.login_external(&db, &who))
+        .await
+        .and_then(|s| s);
+    if let Err(e) = &session {
+        tracing::warn!(%peer, database, number = e.number, object_id = %identity.object_id, "login refused by the database");
+    }
+    Ok(session.map(|s| {
+        (
+            s,
+            Authenticated::Token {
+                expires_at: identity.expires_at,
+            },
+        )
+    }))
+}
+
+/// What SQL Server sends after a successful login, in its order; the gateway adds the routing
+/// ENVCHANGE after LOGINACK and before FEATUREEXTACK, as Azure's gateway does.
+pub(super) fn login_response(
+    out: &mut Vec<u8>,
+    shared: &Shared,
+    database: &str,
+    packet_size: u32,
+    fedauth_ack: Option<Vec<u8>>,
+    routing: Option<u16>,
+) {
+    let info = |number, state, text: String| MessageToken {
+        kind: MessageKind::Info,
+        number,
+        state,
+        class: 0,
+        text,
+        server: shared.host_name.clone(),
+        procedure: String::new(),
+        line: 1,
+    };
+    EnvChange::Database {
+        new: database.into(),
+        old: "master".into(),
+    }
+    .encode(out);
+    info(
+        5701,
+        2,
+        format!("Changed database context to '{database}'."),
+    )
+    .encode(out);
+    EnvChange::SqlCollation {
+        new: SQL_LATIN1_GENERAL_CP1_CI_AS,
+    }
+    .encode(out);
+    EnvChange::Language {
+        new: "us_english".into(),
+        old: String::new(),
+    }
+    .encode(out);
+    info(5703, 1, "Changed language setting to us_english.".into()).encode(out);
+    LoginAck::azure_sql().encode(out);
+    EnvChange::PacketSize {
+        new: packet_size,
+        old: DEFAULT_PACKET_SIZE as u32,
+    }
+    .encode(out);
+    if let Some(port) = routing {
+        EnvChange::Routing {
+            port,
+            host: shared.host_name.clone(),
+        }
+        .encode(out);
+    }
+    if let Some(data) = fedauth_ack {
+        FeatureExtAck(vec![FeatureAck {
+            id: login7::FEATURE_FEDAUTH,
+            data,
+        }])
+        .encode(out);
+    }
+    Done::new(DoneKind::Done, done_status::FINAL).encode(out);
+}

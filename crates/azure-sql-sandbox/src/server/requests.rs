@@ -1,0 +1,252 @@
+//! Running requests on the engine: SQL batches and the system procedures drivers call
+//! (`sp_executesql`, and ODBC/JDBC's prepared statements `sp_prepexec`, `sp_prepare`,
+//! `sp_execute`, `sp_unprepare` with their `@handle` RETURNVALUE), and what a session carries
+//! between requests.
+
+use super::blocking;
+use super::response::{encode_outcomes, error_response};
+use super::session::Work;
+use super::transactions::{note_changes, run_transaction, Transaction};
+use super::Shared;
+use crate::sql::{Engine, Outcome, Session, SqlError, SqlType, Value};
+use crate::tds::messages;
+use crate::tds::rpc::{self, SystemCall};
+use crate::tds::token::{
+    done_status, ColMetaData, Done, DoneKind, Message as MessageToken, ReturnStatus, ReturnValue,
+};
+use std::collections::HashMap;
+
+/// A statement `sp_prepare`/`sp_prepexec` prepared on this session.
+#[derive(Clone, Debug)]
+pub(super) struct Prepared {
+    statement: String,
+    declared: Vec<String>,
+}
+
+/// What a logged-in session carries between requests.
+#[derive(Clone, Debug)]
+pub(super) struct SessionState {
+    /// The engine's session.
+    pub(super) session: Session,
+    prepared: HashMap<i32, Prepared>,
+    next_handle: i32,
+    /// The transaction begun with a transaction manager request, if any.
+    pub(super) transaction: Option<Transaction>,
+    pub(super) transactions_begun: u64,
+}
+
+impl SessionState {
+    /// A freshly logged-in session.
+    pub(super) fn new(session: Session) -> Self {
+        Self {
+            session,
+            prepared: HashMap::new(),
+            next_handle: 1,
+            transaction: None,
+            transactions_begun: 0,
+        }
+    }
+}
+
+/// Runs a request on the engine; returns the session state after it (if the engine ran) and
+/// the encoded response tokens.
+pub(super) async fn run_work(
+    shared: &Shared,
+    state: SessionState,
+    work: Work,
+) -> (Option<SessionState>, Vec<u8>) {
+    let engine = shared.engine.clone();
+    let server = shared.host_name.clone();
+    let result = blocking(move || {
+        let mut state = state;
+        let mut out = Vec::new();
+        match work {
+            Work::Batch(text) => {
+                let outcomes = engine.execute(&mut state.session, &text);
+                note_changes(&mut state, &outcomes);
+                encode_outcomes(&mut out, &outcomes, DoneKind::Done, &server, false);
+            }
+            Work::Transaction(request) => run_transaction(&mut state, request, &mut out, &server),
+            Work::Rpc(requests) => {
+                for request in requests {
+                    tracing::debug!(procedure = %request.proc_ref.display_name(), params = request.params.len(), "RPC");
+                    match request.system_call() {
+                        Ok(call) => {
+                            let no_metadata = request.options & rpc::OPTION_NO_METADATA != 0;
+                            run_call(&engine, &mut state, call, no_metadata, &mut out, &server)
+                        }
+                        Err(e) => error_response(&mut out, &server, &e, DoneKind::Proc),
+                    }
+                }
+            }
+        }
+        (state, out)
+    })
+    .await;
+    match result {
+        Ok((state, out)) => (Some(state), out),
+        Err(e) => {
+            let mut out = Vec::new();
+            error_response(&mut out, &shared.host_name, &e, DoneKind::Done);
+            (None, out)
+        }
+    }
+}
+
+pub(super) fn unknown_handle(handle: i32) -> SqlError {
+    SqlError {
+        number: 8179,
+        state: 2,
+        severity: 16,
+        message: format!("Could not find prepared statement with handle {handle}."),
+        line: 1,
+    }
+}
+
+/// Runs one system-procedure call and appends its response, DONEPROC included.
+pub(super) fn run_call(
+    engine: &Engine,
+    state: &mut SessionState,
+    call: SystemCall,
+    no_metadata: bool,
+    out: &mut Vec<u8>,
+    server: &str,
+) {
+    match call {
+        SystemCall::ExecuteSql { statement, params } => {
+            let outcomes = engine.execute_rpc(&mut state.session, &statement, &params);
+            note_changes(state, &outcomes);
+            let failed = encode_outcomes(out, &outcomes, DoneKind::Proc, server, no_metadata);
+            end_proc(out, failed, None, server);
+        }
+        SystemCall::PrepExec {
+            unprepare,
+            handle_name,
+            statement,
+            declared,
+            params,
+        } => {
+            if let Some(old) = unprepare {
+                state.prepared.remove(&old);
+            }
+            let outcomes = engine.execute_rpc(&mut state.session, &statement, &params);
+            note_changes(state, &outcomes);
+            let failed = encode_outcomes(out, &outcomes, DoneKind::Proc, server, no_metadata);
+            let handle = (!failed).then(|| prepare(state, statement, declared));
+            end_proc(
+                out,
+                failed,
+                handle.map(|h| (handle_name.as_str(), h)),
+                server,
+            );
+        }
+        SystemCall::Prepare {
+            unprepare,
+            handle_name,
+            statement,
+            declared,
+        } => {
+            if let Some(old) = unprepare {
+                state.prepared.remove(&old);
+            }
+            // Like SQL Server, describe the result set of a query being prepared (ODBC reads
+            // its columns from here and may then execute with fNoMetaData).
+            if returns_rows(&statement) {
+                let nulls: Vec<(String, Value)> =
+                    declared.iter().map(|n| (n.clone(), Value::Null)).collect();
+                let outcomes = engine.execute_rpc(&mut state.session, &statement, &nulls);
+                let error = outcomes.iter().find_map(|o| match o {
+                    Outcome::Error(e) => Some(e.clone()),
+                    _ => None,
+                });
+                if let Some(e) = error {
+                    error_response(out, server, &e, DoneKind::Proc);
+                    return;
+                }
+                if let Some(Outcome::Rows(rs)) =
+                    outcomes.iter().find(|o| matches!(o, Outcome::Rows(_)))
+                {
+                    ColMetaData(&rs.columns).encode(out);
+                }
+            }
+            let handle = prepare(state, statement, declared);
+            end_proc(out, false, Some((handle_name.as_str(), handle)), server);
+        }
+        SystemCall::Execute { handle, values } => {
+            let Some(prepared) = state.prepared.get(&handle).cloned() else {
+                error_response(out, server, &unknown_handle(handle), DoneKind::Proc);
+                return;
+            };
+            match rpc::bind(&prepared.declared, &values) {
+                Ok(params) => {
+                    let outcomes =
+                        engine.execute_rpc(&mut state.session, &prepared.statement, &params);
+                    note_changes(state, &outcomes);
+                    let failed =
+                        encode_outcomes(out, &outcomes, DoneKind::Proc, server, no_metadata);
+                    end_proc(out, failed, None, server);
+                }
+                Err(e) => error_response(out, server, &e, DoneKind::Proc),
+            }
+        }
+        SystemCall::Unprepare { handle } => {
+            if state.prepared.remove(&handle).is_some() {
+                end_proc(out, false, None, server);
+            } else {
+                error_response(out, server, &unknown_handle(handle), DoneKind::Proc);
+            }
+        }
+    }
+}
+
+/// Whether a statement is a query (its first keyword SELECT or WITH), so preparing it can
+/// describe its result set without side effects.
+pub(super) fn returns_rows(statement: &str) -> bool {
+    let first = statement
+        .trim_start_matches(|c: char| c.is_whitespace() || c == '(')
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .next()
+        .unwrap_or_default();
+    first.eq_ignore_ascii_case("SELECT") || first.eq_ignore_ascii_case("WITH")
+}
+
+pub(super) fn prepare(state: &mut SessionState, statement: String, declared: Vec<String>) -> i32 {
+    let handle = state.next_handle;
+    state.next_handle = state.next_handle.checked_add(1).unwrap_or(1);
+    state.prepared.insert(
+        handle,
+        Prepared {
+            statement,
+            declared,
+        },
+    );
+    handle
+}
+
+/// Ends a procedure: RETURNSTATUS (unless it failed), the `@handle` RETURNVALUE when one was
+/// prepared, and the final DONEPROC.
+pub(super) fn end_proc(out: &mut Vec<u8>, failed: bool, handle: Option<(&str, i32)>, server: &str) {
+    if !failed {
+        ReturnStatus(0).encode(out);
+    }
+    if let Some((name, handle)) = handle {
+        let value = Value::Int(i64::from(handle));
+        let token = ReturnValue {
+            ordinal: 0,
+            name,
+            ty: &SqlType::Int,
+            value: &value,
+        };
+        if let Err(e) = token.encode(out) {
+            // An INT always fits; report rather than send a broken token if that ever changes.
+            MessageToken::from_sql(&messages::conversion_failed(&e.to_string()), server)
+                .encode(out);
+        }
+    }
+    let status = if failed {
+        done_status::ERROR
+    } else {
+        done_status::FINAL
+    };
+    Done::new(DoneKind::Proc, status).encode(out);
+}

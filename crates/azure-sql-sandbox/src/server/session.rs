@@ -1,0 +1,469 @@
+//! One connection's state machine: the first byte decides TDS 7.x (PRELOGIN in the clear, TLS
+//! inside PRELOGIN packets) or TDS 8.0 (TLS first); then LOGIN7 (see [`super::login`]); then
+//! requests until the client leaves, with the fault switches and ATTENTION handled here.
+
+use super::login::{authenticate, login_response, send_login_failure, Authenticated};
+use super::requests::{run_work, SessionState};
+use super::response::error_response;
+use super::{Role, Shared, HANDSHAKE_TIMEOUT, MAX_LOGIN_MESSAGE, MAX_REQUEST_MESSAGE};
+use crate::sql::Session;
+use crate::tds::batch::SqlBatch;
+use crate::tds::login7::Login7;
+use crate::tds::messages;
+use crate::tds::packet::{
+    frame_message, FrameError, Message, MessageReader, MessageType, DEFAULT_PACKET_SIZE,
+    PACKET_SIZE_RANGE,
+};
+use crate::tds::prelogin::{negotiate_encryption, Negotiated, PreloginRequest, PreloginResponse};
+use crate::tds::prelogin_tls::PreloginTls;
+use crate::tds::rpc;
+use crate::tds::token::{done_status, Done, DoneKind, EnvChange};
+use crate::tds::transaction::TmRequest;
+use std::io;
+use std::net::SocketAddr;
+use std::time::SystemTime;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Why a session ended early (logged, never sent).
+#[derive(Debug, thiserror::Error)]
+pub(super) enum SessionError {
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    #[error("{0}")]
+    Protocol(String),
+}
+
+pub(super) type Tls = tokio_rustls::server::TlsStream<PreloginTls<TcpStream>>;
+
+/// One connection's TDS conversation after TLS.
+pub(super) struct Conn {
+    stream: Tls,
+    pub(super) reader: MessageReader,
+    spid: u16,
+    pub(super) packet_size: usize,
+    pub(super) peer: SocketAddr,
+}
+
+impl Conn {
+    pub(super) async fn next(&mut self) -> Result<Option<Message>, FrameError> {
+        self.reader.next(&mut self.stream).await
+    }
+
+    pub(super) async fn send(&mut self, payload: &[u8]) -> io::Result<()> {
+        let mut wire = Vec::with_capacity(payload.len() + 64);
+        frame_message(
+            &mut wire,
+            MessageType::TABULAR_RESULT,
+            self.spid,
+            payload,
+            self.packet_size,
+        );
+        self.stream.write_all(&wire).await?;
+        self.stream.flush().await
+    }
+
+    /// Sends part of the response, then resets the connection (the "reset mid-response" fault).
+    pub(super) async fn send_then_reset(mut self, payload: &[u8]) -> io::Result<()> {
+        let mut wire = Vec::new();
+        frame_message(
+            &mut wire,
+            MessageType::TABULAR_RESULT,
+            self.spid,
+            payload,
+            self.packet_size,
+        );
+        let cut = (wire.len() / 2).max(9).min(wire.len());
+        self.stream.write_all(&wire[..cut]).await?;
+        self.stream.flush().await?;
+        self.stream.get_ref().0.get_ref().set_zero_linger()?;
+        tracing::info!(peer = %self.peer, sent = cut, of = wire.len(), "fault: resetting the connection mid-response");
+        Ok(())
+    }
+
+    pub(super) async fn close(mut self) {
+        let _ = self.stream.shutdown().await;
+    }
+}
+
+pub(super) async fn read_message<S: AsyncRead + Unpin>(
+    reader: &mut MessageReader,
+    io: &mut S,
+    expected: MessageType,
+) -> Result<Option<Message>, SessionError> {
+    match reader.next(io).await? {
+        None => Ok(None),
+        Some(m) if m.ty == expected => Ok(Some(m)),
+        Some(m) => Err(SessionError::Protocol(format!(
+            "the client sent a {} message (0x{:02X}) where {} was expected",
+            m.ty.name(),
+            m.ty.0,
+            expected.name()
+        ))),
+    }
+}
+
+pub(super) async fn write_raw<S: AsyncWrite + Unpin>(
+    io: &mut S,
+    spid: u16,
+    payload: &[u8],
+) -> io::Result<()> {
+    let mut wire = Vec::new();
+    frame_message(
+        &mut wire,
+        MessageType::TABULAR_RESULT,
+        spid,
+        payload,
+        DEFAULT_PACKET_SIZE,
+    );
+    io.write_all(&wire).await?;
+    io.flush().await
+}
+
+pub(super) fn prelogin_answer(request: &PreloginRequest) -> (PreloginResponse, Negotiated) {
+    let (encryption, negotiated) = negotiate_encryption(request.encryption);
+    let response = PreloginResponse {
+        version: (12, 0, 2000),
+        encryption,
+        fed_auth_required: request.fed_auth_required.then_some(true),
+        nonce: request.nonce.map(|_| rand::random::<[u8; 32]>()),
+    };
+    (response, negotiated)
+}
+
+/// PRELOGIN and TLS, both ways; returns the encrypted connection and the client's PRELOGIN.
+pub(super) async fn handshake(
+    shared: &Shared,
+    mut tcp: TcpStream,
+    peer: SocketAddr,
+    spid: u16,
+) -> Result<Option<(Conn, PreloginRequest)>, SessionError> {
+    let mut first = [0u8; 1];
+    if tcp.peek(&mut first).await? == 0 {
+        return Ok(None);
+    }
+    match first[0] {
+        0x16 => {
+            // TDS 8.0: TLS first, then PRELOGIN inside it.
+            let mut stream = shared
+                .strict_tls
+                .accept(PreloginTls::new(tcp, false))
+                .await?;
+            let mut reader = MessageReader::new(MAX_LOGIN_MESSAGE);
+            let Some(message) =
+                read_message(&mut reader, &mut stream, MessageType::PRELOGIN).await?
+            else {
+                return Ok(None);
+            };
+            let request = PreloginRequest::parse(&message.payload)
+                .map_err(|e| SessionError::Protocol(e.to_string()))?;
+            let (response, _) = prelogin_answer(&request);
+            write_raw(&mut stream, spid, &response.encode()).await?;
+            tracing::debug!(%peer, "TDS 8.0 (strict) handshake done");
+            let conn = Conn {
+                stream,
+                reader,
+                spid,
+                packet_size: DEFAULT_PACKET_SIZE,
+                peer,
+            };
+            Ok(Some((conn, request)))
+        }
+        0x12 => {
+            // TDS 7.x: PRELOGIN in the clear, then TLS inside PRELOGIN packets.
+            let mut reader = MessageReader::new(MAX_LOGIN_MESSAGE);
+            let Some(message) = read_message(&mut reader, &mut tcp, MessageType::PRELOGIN).await?
+            else {
+                return Ok(None);
+            };
+            let request = PreloginRequest::parse(&message.payload)
+                .map_err(|e| SessionError::Protocol(e.to_string()))?;
+            let (response, negotiated) = prelogin_answer(&request);
+            write_raw(&mut tcp, spid, &response.encode()).await?;
+            if negotiated == Negotiated::Refuse {
+                tracing::warn!(%peer, "refused a client that cannot encrypt (Azure SQL requires encryption)");
+                return Ok(None);
+            }
+            if reader.buffered() > 0 {
+                return Err(SessionError::Protocol(
+                    "the client sent data before the TLS handshake".into(),
+                ));
+            }
+            let mut stream = shared
+                .prelogin_tls
+                .accept(PreloginTls::new(tcp, true))
+                .await?;
+            stream.get_mut().0.handshake_done();
+            tracing::debug!(%peer, "TDS 7.x handshake done (TLS in PRELOGIN)");
+            let conn = Conn {
+                stream,
+                reader,
+                spid,
+                packet_size: DEFAULT_PACKET_SIZE,
+                peer,
+            };
+            Ok(Some((conn, request)))
+        }
+        other => Err(SessionError::Protocol(format!(
+            "the first byte 0x{other:02X} is neither a PRELOGIN packet nor a TLS handshake"
+        ))),
+    }
+}
+
+pub(super) async fn run_session(
+    shared: &Shared,
+    role: Role,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    spid: u16,
+) -> Result<(), SessionError> {
+    let _ = tcp.set_nodelay(true);
+    let handshake_and_login = async {
+        let Some((mut conn, prelogin)) = handshake(shared, tcp, peer, spid).await? else {
+            return Ok(None);
+        };
+        let Some(login) =
+            read_message(&mut conn.reader, &mut conn.stream, MessageType::LOGIN7).await?
+        else {
+            return Ok(None);
+        };
+        Ok::<_, SessionError>(Some((conn, prelogin, login)))
+    };
+    let Some((mut conn, prelogin, login)) =
+        tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake_and_login)
+            .await
+            .map_err(|_| {
+                SessionError::Protocol("the client did not log in within 60 s".into())
+            })??
+    else {
+        return Ok(());
+    };
+
+    if shared.faults.take_drop_after_login_request() {
+        tracing::info!(%peer, "fault: dropping the connection after LOGIN7");
+        return Ok(());
+    }
+    if let Some(delay) = shared.faults.login_delay() {
+        tokio::time::sleep(delay).await;
+    }
+
+    let login = match Login7::parse(&login.payload) {
+        Ok(login) => login,
+        Err(e) => {
+            tracing::warn!(%peer, error = %e, "malformed LOGIN7");
+            shared.stats.logins_failed();
+            send_login_failure(&mut conn, shared, &messages::protocol_error(&e.to_string()))
+                .await?;
+            return Ok(());
+        }
+    };
+    let requested = if login.packet_size == 0 {
+        DEFAULT_PACKET_SIZE as u32
+    } else {
+        login.packet_size
+    };
+    let packet_size = requested.clamp(*PACKET_SIZE_RANGE.start(), *PACKET_SIZE_RANGE.end());
+    let database = if login.database.is_empty() {
+        shared.default_database.clone()
+    } else {
+        login.database.clone()
+    };
+
+    let (session, auth) =
+        match authenticate(shared, &mut conn, &prelogin, &login, &database).await? {
+            Ok(ok) => ok,
+            Err(error) => {
+                shared.stats.logins_failed();
+                send_login_failure(&mut conn, shared, &error).await?;
+                return Ok(());
+            }
+        };
+
+    // SqlClient requires the FEDAUTH acknowledgement to carry no data, for both libraries.
+    let fedauth_ack = match &auth {
+        Authenticated::Token { .. } => Some(Vec::new()),
+        Authenticated::Sql => None,
+    };
+    let routing = match role {
+        Role::Gateway { node_port } => Some(node_port),
+        Role::Direct | Role::Node => None,
+    };
+    let mut response = Vec::new();
+    login_response(
+        &mut response,
+        shared,
+        &session.database,
+        packet_size,
+        fedauth_ack,
+        routing,
+    );
+    conn.send(&response).await?;
+
+    if let Some(node_port) = routing {
+        shared.stats.redirects();
+        tracing::info!(%peer, node_port, database = %session.database, "gateway: routed the login to the node");
+        conn.close().await;
+        return Ok(());
+    }
+    shared.stats.logins_ok();
+    tracing::info!(%peer, spid, database = %session.database, user = %session.user, "login succeeded");
+    conn.packet_size = packet_size as usize;
+    conn.reader.set_max_message(MAX_REQUEST_MESSAGE);
+    let token_expires = match auth {
+        Authenticated::Token { expires_at } => Some(expires_at),
+        Authenticated::Sql => None,
+    };
+    serve_requests(shared, conn, session, token_expires).await
+}
+
+/// A parsed request.
+pub(super) enum Work {
+    /// A SQL batch's text.
+    Batch(String),
+    /// One or more RPCs.
+    Rpc(Vec<rpc::RpcRequest>),
+    /// A transaction manager request.
+    Transaction(TmRequest),
+}
+
+pub(super) async fn serve_requests(
+    shared: &Shared,
+    mut conn: Conn,
+    session: Session,
+    token_expires: Option<SystemTime>,
+) -> Result<(), SessionError> {
+    let mut state = SessionState::new(session);
+    loop {
+        let message = match conn.next().await {
+            Ok(Some(m)) => m,
+            Ok(None) => return Ok(()),
+            Err(FrameError::Codec(e)) => {
+                // The framing is lost: tell the client why, then close as SQL Server does.
+                tracing::warn!(peer = %conn.peer, error = %e, "malformed packet; closing");
+                let mut out = Vec::new();
+                error_response(
+                    &mut out,
+                    &shared.host_name,
+                    &messages::protocol_error(&e.to_string()),
+                    DoneKind::Done,
+                );
+                conn.send(&out).await?;
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let kind = match message.ty {
+            MessageType::RPC => DoneKind::Proc,
+            _ => DoneKind::Done,
+        };
+        let mut out = Vec::new();
+        if message.reset_connection {
+            EnvChange::ResetConnection.encode(&mut out);
+        }
+        let work = match message.ty {
+            MessageType::ATTENTION => {
+                // Nothing is running: acknowledge at once.
+                Done::new(DoneKind::Done, done_status::ATTN).encode(&mut out);
+                conn.send(&out).await?;
+                continue;
+            }
+            MessageType::SQL_BATCH => {
+                shared.stats.requests();
+                SqlBatch::parse(&message.payload)
+                    .map(|b| Work::Batch(b.text))
+                    .map_err(|e| messages::protocol_error(&e.to_string()))
+            }
+            MessageType::RPC => {
+                shared.stats.requests();
+                rpc::parse(&message.payload)
+                    .map(Work::Rpc)
+                    .map_err(|e| messages::rpc_protocol_error(&e.to_string()))
+            }
+            MessageType::TRANSACTION_MANAGER => {
+                shared.stats.requests();
+                TmRequest::parse(&message.payload)
+                    .map(Work::Transaction)
+                    .map_err(|e| messages::protocol_error(&e.to_string()))
+            }
+            MessageType::BULK_LOAD => Err(messages::unsupported_request("INSERT BULK")),
+            other => {
+                tracing::warn!(peer = %conn.peer, ty = other.0, "unexpected message on a logged-in session; closing");
+                let e = messages::protocol_error(&format!(
+                    "A {} message (0x{:02X}) is not valid after login.",
+                    other.name(),
+                    other.0
+                ));
+                error_response(&mut out, &shared.host_name, &e, DoneKind::Done);
+                conn.send(&out).await?;
+                return Ok(());
+            }
+        };
+        let work = match work {
+            Ok(work) => work,
+            Err(error) => {
+                error_response(&mut out, &shared.host_name, &error, kind);
+                conn.send(&out).await?;
+                continue;
+            }
+        };
+
+        if shared.faults.revalidate_sessions()
+            && token_expires.is_some_and(|t| t <= SystemTime::now())
+        {
+            tracing::info!(peer = %conn.peer, "revalidation: the session's access token has expired");
+            error_response(
+                &mut out,
+                &shared.host_name,
+                &messages::session_token_expired(),
+                kind,
+            );
+            conn.send(&out).await?;
+            continue;
+        }
+
+        if let Some(delay) = shared.faults.query_delay() {
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                next = conn.next() => match next? {
+                    Some(m) if m.ty == MessageType::ATTENTION => {
+                        tracing::debug!(peer = %conn.peer, "attention: request cancelled");
+                        let mut ack = Vec::new();
+                        Done::new(DoneKind::Done, done_status::ATTN).encode(&mut ack);
+                        conn.send(&ack).await?;
+                        continue;
+                    }
+                    Some(m) => {
+                        return Err(SessionError::Protocol(format!(
+                            "the client sent a {} message while a request was running",
+                            m.ty.name()
+                        )))
+                    }
+                    None => return Ok(()),
+                },
+            }
+        }
+
+        let (back, outcomes) = run_work(shared, state.clone(), work).await;
+        if let Some(changed) = back {
+            if changed.session.database != state.session.database {
+                let change = EnvChange::Database {
+                    new: changed.session.database.clone(),
+                    old: state.session.database.clone(),
+                };
+                let mut head = Vec::new();
+                change.encode(&mut head);
+                out.splice(0..0, head);
+            }
+            state = changed;
+        }
+        out.extend_from_slice(&outcomes);
+
+        if shared.faults.take_reset_query() {
+            conn.send_then_reset(&out).await?;
+            return Ok(());
+        }
+        conn.send(&out).await?;
+    }
+}
