@@ -1064,3 +1064,94 @@ fn databases_are_separate() {
         "the user exists in customers only"
     );
 }
+
+#[test]
+fn sp_executesql_written_in_a_batch_binds_its_parameters() {
+    let engine = engine();
+    let mut s = login(&engine, &reader());
+    let rs = query(
+        &engine,
+        &mut s,
+        "EXEC sp_executesql N'SELECT first_name FROM dbo.Customer WHERE customer_id = @id', N'@id int', @id = 3",
+    );
+    assert_eq!(rs.rows, vec![vec![Value::Text("Alice".into())]]);
+    let rs = query(
+        &engine,
+        &mut s,
+        "EXECUTE sp_executesql N'SELECT @a + @b AS total', N'@a int, @b int', 40, 2",
+    );
+    assert_eq!(rs.rows, vec![vec![Value::Int(42)]]);
+    assert_eq!(
+        fails(
+            &engine,
+            &mut s,
+            "EXEC sp_executesql N'SELECT @x', N'@p int', @x = 1"
+        )
+        .number,
+        8145
+    );
+    assert_eq!(
+        fails(&engine, &mut s, "EXEC sp_who").message,
+        "Could not find stored procedure 'sp_who'."
+    );
+}
+
+#[test]
+fn hostile_input_gets_errors_not_panics() {
+    let engine = engine();
+    let mut s = admin(&engine);
+    let chain = |n: usize| format!("SELECT 1{}", " + 1".repeat(n));
+    // A long chain still runs; one past the limit is refused before it is built.
+    assert_eq!(scalar(&engine, &mut s, &chain(999)), Value::Int(1000));
+    let e = fails(&engine, &mut s, &chain(50_000));
+    assert_eq!((e.number, e.severity), (191, 15));
+    let deep = format!("SELECT {}1{}", "(".repeat(5000), ")".repeat(5000));
+    assert_eq!(fails(&engine, &mut s, &deep).number, 191);
+    let ors: Vec<String> = (0..400).map(|i| format!("customer_id = {i}")).collect();
+    assert_eq!(
+        query(
+            &engine,
+            &mut s,
+            &format!(
+                "SELECT customer_id FROM Customer WHERE {}",
+                ors.join(" OR ")
+            )
+        )
+        .rows
+        .len(),
+        5
+    );
+    for (sql, number) in [
+        ("/* never closed", 113),
+        ("SELECT 'never closed", 105),
+        ("SELECT 1e400", 0),
+        ("SELECT CAST('x' AS GEOGRAPHY)", 2715),
+        ("SELECT CAST('x' AS VARCHAR(9000))", 131),
+        ("SELECT DATEADD(year, 1, '9999-12-31')", 517),
+        ("SELECT LEFT('abc', -1)", 536),
+        ("SELECT ABS(-9223372036854775807 - 1)", 8115),
+        ("SELECT 5 % 0", 8134),
+        ("SELECT GETDATE() + 1", 206),
+        ("MERGE INTO Customer USING Customer s ON 1 = 0 WHEN NOT MATCHED THEN INSERT (first_name) VALUES ('x');", 40517),
+        ("ALTER TABLE Customer ADD email VARCHAR(100)", 40517),
+        ("SELECT * INTO Copy FROM Customer", 40517),
+        ("CREATE TABLE #temp (a INT)", 40517),
+        ("SELECT c.* FROM Customer c CROSS APPLY (SELECT 1 AS x) a", 40517),
+        ("SELECT * FROM other.dbo.Customer", 40515),
+        ("SELECT ?", 40517),
+        ("SELECT 0xABC", 0),
+    ] {
+        let out = run(&engine, &mut s, sql);
+        match (number, out.last()) {
+            (0, Some(Outcome::Rows(_))) => {}
+            (n, Some(Outcome::Error(e))) => assert_eq!(e.number, n, "{sql}: {e:?}"),
+            (_, other) => panic!("{sql}: {other:?}"),
+        }
+    }
+    assert!(run(&engine, &mut s, "").is_empty());
+    assert!(run(&engine, &mut s, "  -- a comment only").is_empty());
+    assert_eq!(
+        scalar(&engine, &mut s, "SELECT N'日本語' + N'!'"),
+        Value::Text("日本語!".into())
+    );
+}

@@ -571,11 +571,17 @@ impl State {
                 }));
                 Ok(())
             }
-            Statement::Execute { name, .. } => {
+            Statement::Execute {
+                name, parameters, ..
+            } => {
                 let n = name
                     .as_ref()
                     .map(super::catalog::display_name)
                     .unwrap_or_default();
+                let last = n.rsplit('.').next().unwrap_or("");
+                if last.eq_ignore_ascii_case("sp_executesql") {
+                    return self.sp_executesql(b, parameters, db);
+                }
                 Err(errors::STORED_PROCEDURE_NOT_FOUND.with(&[&n]))
             }
             other => Err(errors::NOT_SUPPORTED.with(&[&other
@@ -584,6 +590,111 @@ impl State {
                 .take(2)
                 .collect::<Vec<_>>()
                 .join(" ")])),
+        }
+    }
+
+    /// `EXEC sp_executesql N'statement' [, N'@a int, @b nvarchar(10)' [, @a = 1 | 1, ...]]`
+    /// written in a batch: the statement runs as its own batch with those parameters.
+    fn sp_executesql(
+        &mut self,
+        b: &mut Batch<'_>,
+        parameters: &[sqlparser::ast::Expr],
+        db: &str,
+    ) -> Result<(), SqlError> {
+        use sqlparser::ast::{BinaryOperator, Expr};
+        let Some(first) = parameters.first() else {
+            return Err(errors::SP_EXECUTESQL_STATEMENT.plain());
+        };
+        let (text, _) = self.scalar(b, first, db)?;
+        let Sv::Text(text) = text else {
+            return Err(errors::SP_EXECUTESQL_STATEMENT.plain());
+        };
+        let mut declared: Vec<(String, SqlType)> = Vec::new();
+        if let Some(decl) = parameters.get(1) {
+            let (d, _) = self.scalar(b, decl, db)?;
+            if let Sv::Text(d) = d {
+                if !d.trim().is_empty() {
+                    let parsed = super::parse::parse_batch(&format!("DECLARE {d}"))?;
+                    for located in parsed.iter() {
+                        let super::parse::Stmt::Sql(s) = &located.stmt else {
+                            return Err(errors::SYNTAX.with(&[&d]));
+                        };
+                        let Statement::Declare { stmts, .. } = s.as_ref() else {
+                            return Err(errors::SYNTAX.with(&[&d]));
+                        };
+                        for decl in stmts {
+                            let dt = decl
+                                .data_type
+                                .as_ref()
+                                .ok_or_else(|| errors::SYNTAX.with(&[&d]))?;
+                            for (i, name) in decl.names.iter().enumerate() {
+                                let ty = types::parse_type(
+                                    &dt.to_string(),
+                                    TypeContext::Declaration,
+                                    i + 1,
+                                    &format!("parameter '{}'", name.value),
+                                )?;
+                                declared.push((name.value.clone(), ty));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let mut inner_vars = Vars::default();
+        for (name, ty) in &declared {
+            inner_vars.set(name, Sv::Null, TypeInfo::of(ty.clone(), true));
+        }
+        for (position, arg) in parameters.iter().skip(2).enumerate() {
+            let (name, value_expr) = match arg {
+                Expr::BinaryOp {
+                    left,
+                    op: BinaryOperator::Eq,
+                    right,
+                } => match left.as_ref() {
+                    Expr::Identifier(i) if i.value.starts_with('@') => {
+                        (i.value.clone(), right.as_ref())
+                    }
+                    _ => return Err(errors::SYNTAX.with(&["="])),
+                },
+                other => match declared.get(position) {
+                    Some((n, _)) => (n.clone(), other),
+                    None => return Err(errors::SP_EXECUTESQL_TOO_MANY.plain()),
+                },
+            };
+            let Some((_, ty)) = declared.iter().find(|(n, _)| n.eq_ignore_ascii_case(&name)) else {
+                return Err(errors::SP_EXECUTESQL_UNKNOWN_PARAMETER.with(&[&name]));
+            };
+            let (v, source) = self.scalar(b, value_expr, db)?;
+            let v = types::convert(
+                (&v).into(),
+                ty,
+                source.as_ref(),
+                &Mode::Cast { try_: false },
+            )?;
+            inner_vars.set(&name, v, TypeInfo::of(ty.clone(), true));
+        }
+        let statements = super::parse::parse_batch(&text)?;
+        let mut inner = Batch {
+            session: &mut *b.session,
+            vars: inner_vars,
+            out: Vec::new(),
+            directory: b.directory,
+            logins: b.logins.clone(),
+            text: &text,
+        };
+        let mut failure = None;
+        for located in statements.iter() {
+            if let Err(e) = self.run(&mut inner, located, None, db) {
+                failure = Some(e);
+                break;
+            }
+        }
+        let out = std::mem::take(&mut inner.out);
+        b.out.extend(out);
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
     }
 

@@ -68,6 +68,7 @@ macro_rules! errors {
 errors! {
     // Syntax and compilation.
     SYNTAX = 102, 15, 1, "Incorrect syntax near '{0}'.";
+    NESTED_TOO_DEEPLY = 191, 15, 1, "Some part of your SQL statement is nested too deeply. Rewrite the query or break it up into smaller queries.";
     SYNTAX_KEYWORD = 156, 15, 1, "Incorrect syntax near the keyword '{0}'.";
     UNCLOSED_QUOTE = 105, 15, 1, "Unclosed quotation mark after the character string '{0}'.";
     MORE_COLUMNS_THAN_VALUES = 109, 15, 1, "There are more columns in the INSERT statement than values specified in the VALUES clause. The number of values in the VALUES clause must match the number of columns specified in the INSERT statement.";
@@ -99,6 +100,10 @@ errors! {
     IDENTITY_TYPE = 2749, 16, 2, "Identity column '{0}' must be of data type int, bigint, smallint, tinyint, or decimal or numeric with a scale of 0, and constrained to be nonnullable.";
     TWO_PRIMARY_KEYS = 8110, 16, 0, "Cannot add multiple PRIMARY KEY constraints to table '{0}'.";
     NULLABLE_KEY = 8111, 16, 1, "Cannot define PRIMARY KEY constraint on nullable column in table '{0}'.";
+    SP_EXECUTESQL_STATEMENT = 214, 16, 2, "Procedure expects parameter '@statement' of type 'ntext/nchar/nvarchar'.";
+    SP_EXECUTESQL_TOO_MANY = 8144, 16, 2, "Procedure or function sp_executesql has too many arguments specified.";
+    SP_EXECUTESQL_UNKNOWN_PARAMETER = 8145, 16, 1, "{0} is not a parameter for procedure sp_executesql.";
+    MISSING_END_COMMENT = 113, 15, 1, "Missing end comment mark '*/'.";
     STORED_PROCEDURE_NOT_FOUND = 2812, 16, 62, "Could not find stored procedure '{0}'.";
     SET_OPTION_VALUE = 102, 15, 1, "Incorrect syntax near '{0}'.";
     IDENTITY_INSERT_NO_IDENTITY = 8106, 16, 1, "Table '{0}' does not have the identity property. Cannot perform SET operation.";

@@ -68,6 +68,79 @@ pub(crate) enum Stmt {
     Block(Vec<Located>),
 }
 
+/// How many operators an expression may chain (counting the enclosing parentheses' chains too):
+/// `a + b + ...` parses into a tree as deep as the chain, and trees that deep are refused before
+/// they are built, as SQL Server refuses them (error 191), rather than exhausting the stack.
+const MAX_OPERATOR_CHAIN: usize = 1000;
+
+fn check_depth(tokens: &[TokenWithSpan]) -> Result<(), SqlError> {
+    let mut chains: Vec<usize> = vec![0];
+    let mut total = 0usize;
+    for t in tokens {
+        match &t.token {
+            Token::LParen => chains.push(0),
+            Token::RParen if chains.len() > 1 => {
+                total -= chains.pop().unwrap_or(0);
+            }
+            Token::Comma | Token::SemiColon => {
+                if let Some(c) = chains.last_mut() {
+                    total -= *c;
+                    *c = 0;
+                }
+            }
+            Token::Word(w) if w.quote_style.is_none() => {
+                let operator = ["AND", "OR", "NOT"]
+                    .iter()
+                    .any(|k| w.value.eq_ignore_ascii_case(k));
+                let clause = [
+                    "SELECT", "FROM", "WHERE", "VALUES", "SET", "WHEN", "THEN", "ELSE", "ON",
+                    "HAVING", "BY", "AS", "IF", "BEGIN", "END", "INSERT", "UPDATE", "DELETE",
+                ]
+                .iter()
+                .any(|k| w.value.eq_ignore_ascii_case(k));
+                if clause {
+                    if let Some(c) = chains.last_mut() {
+                        total -= *c;
+                        *c = 0;
+                    }
+                } else if operator {
+                    if let Some(c) = chains.last_mut() {
+                        *c += 1;
+                    }
+                    total += 1;
+                }
+            }
+            Token::Plus
+            | Token::Minus
+            | Token::Mul
+            | Token::Div
+            | Token::Mod
+            | Token::Eq
+            | Token::Neq
+            | Token::Lt
+            | Token::Gt
+            | Token::LtEq
+            | Token::GtEq
+            | Token::Ampersand
+            | Token::Pipe
+            | Token::Caret
+            | Token::StringConcat => {
+                if let Some(c) = chains.last_mut() {
+                    *c += 1;
+                }
+                total += 1;
+            }
+            _ => {}
+        }
+        if total > MAX_OPERATOR_CHAIN {
+            let mut e = errors::NESTED_TOO_DEEPLY.plain();
+            e.line = (t.span.start.line as u32).max(1);
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
 /// Parses a whole batch; a syntax error anywhere means nothing in it runs (as SQL Server compiles
 /// the batch first).
 pub(crate) fn parse_batch(sql: &str) -> Result<Vec<Located>, SqlError> {
@@ -75,6 +148,7 @@ pub(crate) fn parse_batch(sql: &str) -> Result<Vec<Located>, SqlError> {
     let tokens = Tokenizer::new(&dialect, sql)
         .tokenize_with_location()
         .map_err(|e| unclosed_or_syntax(sql, &e.message, e.location.line, e.location.column))?;
+    check_depth(&tokens)?;
     let mut parser = Parser::new(&dialect).with_tokens_with_locations(tokens.clone());
     let mut out = Vec::new();
     loop {
@@ -441,7 +515,7 @@ fn location_of(message: &str) -> Option<(u64, u64)> {
 pub(crate) fn syntax_error(e: &ParserError, tokens: &[TokenWithSpan]) -> SqlError {
     let message = match e {
         ParserError::ParserError(m) | ParserError::TokenizerError(m) => m.as_str(),
-        ParserError::RecursionLimitExceeded => "",
+        ParserError::RecursionLimitExceeded => return errors::NESTED_TOO_DEEPLY.plain(),
     };
     let meaningful = |t: &&TokenWithSpan| !matches!(t.token, Token::Whitespace(_) | Token::EOF);
     let at = location_of(message).and_then(|(line, column)| {
@@ -468,7 +542,9 @@ pub(crate) fn syntax_error(e: &ParserError, tokens: &[TokenWithSpan]) -> SqlErro
 }
 
 fn unclosed_or_syntax(sql: &str, message: &str, line: u64, column: u64) -> SqlError {
-    let mut error = if message.to_ascii_lowercase().contains("unterminated") {
+    let mut error = if message.to_ascii_lowercase().contains("multi-line comment") {
+        errors::MISSING_END_COMMENT.plain()
+    } else if message.to_ascii_lowercase().contains("unterminated") {
         let rest: String = sql
             .lines()
             .nth(line.saturating_sub(1) as usize)

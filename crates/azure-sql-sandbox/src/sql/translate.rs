@@ -681,6 +681,7 @@ impl<'a> Translator<'a> {
 
     // ---- queries ---------------------------------------------------------------------------
 
+    #[recursive::recursive]
     fn query(&mut self, q: &Query, top_level: bool) -> Result<Emitted, SqlError> {
         if q.for_clause.is_some() {
             return Err(unsupported("FOR XML / FOR JSON"));
@@ -870,6 +871,7 @@ impl<'a> Translator<'a> {
     }
 
     /// A `UNION`/`EXCEPT`/`INTERSECT` member or a whole set operation, with its columns.
+    #[recursive::recursive]
     fn set_expr(&mut self, e: &SetExpr) -> Result<(String, Vec<OutColumn>), SqlError> {
         match e {
             SetExpr::Select(s) => {
@@ -1482,6 +1484,7 @@ impl<'a> Translator<'a> {
 
     // ---- expressions -----------------------------------------------------------------------
 
+    #[recursive::recursive]
     fn expr(&mut self, e: &Expr) -> Result<E, SqlError> {
         match e {
             Expr::Identifier(i) => {
@@ -2040,13 +2043,22 @@ impl<'a> Translator<'a> {
                     false,
                 ),
             ),
-            AstValue::HexStringLiteral(h) => E::new(
-                format!("X'{h}'"),
-                TypeInfo::of(
-                    SqlType::VarBinary(Length::Fixed((h.len() / 2).max(1) as u16)),
-                    false,
-                ),
-            ),
+            AstValue::HexStringLiteral(h) => {
+                // SQL Server reads an odd number of digits with a leading zero: 0xABC is 0x0ABC.
+                let digits = if h.len() % 2 == 1 {
+                    format!("0{h}")
+                } else {
+                    h.clone()
+                };
+                if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(errors::SYNTAX.with(&[&format!("0x{h}")]));
+                }
+                let length = (digits.len() / 2).clamp(1, 8000) as u16;
+                E::new(
+                    format!("X'{digits}'"),
+                    TypeInfo::of(SqlType::VarBinary(Length::Fixed(length)), false),
+                )
+            }
             AstValue::Null => E::new("NULL".into(), TypeInfo::unknown()),
             AstValue::Boolean(b) => E::new(
                 if *b { "1" } else { "0" }.into(),
