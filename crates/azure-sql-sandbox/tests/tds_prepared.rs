@@ -88,6 +88,47 @@ async fn prepexec_then_execute_then_unprepare() {
 }
 
 #[tokio::test]
+async fn a_session_reset_drops_prepared_statements() {
+    let sandbox = Sandbox::start(false).await;
+    let mut raw = logged_in(&sandbox).await;
+    let prepare = rpc_by_id(
+        11,
+        0,
+        vec![
+            ("", true, Param::Int(None)),
+            ("", false, Param::NVarChar("@P1 int,@P2 bit")),
+            ("", false, Param::NVarChar(QUERY)),
+        ],
+    );
+    raw.send(MessageType::RPC, &prepare).await.expect("send");
+    let handle = returned_int(&raw.response().await.expect("answer")).expect("handle");
+    // A pool hands the connection out again: RESETCONNECTION on the next request.
+    let execute = rpc_by_id(
+        12,
+        0,
+        vec![
+            ("", false, Param::Int(Some(handle))),
+            ("", false, Param::Int(Some(1))),
+            ("", false, Param::Bit(true)),
+        ],
+    );
+    raw.send_resetting(MessageType::RPC, &execute)
+        .await
+        .expect("send");
+    let answer = raw.response().await.expect("answer");
+    assert_eq!(
+        answer[..6],
+        [0xE3, 3, 0, 18, 0, 0],
+        "the reset is acknowledged first"
+    );
+    assert_eq!(
+        first_error(&answer),
+        Some(8179),
+        "the prepared statement is gone"
+    );
+}
+
+#[tokio::test]
 async fn prepare_describes_the_result_set() {
     let sandbox = Sandbox::start(false).await;
     let mut raw = logged_in(&sandbox).await;

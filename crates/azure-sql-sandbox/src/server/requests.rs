@@ -28,6 +28,8 @@ pub(super) struct Prepared {
 pub(super) struct SessionState {
     /// The engine's session.
     pub(super) session: Session,
+    /// The session as it was right after login, for RESETCONNECTION.
+    initial: Session,
     prepared: HashMap<i32, Prepared>,
     next_handle: i32,
     /// The transaction begun with a transaction manager request, if any.
@@ -39,12 +41,22 @@ impl SessionState {
     /// A freshly logged-in session.
     pub(super) fn new(session: Session) -> Self {
         Self {
+            initial: session.clone(),
             session,
             prepared: HashMap::new(),
             next_handle: 1,
             transaction: None,
             transactions_begun: 0,
         }
+    }
+
+    /// What `sp_reset_connection` does (connection pools ask for it with RESETCONNECTION when
+    /// they hand a connection out again): back to the login's database and settings, prepared
+    /// statements dropped, the transaction manager transaction ended.
+    pub(super) fn reset(&mut self) {
+        self.session = self.initial.clone();
+        self.prepared.clear();
+        self.transaction = None;
     }
 }
 

@@ -360,6 +360,7 @@ pub(super) async fn serve_requests(
         };
         let mut out = Vec::new();
         if message.reset_connection {
+            state.reset();
             EnvChange::ResetConnection.encode(&mut out);
         }
         let work = match message.ty {
@@ -381,12 +382,9 @@ pub(super) async fn serve_requests(
                     .map(Work::Rpc)
                     .map_err(|e| messages::rpc_protocol_error(&e.to_string()))
             }
-            MessageType::TRANSACTION_MANAGER => {
-                shared.stats.requests();
-                TmRequest::parse(&message.payload)
-                    .map(Work::Transaction)
-                    .map_err(|e| messages::protocol_error(&e.to_string()))
-            }
+            MessageType::TRANSACTION_MANAGER => TmRequest::parse(&message.payload)
+                .map(Work::Transaction)
+                .map_err(|e| messages::protocol_error(&e.to_string())),
             MessageType::BULK_LOAD => Err(messages::unsupported_request("INSERT BULK")),
             other => {
                 tracing::warn!(peer = %conn.peer, ty = other.0, "unexpected message on a logged-in session; closing");

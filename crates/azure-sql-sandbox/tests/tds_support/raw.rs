@@ -157,6 +157,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Raw<S> {
         self.io.flush().await
     }
 
+    /// Sends a message whose first packet asks for a session reset (RESETCONNECTION).
+    pub async fn send_resetting(&mut self, ty: MessageType, payload: &[u8]) -> std::io::Result<()> {
+        let mut wire = Vec::new();
+        frame_message(&mut wire, ty, 0, payload, 4096);
+        wire[1] |= 0x08;
+        self.io.write_all(&wire).await?;
+        self.io.flush().await
+    }
+
     /// The next response, or `None` when the server closed the connection.
     pub async fn response(&mut self) -> Option<Vec<u8>> {
         match self.reader.next(&mut self.io).await {
