@@ -4,7 +4,7 @@
 //!
 //! Every variant says what went wrong and what to do about it. No variant ever carries an access
 //! token, a client assertion or a password: texts that come from outside (Entra's descriptions,
-//! server messages) pass through [`redact_jwts`] before they are kept.
+//! server messages) pass through `redact_jwts` before they are kept.
 
 use crate::config::ConfigError;
 use std::fmt;

@@ -45,7 +45,7 @@
 //! | [`config`] | the connection string parser, environment reader and typed setters → [`Config`] |
 //! | [`credential`] | `Authentication` → a [`TokenProvider`] (workload identity, managed identity, service principal, Azure CLI, default chain, your own credential or callback) |
 //! | [`token`] | the token cache: one token shared by every connection, single-flight fetches, background renewal ([`RenewalPolicy`]) |
-//! | [`connect`] | TCP + TLS + the TDS login with the token; gateway redirects and transient retries |
+//! | [`connect`](mod@connect) | TCP + TLS + the TDS login with the token; gateway redirects and transient retries |
 //! | [`connection`] | the logged-in [`Connection`] and its query API, which tracks broken connections |
 //! | [`pool`] | the `bb8` pool, its bounds (token freshness, connection lifetime) and its state |
 //! | [`error`] | the one runtime [`Error`]; each variant says what to fix |
