@@ -494,3 +494,84 @@ impl bb8::ErrorSink<Error> for LogSink {
         Box::new(*self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Authentication;
+
+    fn unreachable_sql_config() -> Config {
+        // A port nobody listens on: bind, learn the port, close.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        drop(listener);
+        let mut config = Config::new("127.0.0.1");
+        config
+            .port(port)
+            .authentication(Authentication::SqlPassword)
+            .user_id("reader")
+            .password("not-shown")
+            .connect_retry_count(0);
+        config
+    }
+
+    #[tokio::test]
+    async fn out_of_range_settings_are_refused_before_anything_connects() {
+        let err = Pool::builder(unreachable_sql_config())
+            .connection_timeout(Duration::ZERO)
+            .build()
+            .await
+            .expect_err("zero timeout");
+        assert!(
+            matches!(
+                err,
+                Error::InvalidPoolSetting {
+                    setting: "connection_timeout",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let err = Pool::builder(unreachable_sql_config())
+            .idle_timeout(Some(Duration::ZERO))
+            .build()
+            .await
+            .expect_err("zero idle timeout");
+        assert!(
+            matches!(
+                err,
+                Error::InvalidPoolSetting {
+                    setting: "idle_timeout",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let mut config = unreachable_sql_config();
+        config.min_pool_size(5).max_pool_size(2);
+        let err = Pool::new(config).await.expect_err("min above max");
+        assert!(matches!(err, Error::Config(_)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_failing_connect_fails_the_waiting_caller_with_its_error_not_a_timeout() {
+        let pool = Pool::builder(unreachable_sql_config())
+            .connection_timeout(Duration::from_secs(20))
+            .build()
+            .await
+            .expect("a pool with no minimum connects lazily");
+        let state = pool.state();
+        assert_eq!((state.size, state.waiting), (0, 0));
+        assert!(state.token.is_none(), "Sql Password has no token");
+        let asked = Instant::now();
+        let err = pool.get().await.expect_err("nobody listens");
+        assert!(
+            asked.elapsed() < Duration::from_secs(5),
+            "waited {:?}",
+            asked.elapsed()
+        );
+        assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+        assert_eq!(pool.state().waiting, 0, "the caller is no longer counted");
+        assert!(!format!("{err} {pool:?}").contains("not-shown"));
+    }
+}

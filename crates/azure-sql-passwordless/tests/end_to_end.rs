@@ -503,6 +503,50 @@ async fn a_dead_connection_is_reported_and_replaced() {
 }
 
 #[tokio::test]
+async fn a_command_timeout_or_an_abandoned_request_breaks_the_connection() {
+    target::sandbox_only("a_command_timeout_breaks_the_connection", "delays answers");
+    let t = sandbox(SandboxOptions::default()).await;
+    let mut config = t.config.clone();
+    config.command_timeout(Some(Duration::from_millis(300)));
+    let pool = Pool::new(config).await.expect("pool");
+    customer_ids(&mut pool.get().await.expect("get"))
+        .await
+        .expect("query");
+    t.sandbox
+        .faults()
+        .set_query_delay(Some(Duration::from_secs(1)));
+    let mut conn = pool.get().await.expect("get");
+    let error = customer_ids(&mut conn)
+        .await
+        .expect_err("the server is slow");
+    assert!(
+        matches!(
+            error,
+            Error::Timeout {
+                what: azure_sql_passwordless::TimeoutKind::Command,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(conn.is_broken());
+    drop(conn);
+    // A caller that gives up on a request (its own timeout, a lost select!) leaves the
+    // connection mid-response: it is discarded too.
+    let mut conn = pool.get().await.expect("get");
+    let abandoned = tokio::time::timeout(Duration::from_millis(50), conn.simple_query("SELECT 1"))
+        .await
+        .is_err();
+    assert!(abandoned, "the request was abandoned");
+    assert!(conn.is_broken());
+    drop(conn);
+    t.sandbox.faults().set_query_delay(None);
+    let mut conn = pool.get().await.expect("a fresh connection");
+    assert_eq!(customer_ids(&mut conn).await.expect("query").len(), 5);
+    assert_eq!(pool.state().closed_broken, 2);
+}
+
+#[tokio::test]
 async fn the_pool_times_out_waiting_when_every_connection_is_in_use() {
     target::sandbox_only("the_pool_times_out_waiting", "sizes the pool to one");
     let t = sandbox(SandboxOptions::default()).await;
