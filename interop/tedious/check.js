@@ -1,0 +1,106 @@
+'use strict';
+// Fidelity check of the sandbox with an independent, real client: tedious (Node's TDS driver) with
+// @azure/identity's WorkloadIdentityCredential. It trades the projected service-account token for
+// an Entra token at the sandbox's Entra stand-in, logs in through the sandbox's gateway (following
+// its redirect) with TDS 7.4 (TLS inside PRELOGIN) and with TDS 8.0 (`encrypt: 'strict'`), and
+// reads the Customer rows with a SQL batch and with a parameterised RPC (sp_executesql).
+//
+// Run: source the env file written by `cargo run -p azure-sql-sandbox -- serve --env-file F`
+// (the CA must also be in NODE_EXTRA_CA_CERTS for @azure/identity's HTTPS), then `node check.js`.
+// `../run` does all of that.
+
+const fs = require('node:fs');
+const { Connection, Request, TYPES } = require('tedious');
+const { WorkloadIdentityCredential } = require('@azure/identity');
+
+function env(name) {
+  const value = process.env[name];
+  if (!value) {
+    console.error(`tedious check: ${name} is not set; source the sandbox env file first`);
+    process.exit(2);
+  }
+  return value;
+}
+
+function parseServer(server) {
+  // `tcp:localhost,PORT`, as Azure's portal and the sandbox write it.
+  const m = /^(?:tcp:)?([^,]+)(?:,(\d+))?$/.exec(server);
+  if (!m) throw new Error(`AZURE_SQL_SERVER=${server} is not tcp:host,port`);
+  return { host: m[1], port: m[2] ? Number(m[2]) : 1433 };
+}
+
+function connect(credential, encrypt) {
+  const { host, port } = parseServer(env('AZURE_SQL_SERVER'));
+  const connection = new Connection({
+    server: host,
+    authentication: { type: 'token-credential', options: { credential } },
+    options: {
+      port,
+      database: env('AZURE_SQL_DATABASE'),
+      encrypt,
+      trustServerCertificate: false,
+      cryptoCredentialsDetails: { ca: fs.readFileSync(env('AZURE_SQL_SANDBOX_CA')) },
+      connectTimeout: 15000,
+      requestTimeout: 15000,
+    },
+  });
+  return new Promise((resolve, reject) => {
+    connection.on('connect', (err) => (err ? reject(err) : resolve(connection)));
+    connection.connect();
+  });
+}
+
+function query(connection, sql, params, batch) {
+  return new Promise((resolve, reject) => {
+    const rows = [];
+    const request = new Request(sql, (err) => (err ? reject(err) : resolve(rows)));
+    for (const [name, type, value] of params) request.addParameter(name, type, value);
+    request.on('row', (columns) => rows.push(columns.map((c) => c.value)));
+    if (batch) connection.execSqlBatch(request);
+    else connection.execSql(request);
+  });
+}
+
+function expectIds(rows, expected, what) {
+  const ids = rows.map((r) => r[0]);
+  if (JSON.stringify(ids) !== JSON.stringify(expected)) {
+    throw new Error(`${what}: expected customer ids ${JSON.stringify(expected)}, got ${JSON.stringify(ids)}`);
+  }
+}
+
+async function main() {
+  const credential = new WorkloadIdentityCredential({
+    tenantId: env('AZURE_TENANT_ID'),
+    clientId: env('AZURE_CLIENT_ID'),
+    tokenFilePath: env('AZURE_FEDERATED_TOKEN_FILE'),
+    authorityHost: env('AZURE_AUTHORITY_HOST'),
+    // The sandbox's authority is not one of Microsoft's clouds; MSAL must not ask
+    // login.microsoftonline.com to vouch for it.
+    disableInstanceDiscovery: true,
+  });
+
+  for (const encrypt of [true, 'strict']) {
+    const connection = await connect(credential, encrypt);
+    try {
+      const all = await query(connection, 'SELECT customer_id FROM dbo.Customer ORDER BY customer_id', [], true);
+      expectIds(all, [1, 2, 3, 4, 5], `batch (encrypt=${encrypt})`);
+      if (encrypt === true) for (const [id] of all) console.log(`Customer ID-->${id}`);
+      const active = await query(
+        connection,
+        'SELECT customer_id, first_name FROM dbo.Customer WHERE active = @active AND customer_id >= @min ORDER BY customer_id',
+        [['active', TYPES.Bit, true], ['min', TYPES.Int, 1]],
+        false,
+      );
+      expectIds(active, [1, 4], `rpc (encrypt=${encrypt})`);
+      if (active[0][1] !== 'John') throw new Error(`expected John, got ${active[0][1]}`);
+    } finally {
+      connection.close();
+    }
+  }
+  console.log('tedious check: ok (TDS 7.4 and TDS 8.0 strict, batch and RPC, workload identity via the gateway)');
+}
+
+main().catch((err) => {
+  console.error(`tedious check failed: ${err && err.message ? err.message : err}`);
+  process.exit(1);
+});
