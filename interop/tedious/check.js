@@ -29,11 +29,11 @@ function parseServer(server) {
   return { host: m[1], port: m[2] ? Number(m[2]) : 1433 };
 }
 
-function connect(credential, encrypt) {
+function connect(authentication, encrypt) {
   const { host, port } = parseServer(env('AZURE_SQL_SERVER'));
   const connection = new Connection({
     server: host,
-    authentication: { type: 'token-credential', options: { credential } },
+    authentication,
     options: {
       port,
       database: env('AZURE_SQL_DATABASE'),
@@ -79,8 +79,11 @@ async function main() {
     disableInstanceDiscovery: true,
   });
 
+  // The token as the Python samples pass it (FEDAUTH security-token library).
+  const { token } = await credential.getToken('https://database.windows.net/.default');
+  const accessToken = { type: 'azure-active-directory-access-token', options: { token } };
   for (const encrypt of [true, 'strict']) {
-    const connection = await connect(credential, encrypt);
+    const connection = await connect(accessToken, encrypt);
     try {
       const all = await query(connection, 'SELECT customer_id FROM dbo.Customer ORDER BY customer_id', [], true);
       expectIds(all, [1, 2, 3, 4, 5], `batch (encrypt=${encrypt})`);
