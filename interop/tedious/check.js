@@ -82,25 +82,33 @@ async function main() {
   // The token as the Python samples pass it (FEDAUTH security-token library).
   const { token } = await credential.getToken('https://database.windows.net/.default');
   const accessToken = { type: 'azure-active-directory-access-token', options: { token } };
-  for (const encrypt of [true, 'strict']) {
-    const connection = await connect(accessToken, encrypt);
+  // The credential itself (FEDAUTH MSAL workflow: the server names its STS and SPN in FEDAUTHINFO,
+  // tedious asks the credential for a token and sends it in a FEDAUTH_TOKEN message).
+  const tokenCredential = { type: 'token-credential', options: { credential } };
+  const passes = [
+    [accessToken, true],
+    [accessToken, 'strict'],
+    [tokenCredential, true],
+  ];
+  for (const [authentication, encrypt] of passes) {
+    const connection = await connect(authentication, encrypt);
     try {
       const all = await query(connection, 'SELECT customer_id FROM dbo.Customer ORDER BY customer_id', [], true);
-      expectIds(all, [1, 2, 3, 4, 5], `batch (encrypt=${encrypt})`);
-      if (encrypt === true) for (const [id] of all) console.log(`Customer ID-->${id}`);
+      expectIds(all, [1, 2, 3, 4, 5], `batch (${authentication.type}, encrypt=${encrypt})`);
+      if (authentication === accessToken && encrypt === true) for (const [id] of all) console.log(`Customer ID-->${id}`);
       const active = await query(
         connection,
         'SELECT customer_id, first_name FROM dbo.Customer WHERE active = @active AND customer_id >= @min ORDER BY customer_id',
         [['active', TYPES.Bit, true], ['min', TYPES.Int, 1]],
         false,
       );
-      expectIds(active, [1, 4], `rpc (encrypt=${encrypt})`);
+      expectIds(active, [1, 4], `rpc (${authentication.type}, encrypt=${encrypt})`);
       if (active[0][1] !== 'John') throw new Error(`expected John, got ${active[0][1]}`);
     } finally {
       connection.close();
     }
   }
-  console.log('tedious check: ok (TDS 7.4 and TDS 8.0 strict, batch and RPC, workload identity via the gateway)');
+  console.log('tedious check: ok (access token with TDS 7.4 and TDS 8.0 strict, token credential via FEDAUTHINFO; batch and RPC; workload identity via the gateway)');
 }
 
 main().catch((err) => {
