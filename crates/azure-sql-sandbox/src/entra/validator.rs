@@ -225,4 +225,9 @@ impl AccessTokenValidator for EntraValidator {
     fn validate<'a>(&'a self, token: &'a str) -> ValidateFuture<'a> {
         Box::pin(self.check(token))
     }
+
+    /// `{authority}{tenant}`, as Azure SQL names its STS in FEDAUTHINFO.
+    fn sts_url(&self) -> Option<String> {
+        Some(format!("{}{}", self.authority, self.tenant_id))
+    }
 }
