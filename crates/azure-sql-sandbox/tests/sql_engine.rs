@@ -1155,3 +1155,64 @@ fn hostile_input_gets_errors_not_panics() {
         Value::Text("日本語!".into())
     );
 }
+
+#[test]
+fn output_returns_the_rows_a_statement_changed() {
+    let engine = engine();
+    let mut s = admin(&engine);
+    let rs = query(
+        &engine,
+        &mut s,
+        "INSERT INTO dbo.Customer (first_name, last_name, active) OUTPUT INSERTED.customer_id, INSERTED.first_name AS name VALUES ('Gus', 'Grey', 1), ('Hal', 'Hill', 0)",
+    );
+    assert_eq!(rs.columns[0].name, "customer_id");
+    assert_eq!(rs.columns[0].ty, SqlType::Int);
+    assert!(!rs.columns[0].nullable);
+    assert_eq!(rs.columns[1].name, "name");
+    assert_eq!(
+        rs.rows,
+        vec![
+            vec![Value::Int(6), Value::Text("Gus".into())],
+            vec![Value::Int(7), Value::Text("Hal".into())],
+        ]
+    );
+    assert_eq!(s.last_identity, Some(7));
+    let rs = query(
+        &engine,
+        &mut s,
+        "UPDATE Customer SET active = 1 OUTPUT INSERTED.customer_id, INSERTED.active WHERE customer_id = 2",
+    );
+    assert_eq!(rs.rows, vec![vec![Value::Int(2), Value::Bool(true)]]);
+    let rs = query(
+        &engine,
+        &mut s,
+        "DELETE FROM Customer OUTPUT DELETED.* WHERE customer_id = 7",
+    );
+    assert_eq!(rs.columns.len(), 4);
+    assert_eq!(rs.rows[0][1], Value::Text("Hal".into()));
+    assert_eq!(
+        fails(
+            &engine,
+            &mut s,
+            "UPDATE Customer SET active = 0 OUTPUT DELETED.active WHERE customer_id = 2"
+        )
+        .number,
+        40517
+    );
+    let mut reader = login(&engine, &reader());
+    assert_eq!(
+        fails(
+            &engine,
+            &mut reader,
+            "INSERT INTO Customer (first_name) OUTPUT INSERTED.customer_id VALUES ('x')"
+        )
+        .number,
+        229
+    );
+    let e = fails(
+        &engine,
+        &mut s,
+        "CREATE TABLE Tag (name VARCHAR(10) PRIMARY KEY); INSERT INTO Tag OUTPUT INSERTED.name VALUES ('a'), ('a')",
+    );
+    assert_eq!(e.number, 2627, "{e:?}");
+}

@@ -1020,6 +1020,7 @@ impl State {
                 assign,
             } => {
                 let mut rows = self.query_rows(b, plan)?;
+                b.session.last_identity = self.ctx_lock().session.last_identity;
                 if let Some(p) = top_percent {
                     let keep = ((rows.len() as f64) * p / 100.0).ceil() as usize;
                     rows.truncate(keep);
@@ -1090,7 +1091,7 @@ impl State {
             .strip_prefix("UNIQUE constraint failed: ")
             .or_else(|| message.strip_prefix("PRIMARY KEY constraint failed: "))
         {
-            if let PlanKind::Change { table } = &plan.kind {
+            if let Some(table) = &plan.target {
                 if let Some(t) = self.catalog.get(Schema::Dbo, table) {
                     let positions: Vec<usize> = rest
                         .split(", ")

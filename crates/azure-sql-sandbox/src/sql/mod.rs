@@ -23,8 +23,8 @@
 //! | [`scripts`] | the project's `sql/` files, embedded |
 //!
 //! What it does not do: transactions spanning batches (a transaction left open at the end of a
-//! batch is rolled back with an error), cursors, stored procedures, temporary tables, `OUTPUT`,
-//! `UPDATE ... FROM`, `CHECK`/`FOREIGN KEY` constraints. Each is refused with a SQL Server error
+//! batch is rolled back with an error), cursors, stored procedures, temporary tables,
+//! `UPDATE ... FROM`, `OUTPUT DELETED` in an `UPDATE`, `CHECK`/`FOREIGN KEY` constraints. Each is refused with a SQL Server error
 //! (40517, 102, 2812), never a panic or a dropped connection.
 
 mod catalog;

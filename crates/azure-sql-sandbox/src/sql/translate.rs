@@ -21,7 +21,7 @@ use sqlparser::ast::{
     AssignmentTarget, BinaryOperator, CastKind, Delete, Distinct, Expr, FromTable, Function,
     FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, Insert, JoinConstraint,
     JoinOperator, LimitClause, ObjectName, ObjectNamePart, OrderBy, OrderByKind, OrderBySort,
-    Query, Select, SelectItem, SelectItemQualifiedWildcardKind, SetExpr, SetOperator,
+    OutputClause, Query, Select, SelectItem, SelectItemQualifiedWildcardKind, SetExpr, SetOperator,
     SetQuantifier, TableFactor, TableObject, TableWithJoins, TopQuantity, UnaryOperator, Update,
     Value as AstValue, WindowType,
 };
@@ -72,6 +72,8 @@ pub(crate) struct Plan {
     pub specs: Arc<[Spec]>,
     pub checks: Vec<Check>,
     pub kind: PlanKind,
+    /// The table an `INSERT`, `UPDATE` or `DELETE` changes (for error 2627's key).
+    pub target: Option<String>,
 }
 
 /// An expression in SQLite and its SQL Server type.
@@ -127,6 +129,7 @@ pub(crate) struct Translator<'a> {
     specs: Vec<Spec>,
     checks: Vec<Check>,
     counter: usize,
+    target: Option<String>,
 }
 
 fn unsupported(what: &str) -> SqlError {
@@ -249,6 +252,7 @@ impl<'a> Translator<'a> {
             specs: Vec::new(),
             checks: Vec::new(),
             counter: 0,
+            target: None,
         }
     }
 
@@ -259,6 +263,7 @@ impl<'a> Translator<'a> {
             specs: self.specs.into(),
             checks: self.checks,
             kind,
+            target: self.target,
         }
     }
 
@@ -402,8 +407,8 @@ impl<'a> Translator<'a> {
             return Err(unsupported("INSERT into a function"));
         };
         let table = self.target_table(name)?;
-        if ins.output.is_some() || ins.returning.is_some() {
-            return Err(unsupported("OUTPUT"));
+        if ins.returning.is_some() {
+            return Err(errors::SYNTAX.with(&["RETURNING"]));
         }
         if !ins.assignments.is_empty() || ins.on.is_some() {
             return Err(unsupported("INSERT ... SET / ON DUPLICATE"));
@@ -551,8 +556,112 @@ impl<'a> Translator<'a> {
                 values.join(", ")
             ),
         };
-        let kind = PlanKind::Change {
-            table: table.name.clone(),
+        self.change(table, sql, ins.output.as_ref(), &["INSERTED"])
+    }
+
+    /// Finishes an `INSERT`/`UPDATE`/`DELETE`: a row count, or with `OUTPUT` the rows it
+    /// changed (SQLite's `RETURNING`), read through the `pseudo` tables it names.
+    fn change(
+        mut self,
+        table: &Table,
+        mut sql: String,
+        output: Option<&OutputClause>,
+        pseudo: &[&str],
+    ) -> Result<Plan, SqlError> {
+        self.target = Some(table.name.clone());
+        let Some(output) = output else {
+            let kind = PlanKind::Change {
+                table: table.name.clone(),
+            };
+            return Ok(self.finish(sql, kind));
+        };
+        let OutputClause::Output {
+            select_items,
+            into_table,
+            ..
+        } = output
+        else {
+            return Err(errors::SYNTAX.with(&["RETURNING"]));
+        };
+        if into_table.is_some() {
+            return Err(unsupported("OUTPUT ... INTO"));
+        }
+        let columns: Vec<(String, TypeInfo)> = table
+            .columns
+            .iter()
+            .map(|c| (c.name.clone(), TypeInfo::of(c.ty.clone(), c.nullable)))
+            .collect();
+        let mut frame = Frame::default();
+        for name in ["INSERTED", "DELETED"] {
+            if pseudo.contains(&name) {
+                frame.sources.push(Source {
+                    exposed: name.to_string(),
+                    schema: None,
+                    sql_alias: String::new(),
+                    columns: columns.clone(),
+                });
+            }
+        }
+        self.frames.push(frame);
+        let mut items = Vec::new();
+        let mut out = Vec::new();
+        for item in select_items {
+            match item {
+                SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+                    if let Expr::CompoundIdentifier(parts) = e {
+                        let first = parts.first().map(|p| p.value.to_ascii_uppercase());
+                        if matches!(first.as_deref(), Some("INSERTED" | "DELETED"))
+                            && !pseudo.contains(&first.as_deref().unwrap_or(""))
+                        {
+                            self.frames.pop();
+                            return Err(unsupported(&format!(
+                                "OUTPUT {} in this statement",
+                                parts[0].value
+                            )));
+                        }
+                    }
+                    let x = self.expr(e)?;
+                    let name = match item {
+                        SelectItem::ExprWithAlias { alias, .. } => alias.value.clone(),
+                        _ => match e {
+                            Expr::CompoundIdentifier(parts) => {
+                                parts.last().map(|p| p.value.clone()).unwrap_or_default()
+                            }
+                            Expr::Identifier(i) => i.value.clone(),
+                            _ => String::new(),
+                        },
+                    };
+                    items.push(x.sql);
+                    out.push(OutColumn { name, info: x.ty });
+                }
+                SelectItem::QualifiedWildcard(
+                    SelectItemQualifiedWildcardKind::ObjectName(n),
+                    _,
+                ) if pseudo
+                    .iter()
+                    .any(|p| p.eq_ignore_ascii_case(&display_name(n))) =>
+                {
+                    for (name, info) in &columns {
+                        items.push(quote(name));
+                        out.push(OutColumn {
+                            name: name.clone(),
+                            info: info.clone(),
+                        });
+                    }
+                }
+                other => {
+                    self.frames.pop();
+                    return Err(unsupported(&format!("OUTPUT {other}")));
+                }
+            }
+        }
+        self.frames.pop();
+        sql.push_str(" RETURNING ");
+        sql.push_str(&items.join(", "));
+        let kind = PlanKind::Query {
+            columns: out,
+            top_percent: None,
+            assign: None,
         };
         Ok(self.finish(sql, kind))
     }
@@ -586,8 +695,8 @@ impl<'a> Translator<'a> {
         if u.from.is_some() || !u.table.joins.is_empty() {
             return Err(unsupported("UPDATE ... FROM"));
         }
-        if u.output.is_some() || u.returning.is_some() {
-            return Err(unsupported("OUTPUT"));
+        if u.returning.is_some() {
+            return Err(errors::SYNTAX.with(&["RETURNING"]));
         }
         if u.limit.is_some() || !u.order_by.is_empty() {
             return Err(unsupported("UPDATE TOP"));
@@ -636,10 +745,7 @@ impl<'a> Translator<'a> {
             sql.push_str(&c.sql);
         }
         self.frames.pop();
-        let kind = PlanKind::Change {
-            table: table.name.clone(),
-        };
-        Ok(self.finish(sql, kind))
+        self.change(table, sql, u.output.as_ref(), &["INSERTED"])
     }
 
     /// `DELETE [FROM] t [WHERE ...]`.
@@ -651,8 +757,8 @@ impl<'a> Translator<'a> {
         {
             return Err(unsupported("DELETE ... FROM with joins"));
         }
-        if d.output.is_some() || d.returning.is_some() {
-            return Err(unsupported("OUTPUT"));
+        if d.returning.is_some() {
+            return Err(errors::SYNTAX.with(&["RETURNING"]));
         }
         if d.limit.is_some() || !d.order_by.is_empty() {
             return Err(unsupported("DELETE TOP"));
@@ -673,10 +779,7 @@ impl<'a> Translator<'a> {
             sql.push_str(&c.sql);
         }
         self.frames.pop();
-        let kind = PlanKind::Change {
-            table: table.name.clone(),
-        };
-        Ok(self.finish(sql, kind))
+        self.change(table, sql, d.output.as_ref(), &["DELETED"])
     }
 
     // ---- queries ---------------------------------------------------------------------------
@@ -1407,10 +1510,7 @@ impl<'a> Translator<'a> {
                         if found.is_some() {
                             return Err(errors::AMBIGUOUS_COLUMN.with(&[&last.value]));
                         }
-                        found = Some(E::new(
-                            format!("{}.{}", source.sql_alias, quote(name)),
-                            info.clone(),
-                        ));
+                        found = Some(E::new(qualified(&source.sql_alias, name), info.clone()));
                     }
                 }
                 if let Some(e) = found {
@@ -1428,10 +1528,7 @@ impl<'a> Translator<'a> {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(&last.value))
             .ok_or_else(|| errors::INVALID_COLUMN.with(&[&last.value]))?;
-        Ok(E::new(
-            format!("{}.{}", source.sql_alias, quote(name)),
-            info.clone(),
-        ))
+        Ok(E::new(qualified(&source.sql_alias, name), info.clone()))
     }
 
     fn variable(&mut self, name: &str) -> Result<E, SqlError> {
@@ -2756,6 +2853,15 @@ impl<'a> Translator<'a> {
             _ => return Err(errors::UNKNOWN_FUNCTION.with(&[&object_name_last(&f.name)])),
         };
         Ok(e)
+    }
+}
+
+/// A column as SQLite sees it: `"t1"."name"`, or bare inside `RETURNING`.
+fn qualified(alias: &str, name: &str) -> String {
+    if alias.is_empty() {
+        quote(name)
+    } else {
+        format!("{alias}.{}", quote(name))
     }
 }
 
