@@ -24,8 +24,8 @@
 //!
 //! What it does not do: transactions spanning batches (a transaction left open at the end of a
 //! batch is rolled back with an error), cursors, stored procedures, temporary tables,
-//! `UPDATE ... FROM`, `OUTPUT DELETED` in an `UPDATE`, `CHECK`/`FOREIGN KEY` constraints. Each is refused with a SQL Server error
-//! (40517, 102, 2812), never a panic or a dropped connection.
+//! `UPDATE ... FROM`, `OUTPUT DELETED` in an `UPDATE`, `CHECK`/`FOREIGN KEY` constraints. Each
+//! is refused with a SQL Server error (40517, 102, 2812), never a panic or a dropped connection.
 
 mod catalog;
 mod database;
