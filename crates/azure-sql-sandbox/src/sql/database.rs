@@ -146,9 +146,7 @@ impl Database {
         let state = self.lock();
         let p = state.principals.find(user)?;
         match &p.kind {
-            Kind::Contained { password: stored }
-                if super::constant_time_eq(stored.as_bytes(), password.as_bytes()) =>
-            {
+            Kind::Contained { password: stored } if stored.matches(password) => {
                 Some((p.name.clone(), p.id, state.principals.roles_of(p.id)))
             }
             _ => None,

@@ -26,7 +26,7 @@ pub(crate) enum NewUser {
     /// `FROM EXTERNAL PROVIDER [WITH OBJECT_ID = '...']`: a Microsoft Entra identity.
     External { object_id: Option<String> },
     /// `WITH PASSWORD = '...'`: a contained database user.
-    Password(String),
+    Password(super::principals::Password),
     /// `WITHOUT LOGIN`.
     WithoutLogin,
     /// `FOR LOGIN x` / `FROM LOGIN x` (or no clause: the login of the same name).
@@ -328,7 +328,7 @@ fn parse_create_user(p: &mut Parser<'_>) -> Result<Stmt, ParserError> {
             }
         }
         match password {
-            Some(pw) => NewUser::Password(pw),
+            Some(pw) => NewUser::Password(super::principals::Password::new(pw)),
             None => NewUser::FromLogin(name.clone()),
         }
     } else {
@@ -599,7 +599,7 @@ mod tests {
         ));
         let s = parse("CREATE USER c WITH PASSWORD = 'pw', DEFAULT_SCHEMA = dbo");
         assert!(
-            matches!(&s[0].stmt, Stmt::CreateUser { how: NewUser::Password(p), .. } if p == "pw")
+            matches!(&s[0].stmt, Stmt::CreateUser { how: NewUser::Password(p), .. } if p.matches("pw"))
         );
         let s = parse("CREATE USER c WITHOUT LOGIN");
         assert!(matches!(

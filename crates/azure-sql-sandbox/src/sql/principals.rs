@@ -34,7 +34,7 @@ pub(crate) enum Kind {
     /// `dbo`, `guest`, `sys`, `INFORMATION_SCHEMA`: built in, never dropped.
     Builtin,
     /// A contained user with a password (`CREATE USER x WITH PASSWORD = '...'`).
-    Contained { password: String },
+    Contained { password: Password },
     /// A user without a login (`CREATE USER x WITHOUT LOGIN`).
     WithoutLogin,
     /// A Microsoft Entra user (`CREATE USER [x] FROM EXTERNAL PROVIDER`), keyed by tenant and by
@@ -42,6 +42,27 @@ pub(crate) enum Kind {
     External { tenant_id: String, key: String },
     /// A database role.
     Role { fixed: bool, owner: i32 },
+}
+
+/// A contained user's password: compared in constant time, never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Password(String);
+
+impl Password {
+    pub(crate) fn new(password: String) -> Self {
+        Password(password)
+    }
+
+    /// Whether `attempt` is this password.
+    pub(crate) fn matches(&self, attempt: &str) -> bool {
+        super::constant_time_eq(self.0.as_bytes(), attempt.as_bytes())
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
 }
 
 /// A database principal.
@@ -300,7 +321,7 @@ impl Principals {
     pub(crate) fn create_local_user(
         &mut self,
         name: &str,
-        password: Option<&str>,
+        password: Option<&Password>,
         created: &str,
     ) -> Result<(), SqlError> {
         self.ensure_new_name(name)?;
@@ -314,7 +335,7 @@ impl Principals {
             name: name.to_string(),
             kind: match password {
                 Some(p) => Kind::Contained {
-                    password: p.to_string(),
+                    password: p.clone(),
                 },
                 None => Kind::WithoutLogin,
             },
@@ -697,6 +718,21 @@ mod tests {
             unreachable!()
         };
         Catalog::new("now").define(&ct, "db", "now").unwrap()
+    }
+
+    #[test]
+    fn a_contained_user_s_password_is_never_shown() {
+        let mut p = Principals::new("now");
+        p.create_local_user("reporter", Some(&Password::new("S3cret-pw!".into())), "now")
+            .unwrap();
+        let shown = format!("{p:?}");
+        assert!(!shown.contains("S3cret-pw!"), "{shown}");
+        assert!(shown.contains("<redacted>"));
+        let Kind::Contained { password } = &p.find("reporter").unwrap().kind else {
+            panic!("not a contained user")
+        };
+        assert!(password.matches("S3cret-pw!"));
+        assert!(!password.matches("S3cret-pw"));
     }
 
     #[test]
