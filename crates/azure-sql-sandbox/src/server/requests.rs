@@ -6,9 +6,9 @@
 use super::blocking;
 use super::response::{encode_outcomes, error_response};
 use super::session::Work;
-use super::transactions::{note_changes, run_transaction, Transaction};
+use super::transactions::run_transaction;
 use super::Shared;
-use crate::sql::{Engine, Outcome, Session, SqlError, SqlType, Value};
+use crate::sql::{Engine, Outcome, Session, SqlError, SqlType, TransactionChange, Value};
 use crate::tds::messages;
 use crate::tds::rpc::{self, SystemCall};
 use crate::tds::token::{
@@ -32,9 +32,6 @@ pub(super) struct SessionState {
     initial: Session,
     prepared: HashMap<i32, Prepared>,
     next_handle: i32,
-    /// The transaction begun with a transaction manager request, if any.
-    pub(super) transaction: Option<Transaction>,
-    pub(super) transactions_begun: u64,
 }
 
 impl SessionState {
@@ -45,18 +42,17 @@ impl SessionState {
             session,
             prepared: HashMap::new(),
             next_handle: 1,
-            transaction: None,
-            transactions_begun: 0,
         }
     }
 
     /// What `sp_reset_connection` does (connection pools ask for it with RESETCONNECTION when
     /// they hand a connection out again): back to the login's database and settings, prepared
-    /// statements dropped, the transaction manager transaction ended.
-    pub(super) fn reset(&mut self) {
+    /// statements dropped, an open transaction rolled back (returned, to be announced).
+    pub(super) fn reset(&mut self) -> Option<TransactionChange> {
+        let rolled_back = self.session.end_transaction();
         self.session = self.initial.clone();
         self.prepared.clear();
-        self.transaction = None;
+        rolled_back
     }
 }
 
@@ -75,10 +71,11 @@ pub(super) async fn run_work(
         match work {
             Work::Batch(text) => {
                 let outcomes = engine.execute(&mut state.session, &text);
-                note_changes(&mut state, &outcomes);
                 encode_outcomes(&mut out, &outcomes, DoneKind::Done, &server, false);
             }
-            Work::Transaction(request) => run_transaction(&mut state, request, &mut out, &server),
+            Work::Transaction(request) => {
+                run_transaction(&engine, &mut state.session, request, &mut out, &server)
+            }
             Work::Rpc(requests) => {
                 for request in requests {
                     tracing::debug!(procedure = %request.proc_ref.display_name(), params = request.params.len(), "RPC");
@@ -127,7 +124,6 @@ pub(super) fn run_call(
     match call {
         SystemCall::ExecuteSql { statement, params } => {
             let outcomes = engine.execute_rpc(&mut state.session, &statement, &params);
-            note_changes(state, &outcomes);
             let failed = encode_outcomes(out, &outcomes, DoneKind::Proc, server, no_metadata);
             end_proc(out, failed, None, server);
         }
@@ -142,7 +138,6 @@ pub(super) fn run_call(
                 state.prepared.remove(&old);
             }
             let outcomes = engine.execute_rpc(&mut state.session, &statement, &params);
-            note_changes(state, &outcomes);
             let failed = encode_outcomes(out, &outcomes, DoneKind::Proc, server, no_metadata);
             let handle = (!failed).then(|| prepare(state, statement, declared));
             end_proc(
@@ -193,7 +188,6 @@ pub(super) fn run_call(
                 Ok(params) => {
                     let outcomes =
                         engine.execute_rpc(&mut state.session, &prepared.statement, &params);
-                    note_changes(state, &outcomes);
                     let failed =
                         encode_outcomes(out, &outcomes, DoneKind::Proc, server, no_metadata);
                     end_proc(out, failed, None, server);

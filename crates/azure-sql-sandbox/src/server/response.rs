@@ -1,11 +1,26 @@
 //! Encoding the engine's outcomes as response tokens: result sets (COLMETADATA, ROW), DONE
 //! with DONE_MORE between statements of a batch, DONEINPROC inside procedures, INFO and ERROR.
 
-use crate::sql::{Outcome, SqlError};
+use crate::sql::{Outcome, SqlError, TransactionChange};
 use crate::tds::messages;
 use crate::tds::token::{
-    done_status, ColMetaData, Done, DoneKind, Message as MessageToken, MessageKind, Row,
+    done_status, ColMetaData, Done, DoneKind, EnvChange, Message as MessageToken, MessageKind, Row,
 };
+
+/// The ENVCHANGE announcing a transaction's start or end.
+pub(super) fn encode_transaction_change(out: &mut Vec<u8>, change: &TransactionChange) {
+    match *change {
+        TransactionChange::Began { descriptor } => {
+            EnvChange::BeginTransaction { descriptor }.encode(out)
+        }
+        TransactionChange::Committed { descriptor } => {
+            EnvChange::CommitTransaction { descriptor }.encode(out)
+        }
+        TransactionChange::RolledBack { descriptor } => {
+            EnvChange::RollbackTransaction { descriptor }.encode(out)
+        }
+    }
+}
 
 /// An ERROR token and the DONE (or, for an RPC, DONEPROC) that closes the failed request.
 pub(super) fn error_response(out: &mut Vec<u8>, server: &str, error: &SqlError, kind: DoneKind) {
@@ -88,6 +103,10 @@ pub(super) fn encode_outcomes(
                 }
                 .encode(out);
                 last_is_done = true;
+            }
+            Outcome::Transaction(change) => {
+                encode_transaction_change(out, change);
+                last_is_done = false;
             }
             Outcome::Info(message) => {
                 let mut token = MessageToken::from_sql(message, server);

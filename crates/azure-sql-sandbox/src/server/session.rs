@@ -4,7 +4,7 @@
 
 use super::login::{authenticate, login_response, send_login_failure, Authenticated};
 use super::requests::{run_work, SessionState};
-use super::response::error_response;
+use super::response::{encode_transaction_change, error_response};
 use super::{Role, Shared, HANDSHAKE_TIMEOUT, MAX_LOGIN_MESSAGE, MAX_REQUEST_MESSAGE};
 use crate::sql::Session;
 use crate::tds::batch::SqlBatch;
@@ -360,8 +360,11 @@ pub(super) async fn serve_requests(
         };
         let mut out = Vec::new();
         if message.reset_connection {
-            state.reset();
+            let rolled_back = state.reset();
             EnvChange::ResetConnection.encode(&mut out);
+            if let Some(change) = rolled_back {
+                encode_transaction_change(&mut out, &change);
+            }
         }
         let work = match message.ty {
             MessageType::ATTENTION => {

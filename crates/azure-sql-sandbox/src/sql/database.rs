@@ -1,14 +1,25 @@
-//! One database: its SQLite connection (in memory, behind a mutex: calls are short and a batch
-//! runs whole before the next), its catalog and principals, and the executor that runs parsed
-//! statements for a session — DDL, DML and queries through [`translate`](super::translate), users
-//! and roles through [`principals`](super::principals), `SET`, `IF`, variables, transactions —
-//! producing one [`Outcome`] per statement and stopping at the first error.
+//! One database and the executor that runs parsed statements for a session.
+//!
+//! A database is its SQLite file and connection pool ([`storage`](super::storage)), and its
+//! metadata: the catalog and the principals as last committed ([`Metadata`]). A batch runs on
+//! a connection the session leases for it (or holds, while a transaction is open) and sees the
+//! metadata its transaction changed, else the last committed. The executor runs DDL, DML and
+//! queries through [`translate`](super::translate), users and roles through
+//! [`principals`](super::principals), `SET`, `IF`, variables and transactions
+//! ([`transaction`](super::transaction)), producing one [`Outcome`] per statement and stopping at
+//! the first error.
+//!
+//! A change to the catalog or the principals first takes the database's write lock (by updating
+//! a one-row table), so one session at a time changes them; outside a transaction it commits and
+//! publishes the new metadata at once, inside one it stays the transaction's own until `COMMIT`.
 
 use super::catalog::{quote, Catalog, Schema, Table};
 use super::errors;
-use super::functions::{self, CtxSession, FnCtx, IdentityCounter, Shared};
-use super::parse::{Located, NewUser, PermissionVerb, Stmt};
+use super::functions::{self, CtxSession, FnCtx, IdentityCounter};
+use super::parse::{Located, NewUser, PermissionVerb, Stmt, TxnName, TxnStmt};
 use super::principals::{Kind, Permission, Principals, Securable};
+use super::storage::{self, sqlite_failure, Conn, DataDir, Store, METADATA_LOCK_TABLE};
+use super::transaction::{next_transaction_id, Savepoint, TransactionChange, TxnState};
 use super::translate::{OutColumn, Plan, PlanKind, Translator};
 use super::types::{self, Mode, TypeContext, TypeInfo};
 use super::{Column, Outcome, ResultSet, Session, SqlError, SqlType, Value};
@@ -19,10 +30,8 @@ use sqlparser::ast::{
     DeclareAssignment, ObjectName, ObjectType, Set, SetSessionParamKind, Statement, Use,
 };
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-
-/// How many translated statements a database keeps.
-const PLAN_CACHE_SIZE: usize = 512;
 
 /// A batch's variables: `@P1`-style parameters of an RPC and `DECLARE`d ones, by lower-case name.
 #[derive(Default, Clone)]
@@ -60,70 +69,70 @@ pub(crate) struct Batch<'a> {
     pub text: &'a str,
 }
 
+/// A database's catalog and principals at one point. Each version has its own number, which
+/// plans and each connection's copy of the system views are checked against.
+#[derive(Clone)]
+pub(crate) struct Metadata {
+    pub version: u64,
+    pub catalog: Catalog,
+    pub principals: Principals,
+}
+
+/// A new metadata version number (never 0, which means "none").
+fn next_version() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
 /// A database.
 pub(crate) struct Database {
     pub name: String,
-    state: Mutex<State>,
-}
-
-struct Snapshot {
-    catalog: Catalog,
-    principals: Principals,
-    identity: HashMap<String, IdentityCounter>,
-}
-
-struct State {
-    conn: Connection,
-    catalog: Catalog,
-    principals: Principals,
-    ctx: Shared,
-    plans: HashMap<String, (u64, Arc<Plan>)>,
-    generation: u64,
-    tran_depth: u32,
-    snapshot: Option<Snapshot>,
-}
-
-fn sqlite_failure(e: rusqlite::Error) -> SqlError {
-    errors::NOT_PREPARED.with(&[&e.to_string()])
+    store: Arc<Store>,
+    /// The last committed metadata. Whoever commits a change holds this lock from the SQLite
+    /// commit until the new metadata is in place.
+    committed: Mutex<Arc<Metadata>>,
 }
 
 impl Database {
-    /// A new, empty database.
-    pub(crate) fn create(name: &str) -> Result<Database, SqlError> {
+    /// A new, empty database in a file of `dir`.
+    pub(crate) fn create(
+        name: &str,
+        dir: Arc<DataDir>,
+        file_name: &str,
+    ) -> Result<Database, SqlError> {
         let created = functions::now();
-        let conn = Connection::open_in_memory().map_err(sqlite_failure)?;
-        let ctx: Shared = Arc::new(Mutex::new(FnCtx::default()));
-        functions::register(&conn, ctx.clone()).map_err(sqlite_failure)?;
-        conn.set_prepared_statement_cache_capacity(256);
-        conn.execute_batch(
-            "ATTACH DATABASE ':memory:' AS sys; ATTACH DATABASE ':memory:' AS information_schema;",
-        )
-        .map_err(sqlite_failure)?;
         let catalog = Catalog::new(&created);
-        for t in catalog.tables() {
-            conn.execute_batch(&t.sqlite_ddl())
-                .map_err(sqlite_failure)?;
-        }
-        let mut state = State {
-            conn,
+        let system_tables = catalog
+            .tables()
+            .iter()
+            .filter(|t| t.schema != Schema::Dbo)
+            .map(Table::sqlite_ddl)
+            .collect();
+        let store = Store::create(dir, file_name, system_tables)?;
+        let metadata = Metadata {
+            version: next_version(),
             catalog,
             principals: Principals::new(&created),
-            ctx,
-            plans: HashMap::new(),
-            generation: 0,
-            tran_depth: 0,
-            snapshot: None,
         };
-        state.ctx_lock().session.database = name.to_string();
-        state.sync_system(name).map_err(sqlite_failure)?;
         Ok(Database {
             name: name.to_string(),
-            state: Mutex::new(state),
+            store,
+            committed: Mutex::new(Arc::new(metadata)),
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    fn committed_lock(&self) -> MutexGuard<'_, Arc<Metadata>> {
+        self.committed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The last committed metadata.
+    fn committed(&self) -> Arc<Metadata> {
+        self.committed_lock().clone()
+    }
+
+    /// How many connections the database has open, and how many of them are idle.
+    pub(crate) fn connections(&self) -> (u64, usize) {
+        (self.store.open_connections(), self.store.idle_connections())
     }
 
     /// The user an access token's identity maps to: (name, principal id, roles), or `None`.
@@ -132,9 +141,9 @@ impl Database {
         tenant_id: &str,
         key: &str,
     ) -> Option<(String, i32, Vec<String>)> {
-        let state = self.lock();
-        let p = state.principals.find_external(tenant_id, key)?;
-        Some((p.name.clone(), p.id, state.principals.roles_of(p.id)))
+        let meta = self.committed();
+        let p = meta.principals.find_external(tenant_id, key)?;
+        Some((p.name.clone(), p.id, meta.principals.roles_of(p.id)))
     }
 
     /// A contained user whose password matches: (name, principal id, roles).
@@ -143,47 +152,83 @@ impl Database {
         user: &str,
         password: &str,
     ) -> Option<(String, i32, Vec<String>)> {
-        let state = self.lock();
-        let p = state.principals.find(user)?;
+        let meta = self.committed();
+        let p = meta.principals.find(user)?;
         match &p.kind {
             Kind::Contained { password: stored } if stored.matches(password) => {
-                Some((p.name.clone(), p.id, state.principals.roles_of(p.id)))
+                Some((p.name.clone(), p.id, meta.principals.roles_of(p.id)))
             }
             _ => None,
         }
     }
 
-    /// Runs parsed statements for a session, stopping at the first error.
+    /// Runs parsed statements for a session, stopping at the first error. The session's open
+    /// transaction (if any) continues; a new one stays open after the batch.
     pub(crate) fn execute(&self, batch: &mut Batch<'_>, statements: &[Located]) {
-        let mut state = self.lock();
-        state.begin_batch(batch.session, &self.name);
-        let mut failed = false;
+        let handle = batch.session.transaction.clone();
+        let mut txn = handle.lock();
+        if txn.depth > 0 && txn.lease.is_none() {
+            // Only after an internal failure lost the connection (which rolled it back).
+            let descriptor = txn.descriptor();
+            txn.clear();
+            tracing::warn!("a session's transaction lost its connection and was rolled back");
+            batch
+                .out
+                .push(Outcome::Transaction(TransactionChange::RolledBack {
+                    descriptor,
+                }));
+        }
+        let mut lease = match txn.lease.take() {
+            Some(lease) => lease,
+            None => match self.store.acquire() {
+                Ok(lease) => lease,
+                Err(e) => {
+                    batch.out.push(Outcome::Error(e));
+                    return;
+                }
+            },
+        };
+        let mut exec = Exec {
+            database: self,
+            link: &mut lease,
+            txn: &mut txn,
+            meta: self.committed(),
+        };
+        exec.begin_batch(batch.session, &self.name);
         for (index, located) in statements.iter().enumerate() {
-            if let Err(e) = state.run(batch, located, Some(index), &self.name) {
-                batch.out.push(Outcome::Error(e));
-                failed = true;
+            if let Err(e) = exec.run(batch, located, Some(index), &self.name) {
+                exec.failed(batch, e);
                 break;
             }
         }
-        if state.tran_depth > 0 {
-            let _ = state.rollback(&self.name);
-            if !failed {
-                let mut e = errors::TRANSACTION_OPEN_AT_END.plain();
-                e.line = statements.last().map(|s| s.line).unwrap_or(1);
-                batch.out.push(Outcome::Error(e));
-            }
+        exec.end_batch(batch);
+        drop(exec);
+        if txn.depth > 0 {
+            txn.lease = Some(lease);
         }
-        let ctx = state.ctx_lock();
-        batch.session.last_identity = ctx.session.last_identity;
     }
 }
 
-impl State {
+/// Runs statements on a session's connection.
+struct Exec<'a> {
+    database: &'a Database,
+    link: &'a mut Conn,
+    txn: &'a mut TxnState,
+    /// The metadata the running statement sees.
+    meta: Arc<Metadata>,
+}
+
+impl Exec<'_> {
     fn ctx_lock(&self) -> MutexGuard<'_, FnCtx> {
-        functions::lock(&self.ctx)
+        functions::lock(&self.link.ctx)
+    }
+
+    fn meta_mut(&mut self) -> &mut Metadata {
+        Arc::make_mut(&mut self.meta)
     }
 
     fn begin_batch(&mut self, session: &Session, database: &str) {
+        let trancount = i64::from(self.txn.depth);
         let mut ctx = self.ctx_lock();
         ctx.session = CtxSession {
             user: session.user.clone(),
@@ -196,8 +241,62 @@ impl State {
             last_identity: session.last_identity,
             language: session.options.language.clone(),
             rowcount: 0,
-            trancount: 0,
+            trancount,
+            lock_timeout: i64::from(session.options.lock_timeout),
         };
+    }
+
+    /// After the last statement: a transaction that has not written lets go of its read
+    /// snapshot until its next statement (so an idle transaction pins nothing).
+    fn end_batch(&mut self, batch: &mut Batch<'_>) {
+        if self.txn.depth > 0 && !self.link.is_writing() && !self.link.conn.is_autocommit() {
+            if let Err(e) = self.link.run("COMMIT") {
+                tracing::warn!(error = %e, "could not end a read-only transaction's snapshot");
+            }
+        }
+        let ctx = self.ctx_lock();
+        batch.session.last_identity = ctx.session.last_identity;
+    }
+
+    /// A statement failed: report it, and under `SET XACT_ABORT ON` roll the transaction back.
+    fn failed(&mut self, b: &mut Batch<'_>, e: SqlError) {
+        if b.session.options.xact_abort && self.txn.depth > 0 {
+            let descriptor = self.txn.descriptor();
+            match self.rollback_all() {
+                Ok(()) => b
+                    .out
+                    .push(Outcome::Transaction(TransactionChange::RolledBack {
+                        descriptor,
+                    })),
+                Err(rollback) => {
+                    tracing::warn!(error = %rollback, "XACT_ABORT could not roll back")
+                }
+            }
+        }
+        b.out.push(Outcome::Error(e));
+    }
+
+    /// Before each statement: the metadata it sees; inside a transaction, a SQLite transaction
+    /// with a fresh snapshot until the first write (statement-level read consistency, as under
+    /// `READ_COMMITTED_SNAPSHOT`); the session's lock timeout; and the system views brought up to
+    /// date.
+    fn prepare_statement(&mut self, b: &Batch<'_>, db: &str) -> Result<(), SqlError> {
+        self.meta = match &self.txn.pending {
+            Some(m) => m.clone(),
+            None => self.database.committed(),
+        };
+        if self.txn.depth > 0 {
+            if self.link.conn.is_autocommit() {
+                self.link.run("BEGIN")?;
+            } else if self.link.is_reading() {
+                self.link.run("COMMIT; BEGIN")?;
+            }
+        }
+        self.link.set_lock_timeout(b.session.options.lock_timeout);
+        if self.link.synced != self.meta.version {
+            self.sync_system(db).map_err(sqlite_failure)?;
+        }
+        Ok(())
     }
 
     fn run(
@@ -211,17 +310,37 @@ impl State {
             e.line = located.line;
             e
         };
+        self.prepare_statement(b, db).map_err(at_line)?;
         match &located.stmt {
-            Stmt::Sql(s) => self.statement(b, s, index, db).map_err(at_line),
-            Stmt::CreateUser { name, how } => self.create_user(b, name, how, db).map_err(at_line),
+            Stmt::Sql(s) => {
+                let changes_metadata = matches!(
+                    s.as_ref(),
+                    Statement::CreateTable(_)
+                        | Statement::Drop { .. }
+                        | Statement::CreateRole(_)
+                        | Statement::AlterRole { .. }
+                );
+                if changes_metadata {
+                    self.changing_metadata(|x| x.statement(b, s, index, db))
+                        .map_err(at_line)
+                } else {
+                    self.statement(b, s, index, db).map_err(at_line)
+                }
+            }
+            Stmt::CreateUser { name, how } => self
+                .changing_metadata(|x| x.create_user(b, name, how))
+                .map_err(at_line),
             Stmt::Permission {
                 verb,
                 permissions,
                 on,
                 principals,
             } => self
-                .permission(b, *verb, permissions, on.as_ref(), principals, db)
+                .changing_metadata(|x| {
+                    x.permission(b, *verb, permissions, on.as_ref(), principals, db)
+                })
                 .map_err(at_line),
+            Stmt::Transaction(t) => self.transaction(b, t).map_err(at_line),
             Stmt::If {
                 condition,
                 then,
@@ -240,6 +359,241 @@ impl State {
                 Ok(())
             }
         }
+    }
+
+    // ---- metadata changes ------------------------------------------------------------------
+
+    /// Runs a statement that changes the catalog or the principals: with the database's write
+    /// lock (1222 if another session holds it past the lock timeout), atomically, and published
+    /// to other sessions when it commits.
+    fn changing_metadata(
+        &mut self,
+        body: impl FnOnce(&mut Self) -> Result<(), SqlError>,
+    ) -> Result<(), SqlError> {
+        self.link.run("SAVEPOINT metadata_change")?;
+        if let Err(e) = self.link.run(&format!(
+            "UPDATE main.{METADATA_LOCK_TABLE} SET version = version + 1"
+        )) {
+            let _ = self
+                .link
+                .run("ROLLBACK TO metadata_change; RELEASE metadata_change");
+            return Err(e);
+        }
+        // With the write lock held nobody else changes the metadata: start from the latest.
+        if self.txn.pending.is_none() {
+            self.meta = self.database.committed();
+        }
+        let before = self.meta.clone();
+        if let Err(e) = body(self) {
+            self.meta = before;
+            let _ = self
+                .link
+                .run("ROLLBACK TO metadata_change; RELEASE metadata_change");
+            return Err(e);
+        }
+        if Arc::ptr_eq(&self.meta, &before) {
+            // Nothing changed after all (`DROP TABLE IF EXISTS` of no table).
+            return self.link.run("RELEASE metadata_change");
+        }
+        self.meta_mut().version = next_version();
+        if self.txn.depth > 0 {
+            self.link.run("RELEASE metadata_change")?;
+            self.txn.pending = Some(self.meta.clone());
+            return Ok(());
+        }
+        let mut committed = self.database.committed_lock();
+        if let Err(e) = self.link.run("RELEASE metadata_change") {
+            drop(committed);
+            self.meta = before;
+            let _ = self.link.run("ROLLBACK");
+            return Err(e);
+        }
+        self.prune_identities(&self.meta.catalog);
+        *committed = self.meta.clone();
+        drop(committed);
+        self.database.store.lock_wait.released();
+        Ok(())
+    }
+
+    /// Forgets the identity counters of tables the catalog does not have (dropped, or created
+    /// by a transaction that rolled back). Called with the write lock held.
+    fn prune_identities(&self, catalog: &Catalog) {
+        functions::lock_identities(&self.database.store.identity)
+            .retain(|table, _| catalog.get(Schema::Dbo, table).is_some());
+    }
+
+    // ---- transactions ----------------------------------------------------------------------
+
+    fn transaction_name(
+        &self,
+        b: &Batch<'_>,
+        name: &Option<TxnName>,
+    ) -> Result<Option<String>, SqlError> {
+        match name {
+            None => Ok(None),
+            Some(TxnName::Literal(n)) => Ok(Some(n.clone())),
+            Some(TxnName::Variable(v)) => {
+                let key = v.to_lowercase();
+                if !b.vars.types.contains_key(&key) {
+                    return Err(errors::UNDECLARED_VARIABLE.with(&[v]));
+                }
+                Ok(match b.vars.values.get(&key) {
+                    Some(Sv::Text(t)) => Some(t.trim_end().to_string()),
+                    Some(Sv::Integer(i)) => Some(i.to_string()),
+                    _ => None,
+                })
+            }
+        }
+    }
+
+    fn transaction(&mut self, b: &mut Batch<'_>, t: &TxnStmt) -> Result<(), SqlError> {
+        match t {
+            TxnStmt::Begin(name) => {
+                let name = self.transaction_name(b, name)?;
+                if self.txn.depth == 0 {
+                    if self.link.conn.is_autocommit() {
+                        self.link.run("BEGIN")?;
+                    }
+                    self.txn.id = next_transaction_id();
+                    self.txn.name = name.filter(|n| !n.is_empty());
+                    b.out.push(Outcome::Transaction(TransactionChange::Began {
+                        descriptor: self.txn.descriptor(),
+                    }));
+                }
+                self.txn.depth = self.txn.depth.saturating_add(1);
+            }
+            TxnStmt::Commit => match self.txn.depth {
+                0 => return Err(errors::COMMIT_WITHOUT_BEGIN.plain()),
+                1 => {
+                    let descriptor = self.txn.descriptor();
+                    self.commit_all()?;
+                    b.out
+                        .push(Outcome::Transaction(TransactionChange::Committed {
+                            descriptor,
+                        }));
+                }
+                _ => self.txn.depth -= 1,
+            },
+            TxnStmt::Rollback(name) => {
+                if self.txn.depth == 0 {
+                    return Err(errors::ROLLBACK_WITHOUT_BEGIN.plain());
+                }
+                let name = self.transaction_name(b, name)?.filter(|n| !n.is_empty());
+                let savepoint = name
+                    .as_ref()
+                    .and_then(|n| self.txn.savepoints.iter().rposition(|s| &s.name == n));
+                match (name, savepoint) {
+                    (_, Some(at)) => self.rollback_to(at)?,
+                    (Some(n), None) if self.txn.name.as_deref() != Some(n.as_str()) => {
+                        return Err(errors::NO_SUCH_SAVEPOINT.with(&[&n]))
+                    }
+                    _ => {
+                        let descriptor = self.txn.descriptor();
+                        self.rollback_all()?;
+                        b.out
+                            .push(Outcome::Transaction(TransactionChange::RolledBack {
+                                descriptor,
+                            }));
+                    }
+                }
+            }
+            TxnStmt::Save(name) => {
+                if self.txn.depth == 0 {
+                    return Err(errors::NO_TRANSACTION_TO_SAVE.plain());
+                }
+                let name = self
+                    .transaction_name(b, &Some(name.clone()))?
+                    .unwrap_or_default();
+                let sqlite = if self.link.is_writing() {
+                    self.txn.next_savepoint += 1;
+                    let sp = format!("tsql_savepoint_{}", self.txn.next_savepoint);
+                    self.link.run(&format!("SAVEPOINT {sp}"))?;
+                    Some(sp)
+                } else {
+                    None
+                };
+                self.txn.savepoints.push(Savepoint {
+                    name,
+                    sqlite,
+                    pending: self.txn.pending.clone(),
+                });
+            }
+        }
+        self.ctx_lock().session.trancount = i64::from(self.txn.depth);
+        self.done(b, None);
+        Ok(())
+    }
+
+    /// The outermost `COMMIT`: the SQLite transaction commits and the transaction's metadata
+    /// becomes everyone's.
+    fn commit_all(&mut self) -> Result<(), SqlError> {
+        let writing = self.link.is_writing();
+        match self.txn.pending.take() {
+            Some(meta) => {
+                let mut committed = self.database.committed_lock();
+                if let Err(e) = self.link.run("COMMIT") {
+                    self.txn.pending = Some(meta);
+                    return Err(e);
+                }
+                self.prune_identities(&meta.catalog);
+                *committed = meta;
+            }
+            None => {
+                if !self.link.conn.is_autocommit() {
+                    self.link.run("COMMIT")?;
+                }
+            }
+        }
+        self.txn.clear();
+        if writing {
+            self.database.store.lock_wait.released();
+        }
+        Ok(())
+    }
+
+    /// `ROLLBACK`: everything the transaction did is undone, its metadata dropped.
+    fn rollback_all(&mut self) -> Result<(), SqlError> {
+        let writing = self.link.is_writing();
+        if self.txn.pending.is_some() {
+            let committed = self.database.committed();
+            self.prune_identities(&committed.catalog);
+        }
+        if !self.link.conn.is_autocommit() {
+            self.link.run("ROLLBACK")?;
+        }
+        self.txn.clear();
+        self.link.synced = 0;
+        self.ctx_lock().session.trancount = 0;
+        if writing {
+            self.database.store.lock_wait.released();
+        }
+        Ok(())
+    }
+
+    /// `ROLLBACK TRAN savepoint`: undoes what followed it; the transaction stays open.
+    fn rollback_to(&mut self, at: usize) -> Result<(), SqlError> {
+        self.txn.savepoints.truncate(at + 1);
+        let savepoint = &self.txn.savepoints[at];
+        match &savepoint.sqlite {
+            Some(sp) => {
+                let sql = format!("ROLLBACK TO {sp}");
+                self.txn.pending = savepoint.pending.clone();
+                self.link.run(&sql)?;
+            }
+            None => {
+                // Set before the first write: undo every change, keep the transaction.
+                self.txn.pending = None;
+                let writing = self.link.is_writing();
+                if !self.link.conn.is_autocommit() {
+                    self.link.run("ROLLBACK; BEGIN")?;
+                }
+                if writing {
+                    self.database.store.lock_wait.released();
+                }
+            }
+        }
+        self.link.synced = 0;
+        Ok(())
     }
 
     fn done(&self, b: &mut Batch<'_>, rows: Option<u64>) {
@@ -272,8 +626,9 @@ impl State {
                 if !Principals::may_ddl(b.session) {
                     return Err(errors::CREATE_TABLE_DENIED.with(&[db]));
                 }
-                let table = self.catalog.define(ct, db, &functions::now())?;
-                self.conn
+                let table = self.meta_mut().catalog.define(ct, db, &functions::now())?;
+                self.link
+                    .conn
                     .execute_batch(&table.sqlite_ddl())
                     .map_err(sqlite_failure)?;
                 if let Some(identity) = table.identity {
@@ -281,7 +636,7 @@ impl State {
                         .ty
                         .integer_range()
                         .unwrap_or((i64::MIN, i64::MAX));
-                    self.ctx_lock().identity.insert(
+                    functions::lock_identities(&self.database.store.identity).insert(
                         table.name.to_lowercase(),
                         IdentityCounter {
                             seed: identity.seed,
@@ -291,8 +646,7 @@ impl State {
                         },
                     );
                 }
-                self.catalog.add(table);
-                self.catalog_changed(db)?;
+                self.meta_mut().catalog.add(table);
                 self.done(b, None);
                 Ok(())
             }
@@ -301,7 +655,7 @@ impl State {
                     return Err(errors::CANNOT_FIND_OBJECT
                         .with(&[&super::catalog::display_name(&ci.table_name)]));
                 }
-                let table = self.catalog.resolve(&ci.table_name, db)?.clone();
+                let table = self.meta.catalog.resolve(&ci.table_name, db)?.clone();
                 if table.schema != Schema::Dbo {
                     return Err(errors::CATALOG_UPDATE.plain());
                 }
@@ -339,7 +693,7 @@ impl State {
                     quote(&table.name),
                     columns.join(", ")
                 );
-                self.conn.execute_batch(&sql).map_err(|e| match e {
+                self.link.conn.execute_batch(&sql).map_err(|e| match e {
                     rusqlite::Error::SqliteFailure(_, Some(m)) if m.contains("already exists") => {
                         errors::NOT_SUPPORTED.with(&[&format!(
                             "an index named '{index_name}' already exists on '{}'",
@@ -369,19 +723,17 @@ impl State {
                             if !Principals::may_manage_users(b.session) {
                                 return Err(errors::CANNOT_DROP_USER.with(&[&n]));
                             }
-                            self.principals.drop_user(&n, *if_exists)?;
+                            self.meta_mut().principals.drop_user(&n, *if_exists)?;
                         }
-                        self.principals_changed(db)?;
                     }
                     ObjectType::Role => {
                         for name in names {
                             let n = super::catalog::display_name(name);
-                            if !self.principals.may_manage_role(b.session, Some(&n)) {
+                            if !self.meta.principals.may_manage_role(b.session, Some(&n)) {
                                 return Err(errors::CANNOT_DROP_ROLE.with(&[&n]));
                             }
-                            self.principals.drop_role(&n, *if_exists)?;
+                            self.meta_mut().principals.drop_role(&n, *if_exists)?;
                         }
-                        self.principals_changed(db)?;
                     }
                     other => return Err(errors::NOT_SUPPORTED.with(&[&format!("DROP {other}")])),
                 }
@@ -391,17 +743,20 @@ impl State {
             Statement::Truncate(t) => {
                 for target in &t.table_names {
                     let shown = super::catalog::display_name(&target.name);
-                    let table = match self.catalog.resolve(&target.name, db) {
+                    let table = match self.meta.catalog.resolve(&target.name, db) {
                         Ok(t) if t.schema == Schema::Dbo => t.clone(),
                         _ => return Err(errors::CANNOT_FIND_OBJECT.with(&[&shown])),
                     };
                     if !Principals::may_ddl(b.session) {
                         return Err(errors::CANNOT_FIND_OBJECT.with(&[&shown]));
                     }
-                    self.conn
+                    self.link
+                        .conn
                         .execute(&format!("DELETE FROM {}", table.sqlite_name()), [])
                         .map_err(sqlite_failure)?;
-                    if let Some(c) = self.ctx_lock().identity.get_mut(&table.name.to_lowercase()) {
+                    if let Some(c) = functions::lock_identities(&self.database.store.identity)
+                        .get_mut(&table.name.to_lowercase())
+                    {
                         c.last = None;
                     }
                 }
@@ -409,7 +764,7 @@ impl State {
                 Ok(())
             }
             Statement::CreateRole(cr) => {
-                if !self.principals.may_manage_role(b.session, None) {
+                if !self.meta.principals.may_manage_role(b.session, None) {
                     return Err(errors::NO_PERMISSION.plain());
                 }
                 let owner = cr
@@ -418,31 +773,32 @@ impl State {
                     .map(super::catalog::display_name);
                 for name in &cr.names {
                     let n = super::catalog::display_name(name);
-                    self.principals
-                        .create_role(&n, owner.as_deref(), &functions::now())?;
+                    self.meta_mut().principals.create_role(
+                        &n,
+                        owner.as_deref(),
+                        &functions::now(),
+                    )?;
                 }
-                self.principals_changed(db)?;
                 self.done(b, None);
                 Ok(())
             }
             Statement::AlterRole { name, operation } => {
                 use sqlparser::ast::AlterRoleOperation;
                 let role = name.value.clone();
-                if !self.principals.may_manage_role(b.session, Some(&role)) {
+                if !self.meta.principals.may_manage_role(b.session, Some(&role)) {
                     return Err(errors::CANNOT_ALTER_ROLE.with(&[&role]));
                 }
                 match operation {
-                    AlterRoleOperation::AddMember { member_name } => {
-                        self.principals
-                            .alter_role(&role, &member_name.value, true)?
-                    }
-                    AlterRoleOperation::DropMember { member_name } => {
-                        self.principals
-                            .alter_role(&role, &member_name.value, false)?
-                    }
+                    AlterRoleOperation::AddMember { member_name } => self
+                        .meta_mut()
+                        .principals
+                        .alter_role(&role, &member_name.value, true)?,
+                    AlterRoleOperation::DropMember { member_name } => self
+                        .meta_mut()
+                        .principals
+                        .alter_role(&role, &member_name.value, false)?,
                     _ => return Err(errors::NOT_SUPPORTED.with(&["ALTER ROLE ... WITH NAME"])),
                 }
-                self.principals_changed(db)?;
                 self.done(b, None);
                 Ok(())
             }
@@ -451,48 +807,19 @@ impl State {
                 self.done(b, None);
                 Ok(())
             }
-            Statement::StartTransaction { begin, .. } => {
-                if !begin {
-                    return Err(errors::SYNTAX.with(&["START"]));
-                }
-                if self.tran_depth == 0 {
-                    self.conn.execute_batch("BEGIN").map_err(sqlite_failure)?;
-                    let identity = self.ctx_lock().identity.clone();
-                    self.snapshot = Some(Snapshot {
-                        catalog: self.catalog.clone(),
-                        principals: self.principals.clone(),
-                        identity,
-                    });
-                }
-                self.tran_depth += 1;
-                self.ctx_lock().session.trancount = self.tran_depth as i64;
-                self.done(b, None);
-                Ok(())
+            Statement::StartTransaction { begin: true, .. } => {
+                self.transaction(b, &TxnStmt::Begin(None))
             }
-            Statement::Commit { .. } => {
-                if self.tran_depth == 0 {
-                    return Err(errors::COMMIT_WITHOUT_BEGIN.plain());
-                }
-                self.tran_depth -= 1;
-                if self.tran_depth == 0 {
-                    self.conn.execute_batch("COMMIT").map_err(sqlite_failure)?;
-                    self.snapshot = None;
-                }
-                self.ctx_lock().session.trancount = self.tran_depth as i64;
-                self.done(b, None);
-                Ok(())
-            }
-            Statement::Rollback { savepoint, .. } => {
-                if savepoint.is_some() {
-                    return Err(errors::NOT_SUPPORTED.with(&["ROLLBACK to a savepoint"]));
-                }
-                if self.tran_depth == 0 {
-                    return Err(errors::ROLLBACK_WITHOUT_BEGIN.plain());
-                }
-                self.rollback(db)?;
-                self.done(b, None);
-                Ok(())
-            }
+            Statement::StartTransaction { .. } => Err(errors::SYNTAX.with(&["START"])),
+            Statement::Commit { .. } => self.transaction(b, &TxnStmt::Commit),
+            Statement::Rollback { savepoint, .. } => self.transaction(
+                b,
+                &TxnStmt::Rollback(
+                    savepoint
+                        .as_ref()
+                        .map(|s| TxnName::Literal(s.value.clone())),
+                ),
+            ),
             Statement::Use(u) => {
                 let name = match u {
                     Use::Object(n) | Use::Database(n) => super::catalog::display_name(n),
@@ -696,29 +1023,6 @@ impl State {
         }
     }
 
-    fn rollback(&mut self, db: &str) -> Result<(), SqlError> {
-        self.conn
-            .execute_batch("ROLLBACK")
-            .map_err(sqlite_failure)?;
-        self.tran_depth = 0;
-        if let Some(snapshot) = self.snapshot.take() {
-            self.catalog = snapshot.catalog;
-            self.principals = snapshot.principals;
-            let mut ctx = self.ctx_lock();
-            let current = std::mem::take(&mut ctx.identity);
-            for (table, counter) in snapshot.identity {
-                let kept = current.get(&table).cloned().unwrap_or(counter);
-                ctx.identity.insert(table, kept);
-            }
-            ctx.session.trancount = 0;
-            drop(ctx);
-            self.generation += 1;
-            self.plans.clear();
-            self.sync_system(db).map_err(sqlite_failure)?;
-        }
-        Ok(())
-    }
-
     fn drop_table(
         &mut self,
         b: &mut Batch<'_>,
@@ -727,7 +1031,7 @@ impl State {
         db: &str,
     ) -> Result<(), SqlError> {
         let shown = super::catalog::display_name(name);
-        let table = match self.catalog.resolve(name, db) {
+        let table = match self.meta.catalog.resolve(name, db) {
             Ok(t) if t.schema == Schema::Dbo => t.clone(),
             Ok(_) => return Err(errors::CANNOT_DROP_TABLE.with(&[&shown])),
             Err(e) if e.number == 208 => {
@@ -741,27 +1045,37 @@ impl State {
         if !Principals::may_ddl(b.session) {
             return Err(errors::CANNOT_DROP_TABLE.with(&[&shown]));
         }
-        self.conn
+        self.link
+            .conn
             .execute_batch(&format!("DROP TABLE {}", table.sqlite_name()))
             .map_err(sqlite_failure)?;
-        self.catalog.remove(table.schema, &table.name);
-        self.ctx_lock().identity.remove(&table.name.to_lowercase());
-        self.catalog_changed(db)
+        self.meta_mut().catalog.remove(table.schema, &table.name);
+        Ok(())
     }
 
-    fn catalog_changed(&mut self, db: &str) -> Result<(), SqlError> {
-        self.generation += 1;
-        self.plans.clear();
-        self.sync_system(db).map_err(sqlite_failure)
-    }
-
-    fn principals_changed(&mut self, db: &str) -> Result<(), SqlError> {
-        self.sync_system(db).map_err(sqlite_failure)
-    }
-
-    /// Rewrites the system views from the catalog and the principals, and refreshes what
-    /// `IS_ROLEMEMBER` reads.
+    /// Brings this connection's system views (attached in memory) and what `IS_ROLEMEMBER`
+    /// reads up to the metadata the statement sees.
     fn sync_system(&mut self, db: &str) -> rusqlite::Result<()> {
+        self.link.conn.execute_batch("SAVEPOINT sync_system")?;
+        match self.fill_system_views(db) {
+            Ok(()) => {
+                self.link.conn.execute_batch("RELEASE sync_system")?;
+                self.link.synced = self.meta.version;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self
+                    .link
+                    .conn
+                    .execute_batch("ROLLBACK TO sync_system; RELEASE sync_system");
+                self.link.synced = 0;
+                Err(e)
+            }
+        }
+    }
+
+    /// Rewrites the system views from the catalog and the principals.
+    fn fill_system_views(&mut self, db: &str) -> rusqlite::Result<()> {
         fn fill(conn: &Connection, table: &str, rows: Vec<Vec<Sv>>) -> rusqlite::Result<()> {
             conn.execute(&format!("DELETE FROM {table}"), [])?;
             let Some(width) = rows.first().map(Vec::len) else {
@@ -777,21 +1091,22 @@ impl State {
         let text = |s: &str| Sv::Text(s.to_string());
         let int = |i: i64| Sv::Integer(i);
         fill(
-            &self.conn,
+            &self.link.conn,
             "sys.database_principals",
-            self.principals.principal_rows(),
+            self.meta.principals.principal_rows(),
         )?;
         fill(
-            &self.conn,
+            &self.link.conn,
             "sys.database_role_members",
-            self.principals.member_rows(),
+            self.meta.principals.member_rows(),
         )?;
         fill(
-            &self.conn,
+            &self.link.conn,
             "sys.database_permissions",
-            self.principals.permission_rows(),
+            self.meta.principals.permission_rows(),
         )?;
         let user_tables: Vec<&Table> = self
+            .meta
             .catalog
             .tables()
             .iter()
@@ -832,9 +1147,9 @@ impl State {
                 ]);
             }
         }
-        fill(&self.conn, "sys.objects", objects)?;
+        fill(&self.link.conn, "sys.objects", objects)?;
         fill(
-            &self.conn,
+            &self.link.conn,
             "sys.tables",
             user_tables.iter().map(|t| object_row(t)).collect(),
         )?;
@@ -888,9 +1203,9 @@ impl State {
                 ]);
             }
         }
-        fill(&self.conn, "sys.columns", columns)?;
+        fill(&self.link.conn, "sys.columns", columns)?;
         fill(
-            &self.conn,
+            &self.link.conn,
             "sys.schemas",
             vec![
                 vec![text("dbo"), int(1), int(1)],
@@ -900,16 +1215,17 @@ impl State {
             ],
         )?;
         fill(
-            &self.conn,
+            &self.link.conn,
             "information_schema.TABLES",
             user_tables
                 .iter()
                 .map(|t| vec![text(db), text("dbo"), text(&t.name), text("BASE TABLE")])
                 .collect(),
         )?;
-        fill(&self.conn, "information_schema.COLUMNS", info_columns)?;
-        let memberships = self.principals.memberships();
+        fill(&self.link.conn, "information_schema.COLUMNS", info_columns)?;
+        let memberships = self.meta.principals.memberships();
         let role_names = self
+            .meta
             .principals
             .all()
             .iter()
@@ -935,13 +1251,18 @@ impl State {
         let identity_insert = b.session.options.identity_insert.clone();
         let key = key.map(|k| format!("{k}\u{1}{identity_insert:?}"));
         if let Some(k) = &key {
-            if let Some((generation, plan)) = self.plans.get(k) {
-                if *generation == self.generation {
+            if let Some((generation, plan)) = self.link.plans.get(k) {
+                if *generation == self.meta.version {
                     return Ok(plan.clone());
                 }
             }
         }
-        let t = Translator::new(&self.catalog, db, &b.vars.types, identity_insert.as_deref());
+        let t = Translator::new(
+            &self.meta.catalog,
+            db,
+            &b.vars.types,
+            identity_insert.as_deref(),
+        );
         let plan = Arc::new(match s {
             Statement::Query(q) => t.select_statement(q)?,
             Statement::Insert(i) => t.insert(i)?,
@@ -950,20 +1271,24 @@ impl State {
             _ => return Err(errors::NOT_SUPPORTED.with(&["statement"])),
         });
         if let Some(k) = key {
-            if self.plans.len() >= PLAN_CACHE_SIZE {
-                self.plans.clear();
+            if self.link.plans.len() >= storage::PLAN_CACHE_SIZE {
+                self.link.plans.clear();
             }
-            self.plans.insert(k, (self.generation, plan.clone()));
+            self.link.plans.insert(k, (self.meta.version, plan.clone()));
         }
         Ok(plan)
     }
 
     fn check_permissions(&self, session: &Session, plan: &Plan, db: &str) -> Result<(), SqlError> {
         for check in &plan.checks {
-            let Some(table) = self.catalog.get(check.schema, &check.table) else {
+            let Some(table) = self.meta.catalog.get(check.schema, &check.table) else {
                 return Err(errors::INVALID_OBJECT.with(&[&check.table]));
             };
-            if !self.principals.allowed(session, check.permission, table) {
+            if !self
+                .meta
+                .principals
+                .allowed(session, check.permission, table)
+            {
                 return Err(errors::PERMISSION_DENIED.with(&[
                     check.permission.name(),
                     &table.name,
@@ -990,7 +1315,7 @@ impl State {
             PlanKind::Change { .. } => 0,
         };
         let result = (|| -> rusqlite::Result<Vec<Vec<Sv>>> {
-            let mut stmt = self.conn.prepare_cached(&plan.sql)?;
+            let mut stmt = self.link.conn.prepare_cached(&plan.sql)?;
             for (i, name) in plan.params.iter().enumerate() {
                 let v = b.vars.values.get(name).cloned().unwrap_or(Sv::Null);
                 stmt.raw_bind_parameter(i + 1, v)?;
@@ -1054,7 +1379,7 @@ impl State {
             PlanKind::Change { .. } => {
                 self.prepare_ctx(plan);
                 let result = (|| -> rusqlite::Result<usize> {
-                    let mut stmt = self.conn.prepare_cached(&plan.sql)?;
+                    let mut stmt = self.link.conn.prepare_cached(&plan.sql)?;
                     for (i, name) in plan.params.iter().enumerate() {
                         let v = b.vars.values.get(name).cloned().unwrap_or(Sv::Null);
                         stmt.raw_bind_parameter(i + 1, v)?;
@@ -1077,6 +1402,9 @@ impl State {
     /// SQL Server's error for a failed SQLite step: what a function reported, or the constraint
     /// SQLite enforced (2627 for a duplicate key, with the key's values).
     fn translate_error(&self, e: rusqlite::Error, plan: &Plan) -> SqlError {
+        if storage::is_busy(&e) {
+            return errors::LOCK_TIMEOUT.plain();
+        }
         let mut ctx = self.ctx_lock();
         if let Some(pending) = ctx.pending_error.take() {
             return pending;
@@ -1090,7 +1418,7 @@ impl State {
             .or_else(|| message.strip_prefix("PRIMARY KEY constraint failed: "))
         {
             if let Some(table) = &plan.target {
-                if let Some(t) = self.catalog.get(Schema::Dbo, table) {
+                if let Some(t) = self.meta.catalog.get(Schema::Dbo, table) {
                     let positions: Vec<usize> = rest
                         .split(", ")
                         .filter_map(|qualified| {
@@ -1143,7 +1471,7 @@ impl State {
         e: &sqlparser::ast::Expr,
         db: &str,
     ) -> Result<(Sv, Option<SqlType>), SqlError> {
-        let plan = Translator::new(&self.catalog, db, &b.vars.types, None).scalar(e)?;
+        let plan = Translator::new(&self.meta.catalog, db, &b.vars.types, None).scalar(e)?;
         self.check_permissions(b.session, &plan, db)?;
         let rows = self.query_rows(b, &plan)?;
         let source = match &plan.kind {
@@ -1164,7 +1492,7 @@ impl State {
         e: &sqlparser::ast::Expr,
         db: &str,
     ) -> Result<bool, SqlError> {
-        let plan = Translator::new(&self.catalog, db, &b.vars.types, None).condition(e)?;
+        let plan = Translator::new(&self.meta.catalog, db, &b.vars.types, None).condition(e)?;
         self.check_permissions(b.session, &plan, db)?;
         let rows = self.query_rows(b, &plan)?;
         Ok(matches!(
@@ -1184,7 +1512,7 @@ impl State {
                 Ok(())
             }
             Set::SetSessionParam(SetSessionParamKind::IdentityInsert(ii)) => {
-                let table = self.catalog.resolve(&ii.obj, db)?;
+                let table = self.meta.catalog.resolve(&ii.obj, db)?;
                 if table.identity.is_none() {
                     return Err(errors::IDENTITY_INSERT_NO_IDENTITY.with(&[&table.name]));
                 }
@@ -1244,7 +1572,6 @@ impl State {
         b: &mut Batch<'_>,
         name: &str,
         how: &NewUser,
-        db: &str,
     ) -> Result<(), SqlError> {
         if !Principals::may_manage_users(b.session) {
             return Err(errors::NO_PERMISSION.plain());
@@ -1257,13 +1584,19 @@ impl State {
                     .directory
                     .find(lookup)
                     .ok_or_else(|| errors::EXTERNAL_PRINCIPAL_NOT_FOUND.with(&[name]))?;
-                self.principals.create_external_user(name, &entry, &now)?;
+                self.meta_mut()
+                    .principals
+                    .create_external_user(name, &entry, &now)?;
             }
             NewUser::Password(password) => {
-                self.principals
+                self.meta_mut()
+                    .principals
                     .create_local_user(name, Some(password), &now)?
             }
-            NewUser::WithoutLogin => self.principals.create_local_user(name, None, &now)?,
+            NewUser::WithoutLogin => self
+                .meta_mut()
+                .principals
+                .create_local_user(name, None, &now)?,
             NewUser::FromLogin(login) => {
                 if b.logins.iter().any(|l| l.eq_ignore_ascii_case(login)) {
                     return Err(errors::LOGIN_HAS_USER.plain());
@@ -1271,7 +1604,6 @@ impl State {
                 return Err(errors::NOT_A_LOGIN.with(&[login]));
             }
         }
-        self.principals_changed(db)?;
         self.done(b, None);
         Ok(())
     }
@@ -1290,7 +1622,7 @@ impl State {
             Some((class, name)) => match class.as_deref() {
                 None | Some("OBJECT") => {
                     let shown = super::catalog::display_name(name);
-                    match self.catalog.resolve(name, db) {
+                    match self.meta.catalog.resolve(name, db) {
                         Ok(t) if t.schema == Schema::Dbo => Securable::Object(t.object_id),
                         _ => return Err(errors::CANNOT_FIND_OBJECT_GRANT.with(&[&shown])),
                     }
@@ -1308,7 +1640,7 @@ impl State {
                 }
             },
         };
-        if !self.principals.may_manage_role(b.session, None) {
+        if !self.meta.principals.may_manage_role(b.session, None) {
             return Err(match on {
                 Some((_, name)) => {
                     errors::CANNOT_FIND_OBJECT_GRANT.with(&[&super::catalog::display_name(name)])
@@ -1335,7 +1667,7 @@ impl State {
         }
         for principal in principals {
             for permission in &list {
-                self.principals.set_permission(
+                self.meta_mut().principals.set_permission(
                     principal,
                     *permission,
                     securable.clone(),
@@ -1344,7 +1676,6 @@ impl State {
                 )?;
             }
         }
-        self.principals_changed(db)?;
         self.done(b, None);
         Ok(())
     }

@@ -157,7 +157,13 @@ errors! {
     // Transactions.
     COMMIT_WITHOUT_BEGIN = 3902, 16, 1, "The COMMIT TRANSACTION request has no corresponding BEGIN TRANSACTION.";
     ROLLBACK_WITHOUT_BEGIN = 3903, 16, 1, "The ROLLBACK TRANSACTION request has no corresponding BEGIN TRANSACTION.";
-    TRANSACTION_OPEN_AT_END = 40517, 16, 1, "Keyword or statement option 'a transaction left open at the end of a batch (the sandbox rolled it back)' is not supported in this version of SQL Server.";
+    NO_TRANSACTION_TO_SAVE = 628, 16, 0, "Cannot issue SAVE TRANSACTION when there is no active transaction.";
+    NO_SUCH_SAVEPOINT = 6401, 16, 1, "Cannot roll back {0}. No transaction or savepoint of that name was found.";
+    TRANSACTION_COUNT_MISMATCH = 266, 16, 2, "Transaction count after EXECUTE indicates a mismatching number of BEGIN and COMMIT statements. Previous count = {0}, current count = {1}.";
+    LOCK_TIMEOUT = 1222, 16, 51, "Lock request time out period exceeded.";
+
+    // Storage.
+    STORAGE = 5120, 16, 101, "Unable to open the physical file: {0}.";
 
     // Login.
     CANNOT_OPEN_DATABASE = 4060, 11, 1, "Cannot open database \"{0}\" requested by the login. The login failed.";
@@ -167,6 +173,7 @@ errors! {
     // sqlcmd (the client tool, not the server: number 0 as sqlcmd prints its own messages).
     SQLCMD_VARIABLE = 0, 16, 1, "'{0}' scripting variable not defined.";
     SQLCMD_COMMAND = 0, 16, 1, "Syntax error in sqlcmd command '{0}': the sandbox runs :setvar and :on error only.";
+    SQLCMD_TRANSACTION_OPEN = 0, 16, 1, "The script ended with {0} transaction(s) open, which were rolled back: end each BEGIN TRANSACTION with COMMIT.";
 }
 
 /// The principal name SQL Server puts in 18456 for an access-token login.

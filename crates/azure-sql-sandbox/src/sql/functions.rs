@@ -82,6 +82,8 @@ pub(crate) struct CtxSession {
     pub language: String,
     pub rowcount: i64,
     pub trancount: i64,
+    /// `SET LOCK_TIMEOUT` (`@@LOCK_TIMEOUT`).
+    pub lock_timeout: i64,
 }
 
 /// State shared between the executor and the functions it registered.
@@ -89,7 +91,8 @@ pub(crate) struct CtxSession {
 pub(crate) struct FnCtx {
     pub session: CtxSession,
     pub specs: Arc<[Spec]>,
-    pub identity: HashMap<String, IdentityCounter>,
+    /// The database's `IDENTITY` counters, shared by all its connections.
+    pub identity: Identities,
     pub pending_error: Option<SqlError>,
     /// The last values stored into key columns, by column name, for error 2627.
     pub last_key: Vec<(String, String)>,
@@ -99,10 +102,33 @@ pub(crate) struct FnCtx {
     pub role_names: HashSet<String>,
 }
 
+impl FnCtx {
+    /// The context of a new connection to a database with these identity counters.
+    pub(crate) fn new(identity: Identities) -> Self {
+        FnCtx {
+            identity,
+            ..FnCtx::default()
+        }
+    }
+}
+
 pub(crate) type Shared = Arc<Mutex<FnCtx>>;
+
+/// A database's `IDENTITY` counters by table (lower case). Like SQL Server's, they are not
+/// transactional: a value handed out inside a transaction that rolls back is not reused.
+pub(crate) type Identities = Arc<Mutex<HashMap<String, IdentityCounter>>>;
 
 pub(crate) fn lock(ctx: &Shared) -> MutexGuard<'_, FnCtx> {
     ctx.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Locks the identity counters (taken after the connection's context when both are needed).
+pub(crate) fn lock_identities(
+    identities: &Identities,
+) -> MutexGuard<'_, HashMap<String, IdentityCounter>> {
+    identities
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn fail<T>(ctx: &Shared, error: SqlError) -> rusqlite::Result<T> {
@@ -185,6 +211,8 @@ pub(crate) fn register(conn: &Connection, ctx: Shared) -> rusqlite::Result<()> {
             "identity" => s.last_identity.map(Sv::Integer).unwrap_or(Sv::Null),
             "rowcount" => Sv::Integer(s.rowcount),
             "trancount" => Sv::Integer(s.trancount),
+            "xact_state" => Sv::Integer(i64::from(s.trancount > 0)),
+            "lock_timeout" => Sv::Integer(s.lock_timeout),
             "language" => Sv::Text(s.language.clone()),
             _ => Sv::Null,
         })
@@ -225,8 +253,9 @@ pub(crate) fn register(conn: &Connection, ctx: Shared) -> rusqlite::Result<()> {
     conn.create_scalar_function("mssql_ident_current", 1, flags, move |f| {
         let table = text(f.get_raw(0)).unwrap_or_default().to_lowercase();
         let table = table.rsplit('.').next().unwrap_or("").to_string();
-        let g = lock(&c);
-        Ok(match g.identity.get(&table) {
+        let identities = lock(&c).identity.clone();
+        let counters = lock_identities(&identities);
+        Ok(match counters.get(&table) {
             Some(counter) => Sv::Integer(counter.last.unwrap_or(counter.seed)),
             None => Sv::Null,
         })
@@ -449,7 +478,8 @@ fn conv(ctx: &Shared, f: &Context<'_>) -> rusqlite::Result<Sv> {
                 remember_key(ctx, &key_column, &v);
                 if let Sv::Integer(i) = v {
                     let mut g = lock(ctx);
-                    if let Some(counter) = g.identity.get_mut(&table) {
+                    let identities = g.identity.clone();
+                    if let Some(counter) = lock_identities(&identities).get_mut(&table) {
                         let past = match counter.last {
                             None => true,
                             Some(last) => {
@@ -480,7 +510,9 @@ fn identity(ctx: &Shared, f: &Context<'_>) -> rusqlite::Result<Sv> {
     };
     let next = {
         let mut g = lock(ctx);
-        let Some(counter) = g.identity.get_mut(&table) else {
+        let identities = g.identity.clone();
+        let mut counters = lock_identities(&identities);
+        let Some(counter) = counters.get_mut(&table) else {
             return Err(rusqlite::Error::UserFunctionError(
                 format!("no identity counter for {table}").into(),
             ));

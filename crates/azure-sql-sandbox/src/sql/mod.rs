@@ -11,21 +11,29 @@
 //!
 //! | module | job |
 //! | --- | --- |
-//! | `parse` | batch → statements (`sqlparser` MsSql + `CREATE USER`, `GRANT ... ON OBJECT::`, `IF`) |
+//! | `parse` | batch → statements (`sqlparser` MsSql + `CREATE USER`, `GRANT ... ON OBJECT::`, `IF`, named transactions) |
 //! | `translate` | T-SQL → SQLite with SQL Server's name resolution and result types |
 //! | `catalog` | tables, their declared SQL Server types and keys; the `sys.*` views |
 //! | `principals` | users, roles, membership, grants, the permission check |
 //! | `types` | SQL Server's types, conversions and the values that leave the engine |
 //! | `functions` | the SQLite functions and collation that keep SQL Server semantics |
-//! | `database` | one database and the executor |
+//! | `storage` | each database's SQLite file (WAL), its connection pool, lock waits (1222) |
+//! | `transaction` | a session's transaction across requests: nesting, savepoints, its connection |
+//! | `database` | one database, its committed metadata and the executor |
 //! | `errors` | every SQL Server error number and text, in one table |
 //! | `script` | sqlcmd's rules (`GO`, `:setvar`, `$(NAME)`) |
 //! | [`scripts`] | the project's `sql/` files, embedded |
 //!
-//! What it does not do: transactions spanning batches (a transaction left open at the end of a
-//! batch is rolled back with an error), cursors, stored procedures, temporary tables,
-//! `UPDATE ... FROM`, `OUTPUT DELETED` in an `UPDATE`, `CHECK`/`FOREIGN KEY` constraints. Each
-//! is refused with a SQL Server error (40517, 102, 2812), never a panic or a dropped connection.
+//! Sessions are isolated as in Azure SQL Database (`READ_COMMITTED_SNAPSHOT` on): a reader sees
+//! the last committed data and never waits; writers take turns (a writer waiting longer than its
+//! `SET LOCK_TIMEOUT`, or [`DEFAULT_LOCK_WAIT`], gets error 1222); a transaction stays open across
+//! batches and transaction manager requests until `COMMIT`/`ROLLBACK`, and is rolled back when
+//! its session ends ([`Session`]s hold it; dropping the last clone rolls it back).
+//!
+//! What it does not do: cursors, stored procedures, temporary tables, `TRY`/`CATCH`,
+//! `UPDATE ... FROM`, `OUTPUT DELETED` in an `UPDATE`, `CHECK`/`FOREIGN KEY` constraints,
+//! row-level locking (two writers conflict even on different rows). Each is refused with a SQL
+//! Server error (40517, 102, 2812), never a panic or a dropped connection.
 
 mod catalog;
 mod database;
@@ -35,18 +43,25 @@ mod parse;
 mod principals;
 mod script;
 pub mod scripts;
+mod storage;
 #[cfg(test)]
 pub(crate) mod testing;
+mod transaction;
 mod translate;
 mod types;
 
+pub use storage::DEFAULT_LOCK_WAIT;
+pub use transaction::{TransactionChange, TransactionRequest};
+
 use crate::identity::{Directory, TokenIdentity};
 use database::{Batch, Database, Vars};
-use parse::Located;
+use parse::{Located, Stmt, TxnName, TxnStmt};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use storage::DataDir;
+use transaction::TransactionHandle;
 
 /// A SQL Server column type, as it goes out in COLMETADATA.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -167,6 +182,8 @@ pub enum Outcome {
     Info(SqlError),
     /// An error (ERROR token). A batch stops at its first error.
     Error(SqlError),
+    /// The session's transaction began, committed or rolled back (ENVCHANGE 8, 9 or 10).
+    Transaction(TransactionChange),
 }
 
 /// A logged-in session's identity and database, as the engine checks permissions against it.
@@ -194,6 +211,37 @@ pub struct Session {
     pub options: SessionOptions,
     /// The last `IDENTITY` value this session inserted (`SCOPE_IDENTITY()`).
     pub last_identity: Option<i64>,
+    /// The session's transaction (shared by clones of the session).
+    pub(crate) transaction: TransactionHandle,
+}
+
+impl Session {
+    /// `@@TRANCOUNT`: how many `BEGIN TRAN`s the open transaction nests (0: none open).
+    pub fn transaction_count(&self) -> u32 {
+        self.transaction.lock().depth
+    }
+
+    /// The open transaction's descriptor (what ENVCHANGE 8 announced), if one is open.
+    pub fn transaction_descriptor(&self) -> Option<[u8; 8]> {
+        let t = self.transaction.lock();
+        (t.depth > 0).then(|| t.descriptor())
+    }
+
+    /// Rolls back the open transaction, if any, as `sp_reset_connection` and the end of a
+    /// session do; returns the change to announce.
+    pub fn end_transaction(&self) -> Option<TransactionChange> {
+        self.transaction.lock().abandon()
+    }
+}
+
+/// How many SQLite connections a database has open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionCounts {
+    /// Open connections: leased to sessions (running a request, or holding a transaction) or
+    /// idle.
+    pub open: u64,
+    /// Idle connections waiting in the pool.
+    pub idle: usize,
 }
 
 /// The `SET` options a session has in force (the rest are accepted and have no effect here).
@@ -260,6 +308,9 @@ struct Inner {
     logins: RwLock<HashMap<String, AdminLogin>>,
     next_spid: AtomicU32,
     parsed: Mutex<HashMap<String, Arc<[Located]>>>,
+    /// Where the databases' files are (made with the first database, removed with the last).
+    data_dir: Mutex<Option<Arc<DataDir>>>,
+    files_created: AtomicU32,
 }
 
 /// The embedded engine: every database of the sandbox, the server-level SQL logins, and the
@@ -307,6 +358,8 @@ impl Engine {
                 logins: RwLock::new(HashMap::new()),
                 next_spid: AtomicU32::new(0),
                 parsed: Mutex::new(HashMap::new()),
+                data_dir: Mutex::new(None),
+                files_created: AtomicU32::new(0),
             }),
         }
     }
@@ -335,8 +388,30 @@ impl Engine {
         if databases.iter().any(|d| d.name.eq_ignore_ascii_case(name)) {
             return Err(errors::DATABASE_EXISTS.with(&[name]));
         }
-        databases.push(Arc::new(Database::create(name)?));
+        let dir = {
+            let mut dir = self
+                .inner
+                .data_dir
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            match dir.as_ref() {
+                Some(d) => d.clone(),
+                None => dir.insert(DataDir::create()?).clone(),
+            }
+        };
+        let n = self.inner.files_created.fetch_add(1, Ordering::Relaxed);
+        databases.push(Arc::new(Database::create(
+            name,
+            dir,
+            &format!("database-{n}.sqlite"),
+        )?));
         Ok(())
+    }
+
+    /// How many SQLite connections a database has open and idle (`None`: no such database).
+    pub fn connections(&self, database: &str) -> Option<ConnectionCounts> {
+        let (open, idle) = self.database(database)?.connections();
+        Some(ConnectionCounts { open, idle })
     }
 
     /// Whether a database of that name exists (case-insensitive).
@@ -385,6 +460,7 @@ impl Engine {
             principal_id: 1,
             options: SessionOptions::default(),
             last_identity: None,
+            transaction: TransactionHandle::default(),
         }
     }
 
@@ -413,6 +489,11 @@ impl Engine {
                     return Err(e);
                 }
             }
+        }
+        let open = session.transaction_count();
+        if open > 0 {
+            session.end_transaction();
+            return Err(errors::SQLCMD_TRANSACTION_OPEN.with(&[&open.to_string()]));
         }
         Ok(())
     }
@@ -445,6 +526,7 @@ impl Engine {
             principal_id,
             options: SessionOptions::default(),
             last_identity: None,
+            transaction: TransactionHandle::default(),
         })
     }
 
@@ -487,6 +569,7 @@ impl Engine {
             principal_id,
             options: SessionOptions::default(),
             last_identity: None,
+            transaction: TransactionHandle::default(),
         })
     }
 
@@ -577,6 +660,48 @@ impl Engine {
             };
             vars.set(&name, types::to_storage(value), types::type_of_value(value));
         }
-        self.run_batch(&db, session, statement, vars)
+        let before = session.transaction_count();
+        let mut out = self.run_batch(&db, session, statement, vars);
+        let after = session.transaction_count();
+        if before != after {
+            // A procedure must leave @@TRANCOUNT as it found it; the transaction stays as is.
+            let mut e =
+                errors::TRANSACTION_COUNT_MISMATCH.with(&[&before.to_string(), &after.to_string()]);
+            e.line = 0;
+            out.push(Outcome::Error(e));
+        }
+        out
+    }
+
+    /// Runs a transaction manager request on the session's transaction, exactly as the T-SQL
+    /// statement it stands for (`BEGIN TRANSACTION`, `COMMIT`, `ROLLBACK [name]`, `SAVE
+    /// TRANSACTION name`): a [`Outcome::Transaction`] when the transaction began or ended, then
+    /// [`Outcome::Done`]; or the error (3902, 3903, 628, 6401, ...).
+    pub fn transaction(&self, session: &mut Session, request: TransactionRequest) -> Vec<Outcome> {
+        let db = match self.session_database(session) {
+            Ok(db) => db,
+            Err(e) => return e,
+        };
+        let named = |name: String| (!name.is_empty()).then_some(TxnName::Literal(name));
+        let stmt = match request {
+            TransactionRequest::Begin { name } => TxnStmt::Begin(named(name)),
+            TransactionRequest::Commit => TxnStmt::Commit,
+            TransactionRequest::Rollback { name } => TxnStmt::Rollback(named(name)),
+            TransactionRequest::Save { name } => TxnStmt::Save(TxnName::Literal(name)),
+        };
+        let statements = [Located {
+            stmt: Stmt::Transaction(stmt),
+            line: 1,
+        }];
+        let mut batch = Batch {
+            session,
+            vars: Vars::default(),
+            out: Vec::new(),
+            directory: self.inner.directory.as_ref(),
+            logins: Vec::new(),
+            text: "",
+        };
+        db.execute(&mut batch, &statements);
+        batch.out
     }
 }

@@ -66,6 +66,30 @@ pub(crate) enum Stmt {
     },
     /// `BEGIN ... END`.
     Block(Vec<Located>),
+    /// `BEGIN TRAN`, `COMMIT`, `ROLLBACK`, `SAVE TRAN`.
+    Transaction(TxnStmt),
+}
+
+/// A transaction statement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum TxnStmt {
+    /// `BEGIN TRAN[SACTION] [name | @variable] [WITH MARK ['description']]`
+    Begin(Option<TxnName>),
+    /// `COMMIT [TRAN[SACTION] [name | @variable] | WORK] [WITH (DELAYED_DURABILITY = ...)]`
+    Commit,
+    /// `ROLLBACK [TRAN[SACTION] [name | @variable] | WORK]`: the transaction, or to a savepoint.
+    Rollback(Option<TxnName>),
+    /// `SAVE TRAN[SACTION] name | @variable`
+    Save(TxnName),
+}
+
+/// A transaction or savepoint name as written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum TxnName {
+    /// A name.
+    Literal(String),
+    /// An `@variable` holding the name.
+    Variable(String),
 }
 
 /// How many operators an expression may chain (counting the enclosing parentheses' chains too):
@@ -194,6 +218,8 @@ fn parse_one(p: &mut Parser<'_>) -> Result<Located, ParserError> {
             "a statement (BEGIN TRY ... END CATCH is not supported by the sandbox)",
             p.peek_token(),
         );
+    } else if let Some(t) = parse_transaction(p)? {
+        Stmt::Transaction(t)
     } else if p.parse_keywords(&[Keyword::CREATE, Keyword::USER]) {
         parse_create_user(p)?
     } else if p.parse_keyword(Keyword::GRANT) {
@@ -276,6 +302,119 @@ fn expect_word(p: &mut Parser<'_>, w: &str) -> Result<(), ParserError> {
     } else {
         p.expected(w, p.peek_token())
     }
+}
+
+/// Words that start a statement, so never a transaction name written after `TRAN`.
+const STATEMENT_STARTS: &[&str] = &[
+    "ALTER",
+    "BEGIN",
+    "BREAK",
+    "COMMIT",
+    "CONTINUE",
+    "CREATE",
+    "DECLARE",
+    "DELETE",
+    "DENY",
+    "DROP",
+    "ELSE",
+    "END",
+    "EXEC",
+    "EXECUTE",
+    "GO",
+    "GRANT",
+    "IF",
+    "INSERT",
+    "MERGE",
+    "PRINT",
+    "RAISERROR",
+    "RETURN",
+    "REVOKE",
+    "ROLLBACK",
+    "SAVE",
+    "SELECT",
+    "SET",
+    "THROW",
+    "TRUNCATE",
+    "UPDATE",
+    "USE",
+    "WAITFOR",
+    "WHILE",
+    "WITH",
+];
+
+/// The optional name after `TRAN`: a (bracketed) identifier or an `@variable`.
+fn transaction_name(p: &mut Parser<'_>) -> Option<TxnName> {
+    let Token::Word(w) = p.peek_token_ref().token.clone() else {
+        return None;
+    };
+    if w.quote_style.is_none()
+        && STATEMENT_STARTS
+            .iter()
+            .any(|k| w.value.eq_ignore_ascii_case(k))
+    {
+        return None;
+    }
+    p.next_token();
+    Some(if w.quote_style.is_none() && w.value.starts_with('@') {
+        TxnName::Variable(w.value)
+    } else {
+        TxnName::Literal(w.value)
+    })
+}
+
+/// `BEGIN TRAN`, `COMMIT`, `ROLLBACK` and `SAVE TRAN` with T-SQL's optional names (which
+/// `sqlparser` does not read); `None` when the statement is something else.
+fn parse_transaction(p: &mut Parser<'_>) -> Result<Option<TxnStmt>, ParserError> {
+    let tran = |t: &Token| is_word(t, "TRAN") || is_word(t, "TRANSACTION");
+    let first = p.peek_token_ref().token.clone();
+    if is_word(&first, "BEGIN") && tran(&p.peek_nth_token_ref(1).token) {
+        p.next_token();
+        p.next_token();
+        let name = transaction_name(p);
+        if p.peek_keyword(Keyword::WITH) && is_word(&p.peek_nth_token_ref(1).token, "MARK") {
+            p.next_token();
+            p.next_token();
+            if matches!(
+                p.peek_token_ref().token,
+                Token::SingleQuotedString(_) | Token::NationalStringLiteral(_)
+            ) {
+                p.next_token();
+            }
+        }
+        return Ok(Some(TxnStmt::Begin(name)));
+    }
+    if is_word(&first, "SAVE") && tran(&p.peek_nth_token_ref(1).token) {
+        p.next_token();
+        p.next_token();
+        return match transaction_name(p) {
+            Some(name) => Ok(Some(TxnStmt::Save(name))),
+            None => p.expected("a savepoint name", p.peek_token()),
+        };
+    }
+    let commit = is_word(&first, "COMMIT");
+    if !commit && !is_word(&first, "ROLLBACK") {
+        return Ok(None);
+    }
+    p.next_token();
+    let mut name = None;
+    if tran(&p.peek_token_ref().token) {
+        p.next_token();
+        name = transaction_name(p);
+    } else {
+        eat_word(p, "WORK");
+    }
+    if commit {
+        if p.peek_keyword(Keyword::WITH) && p.peek_nth_token_ref(1).token == Token::LParen {
+            p.next_token();
+            p.next_token();
+            expect_word(p, "DELAYED_DURABILITY")?;
+            p.expect_token(&Token::Eq)?;
+            p.parse_identifier()?;
+            p.expect_token(&Token::RParen)?;
+        }
+        return Ok(Some(TxnStmt::Commit));
+    }
+    Ok(Some(TxnStmt::Rollback(name)))
 }
 
 fn parse_create_user(p: &mut Parser<'_>) -> Result<Stmt, ParserError> {
@@ -661,8 +800,39 @@ mod tests {
         assert!(
             matches!(&s[0].stmt, Stmt::Permission { verb: PermissionVerb::Revoke, permissions, .. } if permissions == &["VIEW DEFINITION"])
         );
+    }
+
+    #[test]
+    fn transaction_statements_with_and_without_names() {
         let s = parse("BEGIN TRAN; COMMIT");
-        assert!(matches!(&s[0].stmt, Stmt::Sql(_)));
+        assert_eq!(s[0].stmt, Stmt::Transaction(TxnStmt::Begin(None)));
+        assert_eq!(s[1].stmt, Stmt::Transaction(TxnStmt::Commit));
+        let s = parse(
+            "BEGIN TRANSACTION t1 WITH MARK 'nightly'\nSAVE TRAN [before update]\nUPDATE t SET a = 1\nROLLBACK TRANSACTION @sp\nCOMMIT TRAN t1 WITH (DELAYED_DURABILITY = ON)\nROLLBACK WORK\nCOMMIT\nSELECT 1",
+        );
+        let kinds: Vec<&Stmt> = s.iter().map(|l| &l.stmt).collect();
+        assert_eq!(
+            kinds[0],
+            &Stmt::Transaction(TxnStmt::Begin(Some(TxnName::Literal("t1".into()))))
+        );
+        assert_eq!(
+            kinds[1],
+            &Stmt::Transaction(TxnStmt::Save(TxnName::Literal("before update".into())))
+        );
+        assert!(matches!(kinds[2], Stmt::Sql(_)));
+        assert_eq!(
+            kinds[3],
+            &Stmt::Transaction(TxnStmt::Rollback(Some(TxnName::Variable("@sp".into()))))
+        );
+        assert_eq!(kinds[4], &Stmt::Transaction(TxnStmt::Commit));
+        assert_eq!(kinds[5], &Stmt::Transaction(TxnStmt::Rollback(None)));
+        assert_eq!(kinds[6], &Stmt::Transaction(TxnStmt::Commit));
+        assert!(matches!(kinds[7], Stmt::Sql(_)), "SELECT is not a name");
+        assert_eq!(s[7].line, 8);
+        // A statement keyword right after TRAN starts the next statement.
+        let s = parse("BEGIN TRAN\nINSERT INTO t VALUES (1)\nROLLBACK TRAN");
+        assert_eq!(s.len(), 3);
+        assert_eq!(parse_batch("SAVE TRAN").unwrap_err().number, 156);
     }
 
     #[test]

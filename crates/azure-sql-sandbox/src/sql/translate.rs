@@ -1572,7 +1572,7 @@ impl<'a> Translator<'a> {
             "@@DATEFIRST" => E::new("7".into(), TypeInfo::of(SqlType::TinyInt, false)),
             "@@TEXTSIZE" => E::new("2147483647".into(), int_type()),
             "@@MAX_PRECISION" => E::new("38".into(), TypeInfo::of(SqlType::TinyInt, false)),
-            "@@LOCK_TIMEOUT" => E::new("-1".into(), int_type()),
+            "@@LOCK_TIMEOUT" => E::new(session("lock_timeout"), int_type()),
             "@@OPTIONS" => E::new("5496".into(), int_type()),
             "@@NESTLEVEL" => E::new("0".into(), int_type()),
             _ => return Err(errors::UNDECLARED_VARIABLE.with(&[name])),
@@ -2822,6 +2822,13 @@ impl<'a> Translator<'a> {
                 E::new(
                     format!("mssql_is_rolemember({})", sqls.join(", ")),
                     TypeInfo::of(SqlType::Int, true),
+                )
+            }
+            "XACT_STATE" => {
+                arity(0)?;
+                E::new(
+                    session("xact_state"),
+                    TypeInfo::of(SqlType::SmallInt, false),
                 )
             }
             "SCOPE_IDENTITY" => {

@@ -1,0 +1,273 @@
+//! Transactions through the TDS server, as clients drive them: T-SQL `BEGIN TRAN` in one batch
+//! and `COMMIT`/`ROLLBACK` in a later one (tiberius), transaction manager requests (tiberius'
+//! `begin_transaction` & co., which ODBC with autocommit off and SqlClient's `BeginTransaction`
+//! send too), isolation between connections, a second writer's 1222, the rollback when a
+//! connection drops or is reset, and the ENVCHANGE tokens announcing it all. Also MAX columns on
+//! the wire.
+
+mod tds_support;
+
+use azure_sql_sandbox::tds::packet::MessageType;
+use std::time::Duration;
+use tds_support::raw::*;
+use tds_support::*;
+use tiberius::{AuthMethod, EncryptionLevel};
+
+async fn admin(sandbox: &Sandbox) -> TdsClient {
+    let config = sandbox.config(
+        sandbox.server.port(),
+        AuthMethod::sql_server(ADMIN_USER, ADMIN_PASSWORD),
+        EncryptionLevel::Required,
+    );
+    connect(config).await.expect("admin login")
+}
+
+async fn batch_ok(client: &mut TdsClient, sql: &str) {
+    client
+        .simple_query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .into_results()
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+async fn batch_error(client: &mut TdsClient, sql: &str) -> u32 {
+    let result = match client.simple_query(sql).await {
+        Ok(stream) => stream.into_results().await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    let e = result.expect_err(sql);
+    server_error(&e)
+        .unwrap_or_else(|| panic!("{sql}: not a server error: {e}"))
+        .0
+}
+
+async fn insert(client: &mut TdsClient, name: &str) -> tiberius::Result<u64> {
+    let result = client
+        .execute(
+            "INSERT INTO dbo.Customer (first_name, last_name, active) VALUES (@P1, 'Test', 1)",
+            &[&name],
+        )
+        .await?;
+    Ok(result.total())
+}
+
+async fn count(client: &mut TdsClient) -> i32 {
+    customer_ids(client).await.expect("read").len() as i32
+}
+
+#[tokio::test]
+async fn a_t_sql_transaction_spans_batches_and_stays_private_until_commit() {
+    let sandbox = Sandbox::start(false).await;
+    let mut writer = admin(&sandbox).await;
+    let mut other = admin(&sandbox).await;
+
+    batch_ok(&mut writer, "BEGIN TRANSACTION").await;
+    assert_eq!(insert(&mut writer, "Eve").await.expect("insert"), 1);
+    assert_eq!(count(&mut writer).await, 6);
+    assert_eq!(count(&mut other).await, 5, "not yet committed; not blocked");
+    batch_ok(&mut writer, "COMMIT TRANSACTION").await;
+    assert_eq!(count(&mut other).await, 6);
+
+    batch_ok(
+        &mut writer,
+        "BEGIN TRAN; DELETE FROM dbo.Customer WHERE first_name = 'Eve'",
+    )
+    .await;
+    assert_eq!(count(&mut writer).await, 5);
+    batch_ok(&mut writer, "ROLLBACK").await;
+    assert_eq!(count(&mut writer).await, 6, "the delete was undone");
+    assert_eq!(batch_error(&mut writer, "COMMIT").await, 3902);
+}
+
+#[tokio::test]
+async fn a_second_writer_gets_1222_and_goes_ahead_after_the_commit() {
+    let sandbox = Sandbox::start(false).await;
+    let mut first = admin(&sandbox).await;
+    let mut second = admin(&sandbox).await;
+    batch_ok(&mut first, "BEGIN TRAN").await;
+    insert(&mut first, "First").await.expect("insert");
+
+    batch_ok(&mut second, "SET LOCK_TIMEOUT 100").await;
+    let e = insert(&mut second, "Second").await.expect_err("locked");
+    assert_eq!(
+        server_error(&e),
+        Some((1222, "Lock request time out period exceeded.".into()))
+    );
+    assert_eq!(count(&mut second).await, 5, "reading is not blocked");
+
+    batch_ok(&mut first, "COMMIT").await;
+    insert(&mut second, "Second")
+        .await
+        .expect("the lock is free");
+    assert_eq!(count(&mut second).await, 7);
+}
+
+#[tokio::test]
+async fn a_dropped_connection_rolls_its_transaction_back() {
+    let sandbox = Sandbox::start(false).await;
+    let mut gone = admin(&sandbox).await;
+    batch_ok(&mut gone, "BEGIN TRAN").await;
+    insert(&mut gone, "Lost").await.expect("insert");
+    drop(gone);
+
+    // This insert waits for the dropped session's lock until the server has rolled it back.
+    let mut next = admin(&sandbox).await;
+    insert(&mut next, "Kept")
+        .await
+        .expect("insert after the rollback");
+    let names: Vec<String> = next
+        .simple_query("SELECT first_name FROM dbo.Customer WHERE customer_id > 5")
+        .await
+        .expect("query")
+        .into_first_result()
+        .await
+        .expect("rows")
+        .iter()
+        .filter_map(|r| r.get::<&str, _>(0).map(str::to_string))
+        .collect();
+    assert_eq!(names, vec!["Kept".to_string()]);
+    let connections = sandbox.engine.connections(DATABASE).expect("database");
+    assert!(connections.open <= 16, "{connections:?}");
+}
+
+#[tokio::test]
+async fn transaction_manager_requests_roll_back_commit_and_save() {
+    let sandbox = Sandbox::start(false).await;
+    let mut client = admin(&sandbox).await;
+    let mut other = admin(&sandbox).await;
+
+    client.begin_transaction().await.expect("begin");
+    insert(&mut client, "Undone").await.expect("insert");
+    assert_eq!(count(&mut other).await, 5);
+    client.rollback_transaction().await.expect("rollback");
+    assert_eq!(count(&mut client).await, 5, "really undone");
+
+    client.begin_transaction().await.expect("begin");
+    insert(&mut client, "Kept").await.expect("insert");
+    client.save_transaction("after_kept").await.expect("save");
+    insert(&mut client, "Undone").await.expect("insert");
+    batch_ok(&mut client, "ROLLBACK TRANSACTION after_kept").await;
+    client.commit_transaction().await.expect("commit");
+    assert_eq!(count(&mut other).await, 6);
+
+    // A transaction begun by request ends in T-SQL, and the other way round.
+    client.begin_transaction().await.expect("begin");
+    insert(&mut client, "Kept too").await.expect("insert");
+    batch_ok(&mut client, "COMMIT").await;
+    batch_ok(&mut client, "BEGIN TRAN").await;
+    insert(&mut client, "Undone").await.expect("insert");
+    client.rollback_transaction().await.expect("rollback");
+    assert_eq!(count(&mut other).await, 7);
+}
+
+/// The first ENVCHANGE of `ty` in a response: its new and old values.
+fn envchange(tokens: &[u8], ty: u8) -> Option<(Vec<u8>, Vec<u8>)> {
+    let at = tokens
+        .windows(4)
+        .position(|w| w[0] == 0xE3 && w[3] == ty && u16::from_le_bytes([w[1], w[2]]) >= 3)?;
+    let body = &tokens[at + 4..];
+    let new_len = usize::from(*body.first()?);
+    let new = body.get(1..1 + new_len)?.to_vec();
+    let old_len = usize::from(*body.get(1 + new_len)?);
+    let old = body.get(2 + new_len..2 + new_len + old_len)?.to_vec();
+    Some((new, old))
+}
+
+#[tokio::test]
+async fn begin_and_commit_are_announced_with_the_same_descriptor() {
+    let sandbox = Sandbox::start(false).await;
+    let mut raw = logged_in(&sandbox).await;
+    raw.send(MessageType::SQL_BATCH, &batch("BEGIN TRAN"))
+        .await
+        .expect("send");
+    let answer = raw.response().await.expect("answer");
+    let (descriptor, old) = envchange(&answer, 8).expect("ENVCHANGE begin transaction");
+    assert_eq!((descriptor.len(), old.len()), (8, 0));
+    raw.send(MessageType::SQL_BATCH, &batch("COMMIT"))
+        .await
+        .expect("send");
+    let answer = raw.response().await.expect("answer");
+    assert_eq!(
+        envchange(&answer, 9),
+        Some((Vec::new(), descriptor.clone())),
+        "ENVCHANGE commit names the transaction"
+    );
+
+    // A reset rolls an open transaction back, and says so after acknowledging the reset.
+    raw.send(
+        MessageType::SQL_BATCH,
+        &batch("BEGIN TRAN; DELETE FROM dbo.Customer"),
+    )
+    .await
+    .expect("send");
+    let answer = raw.response().await.expect("answer");
+    let (descriptor, _) = envchange(&answer, 8).expect("begin");
+    raw.send_resetting(
+        MessageType::SQL_BATCH,
+        &batch("SELECT COUNT(*) FROM dbo.Customer"),
+    )
+    .await
+    .expect("send");
+    let answer = raw.response().await.expect("answer");
+    assert_eq!(answer[..6], [0xE3, 3, 0, 18, 0, 0], "the reset first");
+    assert_eq!(envchange(&answer, 10), Some((Vec::new(), descriptor)));
+    assert_eq!(first_error(&answer), None);
+    assert!(
+        answer.windows(6).any(|w| w == [0xD1, 4, 5, 0, 0, 0]),
+        "all five rows are back: {answer:?}"
+    );
+}
+
+#[tokio::test]
+async fn max_columns_on_the_wire() {
+    let sandbox = Sandbox::start(false).await;
+    let mut client = admin(&sandbox).await;
+    batch_ok(
+        &mut client,
+        "CREATE TABLE dbo.Notes (id INT PRIMARY KEY, body NVARCHAR(MAX), raw VARBINARY(MAX))",
+    )
+    .await;
+    let long = "ü".repeat(6000);
+    client
+        .execute(
+            "INSERT INTO dbo.Notes VALUES (1, @P1, @P2)",
+            &[&long.as_str(), &vec![7u8; 9000]],
+        )
+        .await
+        .expect("insert");
+    let row = client
+        .query("SELECT body, raw FROM dbo.Notes WHERE id = @P1", &[&1i32])
+        .await
+        .expect("query")
+        .into_row()
+        .await
+        .expect("row")
+        .expect("one row");
+    assert_eq!(row.get::<&str, _>(0), Some(long.as_str()));
+    assert_eq!(row.get::<&[u8], _>(1).map(<[u8]>::len), Some(9000));
+}
+
+#[tokio::test]
+async fn a_lock_wait_ends_in_1222_not_a_hang() {
+    // The session's LOCK_TIMEOUT bounds the wait; the client's own timeout is never reached.
+    let sandbox = Sandbox::start(false).await;
+    let mut first = admin(&sandbox).await;
+    let mut second = admin(&sandbox).await;
+    batch_ok(
+        &mut first,
+        "BEGIN TRAN; DELETE FROM dbo.Customer WHERE customer_id = 1",
+    )
+    .await;
+    let result = tokio::time::timeout(
+        Duration::from_secs(30),
+        batch_error(
+            &mut second,
+            "SET LOCK_TIMEOUT 50; UPDATE dbo.Customer SET active = 0",
+        ),
+    )
+    .await
+    .expect("an answer, not a hang");
+    assert_eq!(result, 1222);
+}
