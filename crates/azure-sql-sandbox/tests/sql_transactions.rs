@@ -1,7 +1,8 @@
 //! Transactions and isolation through the engine's API, as the TDS server drives it: a
 //! transaction spans batches until COMMIT/ROLLBACK, nests, has savepoints, stays invisible to
 //! other sessions (which read the last committed data without waiting), makes a second writer
-//! wait and then fail with 1222, and is rolled back when its session ends. Also MAX columns.
+//! wait and then fail with 1222, and is rolled back when its session ends. Also the smaller
+//! fidelity points: MAX columns and NOCOUNT on result sets.
 
 mod tds_support;
 
@@ -646,4 +647,23 @@ fn max_columns_are_created_and_described_as_max() {
         .rows,
         vec![vec![Value::Int(-1)]]
     );
+}
+
+#[test]
+fn nocount_leaves_result_sets_uncounted() {
+    let engine = engine();
+    let mut s = admin(&engine);
+    let out = ok(
+        &engine,
+        &mut s,
+        "SELECT 1; SET NOCOUNT ON; SELECT 2; SET NOCOUNT OFF; SELECT 3",
+    );
+    let counted: Vec<bool> = out
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Rows(rs) => Some(rs.counted),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(counted, vec![true, false, true]);
 }

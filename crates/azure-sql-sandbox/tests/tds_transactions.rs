@@ -2,8 +2,8 @@
 //! and `COMMIT`/`ROLLBACK` in a later one (tiberius), transaction manager requests (tiberius'
 //! `begin_transaction` & co., which ODBC with autocommit off and SqlClient's `BeginTransaction`
 //! send too), isolation between connections, a second writer's 1222, the rollback when a
-//! connection drops or is reset, and the ENVCHANGE tokens announcing it all. Also MAX columns on
-//! the wire.
+//! connection drops or is reset, and the ENVCHANGE tokens announcing it all. Also NOCOUNT's DONE and
+//! MAX columns on the wire.
 
 mod tds_support;
 
@@ -175,6 +175,20 @@ fn envchange(tokens: &[u8], ty: u8) -> Option<(Vec<u8>, Vec<u8>)> {
     Some((new, old))
 }
 
+/// The status of the DONE tokens (0xFD) that close a statement.
+fn done_statuses(tokens: &[u8]) -> Vec<u16> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(i) = tokens[at..].iter().position(|b| *b == 0xFD) {
+        let i = at + i;
+        if tokens.len() >= i + 13 {
+            out.push(u16::from_le_bytes([tokens[i + 1], tokens[i + 2]]));
+        }
+        at = i + 1;
+    }
+    out
+}
+
 #[tokio::test]
 async fn begin_and_commit_are_announced_with_the_same_descriptor() {
     let sandbox = Sandbox::start(false).await;
@@ -218,6 +232,24 @@ async fn begin_and_commit_are_announced_with_the_same_descriptor() {
         answer.windows(6).any(|w| w == [0xD1, 4, 5, 0, 0, 0]),
         "all five rows are back: {answer:?}"
     );
+}
+
+#[tokio::test]
+async fn nocount_clears_the_count_of_a_result_set_s_done() {
+    let sandbox = Sandbox::start(false).await;
+    let mut raw = logged_in(&sandbox).await;
+    raw.send(
+        MessageType::SQL_BATCH,
+        &batch("SELECT 1 AS a; SET NOCOUNT ON; SELECT 2 AS b"),
+    )
+    .await
+    .expect("send");
+    let answer = raw.response().await.expect("answer");
+    assert_eq!(first_error(&answer), None);
+    let statuses = done_statuses(&answer);
+    assert_eq!(statuses.len(), 3, "{answer:?}");
+    assert_ne!(statuses[0] & 0x10, 0, "counted before NOCOUNT");
+    assert_eq!(statuses[2] & 0x10, 0, "DONE_COUNT clear under NOCOUNT");
 }
 
 #[tokio::test]

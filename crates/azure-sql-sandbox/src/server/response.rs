@@ -82,9 +82,9 @@ pub(super) fn encode_outcomes(
                 dones.push(out.len());
                 Done {
                     kind: statement_done,
-                    status: done_status::COUNT,
+                    status: if rs.counted { done_status::COUNT } else { 0 },
                     cur_cmd: 0xC1,
-                    row_count: rs.rows.len() as u64,
+                    row_count: if rs.counted { rs.rows.len() as u64 } else { 0 },
                 }
                 .encode(out);
                 last_is_done = true;
@@ -169,6 +169,7 @@ mod tests {
                 nullable: false,
             }],
             rows: vec![vec![Value::Int(1)], vec![Value::Int(2)]],
+            counted: true,
         })
     }
 
@@ -253,6 +254,7 @@ mod tests {
                 nullable: false,
             }],
             rows: vec![vec![Value::Int(1000)]],
+            counted: true,
         });
         let out = tokens(&[bad], DoneKind::Done);
         assert_eq!(out[0], 0xAA, "an ERROR token, not a broken ROW");

@@ -1371,7 +1371,9 @@ impl Exec<'_> {
                         self.done(b, Some(count as u64));
                     }
                     None => {
-                        b.out.push(Outcome::Rows(result_set(columns, rows)));
+                        let mut rs = result_set(columns, rows);
+                        rs.counted = !b.session.options.nocount;
+                        b.out.push(Outcome::Rows(rs));
                     }
                 }
                 Ok(())
@@ -1799,5 +1801,6 @@ pub(crate) fn result_set(columns: &[OutColumn], rows: Vec<Vec<Sv>>) -> ResultSet
     ResultSet {
         columns: out_columns,
         rows: out_rows,
+        counted: true,
     }
 }

@@ -151,6 +151,9 @@ pub struct ResultSet {
     pub columns: Vec<Column>,
     /// ROWs, each with one value per column.
     pub rows: Vec<Vec<Value>>,
+    /// Whether the DONE after the rows reports how many there were (`false` under
+    /// `SET NOCOUNT ON`, as SQL Server leaves DONE_COUNT clear then).
+    pub counted: bool,
 }
 
 /// A SQL Server error or informational message (ERROR / INFO token).
@@ -247,8 +250,8 @@ pub struct ConnectionCounts {
 /// The `SET` options a session has in force (the rest are accepted and have no effect here).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionOptions {
-    /// `SET NOCOUNT ON`: DONE tokens carry no row count. [`Engine::execute`] already leaves
-    /// `rows_affected` out of [`Outcome::Done`]; for a result set the TDS layer reads this flag.
+    /// `SET NOCOUNT ON`: DONE tokens carry no row count ([`Outcome::Done`] has no
+    /// `rows_affected`, a [`ResultSet`] is not `counted`).
     pub nocount: bool,
     /// `SET XACT_ABORT` (recorded; a batch always stops at its first error).
     pub xact_abort: bool,
