@@ -2,7 +2,7 @@
 //! transaction spans batches until COMMIT/ROLLBACK, nests, has savepoints, stays invisible to
 //! other sessions (which read the last committed data without waiting), makes a second writer
 //! wait and then fail with 1222, and is rolled back when its session ends. Also the smaller
-//! fidelity points: MAX columns and NOCOUNT on result sets.
+//! fidelity points: MAX columns, NOCOUNT on result sets, and error 512.
 
 mod tds_support;
 
@@ -666,4 +666,66 @@ fn nocount_leaves_result_sets_uncounted() {
         })
         .collect();
     assert_eq!(counted, vec![true, false, true]);
+}
+
+#[test]
+fn a_subquery_used_as_a_value_must_return_one_row() {
+    let engine = engine();
+    let mut s = admin(&engine);
+    let e = fails(&engine, &mut s, "SELECT (SELECT first_name FROM Customer)");
+    assert_eq!((e.number, e.severity), (512, 16));
+    assert_eq!(
+        e.message,
+        "Subquery returned more than 1 value. This is not permitted when the subquery follows =, !=, <, <= , >, >= or when the subquery is used as an expression."
+    );
+    assert_eq!(
+        fails(
+            &engine,
+            &mut s,
+            "SELECT * FROM Customer WHERE customer_id = (SELECT customer_id FROM Customer WHERE active = 1)"
+        )
+        .number,
+        512
+    );
+    assert_eq!(
+        fails(
+            &engine,
+            &mut s,
+            "DECLARE @id INT = (SELECT customer_id FROM Customer)"
+        )
+        .number,
+        512
+    );
+    // One row, no row, correlated, and IN/EXISTS (which may see many) still work.
+    assert_eq!(
+        scalar(
+            &engine,
+            &mut s,
+            "SELECT (SELECT first_name FROM Customer WHERE customer_id = 4)"
+        ),
+        Value::Text("Bob".into())
+    );
+    assert_eq!(
+        scalar(
+            &engine,
+            &mut s,
+            "SELECT (SELECT first_name FROM Customer WHERE customer_id = 42)"
+        ),
+        Value::Null
+    );
+    let out = ok(
+        &engine,
+        &mut s,
+        "SELECT c.customer_id, (SELECT COUNT(*) FROM Customer d WHERE d.active = c.active) FROM Customer c ORDER BY c.customer_id",
+    );
+    assert_eq!(rows(&out).rows[0], vec![Value::Int(1), Value::Int(2)]);
+    assert_eq!(rows(&out).rows[1], vec![Value::Int(2), Value::Int(3)]);
+    assert_eq!(
+        scalar(
+            &engine,
+            &mut s,
+            "SELECT COUNT(*) FROM Customer WHERE customer_id IN (SELECT customer_id FROM Customer WHERE active = 0)"
+        ),
+        Value::Int(3)
+    );
 }

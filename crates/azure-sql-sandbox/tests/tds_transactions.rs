@@ -2,8 +2,8 @@
 //! and `COMMIT`/`ROLLBACK` in a later one (tiberius), transaction manager requests (tiberius'
 //! `begin_transaction` & co., which ODBC with autocommit off and SqlClient's `BeginTransaction`
 //! send too), isolation between connections, a second writer's 1222, the rollback when a
-//! connection drops or is reset, and the ENVCHANGE tokens announcing it all. Also NOCOUNT's DONE and
-//! MAX columns on the wire.
+//! connection drops or is reset, and the ENVCHANGE tokens announcing it all. Also NOCOUNT's DONE,
+//! MAX columns and error 512 on the wire.
 
 mod tds_support;
 
@@ -253,7 +253,7 @@ async fn nocount_clears_the_count_of_a_result_set_s_done() {
 }
 
 #[tokio::test]
-async fn max_columns_on_the_wire() {
+async fn max_columns_and_error_512_on_the_wire() {
     let sandbox = Sandbox::start(false).await;
     let mut client = admin(&sandbox).await;
     batch_ok(
@@ -279,6 +279,11 @@ async fn max_columns_on_the_wire() {
         .expect("one row");
     assert_eq!(row.get::<&str, _>(0), Some(long.as_str()));
     assert_eq!(row.get::<&[u8], _>(1).map(<[u8]>::len), Some(9000));
+
+    assert_eq!(
+        batch_error(&mut client, "SELECT (SELECT customer_id FROM dbo.Customer)").await,
+        512
+    );
 }
 
 #[tokio::test]

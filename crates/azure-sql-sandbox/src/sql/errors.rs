@@ -161,6 +161,7 @@ errors! {
     NO_SUCH_SAVEPOINT = 6401, 16, 1, "Cannot roll back {0}. No transaction or savepoint of that name was found.";
     TRANSACTION_COUNT_MISMATCH = 266, 16, 2, "Transaction count after EXECUTE indicates a mismatching number of BEGIN and COMMIT statements. Previous count = {0}, current count = {1}.";
     LOCK_TIMEOUT = 1222, 16, 51, "Lock request time out period exceeded.";
+    SUBQUERY_MANY_VALUES = 512, 16, 1, "Subquery returned more than 1 value. This is not permitted when the subquery follows =, !=, <, <= , >, >= or when the subquery is used as an expression.";
 
     // Storage.
     STORAGE = 5120, 16, 101, "Unable to open the physical file: {0}.";

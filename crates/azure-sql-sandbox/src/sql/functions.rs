@@ -260,6 +260,10 @@ pub(crate) fn register(conn: &Connection, ctx: Shared) -> rusqlite::Result<()> {
             None => Sv::Null,
         })
     })?;
+    let c = ctx.clone();
+    conn.create_scalar_function("mssql_too_many_values", 0, flags, move |_| {
+        fail::<Sv>(&c, errors::SUBQUERY_MANY_VALUES.plain())
+    })?;
     conn.create_scalar_function("mssql_now", 0, flags, |_| Ok(Sv::Text(now())))?;
     conn.create_scalar_function("mssql_newid", 0, flags, |_| {
         Ok(Sv::Text(

@@ -1770,7 +1770,16 @@ impl<'a> Translator<'a> {
                     return Err(errors::SUBQUERY_ONE_COLUMN.plain());
                 }
                 let ty = inner.columns[0].info.clone().nullable();
-                Ok(E::new(format!("({})", inner.sql), ty))
+                // A subquery used as a value must return at most one row (error 512): count up
+                // to two of its rows and take the value only when there is one.
+                let name = self.fresh("scalar_subquery_");
+                Ok(E::new(
+                    format!(
+                        "(WITH {name}(v) AS ({}) SELECT CASE WHEN count(*) > 1 THEN mssql_too_many_values() ELSE min(v) END FROM (SELECT v FROM {name} LIMIT 2))",
+                        inner.sql
+                    ),
+                    ty,
+                ))
             }
             Expr::Cast {
                 kind,
