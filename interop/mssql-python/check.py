@@ -5,7 +5,11 @@ mssql-python (Microsoft's Python driver, from PyPI) carries two native providers
 trades the projected service-account token for an Entra token with azure-identity's
 WorkloadIdentityCredential at the sandbox's Entra stand-in, passes it as the UTF-16LE access-token
 struct (`SQL_COPT_SS_ACCESS_TOKEN`, 1256) exactly as Microsoft's Workload Identity samples do, logs
-in through the sandbox's gateway and reads the Customer rows with and without parameters.
+in through the sandbox's gateway and reads the Customer rows with and without parameters. Then, as
+the sandbox's SQL admin with autocommit off (which the driver implements with TDS transaction
+manager requests: begin, and commit or roll back with a new transaction begun), it inserts into a
+scratch table, checks that the workload identity's connection does not see the row (and is not
+blocked reading), rolls back, checks the row is gone, and commits a second insert.
 
 Run: source the env file written by `cargo run -p azure-sql-sandbox -- serve --env-file F` and set
 `MSSQL_PYTHON_NATIVE_PROVIDER` (the provider is chosen once per process); `../run` does all of that.
@@ -71,9 +75,52 @@ def main():
         active = [(row[0], row[1]) for row in cursor.fetchall()]
         if active != [(1, "John"), (4, "Bob")]:
             sys.exit(f"mssql-python check ({provider}): expected active customers John and Bob, got {active}")
+        transaction_check(provider, server, database, conn)
     finally:
         conn.close()
-    print(f"mssql-python check ({provider}): ok (workload identity token via SQL_COPT_SS_ACCESS_TOKEN, gateway redirect, batch and parameters)")
+    print(f"mssql-python check ({provider}): ok (workload identity token via SQL_COPT_SS_ACCESS_TOKEN, gateway redirect, batch and parameters, a transaction rolled back and one committed)")
+
+
+def scratch_ids(cursor):
+    cursor.execute("SELECT id FROM dbo.InteropScratch ORDER BY id")
+    return [row[0] for row in cursor.fetchall()]
+
+
+def transaction_check(provider, server, database, reader):
+    """Autocommit off: insert, isolation from the reader, rollback, then a commit."""
+    import mssql_python
+
+    def fail(what):
+        sys.exit(f"mssql-python check ({provider}): transaction: {what}")
+
+    admin_str = (
+        f"Server={server};Database={database};UID={env('AZURE_SQL_SANDBOX_ADMIN_USER')};"
+        f"PWD={env('AZURE_SQL_SANDBOX_ADMIN_PASSWORD')};Encrypt=yes;TrustServerCertificate=no"
+    )
+    admin = mssql_python.connect(admin_str, autocommit=True)
+    try:
+        cursor = admin.cursor()
+        cursor.execute(
+            "DROP TABLE IF EXISTS dbo.InteropScratch; "
+            "CREATE TABLE dbo.InteropScratch (id INT PRIMARY KEY, note NVARCHAR(50))"
+        )
+        admin.autocommit = False
+        cursor.execute("INSERT INTO dbo.InteropScratch (id, note) VALUES (?, ?)", (1, "rolled back"))
+        if scratch_ids(cursor) != [1]:
+            fail("the inserting connection does not see its own row")
+        if scratch_ids(reader.cursor()) != []:
+            fail("another connection sees an uncommitted row")
+        admin.rollback()
+        if scratch_ids(cursor) != []:
+            fail("the row is still there after the rollback")
+        cursor.execute("INSERT INTO dbo.InteropScratch (id, note) VALUES (?, ?)", (2, "committed"))
+        admin.commit()
+        if scratch_ids(reader.cursor()) != [2]:
+            fail("another connection does not see the committed row")
+        admin.autocommit = True
+        cursor.execute("DROP TABLE dbo.InteropScratch")
+    finally:
+        admin.close()
 
 
 if __name__ == "__main__":
