@@ -1,10 +1,13 @@
 //! The SQL engine through its public API, as the TDS server drives it: logins by access token and
 //! by SQL login, batches, RPCs, permissions, and SQL Server's errors for what goes wrong.
 
+mod engine_support;
+
 use azure_sql_sandbox::identity::{Directory, DirectoryEntry, PrincipalKind, TokenIdentity};
 use azure_sql_sandbox::sql::{
-    scripts, Engine, Length, Outcome, ResultSet, Session, SqlError, SqlType, Value,
+    scripts, Engine, Length, Outcome, ResultSet, Session, SqlType, Value,
 };
+use engine_support::*;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -114,51 +117,9 @@ fn login(engine: &Engine, who: &DirectoryEntry) -> Session {
         .unwrap_or_else(|e| panic!("{} should log in: {e}", who.display_name))
 }
 
-fn run(engine: &Engine, session: &mut Session, sql: &str) -> Vec<Outcome> {
-    engine.execute(session, sql)
-}
-
-fn rows(outcomes: &[Outcome]) -> &ResultSet {
-    outcomes
-        .iter()
-        .find_map(|o| match o {
-            Outcome::Rows(rs) => Some(rs),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("no result set in {outcomes:?}"))
-}
-
-fn query(engine: &Engine, session: &mut Session, sql: &str) -> ResultSet {
-    let out = run(engine, session, sql);
-    assert!(
-        !out.iter().any(|o| matches!(o, Outcome::Error(_))),
-        "{sql}: {out:?}"
-    );
-    rows(&out).clone()
-}
-
-fn scalar(engine: &Engine, session: &mut Session, sql: &str) -> Value {
-    query(engine, session, sql).rows[0][0].clone()
-}
-
-fn error(outcomes: &[Outcome]) -> SqlError {
-    match outcomes.last() {
-        Some(Outcome::Error(e)) => e.clone(),
-        other => panic!("expected an error, got {other:?} in {outcomes:?}"),
-    }
-}
-
-fn fails(engine: &Engine, session: &mut Session, sql: &str) -> SqlError {
-    error(&run(engine, session, sql))
-}
-
 fn admin_does(engine: &Engine, sql: &str) {
     let mut s = admin(engine);
-    let out = run(engine, &mut s, sql);
-    assert!(
-        !out.iter().any(|o| matches!(o, Outcome::Error(_))),
-        "{sql}: {out:?}"
-    );
+    ok(engine, &mut s, sql);
 }
 
 // ---- the demo's path -------------------------------------------------------------------------
@@ -339,9 +300,7 @@ fn the_drivers_session_setup_batch_is_accepted() {
     let engine = engine();
     let mut s = login(&engine, &reader());
     // What tedious sends after login, in one batch, one statement per line.
-    let out = run(
-        &engine,
-        &mut s,
+    let out = engine.execute(&mut s,
         "set ansi_nulls on\nset ansi_null_dflt_on on\nset ansi_padding on\nset ansi_warnings on\n\
          set arithabort on\nset concat_null_yields_null on\nset cursor_close_on_commit off\n\
          set datefirst 7\nset dateformat mdy\nset implicit_transactions off\nset language us_english\n\
@@ -486,7 +445,7 @@ fn no_password_reaches_debug_output() {
     assert!(!session.contains(ADMIN_PASSWORD));
     let principals = format!(
         "{:?}",
-        run(&engine, &mut s, "SELECT * FROM sys.database_principals")
+        engine.execute(&mut s, "SELECT * FROM sys.database_principals")
     );
     assert!(!principals.contains("R3porter!pw"));
 }
@@ -551,8 +510,7 @@ fn a_writer_writes_and_needs_select_for_a_where_clause() {
         "CREATE USER [loader-app] FROM EXTERNAL PROVIDER; ALTER ROLE db_datawriter ADD MEMBER [loader-app]",
     );
     let mut s = login(&engine, &writer());
-    let out = run(
-        &engine,
+    let out = engine.execute(
         &mut s,
         "INSERT INTO Customer (first_name, last_name, active) VALUES ('Fay', 'Lee', 1)",
     );
@@ -815,9 +773,7 @@ fn sql_server_errors_for_bad_statements() {
 fn a_batch_stops_at_its_first_error_and_says_which_line() {
     let engine = engine();
     let mut s = admin(&engine);
-    let out = run(
-        &engine,
-        &mut s,
+    let out = engine.execute(&mut s,
         "INSERT INTO Customer (first_name) VALUES ('One')\nSELECT COUNT(*) FROM Customer\n\nSELECT * FROM Nowhere\nINSERT INTO Customer (first_name) VALUES ('Two')",
     );
     assert_eq!(out.len(), 3);
@@ -836,7 +792,7 @@ fn a_batch_stops_at_its_first_error_and_says_which_line() {
         "the statement after the error did not run"
     );
     // A syntax error anywhere means nothing in the batch runs.
-    let out = run(&engine, &mut s, "DELETE FROM Customer\nSELECT FROM WHERE");
+    let out = engine.execute(&mut s, "DELETE FROM Customer\nSELECT FROM WHERE");
     assert_eq!(out.len(), 1);
     assert_eq!(error(&out).line, 2);
     assert_eq!(
@@ -851,9 +807,7 @@ fn a_batch_stops_at_its_first_error_and_says_which_line() {
 fn nocount_suppresses_row_counts() {
     let engine = engine();
     let mut s = admin(&engine);
-    let out = run(
-        &engine,
-        &mut s,
+    let out = engine.execute(&mut s,
         "UPDATE Customer SET active = 1 WHERE customer_id = 2; SET NOCOUNT ON; UPDATE Customer SET active = 0 WHERE customer_id = 2",
     );
     assert_eq!(
@@ -870,11 +824,7 @@ fn nocount_suppresses_row_counts() {
             },
         ]
     );
-    let out = run(
-        &engine,
-        &mut s,
-        "DELETE FROM Customer WHERE customer_id = 99",
-    );
+    let out = engine.execute(&mut s, "DELETE FROM Customer WHERE customer_id = 99");
     assert_eq!(
         out,
         vec![Outcome::Done {
@@ -944,8 +894,7 @@ fn rpc_parameters_are_bound_as_values_never_spliced() {
 fn variables_conditions_and_blocks() {
     let engine = engine();
     let mut s = admin(&engine);
-    let out = run(
-        &engine,
+    let out = engine.execute(
         &mut s,
         "DECLARE @n INT = (SELECT COUNT(*) FROM Customer), @who NVARCHAR(50)\n\
          SET @who = N'Bob'\n\
@@ -956,9 +905,7 @@ fn variables_conditions_and_blocks() {
     assert!(out
         .iter()
         .any(|o| matches!(o, Outcome::Info(i) if i.message == "five" && i.severity == 0)));
-    let out = run(
-        &engine,
-        &mut s,
+    let out = engine.execute(&mut s,
         "DECLARE @first VARCHAR(50); SELECT @first = first_name FROM Customer WHERE customer_id = 3; SELECT @first",
     );
     assert_eq!(rows(&out).rows, vec![vec![Value::Text("Alice".into())]]);
@@ -968,9 +915,7 @@ fn variables_conditions_and_blocks() {
 fn identity_values_follow_seed_and_increment_and_are_never_reused() {
     let engine = engine();
     let mut s = admin(&engine);
-    let out = run(
-        &engine,
-        &mut s,
+    let out = engine.execute(&mut s,
         "CREATE TABLE dbo.Orders (id INT IDENTITY(100, 10) PRIMARY KEY, item NVARCHAR(20) NOT NULL);\n\
          INSERT INTO Orders (item) VALUES (N'a'), (N'b');\n\
          SELECT SCOPE_IDENTITY() AS last;\n\
@@ -997,22 +942,20 @@ fn identity_values_follow_seed_and_increment_and_are_never_reused() {
 fn a_rolled_back_transaction_leaves_no_trace() {
     let engine = engine();
     let mut s = admin(&engine);
-    let out = run(
-        &engine,
-        &mut s,
+    let out = engine.execute(&mut s,
         "BEGIN TRANSACTION; DELETE FROM Customer; CREATE TABLE Scratch (a INT); ROLLBACK; SELECT COUNT(*) FROM Customer",
     );
     assert_eq!(rows(&out).rows, vec![vec![Value::Int(5)]]);
     assert_eq!(fails(&engine, &mut s, "SELECT * FROM Scratch").number, 208);
     assert_eq!(fails(&engine, &mut s, "COMMIT").number, 3902);
     // A transaction spans batches (tests/sql_transactions.rs has the rest).
-    let out = run(&engine, &mut s, "BEGIN TRAN\nDELETE FROM Customer");
+    let out = engine.execute(&mut s, "BEGIN TRAN\nDELETE FROM Customer");
     assert!(
         !out.iter().any(|o| matches!(o, Outcome::Error(_))),
         "{out:?}"
     );
     assert_eq!(s.transaction_count(), 1);
-    run(&engine, &mut s, "ROLLBACK");
+    engine.execute(&mut s, "ROLLBACK");
     assert_eq!(
         scalar(&engine, &mut s, "SELECT COUNT(*) FROM Customer"),
         Value::Int(5)
@@ -1146,15 +1089,15 @@ fn hostile_input_gets_errors_not_panics() {
         ("SELECT ?", 40517),
         ("SELECT 0xABC", 0),
     ] {
-        let out = run(&engine, &mut s, sql);
+        let out = engine.execute(&mut s, sql);
         match (number, out.last()) {
             (0, Some(Outcome::Rows(_))) => {}
             (n, Some(Outcome::Error(e))) => assert_eq!(e.number, n, "{sql}: {e:?}"),
             (_, other) => panic!("{sql}: {other:?}"),
         }
     }
-    assert!(run(&engine, &mut s, "").is_empty());
-    assert!(run(&engine, &mut s, "  -- a comment only").is_empty());
+    assert!(engine.execute(&mut s, "").is_empty());
+    assert!(engine.execute(&mut s, "  -- a comment only").is_empty());
     assert_eq!(
         scalar(&engine, &mut s, "SELECT N'日本語' + N'!'"),
         Value::Text("日本語!".into())

@@ -4,12 +4,13 @@
 //! wait and then fail with 1222, and is rolled back when its session ends. Also the smaller
 //! fidelity points: MAX columns, NOCOUNT on result sets, and error 512.
 
+mod engine_support;
 mod tds_support;
 
 use azure_sql_sandbox::sql::{
-    Engine, Length, Outcome, ResultSet, Session, SqlError, SqlType, TransactionChange,
-    TransactionRequest, Value,
+    Engine, Length, Outcome, Session, SqlType, TransactionChange, TransactionRequest, Value,
 };
+use engine_support::*;
 use std::time::{Duration, Instant};
 use tds_support::{engine, reader_identity, ADMIN_PASSWORD, ADMIN_USER, DATABASE};
 
@@ -17,44 +18,6 @@ fn admin(engine: &Engine) -> Session {
     engine
         .login_sql(Some(DATABASE), ADMIN_USER, ADMIN_PASSWORD)
         .expect("admin login")
-}
-
-fn errors(out: &[Outcome]) -> Vec<&SqlError> {
-    out.iter()
-        .filter_map(|o| match o {
-            Outcome::Error(e) => Some(e),
-            _ => None,
-        })
-        .collect()
-}
-
-/// Runs a batch that must succeed.
-fn ok(engine: &Engine, s: &mut Session, sql: &str) -> Vec<Outcome> {
-    let out = engine.execute(s, sql);
-    assert!(errors(&out).is_empty(), "{sql}: {out:?}");
-    out
-}
-
-/// Runs a batch that must fail; its error.
-fn fails(engine: &Engine, s: &mut Session, sql: &str) -> SqlError {
-    let out = engine.execute(s, sql);
-    match errors(&out).last() {
-        Some(e) => (*e).clone(),
-        None => panic!("{sql} should fail: {out:?}"),
-    }
-}
-
-fn rows(out: &[Outcome]) -> &ResultSet {
-    out.iter()
-        .find_map(|o| match o {
-            Outcome::Rows(rs) => Some(rs),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("no result set in {out:?}"))
-}
-
-fn scalar(engine: &Engine, s: &mut Session, sql: &str) -> Value {
-    rows(&ok(engine, s, sql)).rows[0][0].clone()
 }
 
 fn count(engine: &Engine, s: &mut Session) -> Value {

@@ -8,7 +8,6 @@ mod tds_support;
 use azure_sql_sandbox::tds::packet::MessageType;
 use tds_support::raw::*;
 use tds_support::*;
-use tiberius::{AuthMethod, EncryptionLevel};
 
 const QUERY: &str = "SELECT first_name FROM dbo.Customer WHERE customer_id = @P1 AND active = @P2";
 
@@ -163,19 +162,10 @@ async fn other_procedures_are_2812() {
     );
 }
 
-async fn admin(sandbox: &Sandbox) -> TdsClient {
-    let config = sandbox.config(
-        sandbox.server.port(),
-        AuthMethod::sql_server(ADMIN_USER, ADMIN_PASSWORD),
-        EncryptionLevel::Required,
-    );
-    connect(config).await.expect("admin login")
-}
-
 #[tokio::test]
 async fn transaction_manager_requests() {
     let sandbox = Sandbox::start(false).await;
-    let mut client = admin(&sandbox).await;
+    let mut client = sandbox.admin().await;
 
     let err = client
         .commit_transaction()

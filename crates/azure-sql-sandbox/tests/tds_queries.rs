@@ -7,16 +7,7 @@ mod tds_support;
 use std::sync::Arc;
 use tds_support::*;
 use tiberius::numeric::Numeric;
-use tiberius::{AuthMethod, EncryptionLevel, Uuid};
-
-async fn admin(sandbox: &Sandbox) -> TdsClient {
-    let config = sandbox.config(
-        sandbox.server.port(),
-        AuthMethod::sql_server(ADMIN_USER, ADMIN_PASSWORD),
-        EncryptionLevel::Required,
-    );
-    connect(config).await.expect("admin login")
-}
+use tiberius::Uuid;
 
 /// The error of a batch (tiberius reports it when sending or when reading the results).
 async fn batch_error(client: &mut TdsClient, sql: &str) -> tiberius::error::Error {
@@ -115,7 +106,7 @@ async fn rpc_parameters_bind() {
 #[tokio::test]
 async fn every_type_travels_both_ways() {
     let sandbox = Sandbox::start(false).await;
-    let mut client = admin(&sandbox).await;
+    let mut client = sandbox.admin().await;
     client
         .simple_query(
             "CREATE TABLE dbo.Typed (id INT PRIMARY KEY, i BIGINT, s SMALLINT, t TINYINT, b BIT, f FLOAT, r REAL, \

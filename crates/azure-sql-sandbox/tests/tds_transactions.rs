@@ -11,16 +11,6 @@ use azure_sql_sandbox::tds::packet::MessageType;
 use std::time::Duration;
 use tds_support::raw::*;
 use tds_support::*;
-use tiberius::{AuthMethod, EncryptionLevel};
-
-async fn admin(sandbox: &Sandbox) -> TdsClient {
-    let config = sandbox.config(
-        sandbox.server.port(),
-        AuthMethod::sql_server(ADMIN_USER, ADMIN_PASSWORD),
-        EncryptionLevel::Required,
-    );
-    connect(config).await.expect("admin login")
-}
 
 async fn batch_ok(client: &mut TdsClient, sql: &str) {
     client
@@ -60,8 +50,8 @@ async fn count(client: &mut TdsClient) -> i32 {
 #[tokio::test]
 async fn a_t_sql_transaction_spans_batches_and_stays_private_until_commit() {
     let sandbox = Sandbox::start(false).await;
-    let mut writer = admin(&sandbox).await;
-    let mut other = admin(&sandbox).await;
+    let mut writer = sandbox.admin().await;
+    let mut other = sandbox.admin().await;
 
     batch_ok(&mut writer, "BEGIN TRANSACTION").await;
     assert_eq!(insert(&mut writer, "Eve").await.expect("insert"), 1);
@@ -84,8 +74,8 @@ async fn a_t_sql_transaction_spans_batches_and_stays_private_until_commit() {
 #[tokio::test]
 async fn a_second_writer_gets_1222_and_goes_ahead_after_the_commit() {
     let sandbox = Sandbox::start(false).await;
-    let mut first = admin(&sandbox).await;
-    let mut second = admin(&sandbox).await;
+    let mut first = sandbox.admin().await;
+    let mut second = sandbox.admin().await;
     batch_ok(&mut first, "BEGIN TRAN").await;
     insert(&mut first, "First").await.expect("insert");
 
@@ -107,13 +97,13 @@ async fn a_second_writer_gets_1222_and_goes_ahead_after_the_commit() {
 #[tokio::test]
 async fn a_dropped_connection_rolls_its_transaction_back() {
     let sandbox = Sandbox::start(false).await;
-    let mut gone = admin(&sandbox).await;
+    let mut gone = sandbox.admin().await;
     batch_ok(&mut gone, "BEGIN TRAN").await;
     insert(&mut gone, "Lost").await.expect("insert");
     drop(gone);
 
     // This insert waits for the dropped session's lock until the server has rolled it back.
-    let mut next = admin(&sandbox).await;
+    let mut next = sandbox.admin().await;
     insert(&mut next, "Kept")
         .await
         .expect("insert after the rollback");
@@ -135,8 +125,8 @@ async fn a_dropped_connection_rolls_its_transaction_back() {
 #[tokio::test]
 async fn transaction_manager_requests_roll_back_commit_and_save() {
     let sandbox = Sandbox::start(false).await;
-    let mut client = admin(&sandbox).await;
-    let mut other = admin(&sandbox).await;
+    let mut client = sandbox.admin().await;
+    let mut other = sandbox.admin().await;
 
     client.begin_transaction().await.expect("begin");
     insert(&mut client, "Undone").await.expect("insert");
@@ -255,7 +245,7 @@ async fn nocount_clears_the_count_of_a_result_set_s_done() {
 #[tokio::test]
 async fn max_columns_and_error_512_on_the_wire() {
     let sandbox = Sandbox::start(false).await;
-    let mut client = admin(&sandbox).await;
+    let mut client = sandbox.admin().await;
     batch_ok(
         &mut client,
         "CREATE TABLE dbo.Notes (id INT PRIMARY KEY, body NVARCHAR(MAX), raw VARBINARY(MAX))",
@@ -290,8 +280,8 @@ async fn max_columns_and_error_512_on_the_wire() {
 async fn a_lock_wait_ends_in_1222_not_a_hang() {
     // The session's LOCK_TIMEOUT bounds the wait; the client's own timeout is never reached.
     let sandbox = Sandbox::start(false).await;
-    let mut first = admin(&sandbox).await;
-    let mut second = admin(&sandbox).await;
+    let mut first = sandbox.admin().await;
+    let mut second = sandbox.admin().await;
     batch_ok(
         &mut first,
         "BEGIN TRAN; DELETE FROM dbo.Customer WHERE customer_id = 1",

@@ -271,6 +271,16 @@ impl Sandbox {
         config
     }
 
+    /// The SQL admin's session on the server's main port (TDS 7.4, TLS inside PRELOGIN).
+    pub async fn admin(&self) -> TdsClient {
+        let config = self.config(
+            self.server.port(),
+            AuthMethod::sql_server(ADMIN_USER, ADMIN_PASSWORD),
+            EncryptionLevel::Required,
+        );
+        connect(config).await.expect("admin login")
+    }
+
     /// Token login to the server's main port with TDS 7.4 and TLS inside PRELOGIN.
     pub fn token_config(&self, token: &str) -> Config {
         self.config(
