@@ -52,7 +52,8 @@
 //!
 //! # What happens on its own
 //!
-//! - One request to Entra per token half-life, however many connections and pools share the
+//! - One request to Entra at a time and 1.25 per token lifetime (renewal at 80% of it: 12
+//!   minutes before a 1-hour token expires), however many connections and pools share the
 //!   [`TokenSource`]; renewal runs in the background, so `get()` never waits on Entra while a
 //!   usable token is cached. When Entra fails, the still-valid token keeps serving and renewal
 //!   retries with backoff; callers see an error (with the `AADSTS` code and text) only when no

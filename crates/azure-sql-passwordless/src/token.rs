@@ -3,15 +3,24 @@
 //!
 //! # The renewal policy, and how it compares
 //!
-//! | | renews | who waits |
-//! |---|---|---|
-//! | Microsoft.Data.SqlClient | lazily, at login, once the token is within 45 min of expiry (one caller refreshes, the others reuse the old token); within 10 min of expiry every login fetches its own | the login that refreshes |
-//! | mssql-python | at checkout, within 5 min of expiry | the checkout that refreshes |
-//! | **this crate** | in the background, at half the token's lifetime (no later than 10 min before expiry), retrying failures with backoff and jitter | nobody, unless the cached token has less than 2 min left (then callers wait on the one in-flight request) |
+//! | | renews | Entra requests per token lifetime | who waits |
+//! |---|---|---|---|
+//! | Microsoft.Data.SqlClient | lazily, at login, once the token is within 45 min of expiry (one caller refreshes, the others reuse the old token); within 10 min of expiry every login fetches its own | depends on logins: with steady logins one per 15–45 min for a 60–90 min token (up to 4); none while no login happens | the login that refreshes |
+//! | mssql-python | at checkout, within 5 min of expiry | about 1 | the checkout that refreshes |
+//! | MSAL (what `azure-identity` libraries build on) | at the next token request, once half the lifetime has passed, but only for tokens living 2 h or more; shorter tokens (SQL's are 60–90 min) within 5 min of expiry | about 1 (2 for long tokens) | the request that refreshes |
+//! | **this crate** | in the background, at 80% of the token's lifetime (12 min before expiry for a 60-min token, 18 for a 90-min one; no later than 10 min before expiry), retrying failures with backoff and jitter | **1.25** | nobody, unless the cached token has less than 2 min left (then callers wait on the one in-flight request) |
 //!
-//! Every number is in [`RenewalPolicy`], with its reasoning. All margins shrink with the token's
-//! lifetime (see [`RenewalPolicy::scaled`]), so a token that lives 6 seconds in a test is renewed
-//! after 3 seconds just as a 1-hour token is renewed after 30 minutes.
+//! Why 80%: renewing any later saves little (1 request per lifetime is the floor, reached only
+//! by renewing at expiry, when callers would wait), and renewing earlier costs much (half-life
+//! renewal makes 2 requests per lifetime: double the load every pod puts on the tenant, for a
+//! 30-minute head start nobody needs). The 12 minutes it leaves on a 1-hour token hold 10
+//! minutes of retries before any caller would wait (13 to 19 attempts with the default backoff:
+//! enough to ride out an Entra incident or a throttling spell of several minutes), and the
+//! renewal finishes before the pool starts retiring connections logged in with the old token
+//! (from 8 minutes before expiry: see [`crate::pool`]), so every replacement login carries the
+//! new token. The reasoning for each number is in [`RenewalPolicy`]. All margins shrink with the
+//! token's lifetime (see [`RenewalPolicy::scaled`]), so a token that lives 6 seconds in a test
+//! is renewed after 4.8 seconds just as a 1-hour token is renewed after 48 minutes.
 //!
 //! # Guarantees
 //!
@@ -46,12 +55,25 @@ use tokio_util::sync::CancellationToken;
 #[derive(Clone, Debug, PartialEq)]
 pub struct RenewalPolicy {
     /// Renewal starts once this fraction of the token's lifetime (counted from its receipt) has
-    /// passed. Default `0.5`: an Entra token (60–90 minutes) is renewed with 30–45 minutes to
-    /// spare, which leaves room for dozens of retries through an Entra outage before any caller
-    /// notices. Each renewal is one request per half-lifetime, i.e. about 2 per hour.
+    /// passed. Default `0.8`: a 60-minute Entra token is renewed 12 minutes before it expires, a
+    /// 90-minute one 18 minutes before, a 24-hour managed identity token about 5 hours before.
+    ///
+    /// That is 1.25 requests per token lifetime (`1 / 0.8`), against the floor of 1 that only
+    /// renewing at expiry would reach (with callers waiting) and the 2 that half-life renewal
+    /// makes. The 20% left is the head start: on a 1-hour token, 10 minutes of retries
+    /// (13 to 19 attempts with the default backoff) before callers would wait on the last
+    /// 2 minutes ([`min_remaining`](Self::min_remaining)), and 4 minutes before the pool starts
+    /// retiring connections logged in with the old token (from `min_remaining` plus a tenth of
+    /// the lifetime before expiry), so a renewal that needs its full 30-second timeout and a few
+    /// retries still lands before them and every replacement login carries the new token. An
+    /// earlier fraction buys more of an outage margin at the price of more requests; a later
+    /// one shrinks that 4-minute lead below what a slow renewal needs (and for tokens under
+    /// 20 minutes, whose margins are scaled down, retirement starts at 80% already).
     pub renew_at_fraction: f64,
-    /// ...and no later than this long before expiry, whatever the fraction. Default 10 minutes
-    /// (capped at a quarter of the lifetime): the floor that keeps a custom, late fraction safe.
+    /// ...and no later than this long before expiry, whatever the fraction. Default 10 minutes,
+    /// capped at a fifth of the lifetime (so for tokens under 50 minutes the floor is 80% of the
+    /// lifetime): the bound that keeps a custom, late fraction safe. The default fraction
+    /// already renews at least this early, so with the defaults the floor never binds.
     pub renew_before_expiry: Duration,
     /// A token with less than this left is not handed to a new login: callers wait on the one
     /// in-flight renewal instead, and pooled connections logged in with a token that close to
@@ -64,7 +86,9 @@ pub struct RenewalPolicy {
     /// step.
     pub retry_initial: Duration,
     /// Longest delay between failed renewals. Default 1 minute (capped at a twentieth of the
-    /// lifetime): with a 30-minute head start, that is still about 25 attempts before expiry.
+    /// lifetime): the backoff reaches it after 6 failures (1 + 2 + ... + 32 s), so the 10
+    /// minutes between renewal and the callers' 2-minute margin on a 1-hour token hold 13 to 19
+    /// attempts, depending on jitter.
     pub retry_max: Duration,
     /// The most one request to the identity provider may take before it counts as failed.
     /// Default 30 seconds (capped at a quarter of the lifetime).
@@ -74,7 +98,7 @@ pub struct RenewalPolicy {
 impl Default for RenewalPolicy {
     fn default() -> Self {
         Self {
-            renew_at_fraction: 0.5,
+            renew_at_fraction: 0.8,
             renew_before_expiry: Duration::from_secs(10 * 60),
             min_remaining: Duration::from_secs(2 * 60),
             retry_initial: Duration::from_secs(1),
@@ -101,9 +125,10 @@ pub struct Margins {
 
 impl RenewalPolicy {
     /// The margins for a token that lives `lifetime` from its receipt: each bound is capped at
-    /// a fixed share of the lifetime (renew-before-expiry ¼, minimum remaining ⅒, first retry
+    /// a fixed share of the lifetime (renew-before-expiry ⅕, minimum remaining ⅒, first retry
     /// 1⁄100, longest retry 1⁄20, request timeout ¼), so the same policy serves 1-hour tokens
-    /// and the few-second tokens of tests.
+    /// and the few-second tokens of tests. With the default fraction, renewal starts at 80% of
+    /// every lifetime.
     ///
     /// ```
     /// use azure_sql_passwordless::RenewalPolicy;
@@ -111,20 +136,20 @@ impl RenewalPolicy {
     ///
     /// let policy = RenewalPolicy::default();
     /// let hour = policy.scaled(Duration::from_secs(3600));
-    /// assert_eq!(hour.renew_after, Duration::from_secs(1800));
+    /// assert_eq!(hour.renew_after, Duration::from_secs(48 * 60));
     /// assert_eq!(hour.min_remaining, Duration::from_secs(120));
     /// let test = policy.scaled(Duration::from_secs(6));
-    /// assert_eq!(test.renew_after, Duration::from_secs(3));
+    /// assert_eq!(test.renew_after, Duration::from_millis(4800));
     /// assert_eq!(test.min_remaining, Duration::from_millis(600));
     /// ```
     pub fn scaled(&self, lifetime: Duration) -> Margins {
         let fraction = if self.renew_at_fraction.is_finite() {
             self.renew_at_fraction.clamp(0.0, 1.0)
         } else {
-            0.5
+            RenewalPolicy::default().renew_at_fraction
         };
         let by_fraction = lifetime.mul_f64(fraction);
-        let floor = lifetime.saturating_sub(self.renew_before_expiry.min(lifetime / 4));
+        let floor = lifetime.saturating_sub(self.renew_before_expiry.min(lifetime / 5));
         let min_remaining = self.min_remaining.min(lifetime / 10);
         // Renewal always starts before callers would have to wait.
         let renew_after = by_fraction
@@ -671,7 +696,7 @@ impl Task {
             return false;
         };
         let outcome = match result {
-            Ok(Ok(access)) => receive(access, now),
+            Ok(Ok(access)) => receive(access, now, took),
             Ok(Err(e)) => Err(TokenFailure::from_azure(&e)),
             Err(_) => Err(TokenFailure::timed_out(timeout)),
         };
@@ -681,10 +706,11 @@ impl Task {
         match outcome {
             Ok(token) => {
                 let margins = shared.policy.scaled(token.lifetime);
-                let progressed = st
-                    .current
-                    .as_ref()
-                    .is_none_or(|old| token.expires_at > old.expires_at);
+                // The same token again (an upstream cache) is no progress, even when the two
+                // clocks its expiry is computed from moved a few microseconds apart.
+                let progressed = st.current.as_ref().is_none_or(|old| {
+                    old.secret != token.secret && token.expires_at > old.expires_at
+                });
                 st.consecutive_failures = 0;
                 st.last_failure = None;
                 st.last_failure_at = None;
@@ -784,16 +810,21 @@ fn next_action(shared: &Shared) -> Next {
 }
 
 /// Entra's `expires_in` and the token's own `exp` claim are whole seconds (`exp` = the issue
-/// second, truncated, plus the lifetime), so the token can expire up to a second before the
-/// `expires_on` computed from them: the cache counts it as expiring that much earlier.
+/// second, truncated, plus the lifetime), and `azure_identity` turns `expires_in` into an
+/// `expires_on` counted from when the answer arrived: so the token can expire up to a second,
+/// plus the time the request took, before that `expires_on`. The cache counts it as expiring
+/// that much earlier (at most half of what is left: a token living under 2 seconds cannot be
+/// counted safely at whole-second precision, and only tests make such tokens), so a token it
+/// hands out is never one the server already considers expired.
 pub const EXPIRY_GRANULARITY: Duration = Duration::from_secs(1);
 
-/// Turns the provider's answer into a cached token: expiry relative to now at receipt, less
-/// [`EXPIRY_GRANULARITY`] (at most a quarter of the lifetime).
-fn receive(access: AccessToken, now: Instant) -> Result<Token, TokenFailure> {
+/// Turns the provider's answer to a request that took `took` into a cached token: expiry
+/// relative to now at receipt, less [`EXPIRY_GRANULARITY`] and `took`, at most half of what is
+/// left.
+fn receive(access: AccessToken, now: Instant, took: Duration) -> Result<Token, TokenFailure> {
     let left = access.expires_on - OffsetDateTime::now_utc();
     let left = Duration::try_from(left).unwrap_or(Duration::ZERO);
-    let lifetime = left.saturating_sub(EXPIRY_GRANULARITY.min(left / 4));
+    let lifetime = left.saturating_sub((EXPIRY_GRANULARITY + took).min(left / 2));
     if lifetime.is_zero() {
         return Err(TokenFailure::other(format!(
             "the provider returned a token that had already expired (expires_on {}); check this machine's clock",
@@ -895,29 +926,36 @@ mod tests {
     #[test]
     fn default_policy_numbers_scale_with_the_lifetime() {
         let p = RenewalPolicy::default();
-        let hour = p.scaled(Duration::from_secs(3600));
-        assert_eq!(hour.renew_after, Duration::from_secs(1800));
-        assert_eq!(hour.min_remaining, Duration::from_secs(120));
+        let min = |m: u64| Duration::from_secs(m * 60);
+        // Entra's tokens live 60–90 minutes: renewed 12 and 18 minutes before expiry.
+        let hour = p.scaled(min(60));
+        assert_eq!(hour.renew_after, min(48));
+        assert_eq!(hour.min_remaining, min(2));
         assert_eq!(hour.retry_initial, Duration::from_secs(1));
         assert_eq!(hour.retry_max, Duration::from_secs(60));
         assert_eq!(hour.fetch_timeout, Duration::from_secs(30));
-        let day = p.scaled(Duration::from_secs(24 * 3600));
-        assert_eq!(day.renew_after, Duration::from_secs(12 * 3600));
-        // A late custom fraction is held back by the renew-before-expiry floor.
+        assert_eq!(p.scaled(min(90)).renew_after, min(72));
+        // A 24-hour managed identity token: 4.8 hours ahead.
+        let day = p.scaled(min(24 * 60));
+        assert_eq!(day.renew_after, Duration::from_secs(24 * 3600 * 4 / 5));
+        // A late custom fraction is held back by the renew-before-expiry floor: 10 minutes
+        // before expiry, or 80% of a token living under 50 minutes.
         let late = RenewalPolicy {
             renew_at_fraction: 0.99,
             ..RenewalPolicy::default()
         };
-        assert_eq!(
-            late.scaled(Duration::from_secs(3600)).renew_after,
-            Duration::from_secs(50 * 60)
-        );
+        assert_eq!(late.scaled(min(60)).renew_after, min(50));
+        assert_eq!(late.scaled(min(20)).renew_after, min(16));
         let six = p.scaled(Duration::from_secs(6));
-        assert_eq!(six.renew_after, Duration::from_secs(3));
+        assert_eq!(six.renew_after, Duration::from_millis(4800));
         assert_eq!(six.min_remaining, Duration::from_millis(600));
         assert_eq!(six.retry_initial, Duration::from_millis(60));
         assert_eq!(six.retry_max, Duration::from_millis(300));
         assert_eq!(six.fetch_timeout, Duration::from_millis(1500));
+        assert_eq!(
+            late.scaled(Duration::from_secs(6)).renew_after,
+            Duration::from_millis(4800)
+        );
         // Nonsense fractions cannot schedule renewal after callers would wait.
         let odd = RenewalPolicy {
             renew_at_fraction: f64::NAN,
@@ -926,6 +964,60 @@ mod tests {
         };
         let m = odd.scaled(Duration::from_secs(6));
         assert!(m.renew_after + m.min_remaining <= Duration::from_secs(6));
+        assert_eq!(
+            m.renew_after,
+            Duration::from_millis(4800),
+            "NaN: the default"
+        );
+    }
+
+    #[test]
+    fn the_default_renews_at_80_percent_of_any_lifetime_before_connections_retire() {
+        let p = RenewalPolicy::default();
+        let mut lifetime = Duration::from_millis(100);
+        while lifetime <= Duration::from_secs(48 * 3600) {
+            let m = p.scaled(lifetime);
+            // 1.25 requests per lifetime, whatever the lifetime (to the nanosecond).
+            let at_80 = lifetime.mul_f64(0.8);
+            assert!(
+                m.renew_after.abs_diff(at_80) <= Duration::from_nanos(1),
+                "{lifetime:?}: renews after {:?}",
+                m.renew_after
+            );
+            // The pool retires a connection from `min_remaining` plus up to a tenth of the
+            // lifetime before its token expires: renewal has started by then, so replacement
+            // logins carry the new token.
+            let first_retirement = lifetime - m.min_remaining - lifetime / 10;
+            assert!(m.renew_after <= first_retirement, "{lifetime:?}: {m:?}");
+            // Callers never wait while renewal is due: it starts before the last margin.
+            assert!(m.renew_after + m.min_remaining < lifetime, "{lifetime:?}");
+            lifetime = lifetime * 3 / 2;
+        }
+    }
+
+    #[test]
+    fn expiry_is_counted_a_second_and_the_request_early() {
+        let token = |secs: i64| {
+            AccessToken::new(
+                "t".to_string(),
+                OffsetDateTime::now_utc() + time::Duration::seconds(secs),
+            )
+        };
+        let near = |d: Duration, want: Duration| d <= want && want - d < Duration::from_millis(5);
+        // Whole-second `exp`, and an `expires_on` counted from the answer's arrival: the token
+        // may expire up to a second plus the request's 200 ms before what `expires_on` says.
+        let hour = receive(token(3600), Instant::now(), Duration::from_millis(200)).expect("ok");
+        assert!(
+            near(hour.lifetime(), Duration::from_millis(3_598_800)),
+            "{hour:?}"
+        );
+        // Short test tokens keep at least half of what is left.
+        let three = receive(token(3), Instant::now(), Duration::ZERO).expect("ok");
+        assert!(near(three.lifetime(), Duration::from_secs(2)), "{three:?}");
+        let two = receive(token(2), Instant::now(), Duration::from_millis(300)).expect("ok");
+        assert!(near(two.lifetime(), Duration::from_secs(1)), "{two:?}");
+        let err = receive(token(-5), Instant::now(), Duration::ZERO).expect_err("expired");
+        assert!(err.to_string().contains("already expired"), "{err}");
     }
 
     #[test]
@@ -960,9 +1052,9 @@ mod tests {
         assert_eq!(tokens.state().fetches, 1);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn renews_in_the_background_before_expiry_without_callers_waiting() {
-        // 2 s tokens, counted as 1.5 s (the whole-second allowance is capped at a quarter).
+        // 2 s tokens, counted as 1 s (whole-second expiry): renewal every 0.8 s.
         let p = Arc::new(Counting::new(Duration::from_secs(2)));
         let tokens = source(&p);
         let first = tokens.token().await.expect("first token");
@@ -971,20 +1063,19 @@ mod tests {
             1,
             "the very first call waits for the first request"
         );
-        assert!(first.lifetime() <= Duration::from_millis(1500));
-        // Call continuously across three lifetimes; every call must be answered at once.
+        assert!(first.lifetime() <= Duration::from_secs(1));
+        let renew_after = tokens.policy().scaled(first.lifetime()).renew_after;
+        assert!(renew_after > Duration::from_millis(790), "{renew_after:?}");
+        // Call every 20 ms across three lifetimes; every call must be answered from the cache
+        // with a token that is not about to expire.
+        let min_remaining = tokens.policy().scaled(first.lifetime()).min_remaining;
         let deadline = Instant::now() + Duration::from_millis(4500);
         let mut seen = vec![first.secret().to_owned()];
         while Instant::now() < deadline {
-            let started = Instant::now();
             let t = tokens.token().await.expect("token");
             assert!(
-                started.elapsed() < Duration::from_millis(50),
-                "a caller waited"
-            );
-            assert!(
-                t.expires_in() > Duration::from_millis(150),
-                "handed out a nearly expired token"
+                t.expires_in() > min_remaining,
+                "handed out a nearly expired token: {t:?}"
             );
             if seen.last().map(String::as_str) != Some(t.secret()) {
                 seen.push(t.secret().to_owned());
@@ -996,33 +1087,38 @@ mod tests {
             state.waits, 1,
             "no caller after the first waited: {state:?}"
         );
-        // Renewal at half the lifetime: 4.5 s / 0.75 s ≈ 7 requests (first included).
-        assert!((6..=8).contains(&p.fetches()), "fetches = {}", p.fetches());
-        assert!(
-            seen.len() as u64 + 1 >= p.fetches(),
-            "each renewal replaced the token"
-        );
+        // Renewal at 80% of the lifetime: requests at 0, 0.8, 1.6, 2.4, 3.2 and 4 s, each while
+        // the token it replaced still had a fifth of its lifetime left.
+        assert_eq!(p.fetches(), 6);
+        let times = p.times.lock().expect("times").clone();
+        for gap in times.windows(2).map(|w| w[1] - w[0]) {
+            assert!(
+                gap.abs_diff(renew_after) < Duration::from_millis(2),
+                "renewed {gap:?} after the previous request, not {renew_after:?}"
+            );
+        }
+        assert_eq!(seen.len(), 6, "each renewal replaced the token");
     }
 
     #[tokio::test(start_paused = true)]
-    async fn an_hour_long_token_is_renewed_half_way_under_paused_time() {
+    async fn an_hour_long_token_is_renewed_12_minutes_before_expiry_under_paused_time() {
         let p = Arc::new(Counting::new(Duration::from_secs(3600)));
         let tokens = source(&p);
         tokens.token().await.expect("token");
         let due = tokens.state().renewal_due_in.expect("due");
-        // Half the lifetime, counted from an expiry one second early (less the microseconds the
-        // wall clock moved during the request).
+        // 80% of the lifetime, counted from an expiry one second early (less the microseconds
+        // the wall clock moved during the request): 2879.2 s.
         assert!(
-            due <= Duration::from_millis(1_799_500) && due > Duration::from_secs(1799),
+            due <= Duration::from_millis(2_879_200) && due > Duration::from_millis(2_879_000),
             "{due:?}"
         );
-        tokio::time::sleep(Duration::from_secs(1799)).await;
+        tokio::time::sleep(Duration::from_secs(2879)).await;
         assert_eq!(p.fetches(), 1);
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
         assert_eq!(p.fetches(), 2);
-        // 24 hours: two renewals an hour.
+        // 24 hours: one request every 48 minutes, 1.25 an hour (half-life renewal made 48).
         tokio::time::sleep(Duration::from_secs(24 * 3600)).await;
-        assert_eq!(p.fetches(), 2 + 48);
+        assert_eq!(p.fetches(), 2 + 30);
         assert_eq!(tokens.state().waits, 1);
     }
 
@@ -1033,7 +1129,7 @@ mod tests {
         let first = tokens.token().await.expect("token");
         p.fail_next.store(5, Ordering::SeqCst);
         // Past the renewal point: the renewals fail, the first token keeps serving at once.
-        tokio::time::sleep(Duration::from_secs(1801)).await;
+        tokio::time::sleep(Duration::from_secs(2881)).await;
         let t = tokens.token().await.expect("still serving");
         assert_eq!(t.secret(), first.secret());
         // Backoff: 1, 2, 4, 8, 16 s (±25%) after the failures, then the 6th request succeeds.
@@ -1059,9 +1155,9 @@ mod tests {
         let tokens = source(&p);
         tokens.token().await.expect("token");
         p.fail_next.store(u32::MAX, Ordering::SeqCst);
-        tokio::time::sleep(Duration::from_secs(1800 + 300)).await;
+        tokio::time::sleep(Duration::from_secs(2880 + 300)).await;
         let times = p.times.lock().expect("times").clone();
-        // The first request, then the failed renewal at 1800 s and its retries.
+        // The first request, then the failed renewal at 2879 s and its retries.
         let gaps: Vec<f64> = times[1..]
             .windows(2)
             .map(|w| (w[1] - w[0]).as_secs_f64())
@@ -1072,6 +1168,28 @@ mod tests {
         for (gap, want) in gaps.iter().zip(expected) {
             assert!(*gap >= want * 0.75 && *gap <= want * 1.25, "gaps {gaps:?}");
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_entra_outage_from_the_renewal_on_gets_13_to_19_attempts_before_callers_notice() {
+        let p = Arc::new(Counting::new(Duration::from_secs(3600)));
+        let tokens = source(&p);
+        let first = tokens.token().await.expect("token");
+        p.fail_next.store(u32::MAX, Ordering::SeqCst);
+        // Renewal starts at 2879.2 s; callers would have to wait from 3479 s (the token, counted
+        // as expiring at 3599 s, has 2 minutes left). Just before that, the first token still
+        // serves at once and renewal has been retried with backoff all along.
+        tokio::time::sleep(Duration::from_secs(3478)).await;
+        let t = tokens.token().await.expect("still serving");
+        assert_eq!(t.secret(), first.secret());
+        let state = tokens.state();
+        assert_eq!(state.waits, 1, "{state:?}");
+        assert!(
+            (13..=19).contains(&state.failures),
+            "{} attempts in the 10 minutes of head start",
+            state.failures
+        );
+        assert_eq!(p.fetches(), 1 + state.failures);
     }
 
     #[tokio::test(start_paused = true)]
@@ -1190,29 +1308,41 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_same_token_again_is_retried_with_backoff_not_in_a_loop() {
-        // An upstream cache (IMDS) answering with the token we already hold.
+        // An upstream cache (IMDS, `az`) answering with the token we already hold, which expires
+        // at a fixed instant. Paused time does not move the wall clock, so the provider states
+        // the expiry relative to Tokio's clock, as a real one would relative to the wall clock.
         #[derive(Debug)]
-        struct Cached(OffsetDateTime, AtomicU64);
+        struct Cached(Instant, AtomicU64);
         #[async_trait::async_trait]
         impl TokenProvider for Cached {
             async fn fetch(&self, _: &str) -> azure_core::Result<AccessToken> {
-                self.1.fetch_add(1, Ordering::SeqCst);
-                Ok(AccessToken::new("same".to_string(), self.0))
+                let n = self.1.fetch_add(1, Ordering::SeqCst) + 1;
+                assert!(n < 100, "the provider is being asked in a loop");
+                let left = self.0.saturating_duration_since(Instant::now());
+                let left = time::Duration::try_from(left).unwrap_or_default();
+                Ok(AccessToken::new(
+                    "same".to_string(),
+                    OffsetDateTime::now_utc() + left,
+                ))
             }
             fn kind(&self) -> &'static str {
                 "cached"
             }
         }
         let p = Arc::new(Cached(
-            OffsetDateTime::now_utc() + time::Duration::hours(1),
+            Instant::now() + Duration::from_secs(3600),
             AtomicU64::new(0),
         ));
         let tokens = TokenSource::new(p.clone(), SCOPE);
         tokens.token().await.expect("token");
-        tokio::time::sleep(Duration::from_secs(3000)).await;
-        // Halving remaining lifetimes plus growing backoff: a handful of requests, not thousands.
+        tokio::time::sleep(Duration::from_secs(3590)).await;
+        // Renewal at 2879 s gets the same token back (12 minutes left), then again after 80%
+        // of what is left each time (3455 s, 3569 s): a handful of requests, not a loop.
         let n = p.1.load(Ordering::SeqCst);
-        assert!((2..=30).contains(&n), "requests = {n}");
+        assert_eq!(n, 4, "requests");
+        let t = tokens.token().await.expect("the same token still serves");
+        assert_eq!(t.secret(), "same");
+        assert_eq!(tokens.state().waits, 1);
     }
 
     #[tokio::test]
@@ -1244,19 +1374,26 @@ mod tests {
     fn a_runtime_that_goes_away_does_not_strand_the_source() {
         let p = Arc::new(Counting::new(Duration::from_millis(200)));
         let tokens = source(&p);
-        for _ in 0..2 {
+        for round in 0..2 {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_time()
                 .build()
                 .expect("runtime");
+            let before = p.fetches();
             rt.block_on(async {
-                tokens.token().await.expect("token");
-                tokio::time::sleep(Duration::from_millis(250)).await;
-                tokens.token().await.expect("token after renewal");
+                let renewed = tokio::time::timeout(Duration::from_secs(10), async {
+                    let first = tokens.token().await.expect("token");
+                    // Outlive it: only a request made from this runtime can answer now.
+                    tokio::time::sleep(first.expires_in() + Duration::from_millis(10)).await;
+                    let later = tokens.token().await.expect("token after renewal");
+                    assert_ne!(later.secret(), first.secret(), "round {round}");
+                })
+                .await;
+                renewed.expect("stranded: no task answered in the new runtime");
             });
             drop(rt);
+            assert!(p.fetches() > before, "round {round}: nothing fetched");
         }
-        assert!(p.fetches() >= 4, "fetches = {}", p.fetches());
     }
 
     #[test]
