@@ -563,14 +563,10 @@ mod tests {
         let state = pool.state();
         assert_eq!((state.size, state.waiting), (0, 0));
         assert!(state.token.is_none(), "Sql Password has no token");
-        let asked = Instant::now();
+        // The connect's own error, not the pool's 20-second timeout (Error::PoolTimeout).
         let err = pool.get().await.expect_err("nobody listens");
-        assert!(
-            asked.elapsed() < Duration::from_secs(5),
-            "waited {:?}",
-            asked.elapsed()
-        );
         assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+        assert_eq!(pool.state().timed_out, 0);
         assert_eq!(pool.state().waiting, 0, "the caller is no longer counted");
         assert!(!format!("{err} {pool:?}").contains("not-shown"));
     }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use azure_sql_passwordless::Pool;
+use azure_sql_passwordless::{Pool, TokenState};
 use azure_sql_sandbox::TokenEndpointFault;
 use common::{customer_ids, lifetime, sandbox, target};
 use std::sync::Arc;
@@ -50,12 +50,23 @@ async fn no_token_or_secret_reaches_the_logs() {
         .token()
         .await
         .expect("token");
-    // Through a renewal and a failing one.
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // Through a renewal and a failing one (waiting on the cache's counters, at most a minute).
+    let until = |done: fn(&TokenState) -> bool| {
+        let pool = pool.clone();
+        async move {
+            let polled = tokio::time::timeout(Duration::from_secs(60), async {
+                while !pool.state().token.as_ref().is_some_and(done) {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            });
+            polled.await.expect("the token cache got there");
+        }
+    };
+    until(|t| t.fetches >= 2).await;
     t.sandbox
         .faults()
         .fail_token_requests(2, TokenEndpointFault::unavailable());
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    until(|t| t.failures >= 1).await;
     let shown = format!("{pool:?} {conn:?} {:?} {token:?}", pool.state());
     let logs = String::from_utf8_lossy(&capture.0.lock().expect("logs")).into_owned();
     assert!(logs.contains("token: acquired"), "the capture works");
