@@ -5,13 +5,18 @@
 //! 2. Entra requests per 1,000 connections opened concurrently (goal: 1 per token lifetime);
 //! 3. the longest `pool.get()` while a renewal is in flight under load, against the longest
 //!    outside renewals (goal: no larger). Renewal requests are stalled 250 ms at Entra so they
-//!    last long enough to overlap many `get()`s.
+//!    last long enough to overlap many `get()`s;
+//! 4. Entra requests per token lifetime in the steady state, over 24 hours of Entra-length
+//!    tokens (60 and 90 minutes): simulated on Tokio's paused clock (the cache's real code, a
+//!    provider that issues tokens at once), since a day of wall-clock time is not a benchmark.
 //!
 //! Run: `cargo bench -p azure-sql-passwordless --bench pool` (a bench binary, not criterion:
 //! it prints percentiles and counts, and how it got them).
 
-use azure_sql_passwordless::{Config, Pool, RefreshRecord};
+use azure_core::credentials::AccessToken;
+use azure_sql_passwordless::{Config, Pool, RefreshRecord, TokenProvider, TokenSource};
 use azure_sql_sandbox::{Sandbox, SandboxOptions};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -75,6 +80,70 @@ async fn warm_get_latency(pool: &Pool, tasks: usize, per_task: usize) -> Vec<Dur
     all
 }
 
+/// Issues a token living `lifetime` at once, counting requests.
+#[derive(Debug)]
+struct Issuer {
+    lifetime: Duration,
+    requests: AtomicU64,
+}
+
+#[async_trait::async_trait]
+impl TokenProvider for Issuer {
+    async fn fetch(&self, _scope: &str) -> azure_core::Result<AccessToken> {
+        let n = self.requests.fetch_add(1, Ordering::Relaxed);
+        let lifetime = time::Duration::try_from(self.lifetime).unwrap_or_default();
+        Ok(AccessToken::new(
+            format!("token-{n}"),
+            time::OffsetDateTime::now_utc() + lifetime,
+        ))
+    }
+    fn kind(&self) -> &'static str {
+        "simulated issuer"
+    }
+}
+
+/// Requests made, and callers that waited, over `run` of simulated time with `callers` tasks
+/// each asking for a token every `every`.
+fn steady_state(lifetime: Duration, run: Duration, callers: usize, every: Duration) -> (u64, u64) {
+    // Paused time needs a current-thread runtime of its own (on its own thread: `main` runs
+    // in another runtime).
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let issuer = Arc::new(Issuer {
+                lifetime,
+                requests: AtomicU64::new(0),
+            });
+            let tokens = TokenSource::new(issuer.clone(), "https://database.windows.net/.default");
+            let end = tokio::time::Instant::now() + run;
+            let tasks: Vec<_> = (0..callers)
+                .map(|_| {
+                    let tokens = tokens.clone();
+                    tokio::spawn(async move {
+                        while tokio::time::Instant::now() < end {
+                            tokens.token().await.expect("token");
+                            tokio::time::sleep(every).await;
+                        }
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await.expect("caller");
+            }
+            (
+                issuer.requests.load(Ordering::Relaxed),
+                tokens.state().waits,
+            )
+        })
+    })
+    .join()
+    .expect("simulation thread")
+}
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -136,7 +205,7 @@ async fn main() {
     println!();
 
     // ---- 3. get() during renewals under load -----------------------------------------------
-    let lifetime = Duration::from_secs(4);
+    let lifetime = Duration::from_secs(10);
     let sandbox = Sandbox::start(SandboxOptions {
         token_lifetime: lifetime,
         ..SandboxOptions::default()
@@ -148,7 +217,7 @@ async fn main() {
     sandbox
         .faults()
         .set_token_stall(Some(Duration::from_millis(250)));
-    let run_for = Duration::from_secs(13);
+    let run_for = Duration::from_secs(25);
     let started = Instant::now();
     // Watch the token cache for renewal windows (wall clock start + duration).
     let renewals: Arc<Mutex<Vec<RefreshRecord>>> = Arc::default();
@@ -260,6 +329,21 @@ async fn main() {
             show(percentile(set, 50.0)),
             show(percentile(set, 99.0)),
             show(*set.last().unwrap_or(&Duration::ZERO)),
+        );
+    }
+    println!();
+
+    // ---- 4. Entra requests per token lifetime, steady state ---------------------------------
+    let day = Duration::from_secs(24 * 3600);
+    println!("4. Entra requests per token lifetime over 24 h (simulated on Tokio's paused clock; 8 callers, one get every 10 s each)");
+    for minutes in [60u64, 90] {
+        let lifetime = Duration::from_secs(minutes * 60);
+        let (requests, waits) = steady_state(lifetime, day, 8, Duration::from_secs(10));
+        let lifetimes = day.as_secs_f64() / lifetime.as_secs_f64();
+        let renewals = requests.saturating_sub(1);
+        println!(
+            "   {minutes}-min tokens: {requests} requests (the first, then {renewals} renewals) in {lifetimes:.0} lifetimes = {:.2} renewals per lifetime   callers that waited: {waits} (each one's first get, before any token existed)",
+            renewals as f64 / lifetimes
         );
     }
     println!();
