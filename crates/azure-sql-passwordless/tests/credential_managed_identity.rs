@@ -3,8 +3,8 @@
 //! `azure_identity`'s `ManagedIdentityCredential` reads `IDENTITY_ENDPOINT`/`IDENTITY_HEADER`
 //! from the process environment, which is global: this file is its own test binary and holds a
 //! single test, which sets them as soon as the sandbox has said where its endpoint listens, and
-//! before anything of the library runs. (IMDS itself lives at 169.254.169.254, which a test
-//! cannot take over.)
+//! before anything of the library runs. IMDS (VMs, AKS nodes) is tested in
+//! `credential_managed_identity_imds.rs`.
 
 mod credential_common;
 
