@@ -192,6 +192,11 @@ impl Connection {
             .map(|at| at.saturating_duration_since(Instant::now()))
     }
 
+    /// When the token this connection logged in with expires (`None` for SQL logins).
+    pub(crate) fn token_expires_at(&self) -> Option<Instant> {
+        self.token_expires_at
+    }
+
     /// Whether the login token is past the point where the pool stops handing the connection
     /// out: its expiry less the minimum remaining lifetime of the [`crate::RenewalPolicy`], less
     /// a random share of up to a tenth of the token's lifetime (so the connections that logged

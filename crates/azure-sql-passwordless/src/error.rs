@@ -43,17 +43,17 @@ pub enum Error {
         failure: TokenFailure,
     },
 
-    /// The cached token has expired (or has too little time left to finish a login) and every
-    /// attempt to renew it since has failed.
+    /// The cached token has expired and every attempt to renew it since has failed.
     #[error(
-        "the access token {expiry} and renewing it from {provider} has failed {failures} time(s) in a row: {failure}{hint}",
+        "the access token expired {expired_ago:.1?} ago and renewing it from {provider} has failed {failures} time(s) in a row: {failure}{hint}",
         hint = Hint(failure.aadsts)
     )]
     TokenExpired {
         /// The kind of credential that was asked.
         provider: &'static str,
-        /// How far past (or how close to) expiry the cached token is.
-        expiry: TokenExpiry,
+        /// How long ago the cached token expired (counted conservatively: see
+        /// [`crate::token::EXPIRY_GRANULARITY`]).
+        expired_ago: Duration,
         /// Consecutive failed renewals.
         failures: u32,
         /// The last failure.
@@ -296,36 +296,6 @@ impl fmt::Display for TokenFailure {
                 write!(f, "AADSTS{code}: {}", self.message)
             }
             _ => f.write_str(&self.message),
-        }
-    }
-}
-
-/// How a cached token stands against its expiry, in [`Error::TokenExpired`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenExpiry {
-    /// It expired this long ago.
-    Expired {
-        /// Time since expiry.
-        ago: Duration,
-    },
-    /// It is still valid for `left`, less than the `needed` margin a login requires.
-    TooClose {
-        /// Time left.
-        left: Duration,
-        /// The minimum remaining lifetime for a login ([`crate::RenewalPolicy::min_remaining`],
-        /// scaled to the token's lifetime).
-        needed: Duration,
-    },
-}
-
-impl fmt::Display for TokenExpiry {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TokenExpiry::Expired { ago } => write!(f, "expired {ago:.1?} ago"),
-            TokenExpiry::TooClose { left, needed } => write!(
-                f,
-                "expires in {left:.1?}, too soon to finish a login (at least {needed:.1?} is needed)"
-            ),
         }
     }
 }
@@ -711,9 +681,7 @@ mod tests {
     fn expiry_and_timeouts_say_what_happened() {
         let e = Error::TokenExpired {
             provider: "workload identity",
-            expiry: TokenExpiry::Expired {
-                ago: Duration::from_secs(3),
-            },
+            expired_ago: Duration::from_secs(3),
             failures: 4,
             failure: TokenFailure::timed_out(Duration::from_secs(30)),
         };

@@ -5,7 +5,7 @@
 //!
 //! | bound | default | why |
 //! |---|---|---|
-//! | login token freshness | a connection is not handed out once its login token is within the policy's minimum remaining lifetime of expiry (2 min for Entra's tokens, scaled down for short ones), plus a random share of up to a tenth of the token's lifetime | TDS cannot give an open session a new token, and Azure SQL may revalidate a session's token (error 37396) |
+//! | login token freshness | a connection is not handed out once its login token is within the policy's minimum remaining lifetime of expiry (2 min for Entra's tokens, scaled down for short ones), plus a random share of up to a tenth of the token's lifetime, and a newer token is cached; with no newer token (renewal failing), it serves until its token expires, since a new login would carry the same token | TDS cannot give an open session a new token, and Azure SQL may revalidate a session's token (error 37396) |
 //! | `Connection Lifetime` | 10 minutes ([`Config::connection_lifetime`]); each connection's own bound is drawn between 90% and 100% of it | a revoked role or a dropped user takes effect within it: new logins see the new permissions; the spread keeps connections opened together from reconnecting together |
 //! | idle ping | a connection idle for more than 30 s is pinged (`SELECT 1`) before it is handed out; others are not | a round trip per `get()` would double the cost of short requests; a connection idle that long may have been cut by a failover or the gateway |
 //! | idle timeout | 5 minutes | idle connections beyond `Min Pool Size` are closed |
@@ -410,13 +410,31 @@ impl Manager {
     fn retire_reason(&self, conn: &Connection) -> Option<&'static str> {
         if conn.is_broken() {
             Some("broken")
-        } else if conn.token_retired() {
+        } else if conn.token_retired() && self.token_replaceable(conn) {
             Some("login token about to expire")
         } else if conn.lifetime_reached() {
             Some("Connection Lifetime reached")
         } else {
             None
         }
+    }
+}
+
+impl Manager {
+    /// Whether replacing a connection past its token retirement point brings anything: a newer
+    /// token is cached, or its own has expired. Otherwise (renewal still in flight, or failing)
+    /// a new login would carry the same token, so the connection serves on until its token
+    /// expires or a newer one arrives.
+    fn token_replaceable(&self, conn: &Connection) -> bool {
+        let Some(expires_at) = conn.token_expires_at() else {
+            return true;
+        };
+        Instant::now() >= expires_at
+            || self
+                .connector
+                .token_source()
+                .and_then(TokenSource::cached_expires_at)
+                .is_none_or(|cached| cached > expires_at)
     }
 }
 

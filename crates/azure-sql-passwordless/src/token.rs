@@ -8,7 +8,7 @@
 //! | Microsoft.Data.SqlClient | lazily, at login, once the token is within 45 min of expiry (one caller refreshes, the others reuse the old token); within 10 min of expiry every login fetches its own | depends on logins: with steady logins one per 15–45 min for a 60–90 min token (up to 4); none while no login happens | the login that refreshes |
 //! | mssql-python | at checkout, within 5 min of expiry | about 1 | the checkout that refreshes |
 //! | MSAL (what `azure-identity` libraries build on) | at the next token request, once half the lifetime has passed, but only for tokens living 2 h or more; shorter tokens (SQL's are 60–90 min) within 5 min of expiry | about 1 (2 for long tokens) | the request that refreshes |
-//! | **this crate** | in the background, at 80% of the token's lifetime (12 min before expiry for a 60-min token, 18 for a 90-min one; no later than 10 min before expiry), retrying failures with backoff and jitter | **1.25** | nobody, unless the cached token has less than 2 min left (then callers wait on the one in-flight request) |
+//! | **this crate** | in the background, at 80% of the token's lifetime (12 min before expiry for a 60-min token, 18 for a 90-min one; no later than 10 min before expiry), retrying failures with backoff and jitter | **1.25** | nobody, unless the cached token has less than 2 min left and renewal has not failed yet (then callers wait on the one in-flight request; once one has failed, the token serves until it expires) |
 //!
 //! Why 80%: renewing any later saves little (1 request per lifetime is the floor, reached only
 //! by renewing at expiry, when callers would wait), and renewing earlier costs much (half-life
@@ -29,8 +29,10 @@
 //! - **No waiting while a usable token is cached**: [`TokenSource::token`] answers from the cache
 //!   whenever the token has more than the minimum remaining lifetime left.
 //! - **Failed renewal keeps serving**: the still-valid token is handed out while renewal retries
-//!   with exponential backoff and jitter; callers see an error only when no token is usable, and
-//!   that error carries the provider's answer (the Entra `AADSTS` code and text).
+//!   with exponential backoff and jitter, through its last margin too (callers wait on a renewal
+//!   inside that margin only until one has failed); callers see an error only once the token
+//!   has expired, and that error carries the provider's answer (the Entra `AADSTS` code and
+//!   text).
 //! - **No leaked task**: the background task holds no strong reference to the cache; it ends
 //!   when the last [`TokenSource`] clone is dropped (even in the middle of a request), and it is
 //!   a plain Tokio task, so it never keeps a runtime from shutting down. If its runtime goes away
@@ -40,7 +42,7 @@
 //! is computed from [`AccessToken::expires_on`] relative to the wall clock at receipt.
 
 use crate::credential::TokenProvider;
-use crate::error::{Error, TokenExpiry, TokenFailure};
+use crate::error::{Error, TokenFailure};
 use azure_core::credentials::AccessToken;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -75,9 +77,10 @@ pub struct RenewalPolicy {
     /// lifetime): the bound that keeps a custom, late fraction safe. The default fraction
     /// already renews at least this early, so with the defaults the floor never binds.
     pub renew_before_expiry: Duration,
-    /// A token with less than this left is not handed to a new login: callers wait on the one
-    /// in-flight renewal instead, and pooled connections logged in with a token that close to
-    /// expiry are retired. Default 2 minutes (capped at a tenth of the lifetime): a login with
+    /// A token with less than this left is not handed to a new login while renewal may still
+    /// bring a better one: callers wait on the one in-flight renewal instead (once a renewal
+    /// has failed, the token serves until it expires), and pooled connections logged in with a
+    /// token that close to expiry are retired once a newer token is cached. Default 2 minutes (capped at a tenth of the lifetime): a login with
     /// its redirect takes well under a second on Azure, and up to the 15-second connect timeout
     /// when things are slow; 2 minutes covers that and leaves the connection usable for a while.
     pub min_remaining: Duration,
@@ -393,27 +396,16 @@ impl State {
         Some(self.failure_error(now, shared, failure))
     }
 
+    /// The error for a caller left without a valid token (the cached one has expired, or none
+    /// was ever had).
     fn failure_error(&self, now: Instant, shared: &Shared, failure: TokenFailure) -> Error {
         match &self.current {
-            Some(t) => {
-                let margins = shared.policy.scaled(t.lifetime);
-                let expiry = if now >= t.expires_at {
-                    TokenExpiry::Expired {
-                        ago: now - t.expires_at,
-                    }
-                } else {
-                    TokenExpiry::TooClose {
-                        left: t.expires_at - now,
-                        needed: margins.min_remaining,
-                    }
-                };
-                Error::TokenExpired {
-                    provider: shared.kind,
-                    expiry,
-                    failures: self.consecutive_failures,
-                    failure,
-                }
-            }
+            Some(t) => Error::TokenExpired {
+                provider: shared.kind,
+                expired_ago: now.saturating_duration_since(t.expires_at),
+                failures: self.consecutive_failures,
+                failure,
+            },
             None => Error::TokenAcquisition {
                 provider: shared.kind,
                 failure,
@@ -488,7 +480,21 @@ impl TokenSource {
                     }
                     return Ok(t);
                 }
-                // A request that ended while we were waiting, with no usable token since: its
+                // Inside its last margin, the cached token is kept for new logins only while
+                // renewal is expected to bring a better one. Once renewal has failed, waiting on
+                // the provider helps no one: the token serves until it has truly expired, while
+                // the task retries with backoff.
+                if st.consecutive_failures > 0 {
+                    if let Some(t) = st.current.as_ref().filter(|t| t.expires_at > now) {
+                        tracing::debug!(
+                            provider = shared.kind,
+                            expires_in_ms = millis(t.expires_at - now),
+                            "token: renewal is failing; serving the cached token until it expires"
+                        );
+                        return Ok(t.clone());
+                    }
+                }
+                // A request that ended while we were waiting, with no valid token since: its
                 // failure is our answer (the task may already have started another).
                 if let Some((_, completed_before)) = waited {
                     if st.completed > completed_before {
@@ -544,6 +550,16 @@ impl TokenSource {
             consecutive_failures: st.consecutive_failures,
             waits: st.waits,
         }
+    }
+
+    /// When the cached token expires (even inside its last margin; `None` once it has expired or
+    /// before the first). Cheaper than [`state`](Self::state): the pool asks at checkout.
+    pub(crate) fn cached_expires_at(&self) -> Option<Instant> {
+        let st = self.shared.lock();
+        st.current
+            .as_ref()
+            .map(|t| t.expires_at)
+            .filter(|at| *at > Instant::now())
     }
 
     /// The policy in force.
@@ -1193,53 +1209,80 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn expiry_error_carries_the_provider_text_once_the_token_is_too_close() {
+    async fn a_failing_renewal_leaves_the_token_serving_until_it_expires_then_says_why() {
         let p = Arc::new(Counting::new(Duration::from_secs(3600)));
         let tokens = source(&p);
-        tokens.token().await.expect("token");
+        let first = tokens.token().await.expect("token");
         p.fail_next.store(u32::MAX, Ordering::SeqCst);
-        // 3600 - 120 s: still served until the last 2 minutes.
-        tokio::time::sleep(Duration::from_secs(3470)).await;
-        tokens
-            .token()
-            .await
-            .expect("served until the minimum remaining lifetime");
-        tokio::time::sleep(Duration::from_secs(20)).await;
-        let err = tokens.token().await.expect_err("too close to expiry");
-        let text = err.to_string();
+        // The token counts as expiring at 3599 s. Inside its last 2 minutes (from 3479 s), with
+        // renewal failing, it still serves, at once: nobody waits on the failing provider.
+        tokio::time::sleep(Duration::from_secs(3490)).await;
+        let t = tokens.token().await.expect("served inside the last margin");
+        assert_eq!(t.secret(), first.secret());
+        let waits = tokens.state().waits;
+        let fetches = p.fetches();
+        tokio::time::sleep(Duration::from_secs(100)).await;
+        let t = tokens.token().await.expect("served 9 s before expiry");
+        assert_eq!(t.secret(), first.secret());
+        assert!(t.expires_in() <= Duration::from_secs(10), "{t:?}");
+        let state = tokens.state();
+        assert_eq!(state.waits, waits, "nobody waited: {state:?}");
+        assert!(p.fetches() > fetches, "renewal kept retrying");
+        // Past expiry: the error says since when, and why renewal fails.
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let err = tokens.token().await.expect_err("expired");
         assert!(
-            matches!(
-                err,
-                Error::TokenExpired {
-                    expiry: TokenExpiry::TooClose { .. },
-                    ..
-                }
-            ),
+            matches!(err, Error::TokenExpired { expired_ago, .. } if expired_ago < Duration::from_secs(2)),
             "{err:?}"
         );
+        let text = err.to_string();
         assert!(
             text.contains("AADSTS90033: A transient error has occurred"),
             "{text}"
         );
         assert!(text.contains("from counting"), "{text}");
         assert!(!text.contains("eyJ"), "{text}");
-        tokio::time::sleep(Duration::from_secs(200)).await;
-        let err = tokens.token().await.expect_err("expired");
-        assert!(
-            matches!(
-                err,
-                Error::TokenExpired {
-                    expiry: TokenExpiry::Expired { .. },
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
         // Entra recovers: the next caller past the backoff gets a fresh token.
         p.fail_next.store(0, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_secs(80)).await;
         let t = tokens.token().await.expect("recovered");
         assert!(t.expires_in() > Duration::from_secs(3500));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn inside_the_last_margin_callers_wait_for_the_renewal_until_one_fails() {
+        // A policy whose renewal starts only as the token enters its last 2 minutes (3479 s),
+        // and a provider that answers the first request only: the renewal stalls until its
+        // 30-second timeout.
+        let gate = Arc::new(Semaphore::new(1));
+        let p = Arc::new(Counting {
+            gate: Some(gate),
+            ..Counting::new(Duration::from_secs(3600))
+        });
+        let policy = RenewalPolicy {
+            renew_at_fraction: 1.0,
+            renew_before_expiry: Duration::ZERO,
+            ..RenewalPolicy::default()
+        };
+        let tokens = TokenSource::with_policy(p.clone(), SCOPE, policy);
+        let first = tokens.token().await.expect("token");
+        tokio::time::sleep(Duration::from_secs(3480)).await;
+        // Too close to expiry, and renewal has not failed yet: the caller waits on it...
+        let caller = tokio::spawn({
+            let tokens = tokens.clone();
+            async move { tokens.token().await }
+        });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(!caller.is_finished(), "the caller waits on the renewal");
+        assert_eq!(tokens.state().waits, 2, "the first call, and this one");
+        // ...until it fails (times out): then the still-valid token is the answer.
+        let t = caller.await.expect("caller").expect("the cached token");
+        assert_eq!(t.secret(), first.secret());
+        assert_eq!(tokens.state().failures, 1);
+        // From then on, callers get it at once while the task retries.
+        let t = tokens.token().await.expect("the cached token");
+        assert_eq!(t.secret(), first.secret());
+        assert_eq!(tokens.state().waits, 2);
     }
 
     #[tokio::test(start_paused = true)]
