@@ -46,8 +46,7 @@ async fn app_service_managed_identity() {
 
     // An identity that is not assigned to this host.
     config.user_id("00000000-0000-0000-0000-0000000000bb");
-    let provider = provider_for(&config).expect("builds").expect("a provider");
-    let error = provider.fetch(SCOPE).await.expect_err("not assigned");
+    let error = fetched_appid(&config).await.expect_err("not assigned");
     assert!(
         error.to_string().contains("has not been assigned"),
         "{error}"

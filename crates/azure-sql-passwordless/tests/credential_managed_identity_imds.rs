@@ -46,9 +46,8 @@ async fn imds_managed_identity_system_and_user_assigned() {
     config.authentication(Authentication::ManagedIdentity);
     let provider = provider_for(&config).expect("builds").expect("a provider");
     assert_eq!(provider.kind(), "managed identity");
-    let token = provider.fetch(SCOPE).await.expect("a token from IMDS");
-    let seen = claims(token.token.secret());
-    assert_eq!(seen["appid"], host.client_id.as_str());
+    let appid = fetched_appid(&config).await.expect("a token from IMDS");
+    assert_eq!(appid, host.client_id);
     assert_eq!(id.stats().managed_identity_grants, 1);
 
     // A user-assigned identity, picked by its client id (`User Id`).
@@ -56,12 +55,8 @@ async fn imds_managed_identity_system_and_user_assigned() {
         .directory
         .create_managed_identity(&id.tenant, "orders-api", false);
     config.user_id(orders.client_id.clone());
-    let provider = provider_for(&config).expect("builds").expect("a provider");
-    let token = provider.fetch(SCOPE).await.expect("a token from IMDS");
-    assert_eq!(
-        claims(token.token.secret())["appid"],
-        orders.client_id.as_str()
-    );
+    let appid = fetched_appid(&config).await.expect("a token from IMDS");
+    assert_eq!(appid, orders.client_id);
     assert_eq!(
         id.stats().managed_identity_grants,
         2,
@@ -70,8 +65,7 @@ async fn imds_managed_identity_system_and_user_assigned() {
 
     // An identity not assigned to this host: IMDS refuses (400), and the error says so.
     config.user_id("00000000-0000-0000-0000-0000000000bb");
-    let provider = provider_for(&config).expect("builds").expect("a provider");
-    let error = provider.fetch(SCOPE).await.expect_err("not assigned");
+    let error = fetched_appid(&config).await.expect_err("not assigned");
     assert!(
         error.to_string().contains("has not been assigned"),
         "{error}"

@@ -4,7 +4,7 @@
 //! a look inside refusals. Only the identity half of the sandbox runs: these tests never reach SQL.
 #![allow(dead_code)]
 
-use azure_sql_passwordless::credential::Environment;
+use azure_sql_passwordless::credential::{provider_for, Environment};
 use azure_sql_passwordless::Config;
 use azure_sql_sandbox::entra::directory::{EntraDirectory, FederatedCredential, Tenant};
 use azure_sql_sandbox::entra::{Entra, EntraOptions};
@@ -154,32 +154,21 @@ pub fn entra_error_code(error: &azure_core::Error) -> Option<String> {
 
 /// The claims of a JWT (no signature check: the sandbox's SQL side does that).
 pub fn claims(jwt: &str) -> serde_json::Value {
+    use base64::Engine as _;
     let payload = jwt.split('.').nth(1).expect("a JWT has a payload");
-    serde_json::from_slice(&base64url(payload)).expect("JSON claims")
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .expect("base64url");
+    serde_json::from_slice(&json).expect("JSON claims")
 }
 
-/// Decodes unpadded base64url (RFC 4648 §5).
-fn base64url(text: &str) -> Vec<u8> {
-    let value = |c: u8| -> u32 {
-        match c {
-            b'A'..=b'Z' => u32::from(c - b'A'),
-            b'a'..=b'z' => u32::from(c - b'a') + 26,
-            b'0'..=b'9' => u32::from(c - b'0') + 52,
-            b'-' => 62,
-            b'_' => 63,
-            _ => panic!("not base64url: {c}"),
-        }
-    };
-    let mut out = Vec::new();
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in text.trim_end_matches('=').bytes() {
-        acc = (acc << 6) | value(c);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    out
+/// Builds the provider `config` names, fetches a token for [`SCOPE`], and returns the `appid`
+/// claim (whose identity the token is for), or the provider's error.
+pub async fn fetched_appid(config: &Config) -> azure_core::Result<String> {
+    let provider = provider_for(config).expect("builds").expect("a provider");
+    let token = provider.fetch(SCOPE).await?;
+    Ok(claims(token.token.secret())["appid"]
+        .as_str()
+        .expect("an appid claim")
+        .to_owned())
 }
