@@ -36,7 +36,8 @@
 //! - **No leaked task**: the background task holds no strong reference to the cache; it ends
 //!   when the last [`TokenSource`] clone is dropped (even in the middle of a request), and it is
 //!   a plain Tokio task, so it never keeps a runtime from shutting down. If its runtime goes away
-//!   (a test's runtime, say), the next caller starts a new one.
+//!   (a test's runtime, say), even in the middle of a request, the next caller starts a new one;
+//!   a provider that panics counts as a failed request.
 //!
 //! Deadlines use [`tokio::time::Instant`], so the logic also runs under paused time; the expiry
 //! is computed from [`AccessToken::expires_on`] relative to the wall clock at receipt.
@@ -635,14 +636,51 @@ struct Task {
 
 /// Marks the task as gone when it ends, however it ends (runtime shutdown included), so the
 /// next caller starts a new one and waiters do not wait on a task that will never answer.
+///
+/// A task that dies in the middle of a request (its runtime shut down, or the provider
+/// panicked) also clears `in_flight`: otherwise waiters, and the next task, would wait forever
+/// for the answer to a request nobody is making any more. A panic counts as a failed request
+/// (with backoff), so a provider that always panics is not called in a loop and waiting callers
+/// get an error saying so.
 struct Alive(Weak<Shared>);
 
 impl Drop for Alive {
     fn drop(&mut self) {
-        if let Some(shared) = self.0.upgrade() {
-            shared.lock().task_running = false;
-            shared.notify_changed();
+        let Some(shared) = self.0.upgrade() else {
+            return;
+        };
+        let mut st = shared.lock();
+        st.task_running = false;
+        if st.in_flight {
+            st.in_flight = false;
+            if std::thread::panicking() {
+                let failure = TokenFailure::other(format!(
+                    "the {} token provider panicked during the request (the panic message is in the process's output)",
+                    shared.kind
+                ));
+                let now = Instant::now();
+                st.completed += 1;
+                st.failures += 1;
+                st.consecutive_failures += 1;
+                let margins = st.margins(&shared.policy);
+                let delay = backoff(
+                    st.consecutive_failures,
+                    margins.retry_initial,
+                    margins.retry_max,
+                );
+                st.next_attempt_at = Some(now + delay);
+                st.last_failure_at = Some(now);
+                tracing::error!(
+                    provider = shared.kind,
+                    consecutive_failures = st.consecutive_failures,
+                    retry_in_ms = millis(delay),
+                    "token: the provider panicked during a request"
+                );
+                st.last_failure = Some(failure);
+            }
         }
+        drop(st);
+        shared.notify_changed();
     }
 }
 
@@ -1437,6 +1475,86 @@ mod tests {
             drop(rt);
             assert!(p.fetches() > before, "round {round}: nothing fetched");
         }
+    }
+
+    #[test]
+    fn a_runtime_that_goes_away_mid_request_does_not_strand_later_callers() {
+        // The first request is held by the gate when its runtime shuts down: the task dies in
+        // the middle of it. A caller on another runtime must get a token, not wait for an answer
+        // to a request nobody is making any more.
+        let gate = Arc::new(Semaphore::new(0));
+        let p = Arc::new(Counting {
+            gate: Some(gate.clone()),
+            ..Counting::new(Duration::from_secs(60))
+        });
+        let tokens = source(&p);
+        let first = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime");
+        first.block_on(async {
+            let t = tokens.clone();
+            tokio::spawn(async move { t.token().await });
+            while !tokens.state().renewing {
+                tokio::task::yield_now().await;
+            }
+        });
+        drop(first);
+        assert_eq!(p.fetches(), 1);
+        gate.add_permits(1);
+        let second = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("runtime");
+        second.block_on(async {
+            // Paused time: the timeout only fires once nothing else can make progress.
+            let got = tokio::time::timeout(Duration::from_secs(3600), tokens.token()).await;
+            got.expect("stranded: waiting on a request whose task had died")
+                .expect("token");
+            assert!(!tokens.state().renewing);
+        });
+        assert_eq!(p.fetches(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_provider_that_panics_fails_the_waiting_caller_instead_of_hanging_it() {
+        #[derive(Debug)]
+        struct PanicsFirst(AtomicU64);
+        #[async_trait::async_trait]
+        impl TokenProvider for PanicsFirst {
+            async fn fetch(&self, _: &str) -> azure_core::Result<AccessToken> {
+                if self.0.fetch_add(1, Ordering::SeqCst) == 0 {
+                    panic!("a bug in the token callback");
+                }
+                Ok(AccessToken::new(
+                    "eyJ0eXAiOiJKV1QifQ.after-panic.sig".to_string(),
+                    OffsetDateTime::now_utc() + time::Duration::minutes(60),
+                ))
+            }
+            fn kind(&self) -> &'static str {
+                "panics first"
+            }
+        }
+        let p = Arc::new(PanicsFirst(AtomicU64::new(0)));
+        let tokens = TokenSource::new(p.clone(), SCOPE);
+        // Paused time: the timeout only fires once nothing else can make progress.
+        let first = tokio::time::timeout(Duration::from_secs(3600), tokens.token())
+            .await
+            .expect("hung: the caller waited on a request whose task had panicked");
+        let err = first.expect_err("the request panicked");
+        assert!(err.to_string().contains("panicked"), "{err}");
+        let state = tokens.state();
+        assert!(!state.renewing);
+        assert_eq!((state.failures, state.consecutive_failures), (1, 1));
+        // The next request, once the backoff has passed, goes to the provider again.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let t = tokio::time::timeout(Duration::from_secs(3600), tokens.token())
+            .await
+            .expect("hung after a panic")
+            .expect("token");
+        assert!(t.secret().contains("after-panic"));
+        assert_eq!(p.0.load(Ordering::SeqCst), 2);
     }
 
     #[test]
