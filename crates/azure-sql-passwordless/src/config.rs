@@ -37,7 +37,7 @@
 //! | `Encrypt` | | `True`/`Yes`/`Mandatory`, `False`/`No`/`Optional`, `Strict` | `True` | `Strict` is TDS 8.0: TLS before any TDS byte. `False` lets the server decide (Azure SQL always encrypts). |
 //! | `TrustServerCertificate` | `Trust Server Certificate` | `True`/`Yes`, `False`/`No` | `False` | Skips certificate validation: allowed for local containers, logged as a warning at every connect; refused with `Encrypt=Strict` (as SqlClient does). To trust a private CA, use [`Config::trust_root_certificate_file`] instead. |
 //! | `HostNameInCertificate` | `Host Name In Certificate` | a DNS name | the server's host | The name the server's certificate must carry, when it differs from `Server` (private endpoints with custom DNS). |
-//! | `Connect Timeout` | `Connection Timeout`, `Timeout` | whole seconds, at least 1 | 15 | Bounds TCP connect + TLS + login of one attempt. SqlClient's `0` (wait forever) is refused. |
+//! | `Connect Timeout` | `Connection Timeout`, `Timeout` | whole seconds, at least 1 | 15 | Bounds TCP connect + TLS + login of one attempt, all its gateway redirects together (each retry gets its own). SqlClient's `0` (wait forever) is refused. |
 //! | `Command Timeout` | | whole seconds; `0` = none | 30 | Per query. After a timeout the connection is discarded. |
 //! | `Connect Retry Count` | `ConnectRetryCount` | 0 to 255 | 3 | Retries of a connect that failed with a transient error (Azure SQL's 40613 and friends, I/O, timeouts), with backoff and jitter. |
 //! | `Connect Retry Interval` | `ConnectRetryInterval` | 1 to 60 seconds | 10 | The base delay between those retries. |

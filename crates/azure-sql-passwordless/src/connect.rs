@@ -12,8 +12,10 @@
 //!   errors and token errors are never retried here (the token cache retries its own requests).
 //!   Every attempt asks the [`TokenSource`] again, so a retry never uses a stale token.
 //!
-//! `Connect Timeout` bounds the TCP connect and, separately, the TLS handshake and login of
-//! each hop.
+//! `Connect Timeout` bounds one attempt as a whole: the TCP connects, TLS handshakes and logins
+//! of all its hops together (each hop gets what the earlier ones left). Retries get a fresh
+//! bound each, so a connect that retries can take `Connect Retry Count + 1` times as long plus
+//! the delays; a pool's `get()` is bounded by its connection timeout in any case.
 
 use crate::config::{Authentication, Config, Encrypt};
 use crate::connection::{Client, Connection};
@@ -99,13 +101,9 @@ impl Connector {
                 });
             }
         };
+        // (`Config::validate` refuses TrustServerCertificate with Encrypt=Strict.)
         if config.get_trust_server_certificate() {
-            if config.get_encrypt() == Encrypt::Strict {
-                tracing::warn!(
-                    server = config.get_host(),
-                    "TrustServerCertificate=true is ignored with Encrypt=Strict: the certificate is always validated"
-                );
-            } else if !config.get_trusted_root_certificates().is_empty() {
+            if !config.get_trusted_root_certificates().is_empty() {
                 tracing::warn!(
                     server = config.get_host(),
                     "TrustServerCertificate=true is ignored because trusted root certificates are configured"
@@ -209,13 +207,16 @@ impl Connector {
             }
         };
         let started = tokio::time::Instant::now();
+        let deadline = started + config.get_connect_timeout();
         let mut host = config.get_host().to_owned();
         let mut port = config.get_port();
         let mut visited: Vec<(String, u16)> = vec![(host.clone(), port)];
         let mut hops: u32 = 0;
         loop {
-            let tcp = tcp_connect(&host, port, config.get_connect_timeout()).await?;
-            let tds = self.tds_config(&host, port, auth.clone());
+            // Connect Timeout bounds the whole attempt: each hop gets what is left of it.
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let tcp = tcp_connect(&host, port, left, config.get_connect_timeout()).await?;
+            let tds = self.tds_config(&host, port, auth.clone(), left);
             match Client::connect(tds, tcp.compat_write()).await {
                 Ok(client) => {
                     let server = format!("{host}:{port}");
@@ -256,8 +257,15 @@ impl Connector {
         }
     }
 
-    /// The driver's configuration for one hop.
-    fn tds_config(&self, host: &str, port: u16, auth: AuthMethod) -> tiberius::Config {
+    /// The driver's configuration for one hop, whose TLS handshake and login must finish within
+    /// `handshake`.
+    fn tds_config(
+        &self,
+        host: &str,
+        port: u16,
+        auth: AuthMethod,
+        handshake: Duration,
+    ) -> tiberius::Config {
         let config = &self.inner.config;
         let mut tds = tiberius::Config::new();
         tds.host(host);
@@ -284,7 +292,7 @@ impl Connector {
         if let Some(name) = config.get_host_name_in_certificate() {
             tds.hostname_in_certificate(name);
         }
-        tds.handshake_timeout(Some(config.get_connect_timeout()));
+        tds.handshake_timeout(Some(handshake));
         tds.command_timeout(config.get_command_timeout());
         tds.authentication(auth);
         tds
@@ -382,9 +390,16 @@ fn retry_delay(attempt: u32, interval: Duration) -> Duration {
 }
 
 /// TCP connect within `timeout`, trying each resolved address in turn; `TCP_NODELAY` on.
-async fn tcp_connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, Error> {
+/// Opens the TCP connection within `bound`; a time-out reports `connect_timeout`, the setting
+/// the caller would raise.
+async fn tcp_connect(
+    host: &str,
+    port: u16,
+    bound: Duration,
+    connect_timeout: Duration,
+) -> Result<TcpStream, Error> {
     let server = format!("{host}:{port}");
-    let stream = match tokio::time::timeout(timeout, TcpStream::connect((host, port))).await {
+    let stream = match tokio::time::timeout(bound, TcpStream::connect((host, port))).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             return Err(Error::Connect {
@@ -397,7 +412,7 @@ async fn tcp_connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStre
             return Err(Error::Timeout {
                 what: TimeoutKind::TcpConnect,
                 target: Some(server),
-                after: timeout,
+                after: connect_timeout,
             })
         }
     };
@@ -495,9 +510,14 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         drop(listener);
-        let err = tcp_connect("127.0.0.1", port, Duration::from_secs(5))
-            .await
-            .expect_err("nobody listens");
+        let err = tcp_connect(
+            "127.0.0.1",
+            port,
+            Duration::from_secs(5),
+            Duration::from_secs(5),
+        )
+        .await
+        .expect_err("nobody listens");
         assert!(matches!(err, Error::Connect { .. }), "{err:?}");
         assert!(
             err.to_string().contains(&format!("127.0.0.1:{port}")),

@@ -531,6 +531,45 @@ async fn transient_login_errors_are_retried_and_18456_is_not() {
 }
 
 #[tokio::test]
+async fn connect_timeout_bounds_the_whole_attempt_across_the_gateway_redirect() {
+    target::sandbox_only(
+        "connect_timeout_bounds_the_whole_attempt",
+        "injects login delays",
+    );
+    let t = sandbox(SandboxOptions::default()).await;
+    // Where the gateway sends logins: the node, reached directly below.
+    let node = {
+        let conn = connect(&t.config).await.expect("connect");
+        conn.server().to_owned()
+    };
+    let (host, port) = node.rsplit_once(':').expect("host:port");
+    let mut config = t.config.clone();
+    config
+        .connect_timeout(Duration::from_secs(3))
+        .connect_retry_count(0);
+    let mut direct = config.clone();
+    direct.host(host).port(port.parse().expect("port"));
+
+    // Every login now takes 2 s at the server: one hop fits in the 3-second Connect Timeout,
+    // the gateway's and the node's together (4 s) do not.
+    t.sandbox
+        .faults()
+        .set_login_delay(Some(Duration::from_secs(2)));
+    let mut conn = connect(&direct).await.expect("one hop fits");
+    assert_eq!(customer_ids(&mut conn).await.expect("query").len(), 5);
+    let error = connect(&config).await.expect_err("two hops do not fit");
+    let timeout = match &error {
+        Error::TransientExhausted { last, .. } => last.as_ref(),
+        other => other,
+    };
+    assert!(
+        matches!(timeout, Error::Timeout { after, .. } if *after == Duration::from_secs(3)),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("Connect Timeout"), "{error}");
+}
+
+#[tokio::test]
 async fn strict_encryption_logs_in_with_tds_8() {
     target::sandbox_only(
         "strict_encryption_logs_in_with_tds_8",
