@@ -306,7 +306,7 @@ impl fmt::Display for TokenFailure {
 pub enum TimeoutKind {
     /// Opening the TCP connection (`Connect Timeout`).
     TcpConnect,
-    /// PRELOGIN, TLS and LOGIN7 (`Connect Timeout`, applied to each hop).
+    /// PRELOGIN, TLS and LOGIN7 (`Connect Timeout`, shared by the attempt's hops).
     Login,
     /// Waiting for the server's answer to a statement (`Command Timeout`).
     Command,
@@ -525,11 +525,15 @@ impl Error {
             },
             T::Io {
                 kind: std::io::ErrorKind::TimedOut,
-                ..
-            } => Error::Timeout {
-                what: TimeoutKind::Command,
-                target: None,
-                after: command_timeout.unwrap_or_default(),
+                message,
+            } => match command_timeout {
+                Some(after) => Error::Timeout {
+                    what: TimeoutKind::Command,
+                    target: None,
+                    after,
+                },
+                // No Command Timeout: the operating system gave up on the connection.
+                None => Error::ConnectionBroken { message },
             },
             T::Io { message, .. } => Error::ConnectionBroken { message },
             T::Protocol(m) => Error::ConnectionBroken {
@@ -675,6 +679,22 @@ mod tests {
         let f = TokenFailure::other(&long);
         assert!(f.message.len() <= 603 + 3);
         assert!(f.message.ends_with("..."));
+    }
+
+    #[test]
+    fn an_os_timeout_is_a_command_timeout_only_when_one_is_set() {
+        let timed_out = || tiberius::error::Error::Io {
+            kind: std::io::ErrorKind::TimedOut,
+            message: "connection timed out".into(),
+        };
+        let e = Error::from_statement(timed_out(), Some(Duration::from_secs(5)));
+        assert!(
+            matches!(e, Error::Timeout { what: TimeoutKind::Command, after, .. } if after == Duration::from_secs(5)),
+            "{e:?}"
+        );
+        let e = Error::from_statement(timed_out(), None);
+        assert!(matches!(e, Error::ConnectionBroken { .. }), "{e:?}");
+        assert!(e.to_string().contains("connection timed out"), "{e}");
     }
 
     #[test]

@@ -189,10 +189,18 @@ impl RenewalPolicy {
     }
 }
 
-/// Exponential backoff with ±25% jitter: `initial · 2^(failures-1)`, at most `max`.
+/// The longest backoff whatever the policy says (a policy's durations come from code, and one
+/// near `Duration::MAX` must not overflow the jitter or the next attempt's deadline).
+const BACKOFF_CEILING: Duration = Duration::from_secs(24 * 3600);
+
+/// Exponential backoff with ±25% jitter: `initial · 2^(failures-1)`, at most `max` (and at most
+/// a day).
 fn backoff(failures: u32, initial: Duration, max: Duration) -> Duration {
     let exp = failures.saturating_sub(1).min(20);
-    let base = initial.saturating_mul(1u32 << exp).min(max);
+    let base = initial
+        .saturating_mul(1u32 << exp)
+        .min(max)
+        .min(BACKOFF_CEILING);
     let jitter: f64 = rand::random_range(0.75..=1.25);
     base.mul_f64(jitter)
 }
@@ -1072,6 +1080,15 @@ mod tests {
         assert!(near(two.lifetime(), Duration::from_secs(1)), "{two:?}");
         let err = receive(token(-5), Instant::now(), Duration::ZERO).expect_err("expired");
         assert!(err.to_string().contains("already expired"), "{err}");
+    }
+
+    #[test]
+    fn backoff_from_an_extreme_policy_neither_panics_nor_exceeds_a_day() {
+        for failures in [1, 2, 30] {
+            let d = backoff(failures, Duration::MAX, Duration::MAX);
+            assert!(d <= BACKOFF_CEILING.mul_f64(1.25), "{d:?}");
+            assert!(Instant::now().checked_add(d).is_some());
+        }
     }
 
     #[test]

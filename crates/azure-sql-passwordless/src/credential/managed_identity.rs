@@ -6,8 +6,9 @@
 //! AAD Pod Identity used to intercept that same address). `User Id` picks a user-assigned
 //! identity by client id; without it the system-assigned identity answers. A fresh credential per
 //! fetch keeps its internal cache from hiding a renewal. On IMDS, `azure_identity` applies
-//! Microsoft's IMDS retry guidance itself (up to 6 retries within 72 s on 404/410/429/5xx), so
-//! one fetch can take that long when IMDS is unwell.
+//! Microsoft's IMDS retry guidance itself (up to 6 retries within 72 s on 404/410/429/5xx); the
+//! token cache bounds each fetch by its own request timeout (30 s by default, see
+//! [`crate::RenewalPolicy::fetch_timeout`]) and retries with its backoff after that.
 
 use super::{http, TokenProvider};
 use crate::config::{Config, ConfigError};
