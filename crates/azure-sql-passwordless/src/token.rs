@@ -81,9 +81,10 @@ pub struct RenewalPolicy {
     /// A token with less than this left is not handed to a new login while renewal may still
     /// bring a better one: callers wait on the one in-flight renewal instead (once a renewal
     /// has failed, the token serves until it expires), and pooled connections logged in with a
-    /// token that close to expiry are retired once a newer token is cached. Default 2 minutes (capped at a tenth of the lifetime): a login with
-    /// its redirect takes well under a second on Azure, and up to the 15-second connect timeout
-    /// when things are slow; 2 minutes covers that and leaves the connection usable for a while.
+    /// token that close to expiry are retired once a newer token is cached. Default 2 minutes
+    /// (capped at a tenth of the lifetime): a login with its redirect takes well under a second
+    /// on Azure, and up to the 15-second connect timeout when things are slow; 2 minutes covers
+    /// that and leaves the connection usable for a while.
     pub min_remaining: Duration,
     /// First delay between failed renewals. Default 1 second (capped at a hundredth of the
     /// lifetime). Doubles on each failure, with ±25% jitter so many processes do not retry in
