@@ -154,6 +154,18 @@ struct Data {
     identities: Vec<ManagedIdentity>,
 }
 
+impl Data {
+    /// The application with `client_id` (any tenant), to change it.
+    fn app_mut(&mut self, client_id: &str) -> Result<&mut AppRegistration, DirectoryError> {
+        self.apps
+            .iter_mut()
+            .find(|a| a.client_id.eq_ignore_ascii_case(client_id))
+            .ok_or_else(|| DirectoryError::UnknownClient {
+                client_id: client_id.to_string(),
+            })
+    }
+}
+
 /// The directory. Shared (`Arc`) between the token endpoint, IMDS and the SQL engine.
 #[derive(Default)]
 pub struct EntraDirectory {
@@ -265,13 +277,7 @@ impl EntraDirectory {
     pub fn add_client_secret(&self, client_id: &str) -> Result<String, DirectoryError> {
         let secret = secret_value();
         let mut data = self.write();
-        let app = data
-            .apps
-            .iter_mut()
-            .find(|a| a.client_id.eq_ignore_ascii_case(client_id))
-            .ok_or_else(|| DirectoryError::UnknownClient {
-                client_id: client_id.to_string(),
-            })?;
+        let app = data.app_mut(client_id)?;
         app.secrets.push(secret.clone());
         Ok(secret)
     }
@@ -283,13 +289,7 @@ impl EntraDirectory {
         credential: FederatedCredential,
     ) -> Result<(), DirectoryError> {
         let mut data = self.write();
-        let app = data
-            .apps
-            .iter_mut()
-            .find(|a| a.client_id.eq_ignore_ascii_case(client_id))
-            .ok_or_else(|| DirectoryError::UnknownClient {
-                client_id: client_id.to_string(),
-            })?;
+        let app = data.app_mut(client_id)?;
         app.federated_credentials.push(credential);
         Ok(())
     }
@@ -298,13 +298,7 @@ impl EntraDirectory {
     /// token exchange).
     pub fn remove_federated_credentials(&self, client_id: &str) -> Result<(), DirectoryError> {
         let mut data = self.write();
-        let app = data
-            .apps
-            .iter_mut()
-            .find(|a| a.client_id.eq_ignore_ascii_case(client_id))
-            .ok_or_else(|| DirectoryError::UnknownClient {
-                client_id: client_id.to_string(),
-            })?;
+        let app = data.app_mut(client_id)?;
         app.federated_credentials.clear();
         Ok(())
     }

@@ -582,6 +582,20 @@ pub(crate) fn system_type(ty: &SqlType) -> (i32, i32, i32, i32) {
 
 type SystemColumn = (&'static str, &'static str, bool);
 
+/// The columns `sys.objects` has, which `sys.tables` inherits (as in SQL Server).
+const OBJECT_COLUMNS: &[SystemColumn] = &[
+    ("name", "sysname", false),
+    ("object_id", "int", false),
+    ("principal_id", "int", true),
+    ("schema_id", "int", false),
+    ("parent_object_id", "int", false),
+    ("type", "char(2)", false),
+    ("type_desc", "nvarchar(60)", true),
+    ("create_date", "datetime", false),
+    ("modify_date", "datetime", false),
+    ("is_ms_shipped", "bit", false),
+];
+
 /// The system views, as real tables the database keeps filled.
 pub(crate) const SYSTEM_TABLES: &[(Schema, &str, &[SystemColumn])] = &[
     (
@@ -626,38 +640,8 @@ pub(crate) const SYSTEM_TABLES: &[(Schema, &str, &[SystemColumn])] = &[
             ("state_desc", "nvarchar(60)", true),
         ],
     ),
-    (
-        Schema::Sys,
-        "objects",
-        &[
-            ("name", "sysname", false),
-            ("object_id", "int", false),
-            ("principal_id", "int", true),
-            ("schema_id", "int", false),
-            ("parent_object_id", "int", false),
-            ("type", "char(2)", false),
-            ("type_desc", "nvarchar(60)", true),
-            ("create_date", "datetime", false),
-            ("modify_date", "datetime", false),
-            ("is_ms_shipped", "bit", false),
-        ],
-    ),
-    (
-        Schema::Sys,
-        "tables",
-        &[
-            ("name", "sysname", false),
-            ("object_id", "int", false),
-            ("principal_id", "int", true),
-            ("schema_id", "int", false),
-            ("parent_object_id", "int", false),
-            ("type", "char(2)", false),
-            ("type_desc", "nvarchar(60)", true),
-            ("create_date", "datetime", false),
-            ("modify_date", "datetime", false),
-            ("is_ms_shipped", "bit", false),
-        ],
-    ),
+    (Schema::Sys, "objects", OBJECT_COLUMNS),
+    (Schema::Sys, "tables", OBJECT_COLUMNS),
     (
         Schema::Sys,
         "columns",

@@ -98,6 +98,32 @@ struct Source {
     columns: Vec<(String, TypeInfo)>,
 }
 
+impl Source {
+    /// A table in FROM: exposed as its alias, or as its name (and then `schema.table.col`
+    /// resolves too).
+    fn table(table: &Table, alias: Option<String>, sql_alias: String) -> Self {
+        Source {
+            schema: if alias.is_none() {
+                Some(table.schema)
+            } else {
+                None
+            },
+            exposed: alias.unwrap_or_else(|| table.name.clone()),
+            sql_alias,
+            columns: table_columns(table),
+        }
+    }
+}
+
+/// A table's columns with their types, as a source exposes them.
+fn table_columns(table: &Table) -> Vec<(String, TypeInfo)> {
+    table
+        .columns
+        .iter()
+        .map(|c| (c.name.clone(), TypeInfo::of(c.ty.clone(), c.nullable)))
+        .collect()
+}
+
 #[derive(Default)]
 struct Frame {
     sources: Vec<Source>,
@@ -586,11 +612,7 @@ impl<'a> Translator<'a> {
         if into_table.is_some() {
             return Err(unsupported("OUTPUT ... INTO"));
         }
-        let columns: Vec<(String, TypeInfo)> = table
-            .columns
-            .iter()
-            .map(|c| (c.name.clone(), TypeInfo::of(c.ty.clone(), c.nullable)))
-            .collect();
+        let columns = table_columns(table);
         let mut frame = Frame::default();
         for name in ["INSERTED", "DELETED"] {
             if pseudo.contains(&name) {
@@ -668,22 +690,7 @@ impl<'a> Translator<'a> {
 
     fn single_table_source(&mut self, table: &Table, alias: Option<&Ident>) -> String {
         let sql_alias = self.fresh("t");
-        let source = Source {
-            exposed: alias
-                .map(|a| a.value.clone())
-                .unwrap_or_else(|| table.name.clone()),
-            schema: if alias.is_none() {
-                Some(table.schema)
-            } else {
-                None
-            },
-            sql_alias: sql_alias.clone(),
-            columns: table
-                .columns
-                .iter()
-                .map(|c| (c.name.clone(), TypeInfo::of(c.ty.clone(), c.nullable)))
-                .collect(),
-        };
+        let source = Source::table(table, alias.map(|a| a.value.clone()), sql_alias.clone());
         self.frames.push(Frame {
             sources: vec![source],
         });
@@ -1387,20 +1394,11 @@ impl<'a> Translator<'a> {
                 let table = self.catalog.resolve(name, self.database)?;
                 self.check(Permission::Select, table);
                 let sql_alias = self.fresh("t");
-                self.push_source(Source {
-                    exposed: exposed_alias.clone().unwrap_or_else(|| table.name.clone()),
-                    schema: if exposed_alias.is_none() {
-                        Some(table.schema)
-                    } else {
-                        None
-                    },
-                    sql_alias: sql_alias.clone(),
-                    columns: table
-                        .columns
-                        .iter()
-                        .map(|c| (c.name.clone(), TypeInfo::of(c.ty.clone(), c.nullable)))
-                        .collect(),
-                });
+                self.push_source(Source::table(
+                    table,
+                    exposed_alias.clone(),
+                    sql_alias.clone(),
+                ));
                 Ok(format!("{} AS {sql_alias}", table.sqlite_name()))
             }
             TableFactor::Derived {
