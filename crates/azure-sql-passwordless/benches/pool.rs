@@ -13,29 +13,16 @@
 //! Run: `cargo bench -p azure-sql-passwordless --bench pool` (a bench binary, not criterion:
 //! it prints percentiles and counts, and how it got them).
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use azure_core::credentials::AccessToken;
-use azure_sql_passwordless::{Config, Pool, RefreshRecord, TokenProvider, TokenSource};
+use azure_sql_passwordless::{Pool, RefreshRecord, TokenProvider, TokenSource};
 use azure_sql_sandbox::{Sandbox, SandboxOptions};
+use common::config_for;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
-
-fn config_for(sandbox: &Sandbox) -> Config {
-    let env = sandbox.env();
-    let mut config: Config = env
-        .connection_string
-        .parse()
-        .expect("the sandbox's connection string parses");
-    config
-        .trust_root_certificate_file(&env.ca_pem_path)
-        .expect("the sandbox CA reads");
-    config
-        .tenant_id(&env.tenant_id)
-        .authority_host(&env.authority_host)
-        .federated_token_file(&env.federated_token_file)
-        .user_id(&env.client_id);
-    config
-}
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {

@@ -99,14 +99,7 @@ impl Connection {
         } = self;
         let result = client.query(sql, params).await;
         *in_request = false;
-        match result {
-            Ok(inner) => Ok(QueryStream {
-                inner,
-                broken,
-                timeout,
-            }),
-            Err(e) => Err(seen(broken, e, timeout)),
-        }
+        QueryStream::started(result, broken, timeout)
     }
 
     /// Runs a batch without parameters and streams its results. Never pass user input here;
@@ -128,14 +121,7 @@ impl Connection {
         } = self;
         let result = client.simple_query(sql).await;
         *in_request = false;
-        match result {
-            Ok(inner) => Ok(QueryStream {
-                inner,
-                broken,
-                timeout,
-            }),
-            Err(e) => Err(seen(broken, e, timeout)),
-        }
+        QueryStream::started(result, broken, timeout)
     }
 
     /// Runs a parameterised statement and returns the rows it affected.
@@ -283,6 +269,22 @@ pub struct QueryStream<'a> {
 }
 
 impl<'a> QueryStream<'a> {
+    /// Wraps the driver's answer to a request: its stream, or its error seen by the connection.
+    fn started(
+        result: tiberius::Result<tiberius::QueryStream<'a>>,
+        broken: &'a mut bool,
+        timeout: Option<Duration>,
+    ) -> Result<Self, Error> {
+        match result {
+            Ok(inner) => Ok(QueryStream {
+                inner,
+                broken,
+                timeout,
+            }),
+            Err(e) => Err(seen(broken, e, timeout)),
+        }
+    }
+
     /// Every result set, each as a `Vec` of rows.
     pub async fn into_results(mut self) -> Result<Vec<Vec<Row>>, Error> {
         use futures_util::TryStreamExt;
