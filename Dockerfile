@@ -13,7 +13,8 @@ ARG RUST_VERSION=1.95
 
 FROM rust:${RUST_VERSION}-slim-bookworm AS build
 WORKDIR /src
-# The workspace sources only (.dockerignore keeps target/, .git and the rest out). Cargo needs
+# The workspace sources only (.dockerignore keeps target/, .git and the rest out), with the patched
+# tiberius under patches/ that Cargo.toml's [patch.crates-io] names. Cargo needs
 # every member's manifest, so all crates come in; only `customers` and its dependencies build.
 COPY . .
 # --locked: exactly the dependency versions in Cargo.lock. --no-default-features: without the

@@ -26,9 +26,10 @@ use crate::{
     BulkLoadRequest, MetaDataColumn, SqlReadBytes, ToSql,
 };
 use codec::{
-    BatchRequest, ColumnData, IsolationLevel, PacketHeader, RpcParam, RpcProcId, TokenRpcRequest,
-    TransactionManagerRequest,
+    BatchRequest, ColumnData, IsolationLevel, PacketHeader, ResetConnection, RpcParam, RpcProcId,
+    TokenRpcRequest, TransactionManagerRequest,
 };
+use crate::tds::ResetState;
 use enumflags2::BitFlags;
 use futures_util::io::{AsyncRead, AsyncWrite};
 use futures_util::stream::TryStreamExt;
@@ -708,6 +709,38 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Client<S> {
     pub async fn cancel_query(&mut self) -> crate::Result<()> {
         self.connection.cancel_request().await?;
         Ok(())
+    }
+
+    /// Asks the server to reset the session before it runs the next request
+    /// (batch, RPC or transaction-manager request), as connection pools do
+    /// when they hand a connection to a new user: the `RESETCONNECTION`
+    /// status bit (or `RESETCONNECTIONSKIPTRAN` with
+    /// [`ResetConnection::KeepTransaction`]) on the request's first packet,
+    /// MS-TDS 2.2.3.1.2. The server then resets the session as
+    /// `sp_reset_connection` does, "effectively simulating a logout and a
+    /// subsequent login" (temporary tables, `SET` options, the database,
+    /// session context and, with [`ResetConnection::Full`], any open
+    /// transaction, which is rolled back), and acknowledges it with an
+    /// ENVCHANGE of type 18 ahead of the request's own answer.
+    ///
+    /// Nothing is sent by this call and it costs no round trip: the reset
+    /// travels with the next request. [`reset_state`](Self::reset_state)
+    /// tells whether it went out and was acknowledged.
+    ///
+    /// With [`ResetConnection::Full`] the client forgets its transaction
+    /// descriptor at once, so the request carrying the reset does not name
+    /// the transaction the server is about to roll back.
+    pub fn reset_connection(&mut self, reset: ResetConnection) {
+        self.connection.context_mut().request_reset(reset);
+    }
+
+    /// Where the last reset asked for with
+    /// [`reset_connection`](Self::reset_connection) stands:
+    /// [`ResetState::Sent`] after a request carried it until the server's
+    /// acknowledgement has been read, which every request method does
+    /// before it returns successfully.
+    pub fn reset_state(&self) -> ResetState {
+        self.connection.context().reset_state()
     }
 
     /// Closes this database connection explicitly.

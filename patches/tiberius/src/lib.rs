@@ -244,10 +244,11 @@ pub use sql_browser::SqlBrowser;
 pub use tds::{
     codec::{
         AltMetaDataColumn, BaseMetaDataColumn, BulkLoadRequest, ColumnData, ColumnFlag,
-        FixedLenType, IntoRow, IsolationLevel, MetaDataColumn, TokenAltMetaData, TokenAltRow,
-        TokenRow, TypeInfo, TypeLength, VarLenContext, VarLenType,
+        FixedLenType, IntoRow, IsolationLevel, MetaDataColumn, ResetConnection, TokenAltMetaData,
+        TokenAltRow, TokenRow, TypeInfo, TypeLength, VarLenContext, VarLenType,
     },
     collation::Collation,
+    ResetState,
     numeric,
     stream::{CommandReturnValue, CommandStream, QueryStream},
     time, xml, EncryptionLevel,

@@ -8,6 +8,7 @@ pub mod xml;
 
 pub(crate) use collation::*;
 pub(crate) use context::*;
+pub use context::ResetState;
 pub(crate) use numeric::*;
 
 /// The amount of bytes a packet header consists of

@@ -8,7 +8,7 @@ use crate::{
     client::{tls::MaybeTlsStream, AuthMethod, Config},
     tds::{
         codec::{
-            self, Encode, LoginMessage, Packet, PacketCodec, PacketHeader, PacketStatus,
+            self, Encode, LoginMessage, Packet, PacketCodec, PacketHeader, PacketStatus, PacketType,
             PreloginMessage, TokenDone,
         },
         stream::TokenStream,
@@ -282,6 +282,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Connection<S> {
         let mut payload = BytesMut::new();
         item.encode(&mut payload)?;
 
+        // A session reset asked for rides on the first packet of the next
+        // batch, RPC or transaction-manager request (MS-TDS 2.2.3.1.2: "Only
+        // set for event types Batch, RPC, or Transaction Manager request").
+        if matches!(
+            header.r#type(),
+            PacketType::SQLBatch | PacketType::Rpc | PacketType::TransactionManagerReq
+        ) {
+            header.set_reset_connection(self.context.take_reset_for_request());
+        }
+
         // Mark the connection poisoned across the multi-packet write; a clean
         // completion clears it below. A future dropped mid-loop leaves it set.
         self.poisoned = true;
@@ -303,6 +313,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Connection<S> {
             );
 
             self.write_to_wire(header, split_payload).await?;
+            // Only the first packet of a message may carry the reset.
+            header.set_reset_connection(None);
         }
 
         self.flush_sink().await?;

@@ -28,6 +28,25 @@ pub(crate) struct Context {
     /// [`Config::lossy_utf16_decoding`](crate::Config::lossy_utf16_decoding) at
     /// connect time. Defaults to `false` (strict decoding).
     lossy_utf16: bool,
+    /// Where a session reset asked for with
+    /// [`Client::reset_connection`](crate::Client::reset_connection) stands.
+    reset: ResetState,
+}
+
+/// Where a session reset asked for with
+/// [`Client::reset_connection`](crate::Client::reset_connection) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResetState {
+    /// No reset is outstanding: none was asked for, or the server has
+    /// acknowledged the last one (ENVCHANGE type 18).
+    Done,
+    /// A reset is asked for and goes out with the next batch, RPC or
+    /// transaction-manager request.
+    Requested(ResetConnection),
+    /// The reset went out with a request and the server has not acknowledged
+    /// it yet: until it does, nothing proves the session was reset.
+    Sent(ResetConnection),
 }
 
 impl Context {
@@ -50,7 +69,44 @@ impl Context {
             spn: None,
             command_timeout: None,
             lossy_utf16: false,
+            reset: ResetState::Done,
         }
+    }
+
+    /// Asks for a session reset with the next request. A full reset rolls
+    /// back any open transaction, so the request that carries it must not
+    /// name that transaction: the descriptor is cleared at once.
+    pub(crate) fn request_reset(&mut self, reset: ResetConnection) {
+        if reset == ResetConnection::Full {
+            self.transaction_desc = [0; 8];
+        }
+        self.reset = ResetState::Requested(reset);
+    }
+
+    /// The reset to put on the first packet of the request being sent now (a
+    /// batch, RPC or transaction-manager request), if one is asked for; it is
+    /// then awaiting the server's acknowledgement.
+    pub(crate) fn take_reset_for_request(&mut self) -> Option<ResetConnection> {
+        match self.reset {
+            ResetState::Requested(reset) => {
+                self.reset = ResetState::Sent(reset);
+                Some(reset)
+            }
+            ResetState::Done | ResetState::Sent(_) => None,
+        }
+    }
+
+    /// The server acknowledged a reset (ENVCHANGE type 18). A full reset
+    /// ended any transaction the session had.
+    pub(crate) fn reset_acknowledged(&mut self) {
+        if let ResetState::Sent(ResetConnection::Full) = self.reset {
+            self.transaction_desc = [0; 8];
+        }
+        self.reset = ResetState::Done;
+    }
+
+    pub(crate) fn reset_state(&self) -> ResetState {
+        self.reset
     }
 
     pub fn next_packet_id(&mut self) -> u8 {

@@ -53,6 +53,33 @@ pub(crate) struct PacketHeader {
     id: u8,
     /// currently unused
     window: u8,
+    /// RESETCONNECTION / RESETCONNECTIONSKIPTRAN, OR-ed into the status byte
+    /// on the wire: set on the first packet of a request only.
+    reset: Option<ResetConnection>,
+}
+
+/// A session reset a client asks for in the status byte of a request's first
+/// packet (MS-TDS 2.2.3.1.2): the server resets the session as
+/// `sp_reset_connection` does, "effectively simulating a logout and a
+/// subsequent login", before it runs the request. Connection pools ask for
+/// it on the first request after a connection is reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetConnection {
+    /// `RESETCONNECTION` (0x08, TDS 7.1+): reset everything, rolling back an
+    /// open transaction.
+    Full,
+    /// `RESETCONNECTIONSKIPTRAN` (0x10, TDS 7.3+): reset everything but the
+    /// transaction state, which stays as it was.
+    KeepTransaction,
+}
+
+impl ResetConnection {
+    fn status_bit(self) -> u8 {
+        match self {
+            ResetConnection::Full => PacketStatus::ResetConnection as u8,
+            ResetConnection::KeepTransaction => PacketStatus::ResetConnectionSkipTran as u8,
+        }
+    }
 }
 
 impl PacketHeader {
@@ -72,6 +99,7 @@ impl PacketHeader {
             spid: 0,
             id,
             window: 0,
+            reset: None,
         }
     }
 
@@ -152,6 +180,20 @@ impl PacketHeader {
         self.status = status;
     }
 
+    /// Asks the server to reset the session before it runs this request. The
+    /// bit is OR-ed into the status byte next to EOM; only the first packet of
+    /// a message may carry it (MS-TDS 2.2.3.1.2).
+    pub fn set_reset_connection(&mut self, reset: Option<ResetConnection>) {
+        self.reset = reset;
+    }
+
+    /// The session reset this packet asks for, if any (read by the tests;
+    /// a client never decodes a request header).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub fn reset_connection(&self) -> Option<ResetConnection> {
+        self.reset
+    }
+
     #[cfg(any(
         feature = "rustls",
         feature = "native-tls",
@@ -185,13 +227,27 @@ impl PacketHeader {
     }
 }
 
+/// Splits a status byte carrying a reset bit into its status and reset.
+fn split_reset_bits(raw: u8) -> crate::Result<(PacketStatus, Option<ResetConnection>)> {
+    let invalid = || Error::Protocol(format!("header: invalid packet status {raw:#04x}").into());
+    let full = PacketStatus::ResetConnection as u8;
+    let keep = PacketStatus::ResetConnectionSkipTran as u8;
+    let reset = match raw & (full | keep) {
+        b if b == full => ResetConnection::Full,
+        b if b == keep => ResetConnection::KeepTransaction,
+        _ => return Err(invalid()),
+    };
+    let status = PacketStatus::try_from(raw & !(full | keep)).map_err(|_| invalid())?;
+    Ok((status, Some(reset)))
+}
+
 impl<B> Encode<B> for PacketHeader
 where
     B: BufMut,
 {
     fn encode(self, dst: &mut B) -> crate::Result<()> {
         dst.put_u8(self.ty as u8);
-        dst.put_u8(self.status as u8);
+        dst.put_u8(self.status as u8 | self.reset.map_or(0, ResetConnection::status_bit));
         dst.put_u16(self.length);
         dst.put_u16(self.spid);
         dst.put_u8(self.id);
@@ -212,8 +268,14 @@ impl Decode<BytesMut> for PacketHeader {
             Error::Protocol(format!("header: invalid packet type: {}", raw_ty).into())
         })?;
 
-        let status = PacketStatus::try_from(src.get_u8())
-            .map_err(|_| Error::Protocol("header: invalid packet status".into()))?;
+        let raw_status = src.get_u8();
+        // A status byte that is one of the named values decodes as before; a
+        // combination (EOM | RESETCONNECTION, ...) splits into the status and
+        // the reset it asks for.
+        let (status, reset) = match PacketStatus::try_from(raw_status) {
+            Ok(status) => (status, None),
+            Err(_) => split_reset_bits(raw_status)?,
+        };
 
         let header = PacketHeader {
             ty,
@@ -222,6 +284,7 @@ impl Decode<BytesMut> for PacketHeader {
             spid: src.get_u16(),
             id: src.get_u8(),
             window: src.get_u8(),
+            reset,
         };
 
         Ok(header)
@@ -612,5 +675,35 @@ mod tests {
         let mut buf = BytesMut::from(&[0x01u8, 0xff, 0x00, 0x08, 0x00, 0x00, 0x01, 0x00][..]);
         let err = PacketHeader::decode(&mut buf).unwrap_err();
         assert!(format!("{}", err).contains("invalid packet status"));
+    }
+
+    #[test]
+    fn reset_bits_are_or_ed_into_the_status_byte_and_split_back() {
+        for (status, reset, byte) in [
+            (PacketStatus::EndOfMessage, ResetConnection::Full, 0x09),
+            (PacketStatus::NormalMessage, ResetConnection::Full, 0x08),
+            (PacketStatus::EndOfMessage, ResetConnection::KeepTransaction, 0x11),
+            (PacketStatus::NormalMessage, ResetConnection::KeepTransaction, 0x10),
+        ] {
+            let mut header = PacketHeader::batch(3);
+            header.set_status(status);
+            header.set_reset_connection(Some(reset));
+            let mut buf = BytesMut::new();
+            header.encode(&mut buf).unwrap();
+            assert_eq!(buf[1], byte, "{status:?} {reset:?}");
+            let decoded = PacketHeader::decode(&mut buf).unwrap();
+            // 0x08 and 0x10 alone are named statuses of their own and decode as before.
+            if byte & 0x01 == 0x01 {
+                assert_eq!(decoded.status(), status);
+                assert_eq!(decoded.reset_connection(), Some(reset));
+            }
+        }
+    }
+
+    #[test]
+    fn both_reset_bits_at_once_are_refused() {
+        let mut buf = BytesMut::from(&[0x01u8, 0x19, 0x00, 0x08, 0x00, 0x00, 0x01, 0x00][..]);
+        let err = PacketHeader::decode(&mut buf).unwrap_err();
+        assert!(format!("{}", err).contains("invalid packet status"), "{err}");
     }
 }

@@ -392,6 +392,9 @@ where
             | TokenEnvChange::DefectTransaction => {
                 self.conn.context_mut().set_transaction_descriptor([0; 8]);
             }
+            TokenEnvChange::ResetConnection => {
+                self.conn.context_mut().reset_acknowledged();
+            }
             _ => (),
         }
 

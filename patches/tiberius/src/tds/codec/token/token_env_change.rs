@@ -84,6 +84,9 @@ pub enum TokenEnvChange {
         port: u16,
     },
     ChangeMirror(String),
+    /// Type 18: the server reset the session as the request's
+    /// RESETCONNECTION / RESETCONNECTIONSKIPTRAN status bit asked.
+    ResetConnection,
     Ignored(EnvChangeTy),
 }
 
@@ -111,6 +114,7 @@ impl fmt::Display for TokenEnvChange {
                 host, port
             ),
             Self::ChangeMirror(ref mirror) => write!(f, "Fallback mirror server: `{}`", mirror),
+            Self::ResetConnection => write!(f, "Session reset acknowledged"),
             Self::Ignored(ty) => write!(f, "Ignored env change: `{}`", ty),
         }
     }
@@ -248,6 +252,7 @@ impl TokenEnvChange {
                 let mirror_name = read_b_varchar(&mut buf)?;
                 TokenEnvChange::ChangeMirror(mirror_name)
             }
+            EnvChangeTy::ResetConnection => TokenEnvChange::ResetConnection,
             ty => TokenEnvChange::Ignored(ty),
         };
 
@@ -486,6 +491,16 @@ mod tests {
             }
             other => panic!("unexpected variant: {:?}", other),
         }
+    }
+
+    #[tokio::test]
+    async fn decode_reset_connection_ack() {
+        // Type 18 carries two empty B_VARBYTEs.
+        let buf = envchange_buf(EnvChangeTy::ResetConnection as u8, &[0, 0]);
+        let decoded = TokenEnvChange::decode(&mut buf.into_sql_read_bytes())
+            .await
+            .unwrap();
+        assert!(matches!(decoded, TokenEnvChange::ResetConnection), "{decoded:?}");
     }
 
     #[tokio::test]
