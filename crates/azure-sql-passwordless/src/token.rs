@@ -211,6 +211,10 @@ fn backoff(failures: u32, initial: Duration, max: Duration) -> Duration {
 pub struct Token {
     secret: Arc<str>,
     expires_at: Instant,
+    /// `expires_at` on the wall clock: Tokio's clock is monotonic and stops while the machine
+    /// sleeps (a suspended VM, a laptop), so after a resume only the wall clock tells that the
+    /// token has expired.
+    expires_at_wall: OffsetDateTime,
     expires_on: OffsetDateTime,
     lifetime: Duration,
 }
@@ -232,9 +236,32 @@ impl Token {
     pub fn lifetime(&self) -> Duration {
         self.lifetime
     }
-    /// Time left before it expires (zero once expired).
+    /// Time left before it expires (zero once expired), by Tokio's clock and by the wall
+    /// clock, whichever says less.
     pub fn expires_in(&self) -> Duration {
-        self.expires_at.saturating_duration_since(Instant::now())
+        self.left(Instant::now())
+    }
+
+    /// Time left at `now` (Tokio's clock), also checked against the wall clock: the monotonic
+    /// clock stops during a system suspend, the wall clock does not.
+    pub(crate) fn left(&self, now: Instant) -> Duration {
+        let monotonic = self.expires_at.saturating_duration_since(now);
+        let wall = Duration::try_from(self.expires_at_wall - OffsetDateTime::now_utc())
+            .unwrap_or(Duration::ZERO);
+        monotonic.min(wall)
+    }
+
+    /// Whether it has expired at `now` (either clock).
+    pub(crate) fn expired(&self, now: Instant) -> bool {
+        self.left(now).is_zero()
+    }
+
+    /// How long ago it expired (zero while valid), by whichever clock says longer.
+    fn expired_ago(&self, now: Instant) -> Duration {
+        let monotonic = now.saturating_duration_since(self.expires_at);
+        let wall = Duration::try_from(OffsetDateTime::now_utc() - self.expires_at_wall)
+            .unwrap_or(Duration::ZERO);
+        monotonic.max(wall)
     }
 }
 
@@ -392,7 +419,7 @@ impl State {
     fn usable(&self, now: Instant, policy: &RenewalPolicy) -> Option<Token> {
         let t = self.current.as_ref()?;
         let need = policy.scaled(t.lifetime).min_remaining;
-        (t.expires_at.saturating_duration_since(now) > need).then(|| t.clone())
+        (t.left(now) > need).then(|| t.clone())
     }
 
     /// The error for a caller when no usable token is cached and no request may be made yet
@@ -412,7 +439,7 @@ impl State {
         match &self.current {
             Some(t) => Error::TokenExpired {
                 provider: shared.kind,
-                expired_ago: now.saturating_duration_since(t.expires_at),
+                expired_ago: t.expired_ago(now),
                 failures: self.consecutive_failures,
                 failure,
             },
@@ -495,10 +522,10 @@ impl TokenSource {
                 // the provider helps no one: the token serves until it has truly expired, while
                 // the task retries with backoff.
                 if st.consecutive_failures > 0 {
-                    if let Some(t) = st.current.as_ref().filter(|t| t.expires_at > now) {
+                    if let Some(t) = st.current.as_ref().filter(|t| !t.expired(now)) {
                         tracing::debug!(
                             provider = shared.kind,
-                            expires_in_ms = millis(t.expires_at - now),
+                            expires_in_ms = millis(t.left(now)),
                             "token: renewal is failing; serving the cached token until it expires"
                         );
                         return Ok(t.clone());
@@ -543,11 +570,11 @@ impl TokenSource {
     pub fn state(&self) -> TokenState {
         let st = self.shared.lock();
         let now = Instant::now();
-        let current = st.current.as_ref().filter(|t| t.expires_at > now);
+        let current = st.current.as_ref().filter(|t| !t.expired(now));
         TokenState {
             provider: self.shared.kind,
             scope: self.shared.scope.to_string(),
-            expires_in: current.map(|t| t.expires_at - now),
+            expires_in: current.map(|t| t.left(now)),
             expires_on: current.map(|t| t.expires_on),
             renewal_due_in: current
                 .and(st.renew_at)
@@ -568,8 +595,8 @@ impl TokenSource {
         let st = self.shared.lock();
         st.current
             .as_ref()
+            .filter(|t| !t.expired(Instant::now()))
             .map(|t| t.expires_at)
-            .filter(|at| *at > Instant::now())
     }
 
     /// The policy in force.
@@ -602,7 +629,12 @@ impl TokenSource {
             stop: self.shared.stop.clone(),
         };
         st.task_running = true;
-        handle.spawn(task.run());
+        // The guard exists before the task is spawned and moves into it: if the runtime drops
+        // the task before its first poll (a current-thread runtime that answered from the cache
+        // and was dropped), dropping the guard still marks the task gone, so the next caller
+        // starts a new one instead of waiting for ever on a task that never ran.
+        let alive = Alive(Arc::downgrade(&self.shared));
+        handle.spawn(task.run(alive));
         tracing::trace!(provider = self.shared.kind, "token: renewal task started");
         Ok(())
     }
@@ -694,8 +726,7 @@ impl Drop for Alive {
 }
 
 impl Task {
-    async fn run(self) {
-        let _alive = Alive(self.shared.clone());
+    async fn run(self, _alive: Alive) {
         loop {
             let next = match self.shared.upgrade() {
                 Some(shared) => next_action(&shared),
@@ -855,7 +886,7 @@ fn next_action(shared: &Shared) -> Next {
     }
     match &st.current {
         // Background renewal while the cached token is valid; retries wait out the backoff.
-        Some(t) if t.expires_at > now => {
+        Some(t) if !t.expired(now) => {
             let due = st.renew_at.unwrap_or(now);
             let at = match st.next_attempt_at {
                 Some(retry) if st.consecutive_failures > 0 => retry.max(due),
@@ -897,6 +928,7 @@ fn receive(access: AccessToken, now: Instant, took: Duration) -> Result<Token, T
     Ok(Token {
         secret: Arc::from(access.token.secret()),
         expires_at: now + lifetime,
+        expires_at_wall: OffsetDateTime::now_utc() + lifetime,
         expires_on: access.expires_on,
         lifetime,
     })
@@ -1533,6 +1565,72 @@ mod tests {
             assert!(!tokens.state().renewing);
         });
         assert_eq!(p.fetches(), 2);
+    }
+
+    #[test]
+    fn a_task_dropped_before_its_first_poll_does_not_strand_later_callers() {
+        // Runtime A fetches; its task ends with it. Runtime B (current-thread) answers from the
+        // cache, which spawns a new task that B never polls before it is dropped. Runtime C,
+        // once the token has expired, must get a new one rather than wait on that task.
+        let p = Arc::new(Counting::new(Duration::from_millis(1500)));
+        let tokens = source(&p);
+        let runtime = || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .expect("runtime")
+        };
+        let first = runtime().block_on(async { tokens.token().await.expect("token") });
+        runtime().block_on(async {
+            let cached = tokens.token().await.expect("cached");
+            assert_eq!(cached.secret(), first.secret(), "answered from the cache");
+        });
+        // The token's expiry is wall-clock time, not something to await from here.
+        std::thread::sleep(first.expires_in() + Duration::from_millis(10));
+        runtime().block_on(async {
+            let renewed = tokio::time::timeout(Duration::from_secs(10), tokens.token()).await;
+            let renewed = renewed
+                .expect("stranded: waiting on a task that was never polled")
+                .expect("token");
+            assert_ne!(renewed.secret(), first.secret());
+        });
+        assert_eq!(p.fetches(), 2);
+    }
+
+    #[test]
+    fn a_token_past_its_wall_clock_expiry_is_expired_whatever_the_monotonic_clock_says() {
+        // After a system suspend Tokio's clock has not moved but the wall clock has.
+        let now = Instant::now();
+        let token = |wall_left: i64| Token {
+            secret: Arc::from("t"),
+            expires_at: now + Duration::from_secs(3600),
+            expires_at_wall: OffsetDateTime::now_utc() + time::Duration::seconds(wall_left),
+            expires_on: OffsetDateTime::now_utc() + time::Duration::seconds(wall_left),
+            lifetime: Duration::from_secs(3600),
+        };
+        let slept = token(-30);
+        assert!(slept.expired(now));
+        assert_eq!(slept.expires_in(), Duration::ZERO);
+        assert!(slept.expired_ago(now) >= Duration::from_secs(29));
+        let st = State {
+            current: Some(slept),
+            ..State::default()
+        };
+        assert!(st.usable(now, &RenewalPolicy::default()).is_none());
+        // Inside the last margin by the wall clock: not handed to a new login either.
+        let st = State {
+            current: Some(token(60)),
+            ..State::default()
+        };
+        assert!(st.usable(now, &RenewalPolicy::default()).is_none());
+        let fresh = token(3000);
+        assert!(!fresh.expired(now));
+        assert!(fresh.left(now) <= Duration::from_secs(3000));
+        let st = State {
+            current: Some(fresh),
+            ..State::default()
+        };
+        assert!(st.usable(now, &RenewalPolicy::default()).is_some());
     }
 
     #[tokio::test(start_paused = true)]
