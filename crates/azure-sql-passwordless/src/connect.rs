@@ -21,7 +21,8 @@ use crate::config::{Authentication, Config, Encrypt};
 use crate::connection::{Client, Connection};
 use crate::credential;
 use crate::error::{Error, TimeoutKind, LOGIN_FAILED};
-use crate::token::TokenSource;
+use crate::retirement::Retirement;
+use crate::token::{RenewalPolicy, TokenSource};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -136,6 +137,15 @@ impl Connector {
     /// Opens a logged-in connection: redirects followed, transient errors retried (see the
     /// module docs).
     pub async fn connect(&self) -> Result<Connection, Error> {
+        self.connect_reporting(&|_| {}).await
+    }
+
+    /// [`connect`](Self::connect), telling `failed_attempt` about every attempt that fails,
+    /// retried or not (the pool keeps the last one to say why callers waited).
+    pub(crate) async fn connect_reporting(
+        &self,
+        failed_attempt: &(dyn Fn(&Error) + Send + Sync),
+    ) -> Result<Connection, Error> {
         let config = &self.inner.config;
         let retries = config.get_connect_retry_count();
         let mut attempt: u32 = 0;
@@ -145,6 +155,7 @@ impl Connector {
                 Ok(conn) => return Ok(conn),
                 Err(e) => e,
             };
+            failed_attempt(&error);
             if !retried_at_connect(&error) {
                 return Err(error);
             }
@@ -183,19 +194,7 @@ impl Connector {
         let (auth, token) = match &self.inner.auth {
             Auth::Token(tokens) => {
                 let token = tokens.token().await?;
-                let margins = tokens.policy().scaled(token.lifetime());
-                // Connections logged in with one token must not all retire at the same moment
-                // (a wave of logins): each retires at a point drawn from the last tenth of the
-                // usable lifetime.
-                let spread = token.lifetime() / 10;
-                let retire_at = token
-                    .expires_at()
-                    .checked_sub(margins.min_remaining + jitter(spread))
-                    .unwrap_or(token.expires_at());
-                (
-                    AuthMethod::aad_token(token.secret()),
-                    Some((token.expires_at(), retire_at)),
-                )
+                (AuthMethod::aad_token(token.secret()), Some(token))
             }
             Auth::Sql => {
                 let user = config.get_user_id().unwrap_or_default();
@@ -226,15 +225,22 @@ impl Connector {
                         attempt,
                         redirects = hops,
                         duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-                        token_expires_in_s = token.map(|(at, _)| at.saturating_duration_since(tokio::time::Instant::now()).as_secs()),
+                        token_expires_in_s = token.as_ref().map(|t| t.expires_in().as_secs()),
                         "connect: logged in"
                     );
-                    let lifetime = config.get_connection_lifetime();
+                    let policy = match &self.inner.auth {
+                        Auth::Token(tokens) => tokens.policy().clone(),
+                        Auth::Sql => RenewalPolicy::default(),
+                    };
+                    let retirement = Retirement::at_login(
+                        token.as_ref(),
+                        &policy,
+                        config.get_connection_lifetime(),
+                    );
                     return Ok(Connection::new(
                         client,
                         server,
-                        token,
-                        lifetime.saturating_sub(jitter(lifetime / 10)),
+                        retirement,
                         config.get_command_timeout(),
                     ));
                 }
@@ -377,11 +383,6 @@ fn retried_at_connect(e: &Error) -> bool {
     }
 }
 
-/// A random duration from zero to `spread`.
-fn jitter(spread: Duration) -> Duration {
-    spread.mul_f64(rand::random_range(0.0..=1.0))
-}
-
 /// `interval · 2^(attempt-1)`, at most [`MAX_RETRY_DELAY`], ±25% jitter.
 fn retry_delay(attempt: u32, interval: Duration) -> Duration {
     let exp = attempt.saturating_sub(1).min(16);
@@ -416,13 +417,38 @@ async fn tcp_connect(
             })
         }
     };
-    stream.set_nodelay(true).map_err(|e| Error::Connect {
+    let configured = stream
+        .set_nodelay(true)
+        .and_then(|()| socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive()));
+    configured.map_err(|e| Error::Connect {
         server,
         kind: e.kind(),
         message: e.to_string(),
     })?;
     Ok(stream)
 }
+
+/// TCP keep-alive as SqlClient sets it (dotnet/SqlClient `SNITcpHandle.SetKeepAliveValues`:
+/// first probe after 30 s of silence, then every second; go-mssqldb also uses 30 s), with 10
+/// probes (Windows' fixed count, which SqlClient gets there): a server that vanished without a
+/// reset (a failover behind a firewall that drops the flow, a node gone) is noticed about 40 s
+/// into a silence, and the blocked read fails instead of waiting for ever. The pool's checkout
+/// ping has its own shorter bound ([`crate::PoolBuilder::ping_timeout`]).
+pub(crate) fn keepalive() -> socket2::TcpKeepalive {
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(KEEPALIVE_TIME)
+        .with_interval(KEEPALIVE_INTERVAL);
+    #[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]
+    let keepalive = keepalive.with_retries(KEEPALIVE_PROBES);
+    keepalive
+}
+
+/// Silence before the first keep-alive probe.
+pub const KEEPALIVE_TIME: Duration = Duration::from_secs(30);
+/// Between keep-alive probes.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(1);
+/// Unanswered probes before the connection is declared dead.
+pub const KEEPALIVE_PROBES: u32 = 10;
 
 #[cfg(test)]
 mod tests {
@@ -502,6 +528,37 @@ mod tests {
             after: Duration::from_secs(1),
         };
         assert!(retried_at_connect(&timeout));
+    }
+
+    #[tokio::test]
+    async fn connections_probe_a_silent_peer_with_tcp_keep_alive() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let stream = tcp_connect(
+            "127.0.0.1",
+            port,
+            Duration::from_secs(5),
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("connects");
+        let socket = socket2::SockRef::from(&stream);
+        assert!(socket.keepalive().expect("SO_KEEPALIVE"));
+        assert_eq!(socket.tcp_keepalive_time().expect("idle"), KEEPALIVE_TIME);
+        #[cfg(target_os = "linux")]
+        {
+            assert_eq!(
+                socket.tcp_keepalive_interval().expect("interval"),
+                KEEPALIVE_INTERVAL
+            );
+            assert_eq!(
+                socket.tcp_keepalive_retries().expect("probes"),
+                KEEPALIVE_PROBES
+            );
+        }
+        assert!(socket.tcp_nodelay().expect("nodelay"));
     }
 
     #[tokio::test]

@@ -7,15 +7,30 @@
 //! revalidated the session's token and found it expired), and also when a request's future was
 //! dropped before its answer arrived (the stream's state is then unknown). A pool discards
 //! broken connections when they come back.
+//!
+//! **Session reset.** When a pooled connection comes back, the pool asks for a session reset
+//! ([`Connection::prepare_for_reuse`]): the next request, whoever sends it (this wrapper or the
+//! raw [`client`](Connection::client)), carries the TDS RESETCONNECTION bit, and the server
+//! resets the session before running it (open transaction rolled back, temporary tables dropped,
+//! `SET` options, database and session context back to the login's). It costs no round trip.
+//! The server acknowledges the reset in the answer; a connection whose reset went out
+//! unacknowledged is never handed out again.
+//!
+//! **Transactions.** [`Connection::transaction`] begins one (a transaction-manager request, as
+//! SqlClient and the ODBC driver send); [`Transaction::commit`] and [`Transaction::rollback`]
+//! end it, and dropping it without either rolls it back before the connection's next request
+//! (or, in a pool, with the reset when it comes back).
 
 use crate::error::{tds_error_breaks_connection, Error};
+use crate::retirement::Retirement;
 use futures_util::Stream;
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tiberius::{ExecuteResult, QueryItem, Row, ToSql};
+use tiberius::{ExecuteResult, QueryItem, ResetConnection, ResetState, Row, ToSql};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::compat::Compat;
@@ -32,35 +47,34 @@ pub type Client = tiberius::Client<Compat<TcpStream>>;
 pub struct Connection {
     client: Client,
     server: String,
-    retire_at: Option<Instant>,
-    token_expires_at: Option<Instant>,
-    retire_after: Duration,
-    opened_at: Instant,
+    retirement: Retirement,
     last_used: Instant,
     broken: bool,
     in_request: bool,
+    /// A [`Transaction`] was dropped without commit or rollback: roll back before the next
+    /// request.
+    rollback_pending: bool,
     command_timeout: Option<Duration>,
 }
+
+/// The statement that ends whatever transaction a dropped [`Transaction`] left open.
+const ROLLBACK_IF_OPEN: &str = "IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION";
 
 impl Connection {
     pub(crate) fn new(
         client: Client,
         server: String,
-        token: Option<(Instant, Instant)>,
-        retire_after: Duration,
+        retirement: Retirement,
         command_timeout: Option<Duration>,
     ) -> Self {
-        let now = Instant::now();
         Self {
             client,
             server,
-            token_expires_at: token.map(|(expires_at, _)| expires_at),
-            retire_at: token.map(|(_, retire_at)| retire_at),
-            retire_after,
-            opened_at: now,
-            last_used: now,
+            last_used: retirement.opened_at(),
+            retirement,
             broken: false,
             in_request: false,
+            rollback_pending: false,
             command_timeout,
         }
     }
@@ -89,7 +103,7 @@ impl Connection {
     where
         'a: 'b,
     {
-        self.begin()?;
+        self.begin().await?;
         let timeout = self.command_timeout;
         let Self {
             client,
@@ -111,7 +125,7 @@ impl Connection {
     where
         'a: 'b,
     {
-        self.begin()?;
+        self.begin().await?;
         let timeout = self.command_timeout;
         let Self {
             client,
@@ -130,7 +144,7 @@ impl Connection {
         sql: impl Into<Cow<'a, str>>,
         params: &[&dyn ToSql],
     ) -> Result<ExecuteResult, Error> {
-        self.begin()?;
+        self.begin().await?;
         let result = self.client.execute(sql, params).await;
         self.in_request = false;
         result.map_err(|e| seen(&mut self.broken, e, self.command_timeout))
@@ -139,9 +153,72 @@ impl Connection {
     /// The raw `tiberius` client, for what this wrapper does not offer. Errors seen through it
     /// bypass the broken-connection tracking: pass them to [`report_error`](Self::report_error)
     /// (or call [`mark_broken`](Self::mark_broken)) so the pool does not reuse a dead connection.
+    ///
+    /// A session reset the pool asked for rides on the first request sent through it too. If a
+    /// [`Transaction`] was dropped unfinished, its rollback does as well: the next request
+    /// then also resets the session (as a pool does between callers).
     pub fn client(&mut self) -> &mut Client {
         self.last_used = Instant::now();
+        if std::mem::take(&mut self.rollback_pending) {
+            self.client.reset_connection(ResetConnection::Full);
+        }
         &mut self.client
+    }
+
+    /// Begins a transaction; [`Transaction::commit`] or [`Transaction::rollback`] ends it, and
+    /// dropping it unfinished rolls it back before this connection's next request. Statements
+    /// run through the transaction (it derefs to this connection) are part of it.
+    ///
+    /// ```no_run
+    /// # async fn example(pool: &azure_sql_passwordless::Pool) -> azure_sql_passwordless::Result<()> {
+    /// let mut conn = pool.get().await?;
+    /// let mut tx = conn.transaction().await?;
+    /// tx.execute("UPDATE dbo.Customer SET active = 0 WHERE customer_id = @P1", &[&3i32])
+    ///     .await?;
+    /// tx.commit().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn transaction(&mut self) -> Result<Transaction<'_>, Error> {
+        self.transaction_request(TransactionRequest::Begin).await?;
+        Ok(Transaction {
+            conn: self,
+            finished: false,
+        })
+    }
+
+    /// Sends a transaction-manager request (what SqlClient and the ODBC driver send to begin,
+    /// commit and roll back).
+    async fn transaction_request(&mut self, request: TransactionRequest) -> Result<(), Error> {
+        self.begin().await?;
+        let result = match request {
+            TransactionRequest::Begin => self.client.begin_transaction().await,
+            TransactionRequest::Commit => self.client.commit_transaction().await,
+            TransactionRequest::Rollback => self.client.rollback_transaction().await,
+        };
+        self.in_request = false;
+        result.map_err(|e| seen(&mut self.broken, e, self.command_timeout))
+    }
+
+    /// Asks for a session reset with the next request (the pool calls it when the connection
+    /// comes back): whatever this caller left on the session (transaction, temporary tables,
+    /// `SET` options, database, session context) is gone before the next caller's first
+    /// statement runs. No round trip: see the module docs.
+    pub(crate) fn prepare_for_reuse(&mut self) {
+        self.client.reset_connection(ResetConnection::Full);
+        // The reset rolls back what a dropped transaction left open.
+        self.rollback_pending = false;
+    }
+
+    /// Whether a session reset went out with a request and the server has not acknowledged it:
+    /// nothing then proves the previous caller's state is gone.
+    pub(crate) fn reset_unacknowledged(&self) -> bool {
+        matches!(self.client.reset_state(), ResetState::Sent(_))
+    }
+
+    /// When the connection must be retired (its login token, its lifetime).
+    pub(crate) fn retirement(&self) -> &Retirement {
+        &self.retirement
     }
 
     /// Records an error seen through [`client`](Self::client); returns whether it broke the
@@ -172,15 +249,9 @@ impl Connection {
     }
 
     /// Time left before the token this connection logged in with expires (`None` for SQL
-    /// logins).
+    /// logins), by the monotonic and the wall clock, whichever says less.
     pub fn token_expires_in(&self) -> Option<Duration> {
-        self.token_expires_at
-            .map(|at| at.saturating_duration_since(Instant::now()))
-    }
-
-    /// When the token this connection logged in with expires (`None` for SQL logins).
-    pub(crate) fn token_expires_at(&self) -> Option<Instant> {
-        self.token_expires_at
+        self.retirement.token_expires_in(Instant::now())
     }
 
     /// Whether the login token is past the point where the pool stops handing the connection
@@ -188,24 +259,24 @@ impl Connection {
     /// a random share of up to a tenth of the token's lifetime (so the connections that logged
     /// in with one token do not all retire at once).
     pub fn token_retired(&self) -> bool {
-        self.retire_at.is_some_and(|at| Instant::now() >= at)
+        self.retirement.token_retired(Instant::now())
     }
 
     /// Whether the connection has lived its `Connection Lifetime` (drawn, for each connection,
     /// between 90% and 100% of the configured value, so connections opened together do not all
     /// reconnect at once).
     pub fn lifetime_reached(&self) -> bool {
-        self.age() >= self.retire_after
+        self.retirement.lifetime_reached(Instant::now())
     }
 
     /// When the connection was opened.
     pub fn opened_at(&self) -> Instant {
-        self.opened_at
+        self.retirement.opened_at()
     }
 
     /// How long ago the connection was opened.
     pub fn age(&self) -> Duration {
-        self.opened_at.elapsed()
+        self.opened_at().elapsed()
     }
 
     /// How long since the connection last started a request.
@@ -227,15 +298,100 @@ impl Connection {
         Ok(())
     }
 
-    fn begin(&mut self) -> Result<(), Error> {
+    /// Checks the connection can take a request and marks one started; first rolls back what a
+    /// dropped [`Transaction`] left open.
+    async fn begin(&mut self) -> Result<(), Error> {
         if self.broken || self.in_request {
             // A previous request's future was dropped mid-way: the stream is out of sync.
             self.broken = true;
             return Err(Error::AlreadyBroken);
         }
-        self.in_request = true;
         self.last_used = Instant::now();
+        if self.rollback_pending {
+            self.in_request = true;
+            let result = match self.client.simple_query(ROLLBACK_IF_OPEN).await {
+                Ok(stream) => stream.into_results().await.map(drop),
+                Err(e) => Err(e),
+            };
+            self.in_request = false;
+            result.map_err(|e| seen(&mut self.broken, e, self.command_timeout))?;
+            self.rollback_pending = false;
+            tracing::debug!(server = %self.server, "connection: rolled back a dropped transaction");
+        }
+        self.in_request = true;
         Ok(())
+    }
+}
+
+/// The transaction-manager requests [`Transaction`] sends.
+#[derive(Clone, Copy, Debug)]
+enum TransactionRequest {
+    Begin,
+    Commit,
+    Rollback,
+}
+
+/// A transaction on a [`Connection`] ([`Connection::transaction`]). Derefs to the connection,
+/// so statements run through it are part of the transaction. Ends with [`commit`](Self::commit)
+/// or [`rollback`](Self::rollback); dropped without either, it is rolled back before the
+/// connection's next request (in a pool: by the session reset when the connection comes back).
+pub struct Transaction<'c> {
+    conn: &'c mut Connection,
+    finished: bool,
+}
+
+impl Transaction<'_> {
+    /// Commits the transaction. If the commit fails, the connection rolls back whatever is left
+    /// before its next request.
+    pub async fn commit(mut self) -> Result<(), Error> {
+        self.finish(TransactionRequest::Commit).await
+    }
+
+    /// Rolls the transaction back.
+    pub async fn rollback(mut self) -> Result<(), Error> {
+        self.finish(TransactionRequest::Rollback).await
+    }
+
+    async fn finish(&mut self, request: TransactionRequest) -> Result<(), Error> {
+        let result = self.conn.transaction_request(request).await;
+        // Finished either way; a failed commit or rollback leaves the rollback pending.
+        self.finished = result.is_ok();
+        result
+    }
+}
+
+impl Deref for Transaction<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+impl DerefMut for Transaction<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        self.conn
+    }
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            tracing::debug!(
+                server = %self.conn.server,
+                "connection: a transaction was dropped without commit or rollback; it is rolled back before the next request"
+            );
+            self.conn.rollback_pending = true;
+        }
+    }
+}
+
+impl fmt::Debug for Transaction<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transaction")
+            .field("connection", &self.conn)
+            .field("finished", &self.finished)
+            .finish()
     }
 }
 

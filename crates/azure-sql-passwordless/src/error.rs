@@ -183,16 +183,8 @@ pub enum Error {
         reason: &'static str,
     },
 
-    /// The pool retired a connection (token about to expire, lifetime reached, broken). Routine:
-    /// only the pool's own logs see it, `get()` then hands out another connection.
-    #[error("connection retired by the pool: {reason}")]
-    ConnectionRetired {
-        /// Why.
-        reason: &'static str,
-    },
-
     /// No connection became available within the pool's connection timeout.
-    #[error("no connection became available within {waited:?} (the pool holds {size} of at most {max_size}); raise Max Pool Size or the pool's connection timeout, or return connections sooner")]
+    #[error("no connection became available within {waited:?} (the pool holds {size} of at most {max_size}); {advice}", advice = PoolTimeoutAdvice(connecting))]
     PoolTimeout {
         /// How long the caller waited.
         waited: Duration,
@@ -200,7 +192,14 @@ pub enum Error {
         size: u32,
         /// The pool's bound.
         max_size: u32,
+        /// The last failed connect attempt while the caller waited, if connecting was failing
+        /// (then the cause is the server or the network, not the pool's size).
+        connecting: Option<Box<Error>>,
     },
+
+    /// The pool was closed ([`crate::Pool::close`]).
+    #[error("the pool is closed: it hands out no more connections (the service is shutting down)")]
+    PoolClosed,
 
     /// Any other error from the server or the driver (a SQL error in a statement, ...).
     #[error("{0}")]
@@ -335,6 +334,24 @@ impl fmt::Display for TimeoutKind {
             TimeoutKind::Login => "the TLS handshake and login",
             TimeoutKind::Command => "the statement",
         })
+    }
+}
+
+/// What to do about a pool timeout: the connect error when connecting was failing, else the
+/// pool's own bounds.
+struct PoolTimeoutAdvice<'a>(&'a Option<Box<Error>>);
+
+impl fmt::Display for PoolTimeoutAdvice<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(e) => write!(
+                f,
+                "connecting to the server was failing meanwhile (the connect retries in the background), so the cause is there, not the pool's size. The last attempt: {e}"
+            ),
+            None => f.write_str(
+                "raise Max Pool Size or the pool's connection timeout, or return connections sooner",
+            ),
+        }
     }
 }
 

@@ -72,14 +72,15 @@ pub mod connection;
 pub mod credential;
 pub mod error;
 pub mod pool;
+mod retirement;
 pub mod token;
 
 pub use config::{Authentication, Config, ConfigError, Encrypt, Secret};
 pub use connect::{connect, Connector};
-pub use connection::{Client, Connection, QueryStream};
+pub use connection::{Client, Connection, QueryStream, Transaction};
 pub use credential::TokenProvider;
 pub use error::{Error, Result, TimeoutKind, TokenFailure};
-pub use pool::{Manager, Pool, PoolBuilder, PoolState, PooledConnection};
+pub use pool::{Closed, Manager, Pool, PoolBuilder, PoolState, PooledConnection};
 pub use token::{
     Margins, RefreshOutcome, RefreshRecord, RenewalPolicy, Token, TokenSource, TokenState,
 };

@@ -1,44 +1,61 @@
-//! The connection pool: `bb8` over the [`Connector`], with the bounds that keep tokens and
-//! permissions honest.
+//! The connection pool: `bb8` over the [`Connector`], with the bounds that keep tokens,
+//! permissions and sessions honest.
 //!
 //! # Bounds
 //!
 //! | bound | default | why |
 //! |---|---|---|
-//! | login token freshness | a connection is not handed out once its login token is within the policy's minimum remaining lifetime of expiry (2 min for Entra's tokens, scaled down for short ones), plus a random share of up to a tenth of the token's lifetime, and a newer token is cached; with no newer token (renewal failing), it serves until its token expires, since a new login would carry the same token | TDS cannot give an open session a new token, and Azure SQL may revalidate a session's token (error 37396) |
+//! | login token freshness | a connection is not handed out once its login token is within the policy's minimum remaining lifetime of expiry (2 min for Entra's tokens, scaled down for short ones), plus a random share of up to a tenth of the token's lifetime, and a newer token is cached; with no newer token (renewal failing), it serves until its token expires, since a new login would carry the same token (see [`crate::retirement`]) | TDS cannot give an open session a new token, and Azure SQL may revalidate a session's token (error 37396) |
 //! | `Connection Lifetime` | 10 minutes ([`Config::connection_lifetime`]); each connection's own bound is drawn between 90% and 100% of it | a revoked role or a dropped user takes effect within it: new logins see the new permissions; the spread keeps connections opened together from reconnecting together |
-//! | idle ping | a connection idle for more than 30 s is pinged (`SELECT 1`) before it is handed out; others are not | a round trip per `get()` would double the cost of short requests; a connection idle that long may have been cut by a failover or the gateway |
+//! | session reset | every connection that comes back is reset by the server before the next caller's first statement runs (open transaction rolled back, temporary tables dropped, `SET` options, database and session context back to the login's); a reset the server does not acknowledge discards the connection | what one caller leaves on a session must never reach the next; the reset rides on the next request's first packet (TDS RESETCONNECTION), so it costs no round trip |
+//! | idle ping | a connection idle for more than 30 s is pinged (`SELECT 1`) before it is handed out, and the ping gets 5 s ([`PoolBuilder::ping_timeout`]); others are not pinged | a round trip per `get()` would double the cost of short requests; a connection idle that long may have been cut by a failover or the gateway, and a node that vanished without a reset must cost the caller seconds, not its whole wait: a ping that fails or times out discards the connection and the same `get()` goes on to another or a new one |
+//! | TCP keep-alive | probes after 30 s of silence, every second, 10 of them (as SqlClient) | a connection in use on a node that vanished fails within about 40 s instead of hanging |
 //! | idle timeout | 5 minutes | idle connections beyond `Min Pool Size` are closed |
-//! | wait for a connection | 30 s ([`PoolBuilder::connection_timeout`]) | then [`Error::PoolTimeout`] |
+//! | wait for a connection | 30 s ([`PoolBuilder::connection_timeout`]) | then [`Error::PoolTimeout`], which carries the last connect error when connecting has been failing |
 //! | size | `Max Pool Size` 100, `Min Pool Size` 0 | |
 //!
-//! Checking freshness, lifetime and brokenness costs no round trip. A connection that reports
-//! an I/O error, a timeout or 37396 is marked broken (see [`crate::connection`]) and discarded
-//! when it returns to the pool; the caller gets the error, the next `get()` a fresh connection.
+//! Checking freshness, lifetime, brokenness and the reset's acknowledgement costs no round trip.
+//! A connection that reports an I/O error, a timeout or 37396 is marked broken (see
+//! [`crate::connection`]) and discarded when it returns to the pool; the caller gets the error,
+//! the next `get()` a fresh connection.
 //!
-//! A connect that fails (after its own retries) fails the callers waiting in `get()` at that
-//! moment with its error (the Entra `AADSTS` text, the login refusal, ...), rather than
-//! letting them wait out the connection timeout.
+//! A connect that fails (after its own retries) fails one caller waiting for a connection, the
+//! one that has waited longest, with its error (the Entra `AADSTS` text, the login refusal,
+//! ...) rather than letting it wait out the connection timeout; callers holding a connection are
+//! not affected (see `waiters`).
+//!
+//! [`Pool::close`] drains the pool for a graceful shutdown.
+
+mod manager;
+mod waiters;
+
+pub use manager::Manager;
 
 use crate::config::Config;
 use crate::connect::Connector;
-use crate::connection::Connection;
 use crate::credential::{self, TokenProvider};
 use crate::error::Error;
+use crate::retirement::RetireReason;
 use crate::token::{RenewalPolicy, TokenSource, TokenState};
 use azure_core::credentials::TokenCredential;
 use std::fmt;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::Notify;
 use tokio::time::Instant;
+use waiters::ConnectFailures;
 
-/// A pooled connection; derefs to [`Connection`] and returns to the pool when dropped.
+/// A pooled connection; derefs to [`crate::Connection`] and returns to the pool when dropped.
 pub type PooledConnection<'a> = bb8::PooledConnection<'a, Manager>;
 
 /// Default for [`PoolBuilder::ping_after_idle`].
 pub const DEFAULT_PING_AFTER_IDLE: Duration = Duration::from_secs(30);
+/// Default for [`PoolBuilder::ping_timeout`]: HikariCP's `validationTimeout` default. A `SELECT 1`
+/// answers in milliseconds even on a busy Azure SQL database; 5 s without an answer means the
+/// node is gone, not slow.
+pub const DEFAULT_PING_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default for [`PoolBuilder::idle_timeout`].
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// Default for [`PoolBuilder::connection_timeout`].
@@ -73,8 +90,15 @@ pub struct Pool {
 struct Shared {
     waiting: AtomicU32,
     max_size: u32,
-    failures: Arc<watch::Sender<Option<Error>>>,
+    connection_timeout: Duration,
+    ping_after_idle: Duration,
+    ping_timeout: Duration,
+    manager: Manager,
+    /// Connections discarded at checkout (bb8 counts them as broken: they go back marked so).
+    closed_invalid: AtomicU64,
     tokens: Option<TokenSource>,
+    /// Whether this pool made its token source (and so may stop it when it closes).
+    owns_tokens: bool,
 }
 
 /// What the pool holds now: [`Pool::state`].
@@ -93,17 +117,29 @@ pub struct PoolState {
     pub max_size: u32,
     /// Connections opened since the pool was built.
     pub opened: u64,
-    /// Connections discarded on return because they broke (I/O error, timeout, 37396) or
-    /// their token or lifetime ran out while in use.
+    /// Connections discarded on return because they broke (I/O error, timeout, 37396), their
+    /// session reset went unacknowledged, or their token or lifetime ran out while in use.
     pub closed_broken: u64,
-    /// Connections discarded at checkout (token too old, lifetime reached, ping failed).
+    /// Connections discarded at checkout (token too old, lifetime reached, ping failed or timed
+    /// out, reset unacknowledged).
     pub closed_invalid: u64,
     /// Connections closed by the lifetime or idle bounds while idle.
     pub closed_reaped: u64,
     /// Callers that gave up waiting ([`Error::PoolTimeout`]).
     pub timed_out: u64,
+    /// Whether [`Pool::close`] was called.
+    pub closed: bool,
     /// The token cache (`None` for `Sql Password`).
     pub token: Option<TokenState>,
+}
+
+/// What [`Pool::close`] left behind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Closed {
+    /// Connections still handed out when the grace period ran out (0: every one came back and
+    /// was closed). They are closed when their holders drop them.
+    pub in_use: u32,
 }
 
 impl Pool {
@@ -122,55 +158,159 @@ impl Pool {
             connection_timeout: DEFAULT_CONNECTION_TIMEOUT,
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
             ping_after_idle: DEFAULT_PING_AFTER_IDLE,
+            ping_timeout: DEFAULT_PING_TIMEOUT,
         }
     }
 
-    /// A logged-in connection: an idle one that is still fresh, or a new one. Waits at most the
-    /// connection timeout ([`Error::PoolTimeout`]); a connect that fails while the caller waits
-    /// fails the wait with its error.
+    /// A logged-in connection whose session is clean: an idle one that is still fresh (its
+    /// session reset by the server with the first request the caller sends), or a new one.
+    /// Waits at most the connection timeout ([`Error::PoolTimeout`], with the last connect error
+    /// if connecting has been failing); a connect that fails while the caller waits for a
+    /// connection fails the wait with its error.
     pub async fn get(&self) -> Result<PooledConnection<'_>, Error> {
-        self.wait(self.inner.get()).await
+        self.checkout(|| self.inner.get()).await
     }
 
     /// Like [`get`](Self::get), for a connection that must outlive the borrow of the pool (to
     /// move it into a task).
     pub async fn get_owned(&self) -> Result<PooledConnection<'static>, Error> {
-        self.wait(self.inner.get_owned()).await
+        self.checkout(|| self.inner.get_owned()).await
     }
 
-    async fn wait<'a, F>(&self, get: F) -> Result<PooledConnection<'a>, Error>
+    /// Waits for a connection from bb8, checks it, and goes on to another while a check fails,
+    /// all within the connection timeout.
+    async fn checkout<'a, G, F>(&self, get: G) -> Result<PooledConnection<'a>, Error>
     where
-        F: std::future::Future<Output = Result<PooledConnection<'a>, bb8::RunError<Error>>>,
+        G: Fn() -> F,
+        F: Future<Output = Result<PooledConnection<'a>, bb8::RunError<Error>>>,
     {
-        let _waiting = Waiting::enter(&self.shared.waiting);
+        let shared = &self.shared;
+        if shared.manager.closing.load(Ordering::Acquire) {
+            return Err(Error::PoolClosed);
+        }
+        let _waiting = Waiting::enter(&shared.waiting);
         let started = Instant::now();
-        let mut failures = self.shared.failures.subscribe();
-        tokio::pin!(get);
+        let deadline = started + shared.connection_timeout;
         loop {
-            tokio::select! {
-                biased;
-                result = &mut get => {
-                    return result.map_err(|e| self.run_error(e, started));
-                }
-                changed = failures.changed() => {
-                    if changed.is_err() {
-                        // The sender lives as long as the pool; just keep waiting.
-                        return (&mut get).await.map_err(|e| self.run_error(e, started));
-                    }
-                    let failure = failures.borrow_and_update().clone();
-                    if let Some(error) = failure {
+            let got = {
+                let mut waiter = shared.manager.failures.wait();
+                tokio::select! {
+                    biased;
+                    got = tokio::time::timeout_at(deadline, get()) => got,
+                    error = waiter.failed() => {
                         tracing::debug!(error = %error, "pool: a connect failed while waiting");
                         return Err(error);
                     }
                 }
+            };
+            let mut conn = match got {
+                Ok(Ok(conn)) => conn,
+                Ok(Err(e)) => return Err(self.run_error(e, started)),
+                Err(_elapsed) => return Err(self.pool_timeout(started)),
+            };
+            match self.check_out(&mut conn, deadline).await {
+                None => return Ok(conn),
+                Some(reason) => {
+                    tracing::debug!(
+                        server = conn.server(),
+                        reason = reason.as_str(),
+                        "pool: retiring a connection at checkout"
+                    );
+                    shared.closed_invalid.fetch_add(1, Ordering::Relaxed);
+                    conn.mark_broken();
+                }
             }
         }
+    }
+
+    /// Why `conn` must not be handed out, if it must not: the free checks, then, for a
+    /// connection idle long enough, a ping bounded by the ping timeout (and the caller's
+    /// deadline), which also proves the session reset asked for at its return.
+    async fn check_out(
+        &self,
+        conn: &mut PooledConnection<'_>,
+        deadline: Instant,
+    ) -> Option<RetireReason> {
+        let shared = &self.shared;
+        if let Some(reason) = shared.manager.retire_reason(conn) {
+            return Some(reason);
+        }
+        if conn.idle_for() <= shared.ping_after_idle {
+            return None;
+        }
+        let bound = shared
+            .ping_timeout
+            .min(deadline.saturating_duration_since(Instant::now()));
+        match tokio::time::timeout(bound, conn.ping()).await {
+            Ok(Ok(())) if conn.reset_unacknowledged() => Some(RetireReason::ResetUnacknowledged),
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => {
+                tracing::info!(server = conn.server(), error = %e, "pool: checkout ping failed");
+                Some(RetireReason::PingFailed)
+            }
+            Err(_) => {
+                tracing::warn!(
+                    server = conn.server(),
+                    after_ms = u64::try_from(bound.as_millis()).unwrap_or(u64::MAX),
+                    "pool: checkout ping got no answer; the server may have gone away"
+                );
+                Some(RetireReason::PingFailed)
+            }
+        }
+    }
+
+    /// Stops handing out connections ([`get`](Self::get) then fails with
+    /// [`Error::PoolClosed`]), closes the idle ones, waits up to `grace` for those in use to
+    /// come back (each is closed as it does), and stops the token source's background
+    /// renewal if this pool made the source and nobody else holds it. For a graceful shutdown:
+    ///
+    /// ```no_run
+    /// # async fn example(pool: azure_sql_passwordless::Pool) {
+    /// let closed = pool.close(std::time::Duration::from_secs(10)).await;
+    /// if closed.in_use > 0 {
+    ///     eprintln!("{} connections were still in use", closed.in_use);
+    /// }
+    /// # }
+    /// ```
+    pub async fn close(&self, grace: Duration) -> Closed {
+        let shared = &self.shared;
+        let deadline = Instant::now() + grace;
+        shared.manager.closing.store(true, Ordering::Release);
+        // Idle connections: take each out and drop it (a closing pool keeps none).
+        while self.inner.state().idle_connections > 0 {
+            match tokio::time::timeout(Duration::from_millis(50), self.inner.get()).await {
+                Ok(Ok(conn)) => drop(conn),
+                _ => break,
+            }
+        }
+        // Connections in use: each is closed as it comes back.
+        loop {
+            let returned = shared.manager.returned.notified();
+            let in_use = self.state().in_use;
+            if in_use == 0 || Instant::now() >= deadline {
+                break;
+            }
+            // A return's notification can land before bb8 has updated its count: look again
+            // soon in any case.
+            let soon = (Instant::now() + Duration::from_millis(20)).min(deadline);
+            tokio::select! {
+                _ = returned => {}
+                _ = tokio::time::sleep_until(soon) => {}
+            }
+        }
+        if let Some(tokens) = shared.tokens.as_ref().filter(|_| shared.owns_tokens) {
+            tokens.stop_renewal_if_unshared();
+        }
+        let in_use = self.state().in_use;
+        tracing::info!(in_use, "pool: closed");
+        Closed { in_use }
     }
 
     /// Size, idle, in use, waiting, lifetime counters and the token's state.
     pub fn state(&self) -> PoolState {
         let s = self.inner.state();
         let st = &s.statistics;
+        let closed_invalid = self.shared.closed_invalid.load(Ordering::Relaxed);
         PoolState {
             size: s.connections,
             idle: s.idle_connections,
@@ -178,10 +318,11 @@ impl Pool {
             waiting: self.shared.waiting.load(Ordering::Relaxed),
             max_size: self.shared.max_size,
             opened: st.connections_created,
-            closed_broken: st.connections_closed_broken,
-            closed_invalid: st.connections_closed_invalid,
+            closed_broken: st.connections_closed_broken.saturating_sub(closed_invalid),
+            closed_invalid: closed_invalid + st.connections_closed_invalid,
             closed_reaped: st.connections_closed_max_lifetime + st.connections_closed_idle_timeout,
             timed_out: st.get_timed_out,
+            closed: self.shared.manager.closing.load(Ordering::Relaxed),
             token: self.shared.tokens.as_ref().map(TokenSource::state),
         }
     }
@@ -195,14 +336,22 @@ impl Pool {
     fn run_error(&self, e: bb8::RunError<Error>, started: Instant) -> Error {
         match e {
             bb8::RunError::User(e) => e,
-            bb8::RunError::TimedOut => {
-                let s = self.inner.state();
-                Error::PoolTimeout {
-                    waited: started.elapsed(),
-                    size: s.connections,
-                    max_size: self.shared.max_size,
-                }
-            }
+            bb8::RunError::TimedOut => self.pool_timeout(started),
+        }
+    }
+
+    fn pool_timeout(&self, started: Instant) -> Error {
+        let s = self.inner.state();
+        Error::PoolTimeout {
+            waited: started.elapsed(),
+            size: s.connections,
+            max_size: self.shared.max_size,
+            connecting: self
+                .shared
+                .manager
+                .failures
+                .last_attempt_since(started)
+                .map(Box::new),
         }
     }
 }
@@ -262,6 +411,7 @@ pub struct PoolBuilder {
     connection_timeout: Duration,
     idle_timeout: Option<Duration>,
     ping_after_idle: Duration,
+    ping_timeout: Duration,
 }
 
 impl PoolBuilder {
@@ -311,21 +461,34 @@ impl PoolBuilder {
         self
     }
 
+    /// How long the checkout ping may take before the connection is discarded and `get()`
+    /// goes on to another (default 5 s, [`DEFAULT_PING_TIMEOUT`]; always within the
+    /// connection timeout).
+    pub fn ping_timeout(mut self, timeout: Duration) -> Self {
+        self.ping_timeout = timeout;
+        self
+    }
+
     /// Builds the pool and opens `Min Pool Size` connections.
     pub async fn build(self) -> Result<Pool, Error> {
-        if self.connection_timeout.is_zero() {
-            return Err(Error::InvalidPoolSetting {
-                setting: "connection_timeout",
-                reason: "must be more than zero",
-            });
-        }
-        if self.idle_timeout.is_some_and(|t| t.is_zero()) {
-            return Err(Error::InvalidPoolSetting {
-                setting: "idle_timeout",
-                reason: "must be more than zero (None: never)",
-            });
+        for (setting, value) in [
+            ("connection_timeout", Some(self.connection_timeout)),
+            ("idle_timeout", self.idle_timeout),
+            ("ping_timeout", Some(self.ping_timeout)),
+        ] {
+            if value.is_some_and(|t| t.is_zero()) {
+                return Err(Error::InvalidPoolSetting {
+                    setting,
+                    reason: if setting == "idle_timeout" {
+                        "must be more than zero (None: never)"
+                    } else {
+                        "must be more than zero"
+                    },
+                });
+            }
         }
         let config = self.config;
+        let owns_tokens = !matches!(self.tokens, Tokens::Source(_));
         let tokens = match self.tokens {
             Tokens::Source(t) => Some(t),
             Tokens::Provider(p) => Some(TokenSource::with_policy(
@@ -341,28 +504,28 @@ impl PoolBuilder {
         let lifetime = config.get_connection_lifetime();
         let max_size = config.get_max_pool_size();
         let min_idle = config.get_min_pool_size();
-        let failures = Arc::new(watch::channel(None).0);
         let manager = Manager {
             connector: connector.clone(),
-            lifetime,
-            ping_after_idle: self.ping_after_idle,
-            failures: failures.clone(),
+            failures: Arc::new(ConnectFailures::default()),
+            closing: Arc::new(AtomicBool::new(false)),
+            returned: Arc::new(Notify::new()),
         };
         let builder = bb8::Pool::builder()
             .max_size(max_size)
             .min_idle((min_idle > 0).then_some(min_idle))
-            .test_on_check_out(true)
+            // Checked by Pool::get after bb8 hands the connection over (see manager.rs).
+            .test_on_check_out(false)
             .max_lifetime(Some(lifetime))
             .idle_timeout(self.idle_timeout)
             .connection_timeout(self.connection_timeout)
             // Our connector retries transient errors itself; a failure is final and is handed to
-            // the callers waiting.
+            // a caller waiting.
             .retry_connection(false)
             // Retire connections past their lifetime within a quarter of it.
             .reaper_rate((lifetime / 4).clamp(Duration::from_millis(100), Duration::from_secs(30)))
             .queue_strategy(bb8::QueueStrategy::Lifo)
             .error_sink(Box::new(LogSink));
-        let inner = builder.build(manager).await?;
+        let inner = builder.build(manager.clone()).await?;
         tracing::info!(
             server = config.get_host(),
             database = config.get_database().unwrap_or_default(),
@@ -377,8 +540,13 @@ impl PoolBuilder {
             shared: Arc::new(Shared {
                 waiting: AtomicU32::new(0),
                 max_size,
-                failures,
+                connection_timeout: self.connection_timeout,
+                ping_after_idle: self.ping_after_idle,
+                ping_timeout: self.ping_timeout,
+                manager,
+                closed_invalid: AtomicU64::new(0),
                 tokens,
+                owns_tokens,
             }),
         })
     }
@@ -391,119 +559,19 @@ impl fmt::Debug for PoolBuilder {
             .field("connection_timeout", &self.connection_timeout)
             .field("idle_timeout", &self.idle_timeout)
             .field("ping_after_idle", &self.ping_after_idle)
+            .field("ping_timeout", &self.ping_timeout)
             .finish_non_exhaustive()
     }
 }
 
-/// The `bb8` connection manager: opens connections with a [`Connector`], checks them cheaply
-/// at checkout, and tells the pool which ones to discard.
-#[derive(Clone)]
-pub struct Manager {
-    connector: Connector,
-    lifetime: Duration,
-    ping_after_idle: Duration,
-    failures: Arc<watch::Sender<Option<Error>>>,
-}
-
-impl Manager {
-    /// Why `conn` must not be handed out or kept, if it must not.
-    fn retire_reason(&self, conn: &Connection) -> Option<&'static str> {
-        if conn.is_broken() {
-            Some("broken")
-        } else if conn.token_retired() && self.token_replaceable(conn) {
-            Some("login token about to expire")
-        } else if conn.lifetime_reached() {
-            Some("Connection Lifetime reached")
-        } else {
-            None
-        }
-    }
-}
-
-impl Manager {
-    /// Whether replacing a connection past its token retirement point brings anything: a newer
-    /// token is cached, or its own has expired. Otherwise (renewal still in flight, or failing)
-    /// a new login would carry the same token, so the connection serves on until its token
-    /// expires or a newer one arrives.
-    fn token_replaceable(&self, conn: &Connection) -> bool {
-        let Some(expires_at) = conn.token_expires_at() else {
-            return true;
-        };
-        Instant::now() >= expires_at
-            || self
-                .connector
-                .token_source()
-                .and_then(TokenSource::cached_expires_at)
-                .is_none_or(|cached| cached > expires_at)
-    }
-}
-
-impl bb8::ManageConnection for Manager {
-    type Connection = Connection;
-    type Error = Error;
-
-    async fn connect(&self) -> Result<Connection, Error> {
-        match self.connector.connect().await {
-            Ok(conn) => Ok(conn),
-            Err(e) => {
-                tracing::warn!(error = %e, "pool: connect failed");
-                self.failures.send_replace(Some(e.clone()));
-                Err(e)
-            }
-        }
-    }
-
-    async fn is_valid(&self, conn: &mut Connection) -> Result<(), Error> {
-        if let Some(reason) = self.retire_reason(conn) {
-            tracing::debug!(
-                server = conn.server(),
-                reason,
-                "pool: retiring a connection at checkout"
-            );
-            return Err(Error::ConnectionRetired { reason });
-        }
-        if conn.idle_for() > self.ping_after_idle {
-            conn.ping().await?;
-        }
-        Ok(())
-    }
-
-    fn has_broken(&self, conn: &mut Connection) -> bool {
-        match self.retire_reason(conn) {
-            Some(reason) => {
-                tracing::debug!(
-                    server = conn.server(),
-                    reason,
-                    "pool: discarding a returned connection"
-                );
-                true
-            }
-            None => false,
-        }
-    }
-}
-
-impl fmt::Debug for Manager {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Manager")
-            .field("connector", &self.connector)
-            .field("lifetime", &self.lifetime)
-            .field("ping_after_idle", &self.ping_after_idle)
-            .finish()
-    }
-}
-
-/// Logs what bb8 reports (connects that failed in the background, connections retired at
-/// checkout).
+/// Logs what bb8 reports (connects that failed in the background).
 #[derive(Debug, Clone, Copy)]
 struct LogSink;
 
 impl bb8::ErrorSink<Error> for LogSink {
     fn sink(&self, error: Error) {
         match error {
-            Error::ConnectionRetired { reason } => {
-                tracing::debug!(reason, "pool: connection retired");
-            }
+            Error::PoolClosed => tracing::debug!("pool: no new connection, the pool is closing"),
             other => tracing::warn!(error = %other, "pool: connection error"),
         }
     }

@@ -206,15 +206,55 @@ fn backoff(failures: u32, initial: Duration, max: Duration) -> Duration {
     base.mul_f64(jitter)
 }
 
+/// When a token expires, on both clocks: Tokio's (monotonic, and paused in tests) and the wall
+/// clock. The monotonic clock stops while the machine sleeps (a suspended VM, a laptop), so after
+/// a resume only the wall clock tells that a token has expired; each check takes whichever clock
+/// says less is left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Expiry {
+    /// On Tokio's clock.
+    pub(crate) at: Instant,
+    /// The same moment on the wall clock.
+    at_wall: OffsetDateTime,
+}
+
+impl Expiry {
+    /// Time left at `now` (Tokio's clock), by whichever clock says less.
+    pub(crate) fn left(&self, now: Instant) -> Duration {
+        let monotonic = self.at.saturating_duration_since(now);
+        let wall =
+            Duration::try_from(self.at_wall - OffsetDateTime::now_utc()).unwrap_or(Duration::ZERO);
+        monotonic.min(wall)
+    }
+
+    /// An expiry `at` on Tokio's clock, the wall clock agreeing (tests build these).
+    #[cfg(test)]
+    pub(crate) fn on_tokio_clock(at: Instant) -> Self {
+        Self {
+            at,
+            at_wall: OffsetDateTime::now_utc() + at.saturating_duration_since(Instant::now()),
+        }
+    }
+
+    /// Whether it has passed at `now` on either clock.
+    pub(crate) fn passed(&self, now: Instant) -> bool {
+        self.left(now).is_zero()
+    }
+
+    /// How long ago it passed (zero while it has not), by whichever clock says longer.
+    fn passed_ago(&self, now: Instant) -> Duration {
+        let monotonic = now.saturating_duration_since(self.at);
+        let wall =
+            Duration::try_from(OffsetDateTime::now_utc() - self.at_wall).unwrap_or(Duration::ZERO);
+        monotonic.max(wall)
+    }
+}
+
 /// An access token handed out by a [`TokenSource`]. `Debug` shows its expiry, never the token.
 #[derive(Clone)]
 pub struct Token {
     secret: Arc<str>,
-    expires_at: Instant,
-    /// `expires_at` on the wall clock: Tokio's clock is monotonic and stops while the machine
-    /// sleeps (a suspended VM, a laptop), so after a resume only the wall clock tells that the
-    /// token has expired.
-    expires_at_wall: OffsetDateTime,
+    expiry: Expiry,
     expires_on: OffsetDateTime,
     lifetime: Duration,
 }
@@ -226,7 +266,7 @@ impl Token {
     }
     /// When it expires, on Tokio's clock (counted conservatively: see [`EXPIRY_GRANULARITY`]).
     pub fn expires_at(&self) -> Instant {
-        self.expires_at
+        self.expiry.at
     }
     /// When it expires, as the provider said.
     pub fn expires_on(&self) -> OffsetDateTime {
@@ -239,29 +279,19 @@ impl Token {
     /// Time left before it expires (zero once expired), by Tokio's clock and by the wall
     /// clock, whichever says less.
     pub fn expires_in(&self) -> Duration {
-        self.left(Instant::now())
+        self.expiry.left(Instant::now())
     }
 
-    /// Time left at `now` (Tokio's clock), also checked against the wall clock: the monotonic
-    /// clock stops during a system suspend, the wall clock does not.
-    pub(crate) fn left(&self, now: Instant) -> Duration {
-        let monotonic = self.expires_at.saturating_duration_since(now);
-        let wall = Duration::try_from(self.expires_at_wall - OffsetDateTime::now_utc())
-            .unwrap_or(Duration::ZERO);
-        monotonic.min(wall)
+    pub(crate) fn expiry(&self) -> Expiry {
+        self.expiry
     }
 
-    /// Whether it has expired at `now` (either clock).
-    pub(crate) fn expired(&self, now: Instant) -> bool {
-        self.left(now).is_zero()
+    fn left(&self, now: Instant) -> Duration {
+        self.expiry.left(now)
     }
 
-    /// How long ago it expired (zero while valid), by whichever clock says longer.
-    fn expired_ago(&self, now: Instant) -> Duration {
-        let monotonic = now.saturating_duration_since(self.expires_at);
-        let wall = Duration::try_from(OffsetDateTime::now_utc() - self.expires_at_wall)
-            .unwrap_or(Duration::ZERO);
-        monotonic.max(wall)
+    fn expired(&self, now: Instant) -> bool {
+        self.expiry.passed(now)
     }
 }
 
@@ -439,7 +469,7 @@ impl State {
         match &self.current {
             Some(t) => Error::TokenExpired {
                 provider: shared.kind,
-                expired_ago: t.expired_ago(now),
+                expired_ago: t.expiry.passed_ago(now),
                 failures: self.consecutive_failures,
                 failure,
             },
@@ -596,7 +626,7 @@ impl TokenSource {
         st.current
             .as_ref()
             .filter(|t| !t.expired(Instant::now()))
-            .map(|t| t.expires_at)
+            .map(|t| t.expiry.at)
     }
 
     /// The policy in force.
@@ -619,7 +649,19 @@ impl TokenSource {
         Arc::ptr_eq(&self.shared, &other.shared)
     }
 
+    /// Stops background renewal for good if no handle but the closing pool's two (its own and
+    /// its connector's) is left: another pool sharing the source keeps it renewing.
+    pub(crate) fn stop_renewal_if_unshared(&self) {
+        if Arc::strong_count(&self.shared) <= 2 {
+            self.shared.stop.cancel();
+            tracing::debug!(provider = self.shared.kind, "token: renewal stopped");
+        }
+    }
+
     fn spawn_task(&self, st: &mut State) -> Result<(), Error> {
+        if self.shared.stop.is_cancelled() {
+            return Err(Error::PoolClosed);
+        }
         let handle = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
         let task = Task {
             shared: Arc::downgrade(&self.shared),
@@ -803,7 +845,7 @@ impl Task {
                 // The same token again (an upstream cache) is no progress, even when the two
                 // clocks its expiry is computed from moved a few microseconds apart.
                 let progressed = st.current.as_ref().is_none_or(|old| {
-                    old.secret != token.secret && token.expires_at > old.expires_at
+                    old.secret != token.secret && token.expiry.at > old.expiry.at
                 });
                 st.consecutive_failures = 0;
                 st.last_failure = None;
@@ -854,10 +896,7 @@ impl Task {
                     duration: took,
                     outcome: RefreshOutcome::Failed(failure.clone()),
                 });
-                let cached_left = st
-                    .current
-                    .as_ref()
-                    .map(|t| millis(t.expires_at.saturating_duration_since(now)));
+                let cached_left = st.current.as_ref().map(|t| millis(t.left(now)));
                 tracing::warn!(
                     provider = kind,
                     aadsts = failure.aadsts,
@@ -927,8 +966,10 @@ fn receive(access: AccessToken, now: Instant, took: Duration) -> Result<Token, T
     }
     Ok(Token {
         secret: Arc::from(access.token.secret()),
-        expires_at: now + lifetime,
-        expires_at_wall: OffsetDateTime::now_utc() + lifetime,
+        expiry: Expiry {
+            at: now + lifetime,
+            at_wall: OffsetDateTime::now_utc() + lifetime,
+        },
         expires_on: access.expires_on,
         lifetime,
     })
@@ -1603,15 +1644,17 @@ mod tests {
         let now = Instant::now();
         let token = |wall_left: i64| Token {
             secret: Arc::from("t"),
-            expires_at: now + Duration::from_secs(3600),
-            expires_at_wall: OffsetDateTime::now_utc() + time::Duration::seconds(wall_left),
+            expiry: Expiry {
+                at: now + Duration::from_secs(3600),
+                at_wall: OffsetDateTime::now_utc() + time::Duration::seconds(wall_left),
+            },
             expires_on: OffsetDateTime::now_utc() + time::Duration::seconds(wall_left),
             lifetime: Duration::from_secs(3600),
         };
         let slept = token(-30);
         assert!(slept.expired(now));
         assert_eq!(slept.expires_in(), Duration::ZERO);
-        assert!(slept.expired_ago(now) >= Duration::from_secs(29));
+        assert!(slept.expiry.passed_ago(now) >= Duration::from_secs(29));
         let st = State {
             current: Some(slept),
             ..State::default()

@@ -1,0 +1,104 @@
+//! The `bb8` connection manager: opens connections with a [`Connector`], decides which ones are
+//! kept when they come back, and asks for a session reset on the ones it keeps.
+//!
+//! Checkout checks (freshness, the ping) are not bb8's `is_valid`: [`crate::Pool::get`] runs
+//! them itself after bb8 hands a connection over, so a caller validating a connection is never
+//! mistaken for one waiting on a connect (see [`super::waiters`]).
+
+use super::waiters::ConnectFailures;
+use crate::connect::Connector;
+use crate::connection::Connection;
+use crate::error::Error;
+use crate::retirement::RetireReason;
+use crate::token::TokenSource;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// The `bb8` connection manager of a [`crate::Pool`].
+#[derive(Clone)]
+pub struct Manager {
+    pub(super) connector: Connector,
+    pub(super) failures: Arc<ConnectFailures>,
+    pub(super) closing: Arc<AtomicBool>,
+    /// Notified whenever a connection comes back (a closing pool waits on it).
+    pub(super) returned: Arc<Notify>,
+}
+
+impl Manager {
+    /// Why `conn` must not be handed out or kept, if it must not.
+    pub(super) fn retire_reason(&self, conn: &Connection) -> Option<RetireReason> {
+        if conn.is_broken() {
+            Some(RetireReason::Broken)
+        } else if conn.reset_unacknowledged() {
+            Some(RetireReason::ResetUnacknowledged)
+        } else if self.closing.load(Ordering::Acquire) {
+            Some(RetireReason::PoolClosing)
+        } else {
+            let newest = self
+                .connector
+                .token_source()
+                .and_then(TokenSource::cached_expires_at);
+            conn.retirement().reason(Instant::now(), newest)
+        }
+    }
+}
+
+impl bb8::ManageConnection for Manager {
+    type Connection = Connection;
+    type Error = Error;
+
+    async fn connect(&self) -> Result<Connection, Error> {
+        if self.closing.load(Ordering::Acquire) {
+            return Err(Error::PoolClosed);
+        }
+        let failures = &self.failures;
+        match self
+            .connector
+            .connect_reporting(&|e| failures.attempt_failed(e))
+            .await
+        {
+            Ok(conn) => Ok(conn),
+            Err(e) => {
+                let told = self.failures.connect_failed(e.clone());
+                tracing::warn!(error = %e, caller_failed = told, "pool: connect failed");
+                Err(e)
+            }
+        }
+    }
+
+    async fn is_valid(&self, _conn: &mut Connection) -> Result<(), Error> {
+        // Checked by Pool::get itself (test_on_check_out is off).
+        Ok(())
+    }
+
+    fn has_broken(&self, conn: &mut Connection) -> bool {
+        let discard = match self.retire_reason(conn) {
+            Some(reason) => {
+                tracing::debug!(
+                    server = conn.server(),
+                    reason = reason.as_str(),
+                    "pool: discarding a returned connection"
+                );
+                true
+            }
+            None => {
+                conn.prepare_for_reuse();
+                false
+            }
+        };
+        self.returned.notify_waiters();
+        discard
+    }
+}
+
+impl fmt::Debug for Manager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Manager")
+            .field("connector", &self.connector)
+            .field("closing", &self.closing.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
