@@ -32,7 +32,7 @@
 //! | `Server` | `Data Source`, `Address`, `Addr`, `Network Address` | `tcp:host,port`, `host,port`, `host`; IPv6 as `[::1],1433` or `::1,1433`; `.`/`(local)` mean `localhost` | required | Named pipes (`np:`), shared memory (`lpc:`), the DAC (`admin:`) and named instances (`host\instance`) are refused: Azure SQL speaks TCP on a port. `host:port` is refused with a hint to write `host,port`. |
 //! | `Database` | `Initial Catalog` | a database name (at most 128 characters) | the login's default database | Set it: a contained database user (`CREATE USER ... FROM EXTERNAL PROVIDER`) exists only in its database, and a login to `master` fails with 18456. |
 //! | `Authentication` | | `Active Directory Workload Identity`, `Active Directory Managed Identity` (or `Active Directory MSI`), `Active Directory Service Principal`, `Active Directory Azure CLI`, `Active Directory Default`, `Sql Password`; case- and space-insensitive (`ActiveDirectoryDefault`) | `Sql Password` if a `Password` is given, else `Active Directory Default` | SqlClient's `Active Directory Password`, `Interactive`, `Device Code Flow` and `Integrated` are refused with the mode to use instead. There is no `Active Directory Developer Tools`: on a laptop `Active Directory Azure CLI` (or `Default`, which ends with the CLI) is the way. |
-//! | `User Id` | `UID`, `User` | a client id (GUID) for Entra modes; a login name for `Sql Password` | none | Managed identity: the user-assigned identity's client id (absent: system-assigned). Workload identity and `Default`: overrides `AZURE_CLIENT_ID`. Service principal: the application (client) id, required. Refused with `Azure CLI`. |
+//! | `User Id` | `UID`, `User` | a client id (GUID, braces allowed: `{...}` is taken without them) for Entra modes; a login name for `Sql Password` | none | Managed identity: the user-assigned identity's client id (absent: system-assigned). Workload identity and `Default`: overrides `AZURE_CLIENT_ID`. Service principal: the application (client) id, required. Refused with `Azure CLI`. |
 //! | `Password` | `PWD` | any (quote it if it contains `;`) | none | The client secret for `Service Principal`, the SQL password for `Sql Password`; refused with every passwordless mode. Never shown by `Debug` or in errors. |
 //! | `Encrypt` | | `True`/`Yes`/`Mandatory`, `False`/`No`/`Optional`, `Strict` | `True` | `Strict` is TDS 8.0: TLS before any TDS byte. `False` lets the server decide (Azure SQL always encrypts). |
 //! | `TrustServerCertificate` | `Trust Server Certificate` | `True`/`Yes`, `False`/`No` | `False` | Skips certificate validation: allowed for local containers, logged as a warning at every connect; refused with `Encrypt=Strict` (as SqlClient does). To trust a private CA, use [`Config::trust_root_certificate_file`] instead. |
@@ -50,14 +50,15 @@
 //! | `MultipleActiveResultSets` | `Multiple Active Result Sets` | `False` | `False` | `True` (MARS) is refused: one connection runs one request at a time; use the pool for concurrency. |
 //! | `Integrated Security` | `Trusted_Connection` | `False` | `False` | `True`/`SSPI` (Windows or Kerberos login) is refused: it is not passwordless to Azure SQL; use `Active Directory Managed Identity`, `Workload Identity` or `Default`. |
 //! | `Enlist` | | `True`, `False` | | Accepted and ignored: Rust has no ambient `System.Transactions`. |
-//! | `Application Intent` | `ApplicationIntent` | `ReadWrite` | `ReadWrite` | `ReadOnly` (read scale-out) is refused: read-only routing is not implemented. |
+//! | `Application Intent` | `ApplicationIntent` | `ReadWrite`, `ReadOnly` | `ReadWrite` | `ReadOnly` asks Azure SQL's gateway to route the login to a read-only replica (read scale-out, Premium/Business Critical/Hyperscale); writes there fail. A pool for reads and one for writes is the usual pair. |
+//! | `Workstation ID` | `WSID` | at most 128 characters | the machine's host name | Shown in `sys.dm_exec_sessions.host_name` (`HOST_NAME()`): the pod's name, say. |
+//! | `Packet Size` | | 512 to 32767 bytes | the driver's 4096 | The TDS packet size asked for; the server may answer with another. |
 //! | `MultiSubnetFailover` | `Multi Subnet Failover` | `False` | `False` | `True` is refused: parallel connects to an availability-group listener are not implemented (Azure SQL Database does not need them). |
 //! | `Column Encryption Setting` | | `Disabled` | `Disabled` | `Enabled` is refused: Always Encrypted is not supported, encrypted columns would come back as ciphertext. |
 //! | `Pool Blocking Period` | `PoolBlockingPeriod` | `Auto` | `Auto` | Other values are refused: the pool's own retry policy applies. |
 //! | `Network Library` | `Network`, `Net` | `DBMSSOCN` (TCP) | TCP | Anything else is refused: only TCP is supported. |
 //!
-//! Other SqlClient keywords are refused with the reason: `Packet Size`, `Workstation ID`,
-//! `Current Language`, `Failover Partner`, `Failover Partner SPN`, `AttachDBFilename`,
+//! Other SqlClient keywords are refused with the reason: `Current Language`, `Failover Partner`, `Failover Partner SPN`, `AttachDBFilename`,
 //! `User Instance`, `Context Connection`, `Replication`, `Transaction Binding`,
 //! `Type System Version`, `Server Certificate`, `IP Address Preference`, `Connection Reset`,
 //! `Asynchronous Processing`, `Enclave Attestation Url` (values equal to what this library does
@@ -120,6 +121,43 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
+
+/// Where the login asks to be routed (the `Application Intent` keyword).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum ApplicationIntent {
+    /// `ReadWrite`: the primary.
+    #[default]
+    ReadWrite,
+    /// `ReadOnly`: a read-only replica (Azure SQL read scale-out); writes fail there.
+    ReadOnly,
+}
+
+impl ApplicationIntent {
+    /// The keyword's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApplicationIntent::ReadWrite => "ReadWrite",
+            ApplicationIntent::ReadOnly => "ReadOnly",
+        }
+    }
+}
+
+impl FromStr for ApplicationIntent {
+    type Err = ConfigError;
+
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        match normalize(s).as_str() {
+            "readwrite" => Ok(ApplicationIntent::ReadWrite),
+            "readonly" => Ok(ApplicationIntent::ReadOnly),
+            _ => Err(ConfigError::InvalidValue {
+                keyword: "Application Intent",
+                value: shorten(s.trim()),
+                expected: "`ReadWrite` or `ReadOnly`",
+            }),
+        }
+    }
+}
 
 /// How the library obtains an access token (the `Authentication` keyword).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -658,6 +696,9 @@ pub struct Config {
     pub(crate) max_pool_size: u32,
     pub(crate) min_pool_size: u32,
     pub(crate) connection_lifetime: Duration,
+    pub(crate) application_intent: ApplicationIntent,
+    pub(crate) workstation_id: Option<String>,
+    pub(crate) packet_size: Option<u32>,
     // Not ADO.NET keywords: set in code or from the environment.
     pub(crate) token_scope: Option<String>,
     pub(crate) tenant_id: Option<String>,
@@ -687,6 +728,9 @@ impl fmt::Debug for Config {
             .field("max_pool_size", &self.max_pool_size)
             .field("min_pool_size", &self.min_pool_size)
             .field("connection_lifetime", &self.connection_lifetime)
+            .field("application_intent", &self.application_intent)
+            .field("workstation_id", &self.workstation_id)
+            .field("packet_size", &self.packet_size)
             .field("token_scope", &self.token_scope)
             .field("tenant_id", &self.tenant_id)
             .field("authority_host", &self.authority_host)
@@ -766,6 +810,15 @@ impl fmt::Display for Config {
         if self.connection_lifetime != defaults.connection_lifetime {
             pair("Connection Lifetime", &secs(self.connection_lifetime))?;
         }
+        if self.application_intent != defaults.application_intent {
+            pair("Application Intent", self.application_intent.as_str())?;
+        }
+        if let Some(wsid) = &self.workstation_id {
+            pair("Workstation ID", wsid)?;
+        }
+        if let Some(size) = self.packet_size {
+            pair("Packet Size", &size.to_string())?;
+        }
         Ok(())
     }
 }
@@ -807,6 +860,9 @@ impl Config {
             max_pool_size: 100,
             min_pool_size: 0,
             connection_lifetime: DEFAULT_CONNECTION_LIFETIME,
+            application_intent: ApplicationIntent::ReadWrite,
+            workstation_id: None,
+            packet_size: None,
             token_scope: None,
             tenant_id: None,
             authority_host: None,
@@ -916,7 +972,8 @@ impl Config {
     }
     /// `User Id`: a client id for Entra modes, a login for `Sql Password`.
     pub fn user_id(&mut self, user_id: impl Into<String>) -> &mut Self {
-        self.user_id = Some(user_id.into());
+        let user_id: String = user_id.into();
+        self.user_id = Some(unbraced_guid(&user_id).to_owned());
         self
     }
     /// `Password`: the client secret (`Service Principal`) or the SQL password.
@@ -982,6 +1039,21 @@ impl Config {
         } else {
             lifetime
         };
+        self
+    }
+    /// `Application Intent`: [`ApplicationIntent::ReadOnly`] for a read-only replica.
+    pub fn application_intent(&mut self, intent: ApplicationIntent) -> &mut Self {
+        self.application_intent = intent;
+        self
+    }
+    /// `Workstation ID`: the client name the server shows (`HOST_NAME()`).
+    pub fn workstation_id(&mut self, name: impl Into<String>) -> &mut Self {
+        self.workstation_id = Some(name.into());
+        self
+    }
+    /// `Packet Size` (512 to 32767 bytes).
+    pub fn packet_size(&mut self, bytes: u32) -> &mut Self {
+        self.packet_size = Some(bytes);
         self
     }
     /// The token scope, when the DNS-suffix table does not fit (a sovereign Synapse workspace).
@@ -1096,6 +1168,18 @@ impl Config {
     pub fn get_connection_lifetime(&self) -> Duration {
         self.connection_lifetime
     }
+    /// `Application Intent`.
+    pub fn get_application_intent(&self) -> ApplicationIntent {
+        self.application_intent
+    }
+    /// `Workstation ID` (`None`: the machine's host name is sent).
+    pub fn get_workstation_id(&self) -> Option<&str> {
+        self.workstation_id.as_deref()
+    }
+    /// `Packet Size` (`None`: the driver's default).
+    pub fn get_packet_size(&self) -> Option<u32> {
+        self.packet_size
+    }
     /// The effective token scope: the explicit one, else the one of the server's DNS suffix (see
     /// the table in the module docs).
     pub fn get_token_scope(&self) -> &str {
@@ -1159,6 +1243,18 @@ impl Config {
         }
         if let Some(db) = &self.database {
             check_len("Database", db)?;
+        }
+        if let Some(wsid) = &self.workstation_id {
+            check_len("Workstation ID", wsid)?;
+        }
+        if let Some(size) = self.packet_size {
+            if !(512..=32767).contains(&size) {
+                return Err(ConfigError::InvalidValue {
+                    keyword: "Packet Size",
+                    value: size.to_string(),
+                    expected: "a whole number of bytes from 512 to 32767",
+                });
+            }
         }
         if let Some(name) = &self.host_name_in_certificate {
             if name.trim().is_empty() || name.chars().any(char::is_whitespace) {
@@ -1387,6 +1483,9 @@ enum Key {
     MultipleActiveResultSets,
     IntegratedSecurity,
     Enlist,
+    ApplicationIntent,
+    WorkstationId,
+    PacketSize,
 }
 
 /// One row of the keyword table: canonical name first, then synonyms.
@@ -1418,6 +1517,9 @@ const KEYWORDS: &[Keyword] = &[
     Keyword { key: Key::MultipleActiveResultSets, names: &["MultipleActiveResultSets", "Multiple Active Result Sets"] },
     Keyword { key: Key::IntegratedSecurity, names: &["Integrated Security", "Trusted_Connection"] },
     Keyword { key: Key::Enlist, names: &["Enlist"] },
+    Keyword { key: Key::ApplicationIntent, names: &["Application Intent", "ApplicationIntent"] },
+    Keyword { key: Key::WorkstationId, names: &["Workstation ID", "WSID"] },
+    Keyword { key: Key::PacketSize, names: &["Packet Size"] },
 ];
 
 /// SqlClient keywords this library does not implement: the values that are harmless (equal to
@@ -1430,14 +1532,11 @@ struct Unsupported {
 
 #[rustfmt::skip]
 const UNSUPPORTED: &[Unsupported] = &[
-    Unsupported { names: &["Application Intent", "ApplicationIntent"], accepts: &["readwrite"], reason: "read-only routing (read scale-out) is not implemented; remove it to use the primary" },
     Unsupported { names: &["MultiSubnetFailover", "Multi Subnet Failover"], accepts: &["false", "no"], reason: "parallel connects to availability-group listeners are not implemented (Azure SQL Database does not need them)" },
     Unsupported { names: &["Column Encryption Setting"], accepts: &["disabled"], reason: "Always Encrypted is not supported: encrypted columns would come back as ciphertext" },
     Unsupported { names: &["Enclave Attestation Url", "Attestation Protocol"], accepts: &[], reason: "Always Encrypted with secure enclaves is not supported" },
     Unsupported { names: &["Pool Blocking Period", "PoolBlockingPeriod"], accepts: &["auto"], reason: "the pool's own retry policy applies; remove it" },
     Unsupported { names: &["Network Library", "Network", "Net"], accepts: &["dbmssocn"], reason: "only TCP (`DBMSSOCN`) is supported" },
-    Unsupported { names: &["Packet Size"], accepts: &[], reason: "the packet size is negotiated by the driver; remove it" },
-    Unsupported { names: &["Workstation ID", "WSID"], accepts: &[], reason: "the workstation name is not sent; use `Application Name` to label sessions" },
     Unsupported { names: &["Current Language", "Language"], accepts: &[], reason: "run `SET LANGUAGE` after connecting instead" },
     Unsupported { names: &["Failover Partner"], accepts: &[], reason: "database mirroring does not exist in Azure SQL; use a failover group's listener as `Server`" },
     Unsupported { names: &["Failover Partner SPN", "FailoverPartnerSPN", "Server SPN", "ServerSPN"], accepts: &[], reason: "Kerberos is not used: authentication is by Entra token" },
@@ -1531,7 +1630,7 @@ fn apply(
                 *authentication_given = true;
             }
         }
-        Key::UserId => config.user_id = (!empty).then(|| trimmed.to_owned()),
+        Key::UserId => config.user_id = (!empty).then(|| unbraced_guid(trimmed).to_owned()),
         // Quoted passwords keep their spaces; unquoted ones are trimmed like every value.
         Key::Password => {
             let password = if pair.quoted { value } else { trimmed };
@@ -1685,6 +1784,27 @@ fn apply(
             if !empty {
                 parse_bool(name, trimmed)?;
             }
+        }
+        Key::ApplicationIntent => {
+            config.application_intent = if empty {
+                defaults.application_intent
+            } else {
+                trimmed.parse()?
+            };
+        }
+        Key::WorkstationId => config.workstation_id = (!empty).then(|| trimmed.to_owned()),
+        Key::PacketSize => {
+            config.packet_size = if empty {
+                None
+            } else {
+                Some(parse_number(
+                    name,
+                    trimmed,
+                    512,
+                    32767,
+                    "a whole number of bytes from 512 to 32767",
+                )? as u32)
+            };
         }
     }
     Ok(())
@@ -1965,6 +2085,15 @@ pub(crate) fn is_guid(value: &str) -> bool {
             .iter()
             .zip([8, 4, 4, 4, 12])
             .all(|(g, len)| g.len() == len && g.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// `{8-4-4-4-12}` → the GUID inside: SqlClient and the portal accept a client id in braces, and
+/// Entra wants it bare. Anything else is kept as written (a SQL login name, say).
+fn unbraced_guid(value: &str) -> &str {
+    match value.strip_prefix('{').and_then(|v| v.strip_suffix('}')) {
+        Some(inner) if is_guid(value) => inner,
+        _ => value,
+    }
 }
 
 pub(crate) fn validate_tenant_id(value: &str) -> Result<(), ConfigError> {

@@ -17,7 +17,7 @@
 //! bound each, so a connect that retries can take `Connect Retry Count + 1` times as long plus
 //! the delays; a pool's `get()` is bounded by its connection timeout in any case.
 
-use crate::config::{Authentication, Config, Encrypt};
+use crate::config::{ApplicationIntent, Authentication, Config, Encrypt};
 use crate::connection::{Client, Connection};
 use crate::credential;
 use crate::error::{Error, TimeoutKind, LOGIN_FAILED};
@@ -280,6 +280,15 @@ impl Connector {
             tds.database(db);
         }
         tds.application_name(config.get_application_name());
+        if config.get_application_intent() == ApplicationIntent::ReadOnly {
+            tds.readonly(true);
+        }
+        if let Some(wsid) = config.get_workstation_id() {
+            tds.client_name(wsid);
+        }
+        if let Some(size) = config.get_packet_size() {
+            tds.packet_size(size);
+        }
         let encrypt = config.get_encrypt();
         tds.encryption(match encrypt {
             Encrypt::Mandatory => EncryptionLevel::Required,

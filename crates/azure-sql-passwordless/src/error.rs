@@ -221,6 +221,11 @@ pub struct TokenFailure {
     pub http_status: Option<u16>,
     /// The provider's own description, first line only, JWTs redacted.
     pub message: String,
+    /// Whether asking again later may succeed: the provider answered HTTP 5xx or 429, or could
+    /// not be reached (connection or I/O trouble, a time-out). Not: a refusal (4xx, an `AADSTS`
+    /// code), nor a local failure (no token file, `az` not logged in, the default chain found
+    /// no credential), which only a change of configuration fixes.
+    pub transient: bool,
 }
 
 impl TokenFailure {
@@ -230,10 +235,13 @@ impl TokenFailure {
     pub fn from_azure(error: &azure_core::Error) -> Self {
         let mut http_status = None;
         let mut code_from_kind = None;
+        let mut unreachable = false;
         let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
         let mut texts = Vec::new();
         while let Some(e) = current {
             if let Some(az) = e.downcast_ref::<azure_core::Error>() {
+                use azure_core::error::ErrorKind;
+                unreachable |= matches!(az.kind(), ErrorKind::Connection | ErrorKind::Io);
                 if let azure_core::error::ErrorKind::HttpResponse {
                     status, error_code, ..
                 } = az.kind()
@@ -266,6 +274,7 @@ impl TokenFailure {
             aadsts,
             http_status,
             message: first_line(&redact_jwts(&text)),
+            transient: http_status.map_or(unreachable, |s| s >= 500 || s == 429),
         }
     }
 
@@ -275,6 +284,7 @@ impl TokenFailure {
             aadsts: None,
             http_status: None,
             message: format!("the token request got no answer within {after:?}"),
+            transient: true,
         }
     }
 
@@ -284,6 +294,7 @@ impl TokenFailure {
             aadsts: None,
             http_status: None,
             message: first_line(&redact_jwts(message.as_ref())),
+            transient: false,
         }
     }
 }
@@ -490,8 +501,7 @@ impl Error {
             | Error::SessionTokenExpired { .. } => true,
             Error::Sql(e) => e.code().is_some_and(|c| TRANSIENT_SQL_ERRORS.contains(&c)),
             Error::TokenAcquisition { failure, .. } | Error::TokenExpired { failure, .. } => {
-                failure.http_status.is_some_and(|s| s >= 500 || s == 429)
-                    || failure.http_status.is_none() && failure.aadsts.is_none()
+                failure.transient
             }
             _ => false,
         }
@@ -595,6 +605,44 @@ mod tests {
             "WorkloadIdentityCredential authentication failed. {description}\nTo troubleshoot, visit https://aka.ms/azsdk/rust/identity/troubleshoot#workload"
         );
         azure_core::Error::with_error(ErrorKind::Credential, inner, message)
+    }
+
+    #[test]
+    fn local_credential_failures_are_not_transient_and_unreachable_providers_are() {
+        let acquisition = |failure| Error::TokenAcquisition {
+            provider: "workload identity",
+            failure,
+        };
+        // No token file: a wrapped std::io error, no HTTP answer. Only a fix helps.
+        let no_file = azure_core::Error::with_error(
+            ErrorKind::Credential,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+            "AZURE_FEDERATED_TOKEN_FILE /var/run/secrets/token cannot be read",
+        );
+        let f = TokenFailure::from_azure(&no_file);
+        assert!(!f.transient, "{f:?}");
+        assert!(!acquisition(f).is_transient());
+        // The default chain found nothing, `az` is not logged in: Credential, no HTTP.
+        let nothing = azure_core::Error::with_message(
+            ErrorKind::Credential,
+            "no credential in the chain could authenticate",
+        );
+        assert!(!acquisition(TokenFailure::from_azure(&nothing)).is_transient());
+        // Entra or IMDS unreachable: connection trouble under the credential's error.
+        let unreachable = azure_core::Error::with_error(
+            ErrorKind::Credential,
+            azure_core::Error::with_message(ErrorKind::Connection, "connection refused"),
+            "ManagedIdentityCredential authentication failed",
+        );
+        assert!(acquisition(TokenFailure::from_azure(&unreachable)).is_transient());
+        // A refusal is not transient, Entra's own trouble is.
+        assert!(!acquisition(TokenFailure::from_azure(&entra_error(
+            "700213",
+            "AADSTS700213: x"
+        )))
+        .is_transient());
+        assert!(acquisition(TokenFailure::timed_out(Duration::from_secs(30))).is_transient());
+        assert!(!acquisition(TokenFailure::other("the provider panicked")).is_transient());
     }
 
     #[test]

@@ -75,7 +75,7 @@ pub mod pool;
 mod retirement;
 pub mod token;
 
-pub use config::{Authentication, Config, ConfigError, Encrypt, Secret};
+pub use config::{ApplicationIntent, Authentication, Config, ConfigError, Encrypt, Secret};
 pub use connect::{connect, Connector};
 pub use connection::{Client, Connection, QueryStream, Transaction};
 pub use credential::TokenProvider;

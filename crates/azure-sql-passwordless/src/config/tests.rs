@@ -608,14 +608,11 @@ fn portal_keywords() {
 #[test]
 fn known_but_unsupported_keywords() {
     // Harmless values pass.
-    with("ApplicationIntent=ReadWrite;MultiSubnetFailover=False;Column Encryption Setting=Disabled;Pool Blocking Period=Auto;Network Library=DBMSSOCN;User Instance=false;Type System Version=Latest;Connection Reset=true;Async=false;Packet Size=");
+    with("MultiSubnetFailover=False;Column Encryption Setting=Disabled;Pool Blocking Period=Auto;Network Library=DBMSSOCN;User Instance=false;Type System Version=Latest;Connection Reset=true;Async=false");
     for pair in [
-        "ApplicationIntent=ReadOnly",
-        "Application Intent=readonly",
         "MultiSubnetFailover=True",
         "Column Encryption Setting=Enabled",
-        "Packet Size=8000",
-        "Workstation ID=pc",
+        "Connection Reset=false",
         "Current Language=french",
         "Failover Partner=x",
         "Server SPN=MSSQLSvc/x",
@@ -632,6 +629,64 @@ fn known_but_unsupported_keywords() {
             "{pair}: {e}"
         );
     }
+}
+
+#[test]
+fn application_intent_workstation_id_and_packet_size() {
+    let c = with("ApplicationIntent=ReadOnly;WSID=pod-7;Packet Size=8000");
+    assert_eq!(c.get_application_intent(), ApplicationIntent::ReadOnly);
+    assert_eq!(c.get_workstation_id(), Some("pod-7"));
+    assert_eq!(c.get_packet_size(), Some(8000));
+    // What Display writes parses back to the same settings.
+    let again = parse(&c.to_string());
+    assert_eq!(again.get_application_intent(), ApplicationIntent::ReadOnly);
+    assert_eq!(again.get_workstation_id(), Some("pod-7"));
+    assert_eq!(again.get_packet_size(), Some(8000));
+    for (pair, intent) in [
+        ("Application Intent=readonly", ApplicationIntent::ReadOnly),
+        (
+            "ApplicationIntent= Read Write ",
+            ApplicationIntent::ReadWrite,
+        ),
+        ("ApplicationIntent=", ApplicationIntent::ReadWrite),
+    ] {
+        assert_eq!(with(pair).get_application_intent(), intent, "{pair}");
+    }
+    let defaults = with("Workstation ID=;Packet Size=");
+    assert_eq!(
+        (defaults.get_workstation_id(), defaults.get_packet_size()),
+        (None, None)
+    );
+    assert_eq!(with("Packet Size=512").get_packet_size(), Some(512));
+    assert_eq!(with("Packet Size=32767").get_packet_size(), Some(32767));
+    for pair in [
+        "ApplicationIntent=ReadMostly",
+        "Packet Size=511",
+        "Packet Size=32768",
+        "Packet Size=lots",
+    ] {
+        let e = with_err(pair);
+        assert!(matches!(e, ConfigError::InvalidValue { .. }), "{pair}: {e}");
+    }
+    let e = with_err(&format!("WSID={}", "w".repeat(129)));
+    assert!(e.to_string().contains("Workstation ID"), "{e}");
+    let mut built = Config::new("s.database.windows.net");
+    built.packet_size(100);
+    assert!(built.validate().is_err());
+}
+
+#[test]
+fn a_client_id_in_braces_is_taken_without_them() {
+    let c = with(&format!(
+        "Authentication=Active Directory Managed Identity;User Id={{{CLIENT_ID}}}"
+    ));
+    assert_eq!(c.get_user_id(), Some(CLIENT_ID));
+    let mut built = Config::new("s.database.windows.net");
+    built.user_id(format!("{{{}}}", CLIENT_ID.to_uppercase()));
+    assert_eq!(built.get_user_id(), Some(CLIENT_ID.to_uppercase().as_str()));
+    // Not a GUID inside: a SQL login name is kept as written.
+    let c = with("User Id={reader};Password=x");
+    assert_eq!(c.get_user_id(), Some("{reader}"));
 }
 
 #[test]
