@@ -161,8 +161,13 @@ pub async fn watch(
         }
     };
     drop(server);
+    // Graceful: the idle connections are closed (their sessions end at the server now, not when
+    // the process dies) and the token stops renewing. Nothing is in use here any more (a query
+    // in flight was abandoned above), so the grace only bounds a connection still coming back.
+    let closed = pool.close(CLOSE_GRACE).await;
     let state = pool.state();
     tracing::info!(
+        still_in_use = closed.in_use,
         opened = state.opened,
         closed_broken = state.closed_broken,
         closed_reaped = state.closed_reaped,
@@ -171,6 +176,10 @@ pub async fn watch(
     );
     Ok(ended)
 }
+
+/// How long a stopping watch waits for connections to come back before it closes the pool:
+/// well inside Kubernetes' default 30-second termination grace.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// Resolves on SIGTERM or SIGINT with the signal's name.
 pub fn shutdown_signal() -> anyhow::Result<impl Future<Output = &'static str>> {

@@ -378,8 +378,16 @@ async fn watch_serves_health_follows_a_revoked_role_and_stops_on_sigterm() {
 
     let status = demo.terminate().await;
     assert_eq!(status.code(), Some(0), "SIGTERM is a clean stop");
-    demo.stderr_until("logging the stop", |l| l.contains("watch: stopped"))
+    // The pool was closed before the process ended: its connections closed, none left in use.
+    demo.stderr_until("closing the pool", |l| l.contains("pool: closed"))
         .await;
+    let stopped = demo
+        .stderr_until("logging the stop", |l| l.contains("watch: stopped"))
+        .await;
+    assert!(
+        stopped.contains("still_in_use=0") || stopped.contains(r#""still_in_use":0"#),
+        "{stopped}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
