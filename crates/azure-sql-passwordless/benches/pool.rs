@@ -11,7 +11,9 @@
 //!    provider that issues tokens at once), since a day of wall-clock time is not a benchmark.
 //!
 //! Run: `cargo bench -p azure-sql-passwordless --bench pool` (a bench binary, not criterion:
-//! it prints percentiles and counts, and how it got them).
+//! it prints percentiles and counts, and how it got them). Name sections to run only those:
+//! `cargo bench -p azure-sql-passwordless --bench pool -- warm` (`warm`, `concurrent`,
+//! `renewal`, `steady`).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -136,204 +138,219 @@ async fn main() {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("azure-sql-passwordless pool benchmark (sandbox in-process, {threads} CPU threads)");
     println!();
+    // Cargo passes `--bench`; the other arguments name sections.
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let run = |section: &str| only.is_empty() || only.iter().any(|o| o == section);
 
     // ---- 1. warm get() latency ------------------------------------------------------------
-    let sandbox = Sandbox::start(SandboxOptions::default())
+    if run("warm") {
+        let sandbox = Sandbox::start(SandboxOptions::default())
+            .await
+            .expect("sandbox");
+        let pool = Pool::new(config_for(&sandbox)).await.expect("pool");
+        println!("1. warm pool.get() latency (get + drop back to the pool; connections already open, no ping: idle < 30 s)");
+        for (tasks, per_task) in [(1usize, 20_000usize), (64, 1_000)] {
+            let samples = warm_get_latency(&pool, tasks, per_task).await;
+            println!(
+                "   {tasks:>2} task(s), {:>6} gets: p50 {}  p99 {}  max {}",
+                samples.len(),
+                show(percentile(&samples, 50.0)),
+                show(percentile(&samples, 99.0)),
+                show(*samples.last().unwrap_or(&Duration::ZERO)),
+            );
+        }
+        drop(pool);
+        println!();
+    }
+    // ---- 2. Entra requests per 1,000 concurrent connections --------------------------------
+    if run("concurrent") {
+        let sandbox = Sandbox::start(SandboxOptions::default())
+            .await
+            .expect("sandbox");
+        let before = sandbox.stats();
+        let mut config = config_for(&sandbox);
+        config.max_pool_size(1000);
+        let pool = Pool::builder(config)
+            .connection_timeout(Duration::from_secs(120))
+            .build()
+            .await
+            .expect("pool");
+        let started = Instant::now();
+        let handles: Vec<_> = (0..1000)
+            .map(|_| {
+                let pool = pool.clone();
+                tokio::spawn(async move { pool.get_owned().await })
+            })
+            .collect();
+        let mut held = Vec::new();
+        for h in handles {
+            held.push(h.await.expect("task").expect("get"));
+        }
+        let took = started.elapsed();
+        let after = sandbox.stats();
+        println!("2. 1,000 connections opened concurrently (pool of 1,000, all held at once)");
+        println!(
+            "   Entra token requests: {}   logins: {}   open sessions: {}   time: {:.2} s",
+            after.token_requests - before.token_requests,
+            after.logins_ok - before.logins_ok,
+            pool.state().size,
+            took.as_secs_f64()
+        );
+        drop(held);
+        drop(pool);
+        drop(sandbox);
+        println!();
+    }
+    // ---- 3. get() during renewals under load -----------------------------------------------
+    if run("renewal") {
+        let lifetime = Duration::from_secs(10);
+        let sandbox = Sandbox::start(SandboxOptions {
+            token_lifetime: lifetime,
+            ..SandboxOptions::default()
+        })
         .await
         .expect("sandbox");
-    let pool = Pool::new(config_for(&sandbox)).await.expect("pool");
-    println!("1. warm pool.get() latency (get + drop back to the pool; connections already open, no ping: idle < 30 s)");
-    for (tasks, per_task) in [(1usize, 20_000usize), (64, 1_000)] {
-        let samples = warm_get_latency(&pool, tasks, per_task).await;
-        println!(
-            "   {tasks:>2} task(s), {:>6} gets: p50 {}  p99 {}  max {}",
-            samples.len(),
-            show(percentile(&samples, 50.0)),
-            show(percentile(&samples, 99.0)),
-            show(*samples.last().unwrap_or(&Duration::ZERO)),
-        );
-    }
-    drop(pool);
-    println!();
-
-    // ---- 2. Entra requests per 1,000 concurrent connections --------------------------------
-    let before = sandbox.stats();
-    let mut config = config_for(&sandbox);
-    config.max_pool_size(1000);
-    let pool = Pool::builder(config)
-        .connection_timeout(Duration::from_secs(120))
-        .build()
-        .await
-        .expect("pool");
-    let started = Instant::now();
-    let handles: Vec<_> = (0..1000)
-        .map(|_| {
+        let pool = Pool::new(config_for(&sandbox)).await.expect("pool");
+        pool.get().await.expect("first get");
+        sandbox
+            .faults()
+            .set_token_stall(Some(Duration::from_millis(250)));
+        let run_for = Duration::from_secs(25);
+        let started = Instant::now();
+        // Watch the token cache for renewal windows (wall clock start + duration).
+        let renewals: Arc<Mutex<Vec<RefreshRecord>>> = Arc::default();
+        let watcher = {
             let pool = pool.clone();
-            tokio::spawn(async move { pool.get_owned().await })
-        })
-        .collect();
-    let mut held = Vec::new();
-    for h in handles {
-        held.push(h.await.expect("task").expect("get"));
-    }
-    let took = started.elapsed();
-    let after = sandbox.stats();
-    println!("2. 1,000 connections opened concurrently (pool of 1,000, all held at once)");
-    println!(
-        "   Entra token requests: {}   logins: {}   open sessions: {}   time: {:.2} s",
-        after.token_requests - before.token_requests,
-        after.logins_ok - before.logins_ok,
-        pool.state().size,
-        took.as_secs_f64()
-    );
-    drop(held);
-    drop(pool);
-    drop(sandbox);
-    println!();
-
-    // ---- 3. get() during renewals under load -----------------------------------------------
-    let lifetime = Duration::from_secs(10);
-    let sandbox = Sandbox::start(SandboxOptions {
-        token_lifetime: lifetime,
-        ..SandboxOptions::default()
-    })
-    .await
-    .expect("sandbox");
-    let pool = Pool::new(config_for(&sandbox)).await.expect("pool");
-    pool.get().await.expect("first get");
-    sandbox
-        .faults()
-        .set_token_stall(Some(Duration::from_millis(250)));
-    let run_for = Duration::from_secs(25);
-    let started = Instant::now();
-    // Watch the token cache for renewal windows (wall clock start + duration).
-    let renewals: Arc<Mutex<Vec<RefreshRecord>>> = Arc::default();
-    let watcher = {
-        let pool = pool.clone();
-        let renewals = renewals.clone();
-        tokio::spawn(async move {
-            while started.elapsed() < run_for + Duration::from_millis(500) {
-                if let Some(r) = pool.state().token.and_then(|t| t.last_refresh) {
-                    let mut seen = renewals.lock().expect("renewals");
-                    if seen.last() != Some(&r) {
-                        seen.push(r);
+            let renewals = renewals.clone();
+            tokio::spawn(async move {
+                while started.elapsed() < run_for + Duration::from_millis(500) {
+                    if let Some(r) = pool.state().token.and_then(|t| t.last_refresh) {
+                        let mut seen = renewals.lock().expect("renewals");
+                        if seen.last() != Some(&r) {
+                            seen.push(r);
+                        }
                     }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
                 }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        })
-    };
-    let mut handles = Vec::new();
-    for _ in 0..64 {
-        let pool = pool.clone();
-        handles.push(tokio::spawn(async move {
-            let mut samples = Vec::new();
-            while started.elapsed() < run_for {
-                let at = SystemTime::now();
-                let t0 = Instant::now();
-                let mut conn = pool.get().await.expect("get during the run");
-                let took = t0.elapsed();
-                // Opened for this get (a new login), or an open connection handed out?
-                samples.push((at, took, conn.age() < took));
-                conn.simple_query("SELECT 1")
-                    .await
-                    .expect("query")
-                    .into_results()
-                    .await
-                    .expect("results");
-                drop(conn);
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-            samples
-        }));
-    }
-    let mut samples = Vec::new();
-    for h in handles {
-        samples.extend(h.await.expect("task"));
-    }
-    watcher.await.expect("watcher");
-    let windows: Vec<(SystemTime, SystemTime)> = renewals
-        .lock()
-        .expect("renewals")
-        .iter()
-        .skip(1) // the first token, fetched before the run
-        .map(|r| {
-            let start = SystemTime::UNIX_EPOCH
-                + Duration::from_nanos(r.started.unix_timestamp_nanos().max(0) as u64);
-            (start, start + r.duration)
-        })
-        .collect();
-    let (mut during, mut outside) = (Vec::new(), Vec::new());
-    let (mut during_open, mut outside_open, mut new_login) = (Vec::new(), Vec::new(), Vec::new());
-    for (at, took, fresh) in &samples {
-        let end = *at + *took;
-        let overlaps = windows.iter().any(|(s, e)| *at < *e && end > *s);
-        if overlaps {
-            during.push(*took);
-        } else {
-            outside.push(*took);
+            })
+        };
+        let mut handles = Vec::new();
+        for _ in 0..64 {
+            let pool = pool.clone();
+            handles.push(tokio::spawn(async move {
+                let mut samples = Vec::new();
+                while started.elapsed() < run_for {
+                    let at = SystemTime::now();
+                    let t0 = Instant::now();
+                    let mut conn = pool.get().await.expect("get during the run");
+                    let took = t0.elapsed();
+                    // Opened for this get (a new login), or an open connection handed out?
+                    samples.push((at, took, conn.age() < took));
+                    conn.simple_query("SELECT 1")
+                        .await
+                        .expect("query")
+                        .into_results()
+                        .await
+                        .expect("results");
+                    drop(conn);
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                samples
+            }));
         }
-        if *fresh {
-            new_login.push(*took);
-        } else if overlaps {
-            during_open.push(*took);
-        } else {
-            outside_open.push(*took);
+        let mut samples = Vec::new();
+        for h in handles {
+            samples.extend(h.await.expect("task"));
         }
-    }
-    for set in [
-        &mut during,
-        &mut outside,
-        &mut during_open,
-        &mut outside_open,
-        &mut new_login,
-    ] {
-        set.sort();
-    }
-    let state = pool.state();
-    let token = state.token.clone().expect("token state");
-    println!(
+        watcher.await.expect("watcher");
+        let windows: Vec<(SystemTime, SystemTime)> = renewals
+            .lock()
+            .expect("renewals")
+            .iter()
+            .skip(1) // the first token, fetched before the run
+            .map(|r| {
+                let start = SystemTime::UNIX_EPOCH
+                    + Duration::from_nanos(r.started.unix_timestamp_nanos().max(0) as u64);
+                (start, start + r.duration)
+            })
+            .collect();
+        let (mut during, mut outside) = (Vec::new(), Vec::new());
+        let (mut during_open, mut outside_open, mut new_login) =
+            (Vec::new(), Vec::new(), Vec::new());
+        for (at, took, fresh) in &samples {
+            let end = *at + *took;
+            let overlaps = windows.iter().any(|(s, e)| *at < *e && end > *s);
+            if overlaps {
+                during.push(*took);
+            } else {
+                outside.push(*took);
+            }
+            if *fresh {
+                new_login.push(*took);
+            } else if overlaps {
+                during_open.push(*took);
+            } else {
+                outside_open.push(*took);
+            }
+        }
+        for set in [
+            &mut during,
+            &mut outside,
+            &mut during_open,
+            &mut outside_open,
+            &mut new_login,
+        ] {
+            set.sort();
+        }
+        let state = pool.state();
+        let token = state.token.clone().expect("token state");
+        println!(
         "3. 64 tasks doing get + SELECT 1 for {} s; tokens live {} s; Entra answers after 250 ms",
         run_for.as_secs(),
         lifetime.as_secs()
     );
-    println!(
+        println!(
         "   renewals: {}   callers that waited for a token after the first: {}   connections opened: {}",
         windows.len(),
         token.waits.saturating_sub(1),
         state.opened
     );
-    for (name, set) in [
-        ("during renewals", &during),
-        ("outside renewals", &outside),
-        ("  open conn., during", &during_open),
-        ("  open conn., outside", &outside_open),
-        ("  new login needed", &new_login),
-    ] {
-        println!(
-            "   {name:<22} {:>6} gets: p50 {}  p99 {}  max {}",
-            set.len(),
-            show(percentile(set, 50.0)),
-            show(percentile(set, 99.0)),
-            show(*set.last().unwrap_or(&Duration::ZERO)),
-        );
+        for (name, set) in [
+            ("during renewals", &during),
+            ("outside renewals", &outside),
+            ("  open conn., during", &during_open),
+            ("  open conn., outside", &outside_open),
+            ("  new login needed", &new_login),
+        ] {
+            println!(
+                "   {name:<22} {:>6} gets: p50 {}  p99 {}  max {}",
+                set.len(),
+                show(percentile(set, 50.0)),
+                show(percentile(set, 99.0)),
+                show(*set.last().unwrap_or(&Duration::ZERO)),
+            );
+        }
+        println!();
     }
-    println!();
-
     // ---- 4. Entra requests per token lifetime, steady state ---------------------------------
-    let day = Duration::from_secs(24 * 3600);
-    println!("4. Entra requests per token lifetime over 24 h (simulated on Tokio's paused clock; 8 callers, one get every 10 s each)");
-    for minutes in [60u64, 90] {
-        let lifetime = Duration::from_secs(minutes * 60);
-        let (requests, waits) = steady_state(lifetime, day, 8, Duration::from_secs(10));
-        let lifetimes = day.as_secs_f64() / lifetime.as_secs_f64();
-        let renewals = requests.saturating_sub(1);
-        println!(
+    if run("steady") {
+        let day = Duration::from_secs(24 * 3600);
+        println!("4. Entra requests per token lifetime over 24 h (simulated on Tokio's paused clock; 8 callers, one get every 10 s each)");
+        for minutes in [60u64, 90] {
+            let lifetime = Duration::from_secs(minutes * 60);
+            let (requests, waits) = steady_state(lifetime, day, 8, Duration::from_secs(10));
+            let lifetimes = day.as_secs_f64() / lifetime.as_secs_f64();
+            let renewals = requests.saturating_sub(1);
+            println!(
             "   {minutes}-min tokens: {requests} requests (the first, then {renewals} renewals) in {lifetimes:.0} lifetimes = {:.2} renewals per lifetime   callers that waited: {waits} (each one's first get, before any token existed)",
             renewals as f64 / lifetimes
         );
+        }
+        println!();
     }
-    println!();
     println!("Method: the sandbox (Entra stand-in, TLS, TDS server with gateway redirect) runs in this process;");
     println!("latencies are wall-clock time around each pool.get() call; renewal windows are the token cache's");
     println!("own records (start and duration of each request to Entra) sampled from TokenSource::state().");

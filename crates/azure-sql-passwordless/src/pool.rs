@@ -192,14 +192,21 @@ impl Pool {
         let started = Instant::now();
         let deadline = started + shared.connection_timeout;
         loop {
-            let got = {
-                let mut waiter = shared.manager.failures.wait();
-                tokio::select! {
-                    biased;
-                    got = tokio::time::timeout_at(deadline, get()) => got,
-                    error = waiter.failed() => {
-                        tracing::debug!(error = %error, "pool: a connect failed while waiting");
-                        return Err(error);
+            let got = tokio::time::timeout_at(deadline, get());
+            tokio::pin!(got);
+            // An idle connection comes at the first poll: only a caller that has to wait is
+            // registered to hear of failed connects (the warm path stays lock-free).
+            let got = match futures_util::poll!(&mut got) {
+                std::task::Poll::Ready(got) => got,
+                std::task::Poll::Pending => {
+                    let mut waiter = shared.manager.failures.wait();
+                    tokio::select! {
+                        biased;
+                        got = &mut got => got,
+                        error = waiter.failed() => {
+                            tracing::debug!(error = %error, "pool: a connect failed while waiting");
+                            return Err(error);
+                        }
                     }
                 }
             };

@@ -23,7 +23,7 @@ pub struct Manager {
     pub(super) connector: Connector,
     pub(super) failures: Arc<ConnectFailures>,
     pub(super) closing: Arc<AtomicBool>,
-    /// Notified whenever a connection comes back (a closing pool waits on it).
+    /// Notified when a connection comes back to a closing pool (which waits for them).
     pub(super) returned: Arc<Notify>,
 }
 
@@ -89,7 +89,10 @@ impl bb8::ManageConnection for Manager {
                 false
             }
         };
-        self.returned.notify_waiters();
+        if self.closing.load(Ordering::Acquire) {
+            // Pool::close waits for the connections in use to come back.
+            self.returned.notify_waiters();
+        }
         discard
     }
 }
