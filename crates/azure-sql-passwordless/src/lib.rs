@@ -46,7 +46,7 @@
 //! | [`credential`] | `Authentication` → a [`TokenProvider`] (workload identity, managed identity, service principal, Azure CLI, default chain, your own credential or callback) |
 //! | [`token`] | the token cache: one token shared by every connection, single-flight fetches, background renewal ([`RenewalPolicy`]) |
 //! | [`connect`](mod@connect) | TCP + TLS + the TDS login with the token; gateway redirects and transient retries |
-//! | [`connection`] | the logged-in [`Connection`] and its query API, which tracks broken connections |
+//! | [`connection`] | the logged-in [`Connection`], its query API (which tracks broken connections), its session reset and [`Transaction`] |
 //! | [`pool`] | the `bb8` pool, its bounds (token freshness, connection lifetime) and its state |
 //! | [`error`] | the one runtime [`Error`]; each variant says what to fix |
 //!
@@ -61,6 +61,11 @@
 //! - A pooled connection is never handed out once its login token is about to expire, and lives
 //!   at most `Connection Lifetime` (10 minutes by default), so a revoked role takes effect
 //!   within that bound. A connection that fails (I/O, timeout, 37396) is discarded.
+//! - Every reused connection's session is reset by the server before the next caller's first
+//!   statement runs (transaction, temporary tables, `SET` options, database, session context);
+//!   a reset the server does not acknowledge discards the connection.
+//! - A silent server costs a bounded ping (5 s) at checkout and a TCP keep-alive timeout in use,
+//!   never a caller's whole wait.
 //! - Logins follow the gateway's redirect (at most 10 hops) and retry the transient errors
 //!   Microsoft's drivers agree on ([`error::TRANSIENT_SQL_ERRORS`]); 18456 is never retried.
 //! - `tracing` events say what happened (token acquired or failed, renewals, connects,
