@@ -45,6 +45,7 @@ struct State {
     login_delay_ms: AtomicU64,
     query_delay_ms: AtomicU64,
     reset_queries: AtomicU32,
+    ignore_resets: AtomicU32,
     revalidate_sessions: AtomicBool,
     // Entra
     fail_token_requests: AtomicU32,
@@ -83,6 +84,7 @@ impl Faults {
         s.login_delay_ms.store(0, Ordering::Release);
         s.query_delay_ms.store(0, Ordering::Release);
         s.reset_queries.store(0, Ordering::Release);
+        s.ignore_resets.store(0, Ordering::Release);
         s.revalidate_sessions.store(false, Ordering::Release);
         s.fail_token_requests.store(0, Ordering::Release);
         s.token_stall_ms.store(0, Ordering::Release);
@@ -122,6 +124,13 @@ impl Faults {
     pub fn reset_queries(&self, n: u32) {
         self.0.reset_queries.store(n, Ordering::Release);
     }
+    /// The next `n` requests that ask for a session reset (RESETCONNECTION or
+    /// RESETCONNECTIONSKIPTRAN) run without it: the session keeps its transaction, temporary
+    /// tables, `SET` options and session context, and the response carries no ENVCHANGE 18
+    /// (reset acknowledgement), as from a server that does not implement the reset.
+    pub fn ignore_resets(&self, n: u32) {
+        self.0.ignore_resets.store(n, Ordering::Release);
+    }
     /// Revalidates open sessions' tokens before each request, as Azure SQL does after
     /// maintenance: a request on a session whose login token has expired fails with error 37396.
     pub fn set_revalidate_sessions(&self, on: bool) {
@@ -151,6 +160,10 @@ impl Faults {
     /// Consumes one "reset mid-query" fault, if any is pending.
     pub fn take_reset_query(&self) -> bool {
         take_one(&self.0.reset_queries)
+    }
+    /// Consumes one "ignore a reset" fault, if any is pending.
+    pub fn take_ignore_reset(&self) -> bool {
+        take_one(&self.0.ignore_resets)
     }
     /// Whether open sessions' tokens are revalidated before each request.
     pub fn revalidate_sessions(&self) -> bool {
@@ -196,6 +209,9 @@ mod tests {
         assert_eq!(f.take_failed_login(), Some(40613));
         assert_eq!(f.take_failed_login(), Some(40613));
         assert_eq!(f.take_failed_login(), None);
+        f.ignore_resets(1);
+        assert!(f.take_ignore_reset());
+        assert!(!f.take_ignore_reset());
     }
 
     #[test]

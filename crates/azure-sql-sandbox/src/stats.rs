@@ -17,6 +17,7 @@ struct Counters {
     logins_failed: AtomicU64,
     redirects: AtomicU64,
     requests: AtomicU64,
+    resets: AtomicU64,
     open_sessions: AtomicU64,
     max_open_sessions: AtomicU64,
 }
@@ -46,6 +47,9 @@ pub struct StatsSnapshot {
     pub redirects: u64,
     /// SQL batches and RPCs received on logged-in sessions.
     pub requests: u64,
+    /// Session resets performed (RESETCONNECTION or RESETCONNECTIONSKIPTRAN honoured and
+    /// acknowledged; a reset skipped by [`crate::Faults::ignore_resets`] is not counted).
+    pub resets: u64,
     /// Sessions open now.
     pub open_sessions: u64,
     /// The most sessions open at once.
@@ -81,6 +85,7 @@ counter!(
     logins_failed,
     redirects,
     requests,
+    resets,
 );
 
 impl Stats {
@@ -107,6 +112,7 @@ impl Stats {
             logins_failed: r(&c.logins_failed),
             redirects: r(&c.redirects),
             requests: r(&c.requests),
+            resets: r(&c.resets),
             open_sessions: r(&c.open_sessions),
             max_open_sessions: r(&c.max_open_sessions),
         }

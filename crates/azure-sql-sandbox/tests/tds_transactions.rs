@@ -152,33 +152,6 @@ async fn transaction_manager_requests_roll_back_commit_and_save() {
     assert_eq!(count(&mut other).await, 7);
 }
 
-/// The first ENVCHANGE of `ty` in a response: its new and old values.
-fn envchange(tokens: &[u8], ty: u8) -> Option<(Vec<u8>, Vec<u8>)> {
-    let at = tokens
-        .windows(4)
-        .position(|w| w[0] == 0xE3 && w[3] == ty && u16::from_le_bytes([w[1], w[2]]) >= 3)?;
-    let body = &tokens[at + 4..];
-    let new_len = usize::from(*body.first()?);
-    let new = body.get(1..1 + new_len)?.to_vec();
-    let old_len = usize::from(*body.get(1 + new_len)?);
-    let old = body.get(2 + new_len..2 + new_len + old_len)?.to_vec();
-    Some((new, old))
-}
-
-/// The status of the DONE tokens (0xFD) that close a statement.
-fn done_statuses(tokens: &[u8]) -> Vec<u16> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    while let Some(i) = tokens[at..].iter().position(|b| *b == 0xFD) {
-        let i = at + i;
-        if tokens.len() >= i + 13 {
-            out.push(u16::from_le_bytes([tokens[i + 1], tokens[i + 2]]));
-        }
-        at = i + 1;
-    }
-    out
-}
-
 #[tokio::test]
 async fn begin_and_commit_are_announced_with_the_same_descriptor() {
     let sandbox = Sandbox::start(false).await;
@@ -215,7 +188,7 @@ async fn begin_and_commit_are_announced_with_the_same_descriptor() {
     .await
     .expect("send");
     let answer = raw.response().await.expect("answer");
-    assert_eq!(answer[..6], [0xE3, 3, 0, 18, 0, 0], "the reset first");
+    assert_eq!(answer[..6], RESET_ACK, "the reset first");
     assert_eq!(envchange(&answer, 10), Some((Vec::new(), descriptor)));
     assert_eq!(first_error(&answer), None);
     assert!(

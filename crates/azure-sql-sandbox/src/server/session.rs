@@ -3,8 +3,8 @@
 //! requests until the client leaves, with the fault switches and ATTENTION handled here.
 
 use super::login::{authenticate, login_response, send_login_failure, Authenticated};
-use super::requests::{run_work, SessionState};
-use super::response::{encode_transaction_change, error_response};
+use super::requests::{reset_session, run_work, SessionState};
+use super::response::error_response;
 use super::{Role, Shared, HANDSHAKE_TIMEOUT, MAX_LOGIN_MESSAGE, MAX_REQUEST_MESSAGE};
 use crate::sql::Session;
 use crate::tds::batch::SqlBatch;
@@ -359,13 +359,50 @@ pub(super) async fn serve_requests(
             _ => DoneKind::Done,
         };
         let mut out = Vec::new();
-        if message.reset_connection {
-            let rolled_back = state.reset();
-            EnvChange::ResetConnection.encode(&mut out);
-            if let Some(change) = rolled_back {
-                encode_transaction_change(&mut out, &change);
+        // MS-TDS 2.2.3.1.2: the reset bits are "only set for event types Batch, RPC, or
+        // Transaction Manager request"; on anything else they mean nothing.
+        let resettable = matches!(
+            message.ty,
+            MessageType::SQL_BATCH | MessageType::RPC | MessageType::TRANSACTION_MANAGER
+        );
+        match message.reset() {
+            Ok(Some(reset)) if resettable => {
+                if shared.faults.take_ignore_reset() {
+                    tracing::info!(peer = %conn.peer, ?reset, "fault: ignoring the session reset");
+                } else {
+                    match reset_session(shared, state.clone(), reset).await {
+                        Ok((reset_state, head)) => {
+                            shared.stats.resets();
+                            state = reset_state;
+                            out = head;
+                        }
+                        Err(error) => {
+                            error_response(&mut out, &shared.host_name, &error, kind);
+                            conn.send(&out).await?;
+                            continue;
+                        }
+                    }
+                }
             }
+            Ok(_) => {}
+            Err(e) if resettable => {
+                // Both reset bits: refuse the request (it does not run, nothing is reset) and
+                // keep the session, as for any request whose framing held.
+                tracing::warn!(peer = %conn.peer, error = %e, "conflicting reset bits");
+                error_response(
+                    &mut out,
+                    &shared.host_name,
+                    &messages::protocol_error(&e.to_string()),
+                    kind,
+                );
+                conn.send(&out).await?;
+                continue;
+            }
+            Err(_) => {}
         }
+        // Where the request's own tokens start: after the reset's acknowledgement, which comes
+        // first in the response.
+        let body_start = out.len();
         let work = match message.ty {
             MessageType::ATTENTION => {
                 // Nothing is running: acknowledge at once.
@@ -455,7 +492,7 @@ pub(super) async fn serve_requests(
                 };
                 let mut head = Vec::new();
                 change.encode(&mut head);
-                out.splice(0..0, head);
+                out.splice(body_start..body_start, head);
             }
             state = changed;
         }

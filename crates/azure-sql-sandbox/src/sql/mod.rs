@@ -632,6 +632,21 @@ impl Engine {
         })
     }
 
+    /// The engine's part of a session reset (`sp_reset_connection`): the open transaction
+    /// rolled back (unless `keep_transaction`, RESETCONNECTIONSKIPTRAN), returning the change to
+    /// announce. The caller puts the session's own state back as it was at login.
+    pub fn reset_session(
+        &self,
+        session: &Session,
+        keep_transaction: bool,
+    ) -> Option<TransactionChange> {
+        if keep_transaction {
+            None
+        } else {
+            session.end_transaction()
+        }
+    }
+
     /// Runs a SQL batch: one [`Outcome`] per statement, in order, ending at the first error.
     pub fn execute(&self, session: &mut Session, batch: &str) -> Vec<Outcome> {
         match self.session_database(session) {
