@@ -137,3 +137,26 @@ async fn ignore_resets_skips_the_reset_and_its_acknowledgement_n_times() {
     let answer = raw.ask(RESETCONNECTION, TRANCOUNT).await;
     assert_eq!(answer[..6], RESET_ACK, "clear() cancels pending ignores");
 }
+
+#[tokio::test]
+async fn a_reset_clears_the_session_context_read_only_keys_included() {
+    // mirek/msduck observed it against SQL Server 2025: RESETCONNECTION "clears every key and
+    // read_only lock".
+    let sandbox = Sandbox::start(false).await;
+    let mut raw = logged_in(&sandbox).await;
+    let answer = raw
+        .ask(0, "EXEC sp_set_session_context N'tenant', N'contoso', 1")
+        .await;
+    assert_eq!(first_error(&answer), None);
+    const READ: &str =
+        "SELECT CONCAT(N'tenant=', CAST(SESSION_CONTEXT(N'tenant') AS NVARCHAR(20)), N';')";
+    assert!(shows(&raw.ask(0, READ).await, "tenant=contoso;"));
+
+    let answer = raw.ask(RESETCONNECTION, READ).await;
+    assert_eq!(answer[..6], RESET_ACK);
+    assert!(shows(&answer, "tenant=;"), "{answer:?}");
+    let answer = raw
+        .ask(0, "EXEC sp_set_session_context N'tenant', N'fabrikam'")
+        .await;
+    assert_eq!(first_error(&answer), None, "the read-only lock went too");
+}

@@ -577,6 +577,7 @@ pub(crate) fn system_type(ty: &SqlType) -> (i32, i32, i32, i32) {
         SqlType::VarBinary(l) => (165, len(l, 1), 0, 0),
         SqlType::UniqueIdentifier => (36, 16, 0, 0),
         SqlType::DateTime2 => (42, 8, 27, 7),
+        SqlType::Variant => (98, 8016, 0, 0),
     }
 }
 

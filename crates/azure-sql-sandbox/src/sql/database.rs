@@ -243,6 +243,7 @@ impl Exec<'_> {
             rowcount: 0,
             trancount,
             lock_timeout: i64::from(session.options.lock_timeout),
+            context: session.context.clone(),
         };
     }
 
@@ -907,6 +908,9 @@ impl Exec<'_> {
                 if last.eq_ignore_ascii_case("sp_executesql") {
                     return self.sp_executesql(b, parameters, db);
                 }
+                if last.eq_ignore_ascii_case("sp_set_session_context") {
+                    return self.sp_set_session_context(b, parameters, db);
+                }
                 Err(errors::STORED_PROCEDURE_NOT_FOUND.with(&[&n]))
             }
             other => Err(errors::NOT_SUPPORTED.with(&[&other
@@ -1020,6 +1024,94 @@ impl Exec<'_> {
         match failure {
             Some(e) => Err(e),
             None => Ok(()),
+        }
+    }
+
+    /// `EXEC sp_set_session_context [@key =] N'key', [@value =] value [, [@read_only =] bit]`.
+    /// An extended procedure's arguments bind by position whatever names they carry (Microsoft
+    /// Learn: "Arguments for extended stored procedures must be entered in the specific order";
+    /// mirek/msduck, observing SQL Server 2025: `@value = N'x', @key = N'named'` stores key
+    /// `x`). The errors for a wrong count, a `NULL` key or `@read_only` are the ones observed
+    /// there, naming the procedure by its internal name as SQL Server does.
+    fn sp_set_session_context(
+        &mut self,
+        b: &mut Batch<'_>,
+        parameters: &[sqlparser::ast::Expr],
+        db: &str,
+    ) -> Result<(), SqlError> {
+        const INTERNAL_NAME: &str = "sp_set_connection_context";
+        if parameters.len() < 2 {
+            return Err(errors::PROCEDURE_PARAMETER_COUNT.with(&[INTERNAL_NAME]));
+        }
+        if parameters.len() > 3 {
+            return Err(errors::PROCEDURE_TOO_MANY_PARAMETERS.with(&[INTERNAL_NAME]));
+        }
+        let mut values = Vec::with_capacity(parameters.len());
+        for p in parameters {
+            values.push(self.procedure_argument(b, p, db)?);
+        }
+        let key = match &values[0] {
+            Sv::Null => {
+                return Err(errors::PROCEDURE_PARAMETERS_INVALID.with(&["sp_set_session_context"]))
+            }
+            Sv::Text(t) => t.clone(),
+            Sv::Integer(i) => i.to_string(),
+            Sv::Real(r) => types::format_real(*r, None),
+            Sv::Blob(_) => return Err(errors::INVALID_PROCEDURE_PARAMETER.with(&[INTERNAL_NAME])),
+        };
+        if key.is_empty() {
+            return Err(errors::SESSION_CONTEXT_KEY_TOO_LONG.with(&[&key]));
+        }
+        let read_only = match values.get(2) {
+            None => false,
+            Some(Sv::Integer(i)) => *i != 0,
+            Some(Sv::Real(r)) => *r != 0.0,
+            Some(Sv::Text(t)) => match t.trim().to_ascii_lowercase().as_str() {
+                "true" => true,
+                "false" => false,
+                n => n
+                    .parse::<f64>()
+                    .map(|n| n != 0.0)
+                    .map_err(|_| errors::INVALID_PROCEDURE_PARAMETER.with(&[INTERNAL_NAME]))?,
+            },
+            Some(Sv::Null | Sv::Blob(_)) => {
+                return Err(errors::INVALID_PROCEDURE_PARAMETER.with(&[INTERNAL_NAME]))
+            }
+        };
+        let value = values.swap_remove(1);
+        b.session.context.set(&key, value, read_only)?;
+        self.ctx_lock().session.context = b.session.context.clone();
+        self.done(b, None);
+        Ok(())
+    }
+
+    /// The value of one `EXEC` argument, its `@name =` dropped: a constant, a variable, or a bare
+    /// word (which T-SQL reads as a character string in `EXEC`). The parser has already refused
+    /// anything else.
+    fn procedure_argument(
+        &mut self,
+        b: &Batch<'_>,
+        argument: &sqlparser::ast::Expr,
+        db: &str,
+    ) -> Result<Sv, SqlError> {
+        use sqlparser::ast::{BinaryOperator, Expr};
+        let value = match argument {
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::Eq,
+                right,
+            } if matches!(left.as_ref(), Expr::Identifier(i) if i.value.starts_with('@')) => {
+                right.as_ref()
+            }
+            other => other,
+        };
+        match value {
+            Expr::Identifier(word)
+                if word.quote_style.is_none() && !word.value.starts_with('@') =>
+            {
+                Ok(Sv::Text(word.value.clone()))
+            }
+            other => Ok(self.scalar(b, other, db)?.0),
         }
     }
 

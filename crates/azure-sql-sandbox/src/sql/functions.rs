@@ -11,7 +11,7 @@
 
 use super::errors;
 use super::types::{self, Mode};
-use super::{SqlError, SqlType};
+use super::{SessionContext, SqlError, SqlType};
 use rusqlite::functions::{Context, FunctionFlags};
 use rusqlite::types::{Value as Sv, ValueRef};
 use rusqlite::Connection;
@@ -84,6 +84,8 @@ pub(crate) struct CtxSession {
     pub trancount: i64,
     /// `SET LOCK_TIMEOUT` (`@@LOCK_TIMEOUT`).
     pub lock_timeout: i64,
+    /// What `SESSION_CONTEXT(key)` reads.
+    pub context: SessionContext,
 }
 
 /// State shared between the executor and the functions it registered.
@@ -215,6 +217,13 @@ pub(crate) fn register(conn: &Connection, ctx: Shared) -> rusqlite::Result<()> {
             "lock_timeout" => Sv::Integer(s.lock_timeout),
             "language" => Sv::Text(s.language.clone()),
             _ => Sv::Null,
+        })
+    })?;
+    let c = ctx.clone();
+    conn.create_scalar_function("mssql_session_context", 1, flags, move |f| {
+        Ok(match text(f.get_raw(0)) {
+            Some(key) => lock(&c).session.context.get(&key),
+            None => Sv::Null,
         })
     })?;
     for arity in [1, 2] {

@@ -19,6 +19,7 @@
 //! | `functions` | the SQLite functions and collation that keep SQL Server semantics |
 //! | `storage` | each database's SQLite file (WAL), its connection pool, lock waits (1222) |
 //! | `transaction` | a session's transaction across requests: nesting, savepoints, its connection |
+//! | `session_context` | what `sp_set_session_context` sets and `SESSION_CONTEXT` reads, SQL Server's limits |
 //! | `database` | one database, its committed metadata and the executor |
 //! | `errors` | every SQL Server error number and text, in one table |
 //! | `script` | sqlcmd's rules (`GO`, `:setvar`, `$(NAME)`) |
@@ -43,6 +44,7 @@ mod parse;
 mod principals;
 mod script;
 pub mod scripts;
+mod session_context;
 mod storage;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -50,6 +52,7 @@ mod transaction;
 mod translate;
 mod types;
 
+pub use session_context::SessionContext;
 pub use storage::DEFAULT_LOCK_WAIT;
 pub use transaction::{TransactionChange, TransactionRequest};
 
@@ -101,6 +104,10 @@ pub enum SqlType {
     UniqueIdentifier,
     /// `DATETIME2(7)` (values travel as ISO-8601 text inside the engine)
     DateTime2,
+    /// `SQL_VARIANT`, as `SESSION_CONTEXT` answers it: each value travels with its own base type
+    /// (taken from the value: `int` or `bigint`, `float`, `nvarchar`, `varbinary`, ...). Not a
+    /// type a column or variable can be declared with in the sandbox.
+    Variant,
 }
 
 /// The declared length of a variable-length type: characters for `CHAR`/`VARCHAR`/`NVARCHAR`,
@@ -214,6 +221,8 @@ pub struct Session {
     pub options: SessionOptions,
     /// The last `IDENTITY` value this session inserted (`SCOPE_IDENTITY()`).
     pub last_identity: Option<i64>,
+    /// What `sp_set_session_context` set (`SESSION_CONTEXT(key)` reads it).
+    pub context: SessionContext,
     /// The session's transaction (shared by clones of the session).
     pub(crate) transaction: TransactionHandle,
 }
@@ -461,9 +470,7 @@ impl Engine {
             login: login.to_string(),
             spid: self.next_spid(),
             principal_id: 1,
-            options: SessionOptions::default(),
-            last_identity: None,
-            transaction: TransactionHandle::default(),
+            ..Session::default()
         }
     }
 
@@ -527,9 +534,7 @@ impl Engine {
             login: format!("{key}@{}", who.tenant_id),
             spid: self.next_spid(),
             principal_id,
-            options: SessionOptions::default(),
-            last_identity: None,
-            transaction: TransactionHandle::default(),
+            ..Session::default()
         })
     }
 
@@ -570,9 +575,7 @@ impl Engine {
             is_admin: false,
             spid: self.next_spid(),
             principal_id,
-            options: SessionOptions::default(),
-            last_identity: None,
-            transaction: TransactionHandle::default(),
+            ..Session::default()
         })
     }
 

@@ -2838,6 +2838,21 @@ impl<'a> Translator<'a> {
                     TypeInfo::of(SqlType::SmallInt, false),
                 )
             }
+            "SESSION_CONTEXT" => {
+                arity(1)?;
+                // The key is a sysname: 8116 for a key of another type (SQL Server names it).
+                if let Some(ty) = first_ty.ty.as_ref().filter(|t| !t.is_unicode()) {
+                    return Err(errors::ARGUMENT_TYPE_INVALID.with(&[
+                        ty.name(),
+                        "1",
+                        "session_context",
+                    ]));
+                }
+                E::new(
+                    format!("mssql_session_context({})", sqls[0]),
+                    TypeInfo::of(SqlType::Variant, true),
+                )
+            }
             "SCOPE_IDENTITY" => {
                 arity(0)?;
                 E::new(

@@ -1,0 +1,164 @@
+//! What a session carries besides its transaction, through tiberius: session context
+//! (`sp_set_session_context`, `SESSION_CONTEXT`), local temporary tables (`#name`) and the
+//! database's `Updateability`, in batches and in `sp_executesql` (how tiberius' `query()` sends
+//! text), and that another session sees none of it.
+
+mod tds_support;
+
+use tds_support::*;
+
+async fn batch_ok(client: &mut TdsClient, sql: &str) {
+    client
+        .simple_query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .into_results()
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+async fn batch_error(client: &mut TdsClient, sql: &str) -> (u32, String) {
+    let result = match client.simple_query(sql).await {
+        Ok(stream) => stream.into_results().await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    let e = result.expect_err(sql);
+    server_error(&e).unwrap_or_else(|| panic!("{sql}: not a server error: {e}"))
+}
+
+/// The first column of the first row of a batch, as text (`None` for NULL).
+async fn text(client: &mut TdsClient, sql: &str) -> Option<String> {
+    let row = client
+        .simple_query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .into_row()
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .unwrap_or_else(|| panic!("{sql}: no row"));
+    row.get::<&str, _>(0).map(str::to_string)
+}
+
+async fn int(client: &mut TdsClient, sql: &str) -> Option<i32> {
+    let row = client
+        .simple_query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .into_row()
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .unwrap_or_else(|| panic!("{sql}: no row"));
+    row.get::<i32, _>(0)
+}
+
+#[tokio::test]
+async fn session_context_is_set_read_and_private_to_the_session() {
+    let sandbox = Sandbox::start(false).await;
+    let mut client = sandbox.admin().await;
+    let mut other = sandbox.admin().await;
+
+    batch_ok(
+        &mut client,
+        "EXEC sp_set_session_context @key = N'tenant', @value = N'contoso'",
+    )
+    .await;
+    assert_eq!(
+        text(&mut client, "SELECT SESSION_CONTEXT(N'tenant')").await,
+        Some("contoso".into())
+    );
+    assert_eq!(
+        text(&mut other, "SELECT SESSION_CONTEXT(N'tenant')").await,
+        None,
+        "another session has its own context"
+    );
+
+    // Positional arguments, sys.-qualified, an integer, and a read-only key.
+    batch_ok(
+        &mut client,
+        "EXECUTE sys.sp_set_session_context N'user_id', 4, 1",
+    )
+    .await;
+    assert_eq!(
+        int(&mut client, "SELECT SESSION_CONTEXT(N'user_id')").await,
+        Some(4)
+    );
+    assert_eq!(
+        int(
+            &mut client,
+            "SELECT CAST(SESSION_CONTEXT(N'user_id') AS INT) + 1"
+        )
+        .await,
+        Some(5)
+    );
+    let (number, message) = batch_error(
+        &mut client,
+        "EXEC sp_set_session_context @key = N'user_id', @value = 5",
+    )
+    .await;
+    assert_eq!(number, 15664);
+    assert_eq!(
+        message,
+        "Cannot set key 'user_id' in the session context. The key has been set as read_only for this session."
+    );
+
+    // A NULL value frees a key; variables are passed as they are.
+    batch_ok(
+        &mut client,
+        "DECLARE @v NVARCHAR(20) = N'fabrikam'; EXEC sp_set_session_context N'tenant', @v",
+    )
+    .await;
+    assert_eq!(
+        text(&mut client, "SELECT SESSION_CONTEXT(N'tenant')").await,
+        Some("fabrikam".into())
+    );
+    batch_ok(&mut client, "EXEC sp_set_session_context N'tenant', NULL").await;
+    assert_eq!(
+        text(&mut client, "SELECT SESSION_CONTEXT(N'tenant')").await,
+        None
+    );
+}
+
+#[tokio::test]
+async fn session_context_works_through_sp_executesql_with_parameters() {
+    let sandbox = Sandbox::start(false).await;
+    let mut client = sandbox.admin().await;
+    // tiberius sends query() text with parameters as an sp_executesql RPC.
+    client
+        .execute(
+            "EXEC sp_set_session_context @key = N'tenant', @value = @P1, @read_only = @P2",
+            &[&"contoso", &true],
+        )
+        .await
+        .expect("set through sp_executesql");
+    let row = client
+        .query("SELECT SESSION_CONTEXT(@P1)", &[&"tenant"])
+        .await
+        .expect("query")
+        .into_row()
+        .await
+        .expect("row")
+        .expect("one row");
+    assert_eq!(row.get::<&str, _>(0), Some("contoso"));
+    let e = client
+        .execute("EXEC sp_set_session_context N'tenant', @P1", &[&"other"])
+        .await
+        .expect_err("read-only");
+    assert_eq!(server_error(&e).map(|e| e.0), Some(15664));
+}
+
+#[tokio::test]
+async fn sp_set_session_context_refuses_what_sql_server_refuses() {
+    let sandbox = Sandbox::start(false).await;
+    let mut client = sandbox.admin().await;
+    for (sql, number) in [
+        ("EXEC sp_set_session_context N'k'", 16903),
+        ("EXEC sp_set_session_context N'k', 1, 0, 1", 16914),
+        ("EXEC sp_set_session_context NULL, 1", 225),
+        ("EXEC sp_set_session_context N'', 1", 15666),
+        ("EXEC sp_set_session_context N'k', 1, NULL", 15600),
+        ("EXEC sp_set_session_context N'k', 1+1", 102),
+        ("SELECT SESSION_CONTEXT('k')", 8116),
+    ] {
+        assert_eq!(batch_error(&mut client, sql).await.0, number, "{sql}");
+    }
+}
