@@ -160,3 +160,37 @@ async fn a_reset_clears_the_session_context_read_only_keys_included() {
         .await;
     assert_eq!(first_error(&answer), None, "the read-only lock went too");
 }
+
+const TEMP_TABLE: &str = "SELECT CONCAT(N'temp=', OBJECT_ID(N'tempdb..#t'), N';')";
+
+#[tokio::test]
+async fn a_reset_drops_the_session_s_temporary_tables() {
+    let sandbox = Sandbox::start(false).await;
+    let mut raw = logged_in(&sandbox).await;
+    let answer = raw
+        .ask(0, "CREATE TABLE #t (a INT); INSERT INTO #t VALUES (1)")
+        .await;
+    assert_eq!(first_error(&answer), None);
+    assert!(!shows(&raw.ask(0, TEMP_TABLE).await, "temp=;"));
+
+    let answer = raw.ask(RESETCONNECTION, TEMP_TABLE).await;
+    assert_eq!(answer[..6], RESET_ACK);
+    assert!(shows(&answer, "temp=;"), "gone: {answer:?}");
+    let answer = raw.ask(0, "CREATE TABLE #t (b INT)").await;
+    assert_eq!(first_error(&answer), None, "the name is free again");
+}
+
+#[tokio::test]
+async fn resetconnectionskiptran_drops_temporary_tables_too() {
+    let sandbox = Sandbox::start(false).await;
+    let mut raw = logged_in(&sandbox).await;
+    raw.ask(0, "CREATE TABLE #t (a INT); BEGIN TRAN").await;
+    let answer = raw
+        .ask(
+            RESETCONNECTIONSKIPTRAN,
+            "SELECT CONCAT(N'temp=', OBJECT_ID(N'tempdb..#t'), N';', N'trancount=', @@TRANCOUNT)",
+        )
+        .await;
+    assert_eq!(answer[..6], RESET_ACK);
+    assert!(shows(&answer, "temp=;trancount=1"), "{answer:?}");
+}

@@ -162,3 +162,115 @@ async fn sp_set_session_context_refuses_what_sql_server_refuses() {
         assert_eq!(batch_error(&mut client, sql).await.0, number, "{sql}");
     }
 }
+
+#[tokio::test]
+async fn temporary_tables_belong_to_their_session() {
+    let sandbox = Sandbox::start(false).await;
+    let mut client = sandbox.token_client().await;
+    let mut other = sandbox.admin().await;
+
+    // Any user may create one: the reader has no CREATE TABLE permission in the database.
+    batch_ok(
+        &mut client,
+        "CREATE TABLE #t (id INT PRIMARY KEY, name NVARCHAR(20) NOT NULL)",
+    )
+    .await;
+    batch_ok(
+        &mut client,
+        "INSERT INTO #t (id, name) VALUES (1, N'one'), (2, N'two')",
+    )
+    .await;
+    let result = client
+        .execute("INSERT INTO #t VALUES (@P1, @P2)", &[&3i32, &"three"])
+        .await
+        .expect("insert through sp_executesql");
+    assert_eq!(result.total(), 1);
+    assert_eq!(
+        int(
+            &mut client,
+            "SELECT COUNT(*) FROM #t JOIN dbo.Customer c ON c.customer_id = #t.id"
+        )
+        .await,
+        Some(3)
+    );
+    assert_eq!(
+        text(&mut client, "SELECT name FROM #t WHERE id = 2").await,
+        Some("two".into())
+    );
+    assert!(
+        int(&mut client, "SELECT OBJECT_ID(N'tempdb..#t')")
+            .await
+            .is_some(),
+        "OBJECT_ID finds it with the tempdb prefix"
+    );
+    assert_eq!(int(&mut client, "SELECT OBJECT_ID(N'#t')").await, None);
+    assert_eq!(
+        batch_error(&mut client, "CREATE TABLE #t (a INT)").await.0,
+        2714
+    );
+    assert_eq!(
+        batch_error(&mut client, "INSERT INTO #t VALUES (1, N'again')")
+            .await
+            .0,
+        2627
+    );
+
+    // Another session sees nothing of it, and may have its own #t.
+    assert_eq!(
+        int(&mut other, "SELECT OBJECT_ID(N'tempdb..#t')").await,
+        None
+    );
+    assert_eq!(batch_error(&mut other, "SELECT * FROM #t").await.0, 208);
+    batch_ok(
+        &mut other,
+        "CREATE TABLE #t (x INT); INSERT INTO #t VALUES (7)",
+    )
+    .await;
+    assert_eq!(int(&mut other, "SELECT x FROM #t").await, Some(7));
+
+    batch_ok(&mut client, "DROP TABLE #t").await;
+    assert_eq!(
+        int(&mut client, "SELECT OBJECT_ID(N'tempdb..#t')").await,
+        None
+    );
+    assert_eq!(batch_error(&mut client, "DROP TABLE #t").await.0, 3701);
+    batch_ok(&mut client, "DROP TABLE IF EXISTS #t").await;
+    assert_eq!(
+        int(&mut other, "SELECT x FROM #t").await,
+        Some(7),
+        "untouched"
+    );
+}
+
+#[tokio::test]
+async fn a_rolled_back_transaction_takes_its_temporary_tables_with_it() {
+    let sandbox = Sandbox::start(false).await;
+    let mut client = sandbox.admin().await;
+    batch_ok(&mut client, "CREATE TABLE #kept (a INT)").await;
+    batch_ok(
+        &mut client,
+        "BEGIN TRAN; DELETE FROM dbo.Customer WHERE customer_id = 5; CREATE TABLE #new (a INT); DROP TABLE #kept",
+    )
+    .await;
+    assert_eq!(
+        int(&mut client, "SELECT OBJECT_ID(N'tempdb..#kept')").await,
+        None
+    );
+    batch_ok(&mut client, "ROLLBACK").await;
+    assert!(
+        int(&mut client, "SELECT OBJECT_ID(N'tempdb..#kept')")
+            .await
+            .is_some(),
+        "the drop was undone"
+    );
+    assert_eq!(
+        int(&mut client, "SELECT OBJECT_ID(N'tempdb..#new')").await,
+        None,
+        "the create was undone"
+    );
+    batch_ok(
+        &mut client,
+        "CREATE TABLE #new (a INT); INSERT INTO #kept VALUES (1)",
+    )
+    .await;
+}

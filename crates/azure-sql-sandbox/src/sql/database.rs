@@ -19,6 +19,7 @@ use super::functions::{self, CtxSession, FnCtx, IdentityCounter};
 use super::parse::{Located, NewUser, PermissionVerb, Stmt, TxnName, TxnStmt};
 use super::principals::{Kind, Permission, Principals, Securable};
 use super::storage::{self, sqlite_failure, Conn, DataDir, Store, METADATA_LOCK_TABLE};
+use super::temp;
 use super::transaction::{next_transaction_id, Savepoint, TransactionChange, TxnState};
 use super::translate::{OutColumn, Plan, PlanKind, Translator};
 use super::types::{self, Mode, TypeContext, TypeInfo};
@@ -178,6 +179,10 @@ impl Database {
                     descriptor,
                 }));
         }
+        if !txn.temp.is_empty() && txn.lease.is_none() {
+            tracing::warn!("a session's temporary tables lost their connection");
+            txn.temp.clear();
+        }
         let mut lease = match txn.lease.take() {
             Some(lease) => lease,
             None => match self.store.acquire() {
@@ -203,7 +208,7 @@ impl Database {
         }
         exec.end_batch(batch);
         drop(exec);
-        if txn.depth > 0 {
+        if txn.depth > 0 || !txn.temp.is_empty() {
             txn.lease = Some(lease);
         }
     }
@@ -314,13 +319,19 @@ impl Exec<'_> {
         self.prepare_statement(b, db).map_err(at_line)?;
         match &located.stmt {
             Stmt::Sql(s) => {
-                let changes_metadata = matches!(
-                    s.as_ref(),
-                    Statement::CreateTable(_)
-                        | Statement::Drop { .. }
-                        | Statement::CreateRole(_)
-                        | Statement::AlterRole { .. }
-                );
+                // Temporary tables are the session's own: no lock on the database's metadata.
+                let changes_metadata = match s.as_ref() {
+                    Statement::CreateTable(ct) => !is_temp_name(&ct.name),
+                    Statement::Drop {
+                        object_type: ObjectType::Table,
+                        names,
+                        ..
+                    } => !names.iter().all(is_temp_name),
+                    Statement::Drop { .. }
+                    | Statement::CreateRole(_)
+                    | Statement::AlterRole { .. } => true,
+                    _ => false,
+                };
                 if changes_metadata {
                     self.changing_metadata(|x| x.statement(b, s, index, db))
                         .map_err(at_line)
@@ -546,6 +557,7 @@ impl Exec<'_> {
             }
         }
         self.txn.clear();
+        self.txn.temp.transaction_ended();
         if writing {
             self.database.store.lock_wait.released();
         }
@@ -563,6 +575,8 @@ impl Exec<'_> {
             self.link.run("ROLLBACK")?;
         }
         self.txn.clear();
+        self.reconcile_temp()?;
+        self.txn.temp.transaction_ended();
         self.link.synced = 0;
         self.ctx_lock().session.trancount = 0;
         if writing {
@@ -593,6 +607,7 @@ impl Exec<'_> {
                 }
             }
         }
+        self.reconcile_temp()?;
         self.link.synced = 0;
         Ok(())
     }
@@ -622,6 +637,11 @@ impl Exec<'_> {
             | Statement::Delete(_) => {
                 let plan = self.plan(b, s, index, db)?;
                 self.run_plan(b, &plan, db)
+            }
+            Statement::CreateTable(ct) if is_temp_name(&ct.name) => {
+                self.create_temp_table(ct)?;
+                self.done(b, None);
+                Ok(())
             }
             Statement::CreateTable(ct) => {
                 if !Principals::may_ddl(b.session) {
@@ -1115,6 +1135,59 @@ impl Exec<'_> {
         }
     }
 
+    /// `CREATE TABLE #name (...)`: any user may (tempdb's rule); 2714 if the session has one of
+    /// that name. Refused: `##global` tables, and `IDENTITY` (the engine keeps identity counters
+    /// per database, not per session).
+    fn create_temp_table(&mut self, ct: &sqlparser::ast::CreateTable) -> Result<(), SqlError> {
+        let name = super::catalog::display_name(&ct.name);
+        let name = name.rsplit('.').next().unwrap_or(&name).to_string();
+        if name.starts_with("##") {
+            return Err(errors::NOT_SUPPORTED.with(&["global temporary tables (##name)"]));
+        }
+        if self.txn.temp.get(&name).is_some() {
+            return Err(errors::OBJECT_EXISTS.with(&[&name]));
+        }
+        let table = super::catalog::build_table(
+            ct,
+            Schema::Temp,
+            name,
+            temp::next_object_id(),
+            &functions::now(),
+        )?;
+        if table.identity.is_some() {
+            return Err(errors::NOT_SUPPORTED.with(&["IDENTITY in a temporary table"]));
+        }
+        self.link
+            .conn
+            .execute_batch(&table.sqlite_ddl())
+            .map_err(sqlite_failure)?;
+        self.link.has_temp = true;
+        self.txn.temp.add(table);
+        Ok(())
+    }
+
+    /// After a rollback: the session's temporary tables as SQLite kept them (see
+    /// [`temp::TempTables::reconcile`]).
+    fn reconcile_temp(&mut self) -> Result<(), SqlError> {
+        if !self.txn.temp.needs_reconciling() && !self.link.has_temp {
+            return Ok(());
+        }
+        let existing = (|| -> rusqlite::Result<std::collections::HashSet<String>> {
+            let mut stmt = self
+                .link
+                .conn
+                .prepare("SELECT lower(name) FROM temp.sqlite_master WHERE type = 'table'")?;
+            let names = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            names.collect()
+        })()
+        .map_err(sqlite_failure)?;
+        for stray in self.txn.temp.reconcile(&existing) {
+            self.link
+                .run(&format!("DROP TABLE IF EXISTS temp.{}", quote(&stray)))?;
+        }
+        Ok(())
+    }
+
     fn drop_table(
         &mut self,
         b: &mut Batch<'_>,
@@ -1123,6 +1196,18 @@ impl Exec<'_> {
         db: &str,
     ) -> Result<(), SqlError> {
         let shown = super::catalog::display_name(name);
+        if is_temp_name(name) {
+            let last = shown.rsplit('.').next().unwrap_or(&shown);
+            let Some(table) = self.txn.temp.remove(last, self.txn.depth > 0) else {
+                if if_exists {
+                    return Ok(());
+                }
+                return Err(errors::CANNOT_DROP_TABLE.with(&[&shown]));
+            };
+            return self
+                .link
+                .run(&format!("DROP TABLE {}", table.sqlite_name()));
+        }
         let table = match self.meta.catalog.resolve(name, db) {
             Ok(t) if t.schema == Schema::Dbo => t.clone(),
             Ok(_) => return Err(errors::CANNOT_DROP_TABLE.with(&[&shown])),
@@ -1339,7 +1424,14 @@ impl Exec<'_> {
         index: Option<usize>,
         db: &str,
     ) -> Result<Arc<Plan>, SqlError> {
-        let key = index.map(|i| format!("{i}\u{1}{}\u{1}{}", b.vars.signature(), b.text));
+        let key = index.map(|i| {
+            format!(
+                "{i}\u{1}{}\u{1}{}\u{1}{}",
+                b.vars.signature(),
+                self.txn.temp.version(),
+                b.text
+            )
+        });
         let identity_insert = b.session.options.identity_insert.clone();
         let key = key.map(|k| format!("{k}\u{1}{identity_insert:?}"));
         if let Some(k) = &key {
@@ -1354,7 +1446,8 @@ impl Exec<'_> {
             db,
             &b.vars.types,
             identity_insert.as_deref(),
-        );
+        )
+        .with_temp(&self.txn.temp);
         let plan = Arc::new(match s {
             Statement::Query(q) => t.select_statement(q)?,
             Statement::Insert(i) => t.insert(i)?,
@@ -1512,7 +1605,12 @@ impl Exec<'_> {
             .or_else(|| message.strip_prefix("PRIMARY KEY constraint failed: "))
         {
             if let Some(table) = &plan.target {
-                if let Some(t) = self.meta.catalog.get(Schema::Dbo, table) {
+                let found = if temp::is_temp(table) {
+                    self.txn.temp.get(table)
+                } else {
+                    self.meta.catalog.get(Schema::Dbo, table)
+                };
+                if let Some(t) = found {
                     let positions: Vec<usize> = rest
                         .split(", ")
                         .filter_map(|qualified| {
@@ -1565,7 +1663,9 @@ impl Exec<'_> {
         e: &sqlparser::ast::Expr,
         db: &str,
     ) -> Result<(Sv, Option<SqlType>), SqlError> {
-        let plan = Translator::new(&self.meta.catalog, db, &b.vars.types, None).scalar(e)?;
+        let plan = Translator::new(&self.meta.catalog, db, &b.vars.types, None)
+            .with_temp(&self.txn.temp)
+            .scalar(e)?;
         self.check_permissions(b.session, &plan, db)?;
         let rows = self.query_rows(b, &plan)?;
         let source = match &plan.kind {
@@ -1586,7 +1686,9 @@ impl Exec<'_> {
         e: &sqlparser::ast::Expr,
         db: &str,
     ) -> Result<bool, SqlError> {
-        let plan = Translator::new(&self.meta.catalog, db, &b.vars.types, None).condition(e)?;
+        let plan = Translator::new(&self.meta.catalog, db, &b.vars.types, None)
+            .with_temp(&self.txn.temp)
+            .condition(e)?;
         self.check_permissions(b.session, &plan, db)?;
         let rows = self.query_rows(b, &plan)?;
         Ok(matches!(
@@ -1773,6 +1875,12 @@ impl Exec<'_> {
         self.done(b, None);
         Ok(())
     }
+}
+
+/// Whether a table name names a temporary table (`#name`, also as `tempdb..#name`).
+fn is_temp_name(name: &ObjectName) -> bool {
+    let shown = super::catalog::display_name(name);
+    temp::is_temp(shown.rsplit('.').next().unwrap_or(""))
 }
 
 /// The `SET` options drivers send after login, and a few scripts use.

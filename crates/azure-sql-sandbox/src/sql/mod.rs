@@ -20,6 +20,7 @@
 //! | `storage` | each database's SQLite file (WAL), its connection pool, lock waits (1222) |
 //! | `transaction` | a session's transaction across requests: nesting, savepoints, its connection |
 //! | `session_context` | what `sp_set_session_context` sets and `SESSION_CONTEXT` reads, SQL Server's limits |
+//! | `temp` | a session's local temporary tables (`#name`) |
 //! | `database` | one database, its committed metadata and the executor |
 //! | `errors` | every SQL Server error number and text, in one table |
 //! | `script` | sqlcmd's rules (`GO`, `:setvar`, `$(NAME)`) |
@@ -31,7 +32,7 @@
 //! batches and transaction manager requests until `COMMIT`/`ROLLBACK`, and is rolled back when
 //! its session ends ([`Session`]s hold it; dropping the last clone rolls it back).
 //!
-//! What it does not do: cursors, stored procedures, temporary tables, `TRY`/`CATCH`,
+//! What it does not do: cursors, stored procedures, global temporary tables (`##name`), `TRY`/`CATCH`,
 //! `UPDATE ... FROM`, `OUTPUT DELETED` in an `UPDATE`, `CHECK`/`FOREIGN KEY` constraints,
 //! row-level locking (two writers conflict even on different rows). Each is refused with a SQL
 //! Server error (40517, 102, 2812), never a panic or a dropped connection.
@@ -46,6 +47,7 @@ mod script;
 pub mod scripts;
 mod session_context;
 mod storage;
+mod temp;
 #[cfg(test)]
 pub(crate) mod testing;
 mod transaction;
@@ -637,17 +639,37 @@ impl Engine {
 
     /// The engine's part of a session reset (`sp_reset_connection`): the open transaction
     /// rolled back (unless `keep_transaction`, RESETCONNECTIONSKIPTRAN), returning the change to
-    /// announce. The caller puts the session's own state back as it was at login.
+    /// announce, and the session's temporary tables dropped. The caller puts the session's own
+    /// state (database, `SET` options, session context) back as it was at login.
     pub fn reset_session(
         &self,
         session: &Session,
         keep_transaction: bool,
     ) -> Option<TransactionChange> {
-        if keep_transaction {
+        let rolled_back = if keep_transaction {
             None
         } else {
             session.end_transaction()
+        };
+        let mut txn = session.transaction.lock();
+        if txn.temp.needs_reconciling() {
+            if txn.depth > 0 {
+                // The transaction stays on its connection: drop the tables inside it.
+                let names: Vec<String> = txn.temp.sqlite_names().collect();
+                if let Some(lease) = txn.lease.as_ref() {
+                    for name in names {
+                        if let Err(error) = lease.run(&format!("DROP TABLE IF EXISTS {name}")) {
+                            tracing::warn!(%error, "a reset could not drop a temporary table");
+                        }
+                    }
+                }
+            } else {
+                // Let the connection go: it is closed, and its temporary tables with it.
+                txn.lease = None;
+            }
+            txn.temp.clear();
         }
+        rolled_back
     }
 
     /// Runs a SQL batch: one [`Outcome`] per statement, in order, ending at the first error.

@@ -281,6 +281,13 @@ impl Sandbox {
         connect(config).await.expect("admin login")
     }
 
+    /// The reader's session (a token login, `db_datareader` only) on the server's main port.
+    pub async fn token_client(&self) -> TdsClient {
+        connect(self.token_config(GOOD_TOKEN))
+            .await
+            .expect("token login")
+    }
+
     /// Token login to the server's main port with TDS 7.4 and TLS inside PRELOGIN.
     pub fn token_config(&self, token: &str) -> Config {
         self.config(
