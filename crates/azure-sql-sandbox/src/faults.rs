@@ -8,6 +8,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::watch;
 
 /// How the Entra token endpoint should refuse the next requests.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,6 +36,40 @@ impl TokenEndpointFault {
     }
 }
 
+/// Counts [`Faults::stall_sessions`] calls, and wakes the sessions it stalls.
+#[derive(Debug)]
+struct StallSwitch(watch::Sender<u64>);
+
+impl Default for StallSwitch {
+    fn default() -> Self {
+        StallSwitch(watch::channel(0).0)
+    }
+}
+
+/// A logged-in session's view of [`Faults::stall_sessions`], taken when it logs in: it is
+/// stalled by every call made after that.
+#[derive(Debug)]
+pub struct StallWatch {
+    rx: watch::Receiver<u64>,
+    logged_in_at: u64,
+}
+
+impl StallWatch {
+    /// Whether the session has been stalled.
+    pub fn is_stalled(&self) -> bool {
+        *self.rx.borrow() > self.logged_in_at
+    }
+
+    /// Resolves when the session is stalled (never, if it never is).
+    pub async fn stalled(&mut self) {
+        let at = self.logged_in_at;
+        if self.rx.wait_for(|n| *n > at).await.is_err() {
+            // The switches are gone with their sandbox: nobody can stall the session now.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
 #[derive(Default, Debug)]
 struct State {
     // TDS
@@ -46,6 +81,7 @@ struct State {
     query_delay_ms: AtomicU64,
     reset_queries: AtomicU32,
     ignore_resets: AtomicU32,
+    stall: StallSwitch,
     revalidate_sessions: AtomicBool,
     // Entra
     fail_token_requests: AtomicU32,
@@ -75,7 +111,8 @@ fn duration(ms: &AtomicU64) -> Option<Duration> {
 }
 
 impl Faults {
-    /// Clears every switch.
+    /// Clears every switch. Sessions already stalled stay stalled (they have vanished; a
+    /// stall only ever applies to sessions logged in before it).
     pub fn clear(&self) {
         let s = &self.0;
         s.refuse_connections.store(0, Ordering::Release);
@@ -130,6 +167,21 @@ impl Faults {
     /// (reset acknowledgement), as from a server that does not implement the reset.
     pub fn ignore_resets(&self, n: u32) {
         self.0.ignore_resets.store(n, Ordering::Release);
+    }
+    /// Every session logged in at this moment stops answering for good: it reads nothing more
+    /// and writes nothing (a request it is running gets no answer), and keeps its TCP connection
+    /// open, as a node that vanished without a reset does (a failover behind a firewall that
+    /// drops the flow). Logins and sessions opened afterwards are not affected. On loopback the
+    /// kernel still acknowledges what the client sends, keep-alive probes included: only the
+    /// client's own deadline notices. Counted in [`crate::StatsSnapshot::stalled`].
+    pub fn stall_sessions(&self) {
+        self.0.stall.0.send_modify(|n| *n += 1);
+    }
+    /// What a session that just logged in watches to know when it is stalled.
+    pub fn stall_watch(&self) -> StallWatch {
+        let rx = self.0.stall.0.subscribe();
+        let logged_in_at = *rx.borrow();
+        StallWatch { rx, logged_in_at }
     }
     /// Revalidates open sessions' tokens before each request, as Azure SQL does after
     /// maintenance: a request on a session whose login token has expired fails with error 37396.
@@ -212,6 +264,22 @@ mod tests {
         f.ignore_resets(1);
         assert!(f.take_ignore_reset());
         assert!(!f.take_ignore_reset());
+    }
+
+    #[tokio::test]
+    async fn a_stall_catches_the_sessions_logged_in_before_it_only() {
+        let f = Faults::default();
+        let mut before = f.stall_watch();
+        assert!(!before.is_stalled());
+        f.stall_sessions();
+        let after = f.stall_watch();
+        f.clear();
+        assert!(
+            before.is_stalled(),
+            "clear() does not bring a vanished session back"
+        );
+        before.stalled().await;
+        assert!(!after.is_stalled());
     }
 
     #[test]

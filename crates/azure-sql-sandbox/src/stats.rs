@@ -18,6 +18,7 @@ struct Counters {
     redirects: AtomicU64,
     requests: AtomicU64,
     resets: AtomicU64,
+    stalled: AtomicU64,
     open_sessions: AtomicU64,
     max_open_sessions: AtomicU64,
 }
@@ -50,6 +51,8 @@ pub struct StatsSnapshot {
     /// Session resets performed (RESETCONNECTION or RESETCONNECTIONSKIPTRAN honoured and
     /// acknowledged; a reset skipped by [`crate::Faults::ignore_resets`] is not counted).
     pub resets: u64,
+    /// Sessions that stopped answering because of [`crate::Faults::stall_sessions`].
+    pub stalled: u64,
     /// Sessions open now.
     pub open_sessions: u64,
     /// The most sessions open at once.
@@ -86,6 +89,7 @@ counter!(
     redirects,
     requests,
     resets,
+    stalled,
 );
 
 impl Stats {
@@ -113,6 +117,7 @@ impl Stats {
             redirects: r(&c.redirects),
             requests: r(&c.requests),
             resets: r(&c.resets),
+            stalled: r(&c.stalled),
             open_sessions: r(&c.open_sessions),
             max_open_sessions: r(&c.max_open_sessions),
         }

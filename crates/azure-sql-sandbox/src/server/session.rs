@@ -6,6 +6,7 @@ use super::login::{authenticate, login_response, send_login_failure, Authenticat
 use super::requests::{reset_session, run_work, SessionState};
 use super::response::error_response;
 use super::{Role, Shared, HANDSHAKE_TIMEOUT, MAX_LOGIN_MESSAGE, MAX_REQUEST_MESSAGE};
+use crate::faults::StallWatch;
 use crate::sql::Session;
 use crate::tds::batch::SqlBatch;
 use crate::tds::login7::Login7;
@@ -34,6 +35,9 @@ pub(super) enum SessionError {
     Frame(#[from] FrameError),
     #[error("{0}")]
     Protocol(String),
+    /// [`crate::Faults::stall_sessions`] stalled the session.
+    #[error("the session was stalled by a fault")]
+    Stalled,
 }
 
 pub(super) type Tls = tokio_rustls::server::TlsStream<PreloginTls<TcpStream>>;
@@ -66,7 +70,7 @@ impl Conn {
     }
 
     /// Sends part of the response, then resets the connection (the "reset mid-response" fault).
-    pub(super) async fn send_then_reset(mut self, payload: &[u8]) -> io::Result<()> {
+    pub(super) async fn send_then_reset(&mut self, payload: &[u8]) -> io::Result<()> {
         let mut wire = Vec::new();
         frame_message(
             &mut wire,
@@ -328,15 +332,50 @@ pub(super) enum Work {
     Transaction(TmRequest),
 }
 
+/// Serves a logged-in session until the client leaves; a session stalled by
+/// [`crate::Faults::stall_sessions`] keeps its connection, silent, until the server stops.
 pub(super) async fn serve_requests(
     shared: &Shared,
     mut conn: Conn,
     session: Session,
     token_expires: Option<SystemTime>,
 ) -> Result<(), SessionError> {
+    let mut stall = shared.faults.stall_watch();
+    match answer_requests(shared, &mut conn, &mut stall, session, token_expires).await {
+        Err(SessionError::Stalled) => {
+            shared.stats.stalled();
+            tracing::info!(peer = %conn.peer, "fault: the session stalls, its connection left open");
+            std::future::pending::<()>().await;
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+/// Sends a response, unless the session has been stalled meanwhile.
+async fn reply(conn: &mut Conn, stall: &StallWatch, out: &[u8]) -> Result<(), SessionError> {
+    if stall.is_stalled() {
+        return Err(SessionError::Stalled);
+    }
+    Ok(conn.send(out).await?)
+}
+
+async fn answer_requests(
+    shared: &Shared,
+    conn: &mut Conn,
+    stall: &mut StallWatch,
+    session: Session,
+    token_expires: Option<SystemTime>,
+) -> Result<(), SessionError> {
     let mut state = SessionState::new(session);
     loop {
-        let message = match conn.next().await {
+        // A stall wins over a request that arrives at the same moment: nothing more is read.
+        let next = tokio::select! {
+            biased;
+            _ = stall.stalled() => return Err(SessionError::Stalled),
+            next = conn.next() => next,
+        };
+        let message = match next {
             Ok(Some(m)) => m,
             Ok(None) => return Ok(()),
             Err(FrameError::Codec(e)) => {
@@ -349,7 +388,7 @@ pub(super) async fn serve_requests(
                     &messages::protocol_error(&e.to_string()),
                     DoneKind::Done,
                 );
-                conn.send(&out).await?;
+                reply(conn, stall, &out).await?;
                 return Ok(());
             }
             Err(e) => return Err(e.into()),
@@ -378,7 +417,7 @@ pub(super) async fn serve_requests(
                         }
                         Err(error) => {
                             error_response(&mut out, &shared.host_name, &error, kind);
-                            conn.send(&out).await?;
+                            reply(conn, stall, &out).await?;
                             continue;
                         }
                     }
@@ -395,7 +434,7 @@ pub(super) async fn serve_requests(
                     &messages::protocol_error(&e.to_string()),
                     kind,
                 );
-                conn.send(&out).await?;
+                reply(conn, stall, &out).await?;
                 continue;
             }
             Err(_) => {}
@@ -407,7 +446,7 @@ pub(super) async fn serve_requests(
             MessageType::ATTENTION => {
                 // Nothing is running: acknowledge at once.
                 Done::new(DoneKind::Done, done_status::ATTN).encode(&mut out);
-                conn.send(&out).await?;
+                reply(conn, stall, &out).await?;
                 continue;
             }
             MessageType::SQL_BATCH => {
@@ -434,7 +473,7 @@ pub(super) async fn serve_requests(
                     other.0
                 ));
                 error_response(&mut out, &shared.host_name, &e, DoneKind::Done);
-                conn.send(&out).await?;
+                reply(conn, stall, &out).await?;
                 return Ok(());
             }
         };
@@ -442,7 +481,7 @@ pub(super) async fn serve_requests(
             Ok(work) => work,
             Err(error) => {
                 error_response(&mut out, &shared.host_name, &error, kind);
-                conn.send(&out).await?;
+                reply(conn, stall, &out).await?;
                 continue;
             }
         };
@@ -457,19 +496,21 @@ pub(super) async fn serve_requests(
                 &messages::session_token_expired(),
                 kind,
             );
-            conn.send(&out).await?;
+            reply(conn, stall, &out).await?;
             continue;
         }
 
         if let Some(delay) = shared.faults.query_delay() {
             tokio::select! {
+                biased;
+                _ = stall.stalled() => return Err(SessionError::Stalled),
                 _ = tokio::time::sleep(delay) => {}
                 next = conn.next() => match next? {
                     Some(m) if m.ty == MessageType::ATTENTION => {
                         tracing::debug!(peer = %conn.peer, "attention: request cancelled");
                         let mut ack = Vec::new();
                         Done::new(DoneKind::Done, done_status::ATTN).encode(&mut ack);
-                        conn.send(&ack).await?;
+                        reply(conn, stall, &ack).await?;
                         continue;
                     }
                     Some(m) => {
@@ -498,10 +539,13 @@ pub(super) async fn serve_requests(
         }
         out.extend_from_slice(&outcomes);
 
+        if stall.is_stalled() {
+            return Err(SessionError::Stalled);
+        }
         if shared.faults.take_reset_query() {
             conn.send_then_reset(&out).await?;
             return Ok(());
         }
-        conn.send(&out).await?;
+        reply(conn, stall, &out).await?;
     }
 }
