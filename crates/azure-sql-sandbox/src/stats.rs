@@ -15,6 +15,7 @@ struct Counters {
     tcp_connections: AtomicU64,
     logins_ok: AtomicU64,
     logins_failed: AtomicU64,
+    read_only_logins: AtomicU64,
     redirects: AtomicU64,
     requests: AtomicU64,
     resets: AtomicU64,
@@ -44,6 +45,8 @@ pub struct StatsSnapshot {
     pub logins_ok: u64,
     /// Logins refused with an error.
     pub logins_failed: u64,
+    /// Logins answered with LOGINACK by the read-only replica (also counted in `logins_ok`).
+    pub read_only_logins: u64,
     /// Logins answered with a routing ENVCHANGE by the gateway.
     pub redirects: u64,
     /// SQL batches and RPCs received on logged-in sessions.
@@ -86,6 +89,7 @@ counter!(
     tcp_connections,
     logins_ok,
     logins_failed,
+    read_only_logins,
     redirects,
     requests,
     resets,
@@ -114,6 +118,7 @@ impl Stats {
             tcp_connections: r(&c.tcp_connections),
             logins_ok: r(&c.logins_ok),
             logins_failed: r(&c.logins_failed),
+            read_only_logins: r(&c.read_only_logins),
             redirects: r(&c.redirects),
             requests: r(&c.requests),
             resets: r(&c.resets),

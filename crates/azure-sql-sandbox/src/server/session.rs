@@ -275,7 +275,7 @@ pub(super) async fn run_session(
         login.database.clone()
     };
 
-    let (session, auth) =
+    let (mut session, auth) =
         match authenticate(shared, &mut conn, &prelogin, &login, &database).await? {
             Ok(ok) => ok,
             Err(error) => {
@@ -290,9 +290,20 @@ pub(super) async fn run_session(
         Authenticated::Token { .. } => Some(Vec::new()),
         Authenticated::Sql => None,
     };
+    // Read scale-out: the gateway routes a read-only login to the replica ("If the
+    // ApplicationIntent value is ReadOnly, the connection is routed to a read-only replica",
+    // Microsoft Learn, read scale-out); without the gateway, as for a database without read
+    // scale-out, the intent changes nothing.
     let routing = match role {
-        Role::Gateway { node_port } => Some(node_port),
-        Role::Direct | Role::Node => None,
+        Role::Gateway {
+            node_port,
+            replica_port,
+        } => Some(if login.read_only_intent() {
+            replica_port
+        } else {
+            node_port
+        }),
+        Role::Direct | Role::Node | Role::ReadOnlyReplica => None,
     };
     let mut response = Vec::new();
     login_response(
@@ -305,13 +316,18 @@ pub(super) async fn run_session(
     );
     conn.send(&response).await?;
 
-    if let Some(node_port) = routing {
+    if let Some(port) = routing {
         shared.stats.redirects();
-        tracing::info!(%peer, node_port, database = %session.database, "gateway: routed the login to the node");
+        let read_only = login.read_only_intent();
+        tracing::info!(%peer, port, read_only, database = %session.database, "gateway: routed the login");
         conn.close().await;
         return Ok(());
     }
     shared.stats.logins_ok();
+    if role == Role::ReadOnlyReplica {
+        session.read_only = true;
+        shared.stats.read_only_logins();
+    }
     tracing::info!(%peer, spid, database = %session.database, user = %session.user, "login succeeded");
     conn.packet_size = packet_size as usize;
     conn.reader.set_max_message(MAX_REQUEST_MESSAGE);

@@ -249,6 +249,7 @@ impl Exec<'_> {
             trancount,
             lock_timeout: i64::from(session.options.lock_timeout),
             context: session.context.clone(),
+            read_only: session.read_only,
         };
     }
 
@@ -333,25 +334,30 @@ impl Exec<'_> {
                     _ => false,
                 };
                 if changes_metadata {
+                    writable(b.session, db).map_err(at_line)?;
                     self.changing_metadata(|x| x.statement(b, s, index, db))
                         .map_err(at_line)
                 } else {
                     self.statement(b, s, index, db).map_err(at_line)
                 }
             }
-            Stmt::CreateUser { name, how } => self
-                .changing_metadata(|x| x.create_user(b, name, how))
-                .map_err(at_line),
+            Stmt::CreateUser { name, how } => {
+                writable(b.session, db).map_err(at_line)?;
+                self.changing_metadata(|x| x.create_user(b, name, how))
+                    .map_err(at_line)
+            }
             Stmt::Permission {
                 verb,
                 permissions,
                 on,
                 principals,
-            } => self
-                .changing_metadata(|x| {
+            } => {
+                writable(b.session, db).map_err(at_line)?;
+                self.changing_metadata(|x| {
                     x.permission(b, *verb, permissions, on.as_ref(), principals, db)
                 })
-                .map_err(at_line),
+                .map_err(at_line)
+            }
             Stmt::Transaction(t) => self.transaction(b, t).map_err(at_line),
             Stmt::If {
                 condition,
@@ -672,6 +678,7 @@ impl Exec<'_> {
                 Ok(())
             }
             Statement::CreateIndex(ci) => {
+                writable(b.session, db)?;
                 if !Principals::may_ddl(b.session) {
                     return Err(errors::CANNOT_FIND_OBJECT
                         .with(&[&super::catalog::display_name(&ci.table_name)]));
@@ -762,6 +769,7 @@ impl Exec<'_> {
                 Ok(())
             }
             Statement::Truncate(t) => {
+                writable(b.session, db)?;
                 for target in &t.table_names {
                     let shown = super::catalog::display_name(&target.name);
                     let table = match self.meta.catalog.resolve(&target.name, db) {
@@ -1521,6 +1529,10 @@ impl Exec<'_> {
 
     fn run_plan(&mut self, b: &mut Batch<'_>, plan: &Plan, db: &str) -> Result<(), SqlError> {
         self.check_permissions(b.session, plan, db)?;
+        // INSERT, UPDATE and DELETE name their target (with or without OUTPUT).
+        if plan.target.as_deref().is_some_and(|t| !temp::is_temp(t)) {
+            writable(b.session, db)?;
+        }
         match &plan.kind {
             PlanKind::Query {
                 columns,
@@ -1875,6 +1887,16 @@ impl Exec<'_> {
         self.done(b, None);
         Ok(())
     }
+}
+
+/// Refuses a change to the database on a read-only replica with 3906, as a readable secondary
+/// refuses it ("Failed to update database ... because the database is read-only", SQLSTATE
+/// 25000, as Configuration Manager logs it against an availability group's secondary).
+fn writable(session: &Session, db: &str) -> Result<(), SqlError> {
+    if session.read_only {
+        return Err(errors::DATABASE_READ_ONLY.with(&[db]));
+    }
+    Ok(())
 }
 
 /// Whether a table name names a temporary table (`#name`, also as `tempdb..#name`).

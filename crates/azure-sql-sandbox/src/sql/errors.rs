@@ -175,6 +175,9 @@ errors! {
     PROCEDURE_TOO_MANY_PARAMETERS = 16914, 16, 1, "The \"{0}\" procedure was called with too many parameters.";
     ARGUMENT_TYPE_INVALID = 8116, 16, 1, "Argument data type {0} is invalid for argument {1} of {2} function.";
 
+    // A read-only replica (read scale-out), as an availability group's readable secondary.
+    DATABASE_READ_ONLY = 3906, 16, 1, "Failed to update database \"{0}\" because the database is read-only.";
+
     // Storage.
     STORAGE = 5120, 16, 101, "Unable to open the physical file: {0}.";
 

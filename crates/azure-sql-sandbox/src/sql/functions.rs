@@ -86,6 +86,8 @@ pub(crate) struct CtxSession {
     pub lock_timeout: i64,
     /// What `SESSION_CONTEXT(key)` reads.
     pub context: SessionContext,
+    /// On a read-only replica.
+    pub read_only: bool,
 }
 
 /// State shared between the executor and the functions it registered.
@@ -216,6 +218,14 @@ pub(crate) fn register(conn: &Connection, ctx: Shared) -> rusqlite::Result<()> {
             "xact_state" => Sv::Integer(i64::from(s.trancount > 0)),
             "lock_timeout" => Sv::Integer(s.lock_timeout),
             "language" => Sv::Text(s.language.clone()),
+            "updateability" => Sv::Text(
+                if s.read_only {
+                    "READ_ONLY"
+                } else {
+                    "READ_WRITE"
+                }
+                .into(),
+            ),
             _ => Sv::Null,
         })
     })?;

@@ -225,6 +225,10 @@ pub struct Session {
     pub last_identity: Option<i64>,
     /// What `sp_set_session_context` set (`SESSION_CONTEXT(key)` reads it).
     pub context: SessionContext,
+    /// The session is on a read-only replica (read scale-out): writes to the database fail with
+    /// 3906 and `DATABASEPROPERTYEX(DB_NAME(), 'Updateability')` answers `READ_ONLY`.
+    /// Temporary tables and session state stay writable, as tempdb is on a replica.
+    pub read_only: bool,
     /// The session's transaction (shared by clones of the session).
     pub(crate) transaction: TransactionHandle,
 }

@@ -3003,17 +3003,22 @@ fn server_property(name: &str) -> E {
     }
 }
 
+/// `DATABASEPROPERTYEX(database, property)`: a sql_variant, as in SQL Server. `Updateability`
+/// is the session's: `READ_ONLY` on a read-only replica ("It will return READ_ONLY when you are
+/// connected to a read-only replica", Microsoft Learn, "Use read-only replicas to offload
+/// read-only query workloads").
 fn database_property(name: &str) -> E {
-    let text = |s: &str| E::new(lit(s), TypeInfo::of(nvarchar(128), true));
+    let variant = |sql: String| E::new(sql, TypeInfo::of(SqlType::Variant, true));
+    let text = |s: &str| variant(lit(s));
     match name.to_ascii_lowercase().as_str() {
         "edition" => text("GeneralPurpose"),
         "serviceobjective" => text("GP_S_Gen5_1"),
         "status" => text("ONLINE"),
-        "updateability" => text("READ_WRITE"),
+        "updateability" => variant("mssql_session('updateability')".into()),
         "useraccess" => text("MULTI_USER"),
         "recovery" => text("FULL"),
         "collation" => text("SQL_Latin1_General_CP1_CI_AS"),
-        "maxsizeinbytes" => E::new("34359738368".into(), TypeInfo::of(SqlType::BigInt, true)),
-        _ => E::new("NULL".into(), TypeInfo::of(nvarchar(128), true)),
+        "maxsizeinbytes" => variant("34359738368".into()),
+        _ => variant("NULL".into()),
     }
 }
