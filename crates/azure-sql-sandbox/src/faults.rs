@@ -171,9 +171,11 @@ impl Faults {
     /// Every session logged in at this moment stops answering for good: it reads nothing more
     /// and writes nothing (a request it is running gets no answer), and keeps its TCP connection
     /// open, as a node that vanished without a reset does (a failover behind a firewall that
-    /// drops the flow). Logins and sessions opened afterwards are not affected. On loopback the
-    /// kernel still acknowledges what the client sends, keep-alive probes included: only the
-    /// client's own deadline notices. Counted in [`crate::StatsSnapshot::stalled`].
+    /// drops the flow). On the server side the session ends as it does on a failed-over node:
+    /// its open transaction is rolled back, its locks and temporary tables go. Logins and
+    /// sessions opened afterwards are not affected. On loopback the kernel still acknowledges
+    /// what the client sends, keep-alive probes included: only the client's own deadline
+    /// notices. Counted in [`crate::StatsSnapshot::stalled`].
     pub fn stall_sessions(&self) {
         self.0.stall.0.send_modify(|n| *n += 1);
     }

@@ -210,6 +210,13 @@ const SILENCE: Duration = Duration::from_millis(300);
 async fn stalled_sessions_answer_nothing_and_keep_their_connection_while_new_ones_work() {
     let sandbox = Sandbox::start(false).await;
     let mut raw = logged_in(&sandbox).await;
+    let answer = raw
+        .ask(
+            0,
+            "BEGIN TRAN; DELETE FROM dbo.Customer WHERE customer_id = 1",
+        )
+        .await;
+    assert_eq!(first_error(&answer), None);
     let mut client = connect(sandbox.token_config(GOOD_TOKEN))
         .await
         .expect("login");
@@ -231,10 +238,18 @@ async fn stalled_sessions_answer_nothing_and_keep_their_connection_while_new_one
         "no answer, and no close either (a close would end the wait with None)"
     );
 
-    let mut fresh = connect(sandbox.token_config(GOOD_TOKEN))
-        .await
-        .expect("a new login is not affected");
+    let mut fresh = sandbox.admin().await;
     assert_eq!(customer_ids(&mut fresh).await.expect("query").len(), 5);
+    // The stalled session's transaction ended with it, as on a failed-over node: a writer
+    // gets the lock (within its lock wait) and its delete of customer 1 is undone.
+    fresh
+        .simple_query("DELETE FROM dbo.Customer WHERE customer_id = 2")
+        .await
+        .expect("the lock is free")
+        .into_results()
+        .await
+        .expect("the lock is free");
+    assert_eq!(customer_ids(&mut fresh).await.expect("query"), [1, 3, 4, 5]);
     let stats = sandbox.stats.snapshot();
     assert_eq!(stats.stalled, 2);
     assert_eq!(stats.open_sessions, 3, "stalled sessions stay open");

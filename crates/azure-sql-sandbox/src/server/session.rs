@@ -349,7 +349,8 @@ pub(super) enum Work {
 }
 
 /// Serves a logged-in session until the client leaves; a session stalled by
-/// [`crate::Faults::stall_sessions`] keeps its connection, silent, until the server stops.
+/// [`crate::Faults::stall_sessions`] keeps its connection, silent, until the server stops (its
+/// engine session, dropped with [`answer_requests`], has rolled back by then).
 pub(super) async fn serve_requests(
     shared: &Shared,
     mut conn: Conn,
