@@ -77,15 +77,9 @@ async fn routed_port(config: tiberius::Config) -> u16 {
     }
 }
 
-async fn one_text(client: &mut TdsClient, sql: &str) -> String {
-    let row = client
-        .simple_query(sql)
-        .await
-        .expect(sql)
-        .into_row()
-        .await
-        .expect(sql)
-        .expect("a row");
+async fn updateability(client: &mut TdsClient) -> String {
+    let sql = "SELECT DATABASEPROPERTYEX(DB_NAME(), 'Updateability')";
+    let row = first_row(client, sql).await;
     row.get::<&str, _>(0).expect("text").to_string()
 }
 
@@ -112,14 +106,7 @@ async fn a_read_only_login_is_routed_to_the_replica_which_refuses_writes() {
 
     read_only.port(replica_port);
     let mut replica = connect(read_only).await.expect("replica login");
-    assert_eq!(
-        one_text(
-            &mut replica,
-            "SELECT DATABASEPROPERTYEX(DB_NAME(), 'Updateability')"
-        )
-        .await,
-        "READ_ONLY"
-    );
+    assert_eq!(updateability(&mut replica).await, "READ_ONLY");
     assert_eq!(
         customer_ids(&mut replica).await.expect("reads"),
         [1, 2, 3, 4, 5]
@@ -135,42 +122,23 @@ async fn a_read_only_login_is_routed_to_the_replica_which_refuses_writes() {
         "ALTER ROLE db_datawriter ADD MEMBER [customers-reader]",
         "DROP TABLE dbo.Customer",
     ] {
-        let e = replica.simple_query(sql).await.expect_err(sql);
         assert_eq!(
-            server_error(&e),
-            Some((
+            batch_error(&mut replica, sql).await,
+            (
                 3906,
                 "Failed to update database \"customers\" because the database is read-only."
                     .to_string()
-            )),
+            ),
             "{sql}"
         );
     }
     // tempdb and the session's own state stay writable on a replica.
-    replica
-        .simple_query("CREATE TABLE #scratch (a INT); INSERT INTO #scratch VALUES (1); BEGIN TRAN; SELECT a FROM #scratch; COMMIT")
-        .await
-        .expect("temporary tables")
-        .into_results()
-        .await
-        .expect("temporary tables");
+    batch_ok(&mut replica, "CREATE TABLE #scratch (a INT); INSERT INTO #scratch VALUES (1); BEGIN TRAN; SELECT a FROM #scratch; COMMIT").await;
 
     read_write.port(node_port);
     let mut node = connect(read_write).await.expect("node login");
-    assert_eq!(
-        one_text(
-            &mut node,
-            "SELECT DATABASEPROPERTYEX(DB_NAME(), 'Updateability')"
-        )
-        .await,
-        "READ_WRITE"
-    );
-    node.simple_query("DELETE FROM dbo.Customer WHERE customer_id = 5")
-        .await
-        .expect("the node writes")
-        .into_results()
-        .await
-        .expect("the node writes");
+    assert_eq!(updateability(&mut node).await, "READ_WRITE");
+    batch_ok(&mut node, "DELETE FROM dbo.Customer WHERE customer_id = 5").await;
     assert_eq!(
         customer_ids(&mut replica).await.expect("reads"),
         [1, 2, 3, 4],
@@ -191,13 +159,6 @@ async fn without_the_gateway_a_read_only_intent_changes_nothing() {
     let mut config = sandbox.token_config(GOOD_TOKEN);
     config.readonly(true);
     let mut client = connect(config).await.expect("login");
-    assert_eq!(
-        one_text(
-            &mut client,
-            "SELECT DATABASEPROPERTYEX(DB_NAME(), 'Updateability')"
-        )
-        .await,
-        "READ_WRITE"
-    );
+    assert_eq!(updateability(&mut client).await, "READ_WRITE");
     assert_eq!(sandbox.stats.snapshot().read_only_logins, 0);
 }

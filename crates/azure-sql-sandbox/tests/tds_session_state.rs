@@ -7,48 +7,16 @@ mod tds_support;
 
 use tds_support::*;
 
-async fn batch_ok(client: &mut TdsClient, sql: &str) {
-    client
-        .simple_query(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .into_results()
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-}
-
-async fn batch_error(client: &mut TdsClient, sql: &str) -> (u32, String) {
-    let result = match client.simple_query(sql).await {
-        Ok(stream) => stream.into_results().await.map(|_| ()),
-        Err(e) => Err(e),
-    };
-    let e = result.expect_err(sql);
-    server_error(&e).unwrap_or_else(|| panic!("{sql}: not a server error: {e}"))
-}
-
-/// The first column of the first row of a batch, as text (`None` for NULL).
+/// The first column of the first row, as text (`None` for NULL).
 async fn text(client: &mut TdsClient, sql: &str) -> Option<String> {
-    let row = client
-        .simple_query(sql)
+    first_row(client, sql)
         .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .into_row()
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .unwrap_or_else(|| panic!("{sql}: no row"));
-    row.get::<&str, _>(0).map(str::to_string)
+        .get::<&str, _>(0)
+        .map(str::to_string)
 }
 
 async fn int(client: &mut TdsClient, sql: &str) -> Option<i32> {
-    let row = client
-        .simple_query(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .into_row()
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .unwrap_or_else(|| panic!("{sql}: no row"));
-    row.get::<i32, _>(0)
+    first_row(client, sql).await.get::<i32, _>(0)
 }
 
 #[tokio::test]

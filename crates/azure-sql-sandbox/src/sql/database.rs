@@ -1122,18 +1122,8 @@ impl Exec<'_> {
         argument: &sqlparser::ast::Expr,
         db: &str,
     ) -> Result<Sv, SqlError> {
-        use sqlparser::ast::{BinaryOperator, Expr};
-        let value = match argument {
-            Expr::BinaryOp {
-                left,
-                op: BinaryOperator::Eq,
-                right,
-            } if matches!(left.as_ref(), Expr::Identifier(i) if i.value.starts_with('@')) => {
-                right.as_ref()
-            }
-            other => other,
-        };
-        match value {
+        use sqlparser::ast::Expr;
+        match super::parse::argument_value(argument) {
             Expr::Identifier(word)
                 if word.quote_style.is_none() && !word.value.starts_with('@') =>
             {

@@ -189,6 +189,18 @@ pub(crate) fn parse_batch(sql: &str) -> Result<Vec<Located>, SqlError> {
     Ok(out)
 }
 
+/// An `EXEC` argument's value, its `@name =` (if written) dropped.
+pub(crate) fn argument_value(argument: &Expr) -> &Expr {
+    match argument {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::Eq,
+            right,
+        } if matches!(left.as_ref(), Expr::Identifier(i) if i.value.starts_with('@')) => right,
+        other => other,
+    }
+}
+
 /// `EXEC` passes constants and variables only: "only literals and variables (not expressions
 /// or function calls) can be passed as parameters" (Microsoft Learn, sp_set_session_context).
 /// SQL Server refuses anything else when it compiles the batch (102 near the operator, so none
@@ -201,17 +213,7 @@ fn check_exec_arguments(statements: &[Located]) -> Result<(), SqlError> {
                     continue;
                 };
                 for p in parameters {
-                    let value = match p {
-                        Expr::BinaryOp {
-                            left,
-                            op: BinaryOperator::Eq,
-                            right,
-                        } if matches!(left.as_ref(), Expr::Identifier(i) if i.value.starts_with('@')) => {
-                            right.as_ref()
-                        }
-                        other => other,
-                    };
-                    let near = match value {
+                    let near = match argument_value(p) {
                         Expr::Value(_) | Expr::Identifier(_) => continue,
                         Expr::UnaryOp {
                             op: UnaryOperator::Minus | UnaryOperator::Plus,
