@@ -8,6 +8,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::watch;
 
 /// How the Entra token endpoint should refuse the next requests.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,6 +36,40 @@ impl TokenEndpointFault {
     }
 }
 
+/// Counts [`Faults::stall_sessions`] calls, and wakes the sessions it stalls.
+#[derive(Debug)]
+struct StallSwitch(watch::Sender<u64>);
+
+impl Default for StallSwitch {
+    fn default() -> Self {
+        StallSwitch(watch::channel(0).0)
+    }
+}
+
+/// A logged-in session's view of [`Faults::stall_sessions`], taken when it logs in: it is
+/// stalled by every call made after that.
+#[derive(Debug)]
+pub struct StallWatch {
+    rx: watch::Receiver<u64>,
+    logged_in_at: u64,
+}
+
+impl StallWatch {
+    /// Whether the session has been stalled.
+    pub fn is_stalled(&self) -> bool {
+        *self.rx.borrow() > self.logged_in_at
+    }
+
+    /// Resolves when the session is stalled (never, if it never is).
+    pub async fn stalled(&mut self) {
+        let at = self.logged_in_at;
+        if self.rx.wait_for(|n| *n > at).await.is_err() {
+            // The switches are gone with their sandbox: nobody can stall the session now.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
 #[derive(Default, Debug)]
 struct State {
     // TDS
@@ -45,6 +80,8 @@ struct State {
     login_delay_ms: AtomicU64,
     query_delay_ms: AtomicU64,
     reset_queries: AtomicU32,
+    ignore_resets: AtomicU32,
+    stall: StallSwitch,
     revalidate_sessions: AtomicBool,
     // Entra
     fail_token_requests: AtomicU32,
@@ -74,7 +111,8 @@ fn duration(ms: &AtomicU64) -> Option<Duration> {
 }
 
 impl Faults {
-    /// Clears every switch.
+    /// Clears every switch. Sessions already stalled stay stalled (they have vanished; a
+    /// stall only ever applies to sessions logged in before it).
     pub fn clear(&self) {
         let s = &self.0;
         s.refuse_connections.store(0, Ordering::Release);
@@ -83,6 +121,7 @@ impl Faults {
         s.login_delay_ms.store(0, Ordering::Release);
         s.query_delay_ms.store(0, Ordering::Release);
         s.reset_queries.store(0, Ordering::Release);
+        s.ignore_resets.store(0, Ordering::Release);
         s.revalidate_sessions.store(false, Ordering::Release);
         s.fail_token_requests.store(0, Ordering::Release);
         s.token_stall_ms.store(0, Ordering::Release);
@@ -122,6 +161,30 @@ impl Faults {
     pub fn reset_queries(&self, n: u32) {
         self.0.reset_queries.store(n, Ordering::Release);
     }
+    /// The next `n` requests that ask for a session reset (RESETCONNECTION or
+    /// RESETCONNECTIONSKIPTRAN) run without it: the session keeps its transaction, temporary
+    /// tables, `SET` options and session context, and the response carries no ENVCHANGE 18
+    /// (reset acknowledgement), as from a server that does not implement the reset.
+    pub fn ignore_resets(&self, n: u32) {
+        self.0.ignore_resets.store(n, Ordering::Release);
+    }
+    /// Every session logged in at this moment stops answering for good: it reads nothing more
+    /// and writes nothing (a request it is running gets no answer), and keeps its TCP connection
+    /// open, as a node that vanished without a reset does (a failover behind a firewall that
+    /// drops the flow). On the server side the session ends as it does on a failed-over node:
+    /// its open transaction is rolled back, its locks and temporary tables go. Logins and
+    /// sessions opened afterwards are not affected. On loopback the kernel still acknowledges
+    /// what the client sends, keep-alive probes included: only the client's own deadline
+    /// notices. Counted in [`crate::StatsSnapshot::stalled`].
+    pub fn stall_sessions(&self) {
+        self.0.stall.0.send_modify(|n| *n += 1);
+    }
+    /// What a session that just logged in watches to know when it is stalled.
+    pub fn stall_watch(&self) -> StallWatch {
+        let rx = self.0.stall.0.subscribe();
+        let logged_in_at = *rx.borrow();
+        StallWatch { rx, logged_in_at }
+    }
     /// Revalidates open sessions' tokens before each request, as Azure SQL does after
     /// maintenance: a request on a session whose login token has expired fails with error 37396.
     pub fn set_revalidate_sessions(&self, on: bool) {
@@ -151,6 +214,10 @@ impl Faults {
     /// Consumes one "reset mid-query" fault, if any is pending.
     pub fn take_reset_query(&self) -> bool {
         take_one(&self.0.reset_queries)
+    }
+    /// Consumes one "ignore a reset" fault, if any is pending.
+    pub fn take_ignore_reset(&self) -> bool {
+        take_one(&self.0.ignore_resets)
     }
     /// Whether open sessions' tokens are revalidated before each request.
     pub fn revalidate_sessions(&self) -> bool {
@@ -196,6 +263,25 @@ mod tests {
         assert_eq!(f.take_failed_login(), Some(40613));
         assert_eq!(f.take_failed_login(), Some(40613));
         assert_eq!(f.take_failed_login(), None);
+        f.ignore_resets(1);
+        assert!(f.take_ignore_reset());
+        assert!(!f.take_ignore_reset());
+    }
+
+    #[tokio::test]
+    async fn a_stall_catches_the_sessions_logged_in_before_it_only() {
+        let f = Faults::default();
+        let mut before = f.stall_watch();
+        assert!(!before.is_stalled());
+        f.stall_sessions();
+        let after = f.stall_watch();
+        f.clear();
+        assert!(
+            before.is_stalled(),
+            "clear() does not bring a vanished session back"
+        );
+        before.stalled().await;
+        assert!(!after.is_stalled());
     }
 
     #[test]

@@ -187,10 +187,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
 
     let mut out = std::io::stdout().lock();
-    let node = sandbox.node_port().map_or_else(
-        || "gateway off".to_string(),
-        |p| format!("gateway; node tcp:localhost,{p}"),
-    );
+    let node = match (sandbox.node_port(), sandbox.read_only_port()) {
+        (Some(node), Some(replica)) => {
+            format!("gateway; node tcp:localhost,{node}, read-only replica tcp:localhost,{replica}")
+        }
+        (Some(node), None) => format!("gateway; node tcp:localhost,{node}"),
+        _ => "gateway off".to_string(),
+    };
     writeln!(
         out,
         "sql          {} ({node}), database {}",

@@ -509,6 +509,7 @@ impl Sandbox {
         tracing::info!(
             server = %env.server,
             node_port = ?tds.node_port(),
+            read_only_port = ?tds.read_only_port(),
             authority = %env.authority_host,
             issuer = %issuer.url(),
             "sandbox started"
@@ -635,6 +636,15 @@ impl Sandbox {
     /// The node's port, where the gateway routes logins (`None` when the gateway is off).
     pub fn node_port(&self) -> Option<u16> {
         self.tds.server().and_then(TdsServer::node_port)
+    }
+
+    /// The read-only replica's port, where the gateway routes logins with
+    /// `ApplicationIntent=ReadOnly` (read scale-out): the same databases, writes refused with
+    /// 3906, `DATABASEPROPERTYEX(DB_NAME(), 'Updateability')` `READ_ONLY`. `None` when the
+    /// gateway is off: then a read-only intent is served read-write, as by a database without
+    /// read scale-out.
+    pub fn read_only_port(&self) -> Option<u16> {
+        self.tds.server().and_then(TdsServer::read_only_port)
     }
 
     /// The state directory (CA, projected token).

@@ -15,7 +15,9 @@
 //!
 //! Gateway mode mirrors Azure SQL's Redirect connection policy: the first listener (the
 //! "gateway") checks the login and answers with a routing ENVCHANGE to the second (the "node"),
-//! which does real logins. Faults ([`Faults`]) and counters ([`Stats`]) are consulted on the way.
+//! which does real logins; a login with `ApplicationIntent=ReadOnly` is routed to a third, the
+//! read-only replica of read scale-out, serving the same databases read-only. Faults
+//! ([`Faults`]) and counters ([`Stats`]) are consulted on the way.
 //!
 //! This file starts the listeners; the conversation lives in `server/`: `session.rs` (the state
 //! machine, faults, ATTENTION), `login.rs` (credentials and the login answer), `requests.rs`
@@ -75,7 +77,9 @@ pub struct TdsServerOptions {
     pub faults: Faults,
     /// Counters.
     pub stats: Stats,
-    /// Redirect policy: the gateway listener routes logins to the node listener.
+    /// Redirect policy: the gateway listener routes logins to the node listener, and logins with
+    /// `ApplicationIntent=ReadOnly` to the read-only replica's. Without it one listener serves
+    /// every login read-write, as Azure SQL does for a database without read scale-out.
     pub gateway: bool,
     /// The host name sent in the routing ENVCHANGE (and as the server name in messages);
     /// `localhost`.
@@ -129,6 +133,7 @@ fn strict_tls_config(base: &rustls::ServerConfig) -> Arc<rustls::ServerConfig> {
 pub struct TdsServer {
     port: u16,
     node_port: Option<u16>,
+    read_only_port: Option<u16>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 }
@@ -138,6 +143,7 @@ impl std::fmt::Debug for TdsServer {
         f.debug_struct("TdsServer")
             .field("port", &self.port)
             .field("node_port", &self.node_port)
+            .field("read_only_port", &self.read_only_port)
             .finish()
     }
 }
@@ -147,10 +153,13 @@ impl std::fmt::Debug for TdsServer {
 enum Role {
     /// Logs in (no gateway).
     Direct,
-    /// Checks the login, then routes the client to the node.
-    Gateway { node_port: u16 },
+    /// Checks the login, then routes the client to the node, or a read-only login (MS-TDS
+    /// 2.2.6.4 `fReadOnlyIntent`) to the read-only replica.
+    Gateway { node_port: u16, replica_port: u16 },
     /// Logs in (behind the gateway).
     Node,
+    /// Logs in read-only sessions (behind the gateway): the read-only replica.
+    ReadOnlyReplica,
 }
 
 struct Shared {
@@ -167,7 +176,8 @@ struct Shared {
 
 impl TdsServer {
     /// Starts listening on loopback, port 0 (127.0.0.1, and ::1 on the same port when IPv6 is
-    /// available). In gateway mode a second port serves the node.
+    /// available). In gateway mode a second port serves the node and a third the read-only
+    /// replica.
     pub async fn start(options: TdsServerOptions) -> io::Result<TdsServer> {
         let shared = Arc::new(Shared {
             prelogin_tls: TlsAcceptor::from(prelogin_tls_config(&options.tls)?),
@@ -183,32 +193,42 @@ impl TdsServer {
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
 
-        let (port, node_port) = if options.gateway {
+        let (port, node_port, read_only_port) = if options.gateway {
             let (node_port, node) = bind_loopback().await?;
+            let (replica_port, replica) = bind_loopback().await?;
             let (gateway_port, gateway) = bind_loopback().await?;
             for l in node {
                 spawn_accept_loop(&tracker, &shutdown, &shared, l, Role::Node);
             }
-            for l in gateway {
-                spawn_accept_loop(&tracker, &shutdown, &shared, l, Role::Gateway { node_port });
+            for l in replica {
+                spawn_accept_loop(&tracker, &shutdown, &shared, l, Role::ReadOnlyReplica);
             }
-            (gateway_port, Some(node_port))
+            let role = Role::Gateway {
+                node_port,
+                replica_port,
+            };
+            for l in gateway {
+                spawn_accept_loop(&tracker, &shutdown, &shared, l, role);
+            }
+            (gateway_port, Some(node_port), Some(replica_port))
         } else {
             let (port, listeners) = bind_loopback().await?;
             for l in listeners {
                 spawn_accept_loop(&tracker, &shutdown, &shared, l, Role::Direct);
             }
-            (port, None)
+            (port, None, None)
         };
         tracing::info!(
             port,
             node_port,
+            read_only_port,
             gateway = options.gateway,
             "TDS server listening"
         );
         Ok(TdsServer {
             port,
             node_port,
+            read_only_port,
             shutdown,
             tracker,
         })
@@ -222,6 +242,12 @@ impl TdsServer {
     /// The node's port in gateway mode.
     pub fn node_port(&self) -> Option<u16> {
         self.node_port
+    }
+
+    /// The read-only replica's port in gateway mode, where the gateway routes logins with
+    /// `ApplicationIntent=ReadOnly`.
+    pub fn read_only_port(&self) -> Option<u16> {
+        self.read_only_port
     }
 
     /// Stops accepting, closes every session and waits for their tasks to end.

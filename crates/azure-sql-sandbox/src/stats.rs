@@ -15,8 +15,11 @@ struct Counters {
     tcp_connections: AtomicU64,
     logins_ok: AtomicU64,
     logins_failed: AtomicU64,
+    read_only_logins: AtomicU64,
     redirects: AtomicU64,
     requests: AtomicU64,
+    resets: AtomicU64,
+    stalled: AtomicU64,
     open_sessions: AtomicU64,
     max_open_sessions: AtomicU64,
 }
@@ -42,10 +45,17 @@ pub struct StatsSnapshot {
     pub logins_ok: u64,
     /// Logins refused with an error.
     pub logins_failed: u64,
+    /// Logins answered with LOGINACK by the read-only replica (also counted in `logins_ok`).
+    pub read_only_logins: u64,
     /// Logins answered with a routing ENVCHANGE by the gateway.
     pub redirects: u64,
     /// SQL batches and RPCs received on logged-in sessions.
     pub requests: u64,
+    /// Session resets performed (RESETCONNECTION or RESETCONNECTIONSKIPTRAN honoured and
+    /// acknowledged; a reset skipped by [`crate::Faults::ignore_resets`] is not counted).
+    pub resets: u64,
+    /// Sessions that stopped answering because of [`crate::Faults::stall_sessions`].
+    pub stalled: u64,
     /// Sessions open now.
     pub open_sessions: u64,
     /// The most sessions open at once.
@@ -79,8 +89,11 @@ counter!(
     tcp_connections,
     logins_ok,
     logins_failed,
+    read_only_logins,
     redirects,
     requests,
+    resets,
+    stalled,
 );
 
 impl Stats {
@@ -105,8 +118,11 @@ impl Stats {
             tcp_connections: r(&c.tcp_connections),
             logins_ok: r(&c.logins_ok),
             logins_failed: r(&c.logins_failed),
+            read_only_logins: r(&c.read_only_logins),
             redirects: r(&c.redirects),
             requests: r(&c.requests),
+            resets: r(&c.resets),
+            stalled: r(&c.stalled),
             open_sessions: r(&c.open_sessions),
             max_open_sessions: r(&c.max_open_sessions),
         }

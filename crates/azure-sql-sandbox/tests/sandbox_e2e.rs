@@ -27,7 +27,17 @@ type SqlClient = Client<Compat<TcpStream>>;
 /// Connects as Azure SQL clients do: TLS validated against the sandbox CA for `localhost`, and
 /// the gateway's redirect followed (at most a few hops).
 async fn connect(env: &SandboxEnv, auth: AuthMethod) -> Result<SqlClient, tiberius::error::Error> {
+    Ok(connect_to(env, auth, false).await?.0)
+}
+
+/// [`connect`], `ApplicationIntent=ReadOnly` if `read_only`; also returns the port it landed on.
+async fn connect_to(
+    env: &SandboxEnv,
+    auth: AuthMethod,
+    read_only: bool,
+) -> Result<(SqlClient, u16), tiberius::error::Error> {
     let mut config = Config::new();
+    config.readonly(read_only);
     config.host(&env.host);
     config.port(env.port);
     config.database(&env.database);
@@ -44,7 +54,15 @@ async fn connect(env: &SandboxEnv, auth: AuthMethod) -> Result<SqlClient, tiberi
                 config.host(&host);
                 config.port(port);
             }
-            other => return other,
+            other => {
+                let port = config
+                    .get_addr()
+                    .rsplit(':')
+                    .next()
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or_default();
+                return other.map(|client| (client, port));
+            }
         }
     }
 }
@@ -107,6 +125,34 @@ async fn a_workload_logs_in_through_the_gateway_with_its_projected_token_and_rea
     assert_eq!(stats.tokens_issued, 1);
     assert_eq!(stats.redirects, 1, "the login went through the gateway");
     assert!(stats.logins_ok >= 1);
+    drop(client);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_read_only_workload_is_routed_to_the_read_only_replica() {
+    let sandbox = Sandbox::start(SandboxOptions::default()).await.unwrap();
+    let env = sandbox.env().clone();
+    let token = workload_token(&env).await;
+    let (mut client, port) = connect_to(&env, AuthMethod::aad_token(&token), true)
+        .await
+        .unwrap();
+    assert_eq!(Some(port), sandbox.read_only_port());
+    assert_ne!(sandbox.read_only_port(), sandbox.node_port());
+    assert_eq!(
+        customer_ids(&mut client).await.unwrap(),
+        vec![1, 2, 3, 4, 5]
+    );
+    let row = client
+        .simple_query("SELECT DATABASEPROPERTYEX(DB_NAME(), 'Updateability')")
+        .await
+        .unwrap()
+        .into_row()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.get::<&str, _>(0), Some("READ_ONLY"));
+    assert_eq!(sandbox.stats().read_only_logins, 1);
     drop(client);
     sandbox.shutdown().await;
 }

@@ -692,3 +692,77 @@ fn a_subquery_used_as_a_value_must_return_one_row() {
         Value::Int(3)
     );
 }
+
+#[test]
+fn temporary_tables_keep_their_connection_and_close_it_when_the_session_ends() {
+    let engine = engine();
+    let mut warm = admin(&engine);
+    ok(&engine, &mut warm, "SELECT 1");
+    drop(warm);
+    let before = engine.connections(DATABASE).expect("database");
+
+    let mut s = admin(&engine);
+    ok(
+        &engine,
+        &mut s,
+        "CREATE TABLE #t (a INT); INSERT INTO #t VALUES (1)",
+    );
+    let held = engine.connections(DATABASE).expect("database");
+    assert_eq!(
+        held.idle + 1,
+        before.idle,
+        "the session keeps its connection"
+    );
+    assert_eq!(scalar(&engine, &mut s, "SELECT a FROM #t"), Value::Int(1));
+    drop(s);
+    let after = engine.connections(DATABASE).expect("database");
+    assert_eq!(
+        (after.open, after.idle),
+        (before.open - 1, before.idle - 1),
+        "closed, not pooled: no temporary table outlives its session"
+    );
+
+    // Every pooled connection is clean: a new session creates its own #t.
+    let mut next = admin(&engine);
+    ok(&engine, &mut next, "CREATE TABLE #t (b INT)");
+}
+
+#[test]
+fn a_reset_drops_temporary_tables_and_keeps_the_transaction_when_asked() {
+    let engine = engine();
+    let mut s = admin(&engine);
+    ok(&engine, &mut s, "CREATE TABLE #t (a INT)");
+    assert_eq!(engine.reset_session(&s, false), None);
+    assert_eq!(
+        scalar(&engine, &mut s, "SELECT OBJECT_ID(N'tempdb..#t')"),
+        Value::Null
+    );
+
+    ok(
+        &engine,
+        &mut s,
+        "CREATE TABLE #t (a INT); BEGIN TRAN; DELETE FROM Customer",
+    );
+    assert_eq!(engine.reset_session(&s, true), None, "nothing rolled back");
+    assert_eq!(
+        scalar(&engine, &mut s, "SELECT OBJECT_ID(N'tempdb..#t')"),
+        Value::Null
+    );
+    assert_eq!(
+        count(&engine, &mut s),
+        Value::Int(0),
+        "the transaction goes on"
+    );
+    ok(&engine, &mut s, "CREATE TABLE #t (b INT); ROLLBACK");
+    assert_eq!(count(&engine, &mut s), Value::Int(5));
+    assert_eq!(
+        scalar(&engine, &mut s, "SELECT OBJECT_ID(N'tempdb..#t')"),
+        Value::Null,
+        "neither the #t the reset dropped nor the one the rollback undid"
+    );
+    ok(
+        &engine,
+        &mut s,
+        "CREATE TABLE #t (c INT); INSERT INTO #t (c) VALUES (1)",
+    );
+}

@@ -1,10 +1,13 @@
 //! Every TDS fault switch, seen from tiberius: refused and dropped connections, transient login
 //! errors, slow logins and queries (and ATTENTION cancelling a slow one), a reset mid-response,
-//! and Azure SQL's mid-session token revalidation (error 37396).
+//! Azure SQL's mid-session token revalidation (error 37396), and sessions that stall as a node
+//! that vanished behind a firewall does.
 
 mod tds_support;
 
+use azure_sql_sandbox::tds::packet::MessageType;
 use std::time::{Duration, Instant};
+use tds_support::raw::*;
 use tds_support::*;
 
 #[tokio::test]
@@ -198,4 +201,50 @@ async fn sql_login_sessions_are_not_revalidated() {
     let mut client = connect(config).await.expect("login");
     sandbox.faults.set_revalidate_sessions(true);
     assert_eq!(customer_ids(&mut client).await.expect("query").len(), 5);
+}
+
+/// How long a stalled session is given to (wrongly) answer.
+const SILENCE: Duration = Duration::from_millis(300);
+
+#[tokio::test]
+async fn stalled_sessions_answer_nothing_and_keep_their_connection_while_new_ones_work() {
+    let sandbox = Sandbox::start(false).await;
+    let mut raw = logged_in(&sandbox).await;
+    let answer = raw
+        .ask(
+            0,
+            "BEGIN TRAN; DELETE FROM dbo.Customer WHERE customer_id = 1",
+        )
+        .await;
+    assert_eq!(first_error(&answer), None);
+    let mut client = connect(sandbox.token_config(GOOD_TOKEN))
+        .await
+        .expect("login");
+    assert_eq!(customer_ids(&mut client).await.expect("query").len(), 5);
+
+    sandbox.faults.stall_sessions();
+    sandbox.faults.clear();
+    assert!(
+        tokio::time::timeout(SILENCE, customer_ids(&mut client))
+            .await
+            .is_err(),
+        "the stalled session does not answer"
+    );
+    raw.send(MessageType::SQL_BATCH, &batch("SELECT 1"))
+        .await
+        .expect("the connection still takes bytes");
+    assert!(
+        tokio::time::timeout(SILENCE, raw.response()).await.is_err(),
+        "no answer, and no close either (a close would end the wait with None)"
+    );
+
+    let mut fresh = sandbox.admin().await;
+    assert_eq!(customer_ids(&mut fresh).await.expect("query").len(), 5);
+    // The stalled session's transaction ended with it, as on a failed-over node: a writer
+    // gets the lock (within its lock wait) and its delete of customer 1 is undone.
+    batch_ok(&mut fresh, "DELETE FROM dbo.Customer WHERE customer_id = 2").await;
+    assert_eq!(customer_ids(&mut fresh).await.expect("query"), [1, 3, 4, 5]);
+    let stats = sandbox.stats.snapshot();
+    assert_eq!(stats.stalled, 2);
+    assert_eq!(stats.open_sessions, 3, "stalled sessions stay open");
 }

@@ -1,5 +1,7 @@
 //! Gateway mode (Azure SQL's Redirect connection policy): the gateway answers a good login with a
-//! routing ENVCHANGE to the node, which tiberius reports as `Error::Routing`; the node serves.
+//! routing ENVCHANGE to the node, which tiberius reports as `Error::Routing`; the node serves. A
+//! login with `ApplicationIntent=ReadOnly` is routed to the read-only replica instead (read
+//! scale-out), which serves the same databases and refuses writes.
 
 mod tds_support;
 
@@ -62,4 +64,101 @@ async fn strict_clients_are_routed_too() {
         matches!(err, tiberius::error::Error::Routing { .. }),
         "{err:?}"
     );
+}
+
+async fn routed_port(config: tiberius::Config) -> u16 {
+    match connect(config).await {
+        Err(tiberius::error::Error::Routing { host, port }) => {
+            assert_eq!(host, "localhost");
+            port
+        }
+        Err(other) => panic!("expected a routing answer, got {other:?}"),
+        Ok(_) => panic!("expected a routing answer, got a session"),
+    }
+}
+
+async fn updateability(client: &mut TdsClient) -> String {
+    let sql = "SELECT DATABASEPROPERTYEX(DB_NAME(), 'Updateability')";
+    let row = first_row(client, sql).await;
+    row.get::<&str, _>(0).expect("text").to_string()
+}
+
+#[tokio::test]
+async fn a_read_only_login_is_routed_to_the_replica_which_refuses_writes() {
+    let sandbox = Sandbox::start(true).await;
+    let replica_port = sandbox
+        .server
+        .read_only_port()
+        .expect("a read-only replica");
+    let node_port = sandbox.server.node_port().expect("a node");
+    assert_ne!(replica_port, node_port);
+
+    let mut read_only = sandbox.config(
+        sandbox.server.port(),
+        tiberius::AuthMethod::sql_server(ADMIN_USER, ADMIN_PASSWORD),
+        tiberius::EncryptionLevel::Required,
+    );
+    read_only.readonly(true);
+    assert_eq!(routed_port(read_only.clone()).await, replica_port);
+    let mut read_write = read_only.clone();
+    read_write.readonly(false);
+    assert_eq!(routed_port(read_write.clone()).await, node_port);
+
+    read_only.port(replica_port);
+    let mut replica = connect(read_only).await.expect("replica login");
+    assert_eq!(updateability(&mut replica).await, "READ_ONLY");
+    assert_eq!(
+        customer_ids(&mut replica).await.expect("reads"),
+        [1, 2, 3, 4, 5]
+    );
+    for sql in [
+        "INSERT INTO dbo.Customer (first_name) VALUES ('x')",
+        "UPDATE dbo.Customer SET active = 1",
+        "DELETE FROM dbo.Customer OUTPUT DELETED.customer_id",
+        "CREATE TABLE dbo.Other (a INT)",
+        "TRUNCATE TABLE dbo.Customer",
+        "CREATE USER [someone] WITHOUT LOGIN",
+        "GRANT SELECT ON dbo.Customer TO [customers-reader]",
+        "ALTER ROLE db_datawriter ADD MEMBER [customers-reader]",
+        "DROP TABLE dbo.Customer",
+    ] {
+        assert_eq!(
+            batch_error(&mut replica, sql).await,
+            (
+                3906,
+                "Failed to update database \"customers\" because the database is read-only."
+                    .to_string()
+            ),
+            "{sql}"
+        );
+    }
+    // tempdb and the session's own state stay writable on a replica.
+    batch_ok(&mut replica, "CREATE TABLE #scratch (a INT); INSERT INTO #scratch VALUES (1); BEGIN TRAN; SELECT a FROM #scratch; COMMIT").await;
+
+    read_write.port(node_port);
+    let mut node = connect(read_write).await.expect("node login");
+    assert_eq!(updateability(&mut node).await, "READ_WRITE");
+    batch_ok(&mut node, "DELETE FROM dbo.Customer WHERE customer_id = 5").await;
+    assert_eq!(
+        customer_ids(&mut replica).await.expect("reads"),
+        [1, 2, 3, 4],
+        "the replica serves the same database"
+    );
+    let stats = sandbox.stats.snapshot();
+    assert_eq!(
+        (stats.redirects, stats.logins_ok, stats.read_only_logins),
+        (2, 2, 1)
+    );
+}
+
+#[tokio::test]
+async fn without_the_gateway_a_read_only_intent_changes_nothing() {
+    // As a database without read scale-out: the login lands where it connects, read-write.
+    let sandbox = Sandbox::start(false).await;
+    assert_eq!(sandbox.server.read_only_port(), None);
+    let mut config = sandbox.token_config(GOOD_TOKEN);
+    config.readonly(true);
+    let mut client = connect(config).await.expect("login");
+    assert_eq!(updateability(&mut client).await, "READ_WRITE");
+    assert_eq!(sandbox.stats.snapshot().read_only_logins, 0);
 }

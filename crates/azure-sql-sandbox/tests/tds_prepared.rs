@@ -115,11 +115,7 @@ async fn a_session_reset_drops_prepared_statements() {
         .await
         .expect("send");
     let answer = raw.response().await.expect("answer");
-    assert_eq!(
-        answer[..6],
-        [0xE3, 3, 0, 18, 0, 0],
-        "the reset is acknowledged first"
-    );
+    assert_eq!(answer[..6], RESET_ACK, "the reset is acknowledged first");
     assert_eq!(
         first_error(&answer),
         Some(8179),

@@ -4,15 +4,17 @@
 //! between requests.
 
 use super::blocking;
-use super::response::{encode_outcomes, error_response};
+use super::response::{encode_outcomes, encode_transaction_change, error_response};
 use super::session::Work;
 use super::transactions::run_transaction;
 use super::Shared;
 use crate::sql::{Engine, Outcome, Session, SqlError, SqlType, TransactionChange, Value};
 use crate::tds::messages;
+use crate::tds::packet::Reset;
 use crate::tds::rpc::{self, SystemCall};
 use crate::tds::token::{
-    done_status, ColMetaData, Done, DoneKind, Message as MessageToken, ReturnStatus, ReturnValue,
+    done_status, ColMetaData, Done, DoneKind, EnvChange, Message as MessageToken, ReturnStatus,
+    ReturnValue,
 };
 use std::collections::HashMap;
 
@@ -46,14 +48,44 @@ impl SessionState {
     }
 
     /// What `sp_reset_connection` does (connection pools ask for it with RESETCONNECTION when
-    /// they hand a connection out again): back to the login's database and settings, prepared
-    /// statements dropped, an open transaction rolled back (returned, to be announced).
-    pub(super) fn reset(&mut self) -> Option<TransactionChange> {
-        let rolled_back = self.session.end_transaction();
+    /// they hand a connection out again; MS-TDS 2.2.3.1.2: "effectively simulating a logout and
+    /// a subsequent login"): the engine's part ([`Engine::reset_session`]), then the session as
+    /// it was right after login (its database, `SET` options, no session context) and no
+    /// prepared statements (tedious-connection-pool#46: "When returning a connection to the
+    /// pool, the connection is reset. This invalidates any prepared statements."). Returns the
+    /// rollback to announce, if a transaction was rolled back.
+    pub(super) fn reset(&mut self, engine: &Engine, reset: Reset) -> Option<TransactionChange> {
+        let rolled_back = engine.reset_session(&self.session, reset == Reset::KeepTransaction);
         self.session = self.initial.clone();
         self.prepared.clear();
         rolled_back
     }
+}
+
+/// Resets a session (off the async threads: dropping temporary tables touches the engine) and
+/// returns it with the tokens that open the response: ENVCHANGE 18 (RESETCONNECTIONACK), then
+/// ENVCHANGE 10 when a transaction was rolled back. No database ENVCHANGE follows, though the
+/// session is back in the login's database: SQL Server sends none, and SqlClient resets its own
+/// idea of the current database when it asks for a reset ("Reset dictionary values, since
+/// calling reset will not send us env_changes", SqlInternalConnectionTds.ResetConnection in
+/// dotnet/SqlClient).
+pub(super) async fn reset_session(
+    shared: &Shared,
+    state: SessionState,
+    reset: Reset,
+) -> Result<(SessionState, Vec<u8>), SqlError> {
+    let engine = shared.engine.clone();
+    blocking(move || {
+        let mut state = state;
+        let rolled_back = state.reset(&engine, reset);
+        let mut out = Vec::new();
+        EnvChange::ResetConnection.encode(&mut out);
+        if let Some(change) = rolled_back {
+            encode_transaction_change(&mut out, &change);
+        }
+        (state, out)
+    })
+    .await
 }
 
 /// Runs a request on the engine; returns the session state after it (if the engine ran) and

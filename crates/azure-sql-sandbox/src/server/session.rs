@@ -3,9 +3,10 @@
 //! requests until the client leaves, with the fault switches and ATTENTION handled here.
 
 use super::login::{authenticate, login_response, send_login_failure, Authenticated};
-use super::requests::{run_work, SessionState};
-use super::response::{encode_transaction_change, error_response};
+use super::requests::{reset_session, run_work, SessionState};
+use super::response::error_response;
 use super::{Role, Shared, HANDSHAKE_TIMEOUT, MAX_LOGIN_MESSAGE, MAX_REQUEST_MESSAGE};
+use crate::faults::StallWatch;
 use crate::sql::Session;
 use crate::tds::batch::SqlBatch;
 use crate::tds::login7::Login7;
@@ -34,6 +35,9 @@ pub(super) enum SessionError {
     Frame(#[from] FrameError),
     #[error("{0}")]
     Protocol(String),
+    /// [`crate::Faults::stall_sessions`] stalled the session.
+    #[error("the session was stalled by a fault")]
+    Stalled,
 }
 
 pub(super) type Tls = tokio_rustls::server::TlsStream<PreloginTls<TcpStream>>;
@@ -66,7 +70,7 @@ impl Conn {
     }
 
     /// Sends part of the response, then resets the connection (the "reset mid-response" fault).
-    pub(super) async fn send_then_reset(mut self, payload: &[u8]) -> io::Result<()> {
+    pub(super) async fn send_then_reset(&mut self, payload: &[u8]) -> io::Result<()> {
         let mut wire = Vec::new();
         frame_message(
             &mut wire,
@@ -271,7 +275,7 @@ pub(super) async fn run_session(
         login.database.clone()
     };
 
-    let (session, auth) =
+    let (mut session, auth) =
         match authenticate(shared, &mut conn, &prelogin, &login, &database).await? {
             Ok(ok) => ok,
             Err(error) => {
@@ -286,9 +290,20 @@ pub(super) async fn run_session(
         Authenticated::Token { .. } => Some(Vec::new()),
         Authenticated::Sql => None,
     };
+    // Read scale-out: the gateway routes a read-only login to the replica ("If the
+    // ApplicationIntent value is ReadOnly, the connection is routed to a read-only replica",
+    // Microsoft Learn, read scale-out); without the gateway, as for a database without read
+    // scale-out, the intent changes nothing.
     let routing = match role {
-        Role::Gateway { node_port } => Some(node_port),
-        Role::Direct | Role::Node => None,
+        Role::Gateway {
+            node_port,
+            replica_port,
+        } => Some(if login.read_only_intent() {
+            replica_port
+        } else {
+            node_port
+        }),
+        Role::Direct | Role::Node | Role::ReadOnlyReplica => None,
     };
     let mut response = Vec::new();
     login_response(
@@ -301,13 +316,18 @@ pub(super) async fn run_session(
     );
     conn.send(&response).await?;
 
-    if let Some(node_port) = routing {
+    if let Some(port) = routing {
         shared.stats.redirects();
-        tracing::info!(%peer, node_port, database = %session.database, "gateway: routed the login to the node");
+        let read_only = login.read_only_intent();
+        tracing::info!(%peer, port, read_only, database = %session.database, "gateway: routed the login");
         conn.close().await;
         return Ok(());
     }
     shared.stats.logins_ok();
+    if role == Role::ReadOnlyReplica {
+        session.read_only = true;
+        shared.stats.read_only_logins();
+    }
     tracing::info!(%peer, spid, database = %session.database, user = %session.user, "login succeeded");
     conn.packet_size = packet_size as usize;
     conn.reader.set_max_message(MAX_REQUEST_MESSAGE);
@@ -328,15 +348,51 @@ pub(super) enum Work {
     Transaction(TmRequest),
 }
 
+/// Serves a logged-in session until the client leaves; a session stalled by
+/// [`crate::Faults::stall_sessions`] keeps its connection, silent, until the server stops (its
+/// engine session, dropped with [`answer_requests`], has rolled back by then).
 pub(super) async fn serve_requests(
     shared: &Shared,
     mut conn: Conn,
     session: Session,
     token_expires: Option<SystemTime>,
 ) -> Result<(), SessionError> {
+    let mut stall = shared.faults.stall_watch();
+    match answer_requests(shared, &mut conn, &mut stall, session, token_expires).await {
+        Err(SessionError::Stalled) => {
+            shared.stats.stalled();
+            tracing::info!(peer = %conn.peer, "fault: the session stalls, its connection left open");
+            std::future::pending::<()>().await;
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+/// Sends a response, unless the session has been stalled meanwhile.
+async fn reply(conn: &mut Conn, stall: &StallWatch, out: &[u8]) -> Result<(), SessionError> {
+    if stall.is_stalled() {
+        return Err(SessionError::Stalled);
+    }
+    Ok(conn.send(out).await?)
+}
+
+async fn answer_requests(
+    shared: &Shared,
+    conn: &mut Conn,
+    stall: &mut StallWatch,
+    session: Session,
+    token_expires: Option<SystemTime>,
+) -> Result<(), SessionError> {
     let mut state = SessionState::new(session);
     loop {
-        let message = match conn.next().await {
+        // A stall wins over a request that arrives at the same moment: nothing more is read.
+        let next = tokio::select! {
+            biased;
+            _ = stall.stalled() => return Err(SessionError::Stalled),
+            next = conn.next() => next,
+        };
+        let message = match next {
             Ok(Some(m)) => m,
             Ok(None) => return Ok(()),
             Err(FrameError::Codec(e)) => {
@@ -349,7 +405,7 @@ pub(super) async fn serve_requests(
                     &messages::protocol_error(&e.to_string()),
                     DoneKind::Done,
                 );
-                conn.send(&out).await?;
+                reply(conn, stall, &out).await?;
                 return Ok(());
             }
             Err(e) => return Err(e.into()),
@@ -359,18 +415,55 @@ pub(super) async fn serve_requests(
             _ => DoneKind::Done,
         };
         let mut out = Vec::new();
-        if message.reset_connection {
-            let rolled_back = state.reset();
-            EnvChange::ResetConnection.encode(&mut out);
-            if let Some(change) = rolled_back {
-                encode_transaction_change(&mut out, &change);
+        // MS-TDS 2.2.3.1.2: the reset bits are "only set for event types Batch, RPC, or
+        // Transaction Manager request"; on anything else they mean nothing.
+        let resettable = matches!(
+            message.ty,
+            MessageType::SQL_BATCH | MessageType::RPC | MessageType::TRANSACTION_MANAGER
+        );
+        match message.reset() {
+            Ok(Some(reset)) if resettable => {
+                if shared.faults.take_ignore_reset() {
+                    tracing::info!(peer = %conn.peer, ?reset, "fault: ignoring the session reset");
+                } else {
+                    match reset_session(shared, state.clone(), reset).await {
+                        Ok((reset_state, head)) => {
+                            shared.stats.resets();
+                            state = reset_state;
+                            out = head;
+                        }
+                        Err(error) => {
+                            error_response(&mut out, &shared.host_name, &error, kind);
+                            reply(conn, stall, &out).await?;
+                            continue;
+                        }
+                    }
+                }
             }
+            Ok(_) => {}
+            Err(e) if resettable => {
+                // Both reset bits: refuse the request (it does not run, nothing is reset) and
+                // keep the session, as for any request whose framing held.
+                tracing::warn!(peer = %conn.peer, error = %e, "conflicting reset bits");
+                error_response(
+                    &mut out,
+                    &shared.host_name,
+                    &messages::protocol_error(&e.to_string()),
+                    kind,
+                );
+                reply(conn, stall, &out).await?;
+                continue;
+            }
+            Err(_) => {}
         }
+        // Where the request's own tokens start: after the reset's acknowledgement, which comes
+        // first in the response.
+        let body_start = out.len();
         let work = match message.ty {
             MessageType::ATTENTION => {
                 // Nothing is running: acknowledge at once.
                 Done::new(DoneKind::Done, done_status::ATTN).encode(&mut out);
-                conn.send(&out).await?;
+                reply(conn, stall, &out).await?;
                 continue;
             }
             MessageType::SQL_BATCH => {
@@ -397,7 +490,7 @@ pub(super) async fn serve_requests(
                     other.0
                 ));
                 error_response(&mut out, &shared.host_name, &e, DoneKind::Done);
-                conn.send(&out).await?;
+                reply(conn, stall, &out).await?;
                 return Ok(());
             }
         };
@@ -405,7 +498,7 @@ pub(super) async fn serve_requests(
             Ok(work) => work,
             Err(error) => {
                 error_response(&mut out, &shared.host_name, &error, kind);
-                conn.send(&out).await?;
+                reply(conn, stall, &out).await?;
                 continue;
             }
         };
@@ -420,19 +513,21 @@ pub(super) async fn serve_requests(
                 &messages::session_token_expired(),
                 kind,
             );
-            conn.send(&out).await?;
+            reply(conn, stall, &out).await?;
             continue;
         }
 
         if let Some(delay) = shared.faults.query_delay() {
             tokio::select! {
+                biased;
+                _ = stall.stalled() => return Err(SessionError::Stalled),
                 _ = tokio::time::sleep(delay) => {}
                 next = conn.next() => match next? {
                     Some(m) if m.ty == MessageType::ATTENTION => {
                         tracing::debug!(peer = %conn.peer, "attention: request cancelled");
                         let mut ack = Vec::new();
                         Done::new(DoneKind::Done, done_status::ATTN).encode(&mut ack);
-                        conn.send(&ack).await?;
+                        reply(conn, stall, &ack).await?;
                         continue;
                     }
                     Some(m) => {
@@ -455,16 +550,19 @@ pub(super) async fn serve_requests(
                 };
                 let mut head = Vec::new();
                 change.encode(&mut head);
-                out.splice(0..0, head);
+                out.splice(body_start..body_start, head);
             }
             state = changed;
         }
         out.extend_from_slice(&outcomes);
 
+        if stall.is_stalled() {
+            return Err(SessionError::Stalled);
+        }
         if shared.faults.take_reset_query() {
             conn.send_then_reset(&out).await?;
             return Ok(());
         }
-        conn.send(&out).await?;
+        reply(conn, stall, &out).await?;
     }
 }

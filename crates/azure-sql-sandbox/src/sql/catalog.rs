@@ -21,13 +21,15 @@ pub(crate) enum Schema {
     Dbo,
     Sys,
     InformationSchema,
+    /// A session's local temporary tables (`#name`, tempdb's `dbo`; see [`super::temp`]).
+    Temp,
 }
 
 impl Schema {
     /// The schema's name as SQL Server spells it.
     pub(crate) fn name(self) -> &'static str {
         match self {
-            Schema::Dbo => "dbo",
+            Schema::Dbo | Schema::Temp => "dbo",
             Schema::Sys => "sys",
             Schema::InformationSchema => "INFORMATION_SCHEMA",
         }
@@ -37,6 +39,7 @@ impl Schema {
     pub(crate) fn sqlite(self) -> &'static str {
         match self {
             Schema::Dbo => "main",
+            Schema::Temp => "temp",
             Schema::Sys => "sys",
             Schema::InformationSchema => "information_schema",
         }
@@ -45,7 +48,7 @@ impl Schema {
     /// `schema_id` as `sys.schemas` numbers it.
     pub(crate) fn id(self) -> i32 {
         match self {
-            Schema::Dbo => 1,
+            Schema::Dbo | Schema::Temp => 1,
             Schema::Sys => 4,
             Schema::InformationSchema => 3,
         }
@@ -125,7 +128,17 @@ impl Table {
 
     /// The table's name in SQLite.
     pub(crate) fn sqlite_name(&self) -> String {
-        format!("{}.{}", self.schema.sqlite(), quote(&self.name))
+        format!("{}.{}", self.schema.sqlite(), quote(&self.sqlite_table()))
+    }
+
+    /// The table's name in its SQLite schema: its own, or for a temporary table its name and
+    /// object id, so a table that a rollback brings back is never taken for a later one of the
+    /// same name.
+    pub(crate) fn sqlite_table(&self) -> String {
+        match self.schema {
+            Schema::Temp => format!("{}_{}", self.name, self.object_id.unsigned_abs()),
+            _ => self.name.clone(),
+        }
     }
 
     /// The key (primary or unique) whose columns are exactly these, in any order.
@@ -324,178 +337,9 @@ impl Catalog {
         if self.get(schema, &name).is_some() {
             return Err(errors::OBJECT_EXISTS.with(&[&name]));
         }
-        if ct.query.is_some() || ct.like.is_some() || ct.clone.is_some() {
-            return Err(errors::NOT_SUPPORTED.with(&["CREATE TABLE AS / LIKE"]));
-        }
-        let object_id = self.next_object_id;
-        let mut columns: Vec<Column> = Vec::new();
-        let mut keys: Vec<Key> = Vec::new();
-        let mut identity: Option<Identity> = None;
-        let mut explicit_null: Vec<bool> = Vec::new();
-        for (i, def) in ct.columns.iter().enumerate() {
-            let column_name = def.name.value.clone();
-            if columns
-                .iter()
-                .any(|c| c.name.eq_ignore_ascii_case(&column_name))
-            {
-                return Err(errors::DUPLICATE_COLUMN.with(&[&column_name, &name]));
-            }
-            let ty = parse_type(
-                &def.data_type.to_string(),
-                TypeContext::Declaration,
-                i + 1,
-                &format!("column '{column_name}'"),
-            )?;
-            let mut column = Column {
-                name: column_name.clone(),
-                ty,
-                nullable: true,
-                default: None,
-                identity: false,
-            };
-            let mut said_null = false;
-            for option in &def.options {
-                match &option.option {
-                    ColumnOption::Null => said_null = true,
-                    ColumnOption::NotNull => column.nullable = false,
-                    ColumnOption::Default(e) => column.default = Some(e.clone()),
-                    ColumnOption::PrimaryKey(_) => {
-                        if keys.iter().any(|k| k.primary) {
-                            return Err(errors::TWO_PRIMARY_KEYS.with(&[&name]));
-                        }
-                        keys.push(Key {
-                            name: option
-                                .name
-                                .as_ref()
-                                .map(|n| n.value.clone())
-                                .unwrap_or_else(|| generated_key_name("PK", &name, object_id)),
-                            primary: true,
-                            columns: vec![i],
-                        });
-                    }
-                    ColumnOption::Unique(_) => keys.push(Key {
-                        name: option
-                            .name
-                            .as_ref()
-                            .map(|n| n.value.clone())
-                            .unwrap_or_else(|| {
-                                generated_key_name("UQ", &name, object_id + keys.len() as i32)
-                            }),
-                        primary: false,
-                        columns: vec![i],
-                    }),
-                    ColumnOption::Identity(kind) => {
-                        if identity.is_some() {
-                            return Err(errors::IDENTITY_TWICE.with(&[&name]));
-                        }
-                        let property = match kind {
-                            IdentityPropertyKind::Identity(p)
-                            | IdentityPropertyKind::Autoincrement(p) => p,
-                        };
-                        let (seed, step) = match &property.parameters {
-                            Some(IdentityPropertyFormatKind::FunctionCall(p))
-                            | Some(IdentityPropertyFormatKind::StartAndIncrement(p)) => (
-                                literal_integer(&p.seed)
-                                    .ok_or_else(|| errors::SYNTAX.with(&[&p.seed.to_string()]))?,
-                                literal_integer(&p.increment).ok_or_else(|| {
-                                    errors::SYNTAX.with(&[&p.increment.to_string()])
-                                })?,
-                            ),
-                            None => (1, 1),
-                        };
-                        let integral = column.ty.is_integer()
-                            || matches!(column.ty, SqlType::Decimal { scale: 0, .. });
-                        if !integral || step == 0 {
-                            return Err(errors::IDENTITY_TYPE.with(&[&column_name]));
-                        }
-                        column.identity = true;
-                        identity = Some(Identity {
-                            column: i,
-                            seed,
-                            step,
-                        });
-                    }
-                    ColumnOption::Collation(_) => {}
-                    other => {
-                        return Err(errors::NOT_SUPPORTED.with(&[&format!(
-                            "column option {}",
-                            other.to_string().split_whitespace().next().unwrap_or("?")
-                        )]))
-                    }
-                }
-            }
-            if column.identity {
-                if said_null {
-                    return Err(errors::IDENTITY_TYPE.with(&[&column_name]));
-                }
-                column.nullable = false;
-            }
-            explicit_null.push(said_null);
-            columns.push(column);
-        }
-        for constraint in &ct.constraints {
-            let (constraint_name, index_columns, primary) = match constraint {
-                TableConstraint::PrimaryKey(pk) => (pk.name.clone(), &pk.columns, true),
-                TableConstraint::Unique(u) => (u.name.clone(), &u.columns, false),
-                other => {
-                    return Err(errors::NOT_SUPPORTED.with(&[&format!(
-                        "table constraint {}",
-                        other
-                            .to_string()
-                            .split_whitespace()
-                            .take(3)
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                    )]))
-                }
-            };
-            if primary && keys.iter().any(|k| k.primary) {
-                return Err(errors::TWO_PRIMARY_KEYS.with(&[&name]));
-            }
-            let mut positions = Vec::new();
-            for ic in index_columns {
-                let column_name = match &ic.column.expr {
-                    Expr::Identifier(i) => i.value.clone(),
-                    other => other.to_string(),
-                };
-                let (p, _) = columns
-                    .iter()
-                    .enumerate()
-                    .find(|(_, c)| c.name.eq_ignore_ascii_case(&column_name))
-                    .ok_or_else(|| errors::INVALID_COLUMN.with(&[&column_name]))?;
-                positions.push(p);
-            }
-            let key_name = constraint_name.map(|n| n.value).unwrap_or_else(|| {
-                generated_key_name(
-                    if primary { "PK" } else { "UQ" },
-                    &name,
-                    object_id + keys.len() as i32,
-                )
-            });
-            keys.push(Key {
-                name: key_name,
-                primary,
-                columns: positions,
-            });
-        }
-        for key in keys.iter().filter(|k| k.primary) {
-            for &c in &key.columns {
-                if explicit_null[c] {
-                    return Err(errors::NULLABLE_KEY.with(&[&name]));
-                }
-                columns[c].nullable = false;
-            }
-        }
+        let table = build_table(ct, schema, name, self.next_object_id, created)?;
         self.next_object_id = self.next_object_id.wrapping_add(16_000_057);
-        Ok(Table {
-            schema,
-            name,
-            object_id,
-            columns,
-            keys,
-            identity,
-            created: created.to_string(),
-        })
+        Ok(table)
     }
 
     pub(crate) fn add(&mut self, table: Table) {
@@ -509,6 +353,186 @@ impl Catalog {
             .position(|t| t.schema == schema && t.name.eq_ignore_ascii_case(name))?;
         Some(self.tables.remove(i))
     }
+}
+
+/// The table a `CREATE TABLE` declares, as `schema.name` with this object id: 2715/131 for a bad
+/// type, 2705/2744/2749/8110/8111 for bad columns and keys.
+pub(crate) fn build_table(
+    ct: &CreateTable,
+    schema: Schema,
+    name: String,
+    object_id: i32,
+    created: &str,
+) -> Result<Table, SqlError> {
+    if ct.query.is_some() || ct.like.is_some() || ct.clone.is_some() {
+        return Err(errors::NOT_SUPPORTED.with(&["CREATE TABLE AS / LIKE"]));
+    }
+    let mut columns: Vec<Column> = Vec::new();
+    let mut keys: Vec<Key> = Vec::new();
+    let mut identity: Option<Identity> = None;
+    let mut explicit_null: Vec<bool> = Vec::new();
+    for (i, def) in ct.columns.iter().enumerate() {
+        let column_name = def.name.value.clone();
+        if columns
+            .iter()
+            .any(|c| c.name.eq_ignore_ascii_case(&column_name))
+        {
+            return Err(errors::DUPLICATE_COLUMN.with(&[&column_name, &name]));
+        }
+        let ty = parse_type(
+            &def.data_type.to_string(),
+            TypeContext::Declaration,
+            i + 1,
+            &format!("column '{column_name}'"),
+        )?;
+        let mut column = Column {
+            name: column_name.clone(),
+            ty,
+            nullable: true,
+            default: None,
+            identity: false,
+        };
+        let mut said_null = false;
+        for option in &def.options {
+            match &option.option {
+                ColumnOption::Null => said_null = true,
+                ColumnOption::NotNull => column.nullable = false,
+                ColumnOption::Default(e) => column.default = Some(e.clone()),
+                ColumnOption::PrimaryKey(_) => {
+                    if keys.iter().any(|k| k.primary) {
+                        return Err(errors::TWO_PRIMARY_KEYS.with(&[&name]));
+                    }
+                    keys.push(Key {
+                        name: option
+                            .name
+                            .as_ref()
+                            .map(|n| n.value.clone())
+                            .unwrap_or_else(|| generated_key_name("PK", &name, object_id)),
+                        primary: true,
+                        columns: vec![i],
+                    });
+                }
+                ColumnOption::Unique(_) => keys.push(Key {
+                    name: option
+                        .name
+                        .as_ref()
+                        .map(|n| n.value.clone())
+                        .unwrap_or_else(|| {
+                            generated_key_name("UQ", &name, object_id + keys.len() as i32)
+                        }),
+                    primary: false,
+                    columns: vec![i],
+                }),
+                ColumnOption::Identity(kind) => {
+                    if identity.is_some() {
+                        return Err(errors::IDENTITY_TWICE.with(&[&name]));
+                    }
+                    let property = match kind {
+                        IdentityPropertyKind::Identity(p)
+                        | IdentityPropertyKind::Autoincrement(p) => p,
+                    };
+                    let (seed, step) = match &property.parameters {
+                        Some(IdentityPropertyFormatKind::FunctionCall(p))
+                        | Some(IdentityPropertyFormatKind::StartAndIncrement(p)) => (
+                            literal_integer(&p.seed)
+                                .ok_or_else(|| errors::SYNTAX.with(&[&p.seed.to_string()]))?,
+                            literal_integer(&p.increment)
+                                .ok_or_else(|| errors::SYNTAX.with(&[&p.increment.to_string()]))?,
+                        ),
+                        None => (1, 1),
+                    };
+                    let integral = column.ty.is_integer()
+                        || matches!(column.ty, SqlType::Decimal { scale: 0, .. });
+                    if !integral || step == 0 {
+                        return Err(errors::IDENTITY_TYPE.with(&[&column_name]));
+                    }
+                    column.identity = true;
+                    identity = Some(Identity {
+                        column: i,
+                        seed,
+                        step,
+                    });
+                }
+                ColumnOption::Collation(_) => {}
+                other => {
+                    return Err(errors::NOT_SUPPORTED.with(&[&format!(
+                        "column option {}",
+                        other.to_string().split_whitespace().next().unwrap_or("?")
+                    )]))
+                }
+            }
+        }
+        if column.identity {
+            if said_null {
+                return Err(errors::IDENTITY_TYPE.with(&[&column_name]));
+            }
+            column.nullable = false;
+        }
+        explicit_null.push(said_null);
+        columns.push(column);
+    }
+    for constraint in &ct.constraints {
+        let (constraint_name, index_columns, primary) = match constraint {
+            TableConstraint::PrimaryKey(pk) => (pk.name.clone(), &pk.columns, true),
+            TableConstraint::Unique(u) => (u.name.clone(), &u.columns, false),
+            other => {
+                return Err(errors::NOT_SUPPORTED.with(&[&format!(
+                    "table constraint {}",
+                    other
+                        .to_string()
+                        .split_whitespace()
+                        .take(3)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )]))
+            }
+        };
+        if primary && keys.iter().any(|k| k.primary) {
+            return Err(errors::TWO_PRIMARY_KEYS.with(&[&name]));
+        }
+        let mut positions = Vec::new();
+        for ic in index_columns {
+            let column_name = match &ic.column.expr {
+                Expr::Identifier(i) => i.value.clone(),
+                other => other.to_string(),
+            };
+            let (p, _) = columns
+                .iter()
+                .enumerate()
+                .find(|(_, c)| c.name.eq_ignore_ascii_case(&column_name))
+                .ok_or_else(|| errors::INVALID_COLUMN.with(&[&column_name]))?;
+            positions.push(p);
+        }
+        let key_name = constraint_name.map(|n| n.value).unwrap_or_else(|| {
+            generated_key_name(
+                if primary { "PK" } else { "UQ" },
+                &name,
+                object_id + keys.len() as i32,
+            )
+        });
+        keys.push(Key {
+            name: key_name,
+            primary,
+            columns: positions,
+        });
+    }
+    for key in keys.iter().filter(|k| k.primary) {
+        for &c in &key.columns {
+            if explicit_null[c] {
+                return Err(errors::NULLABLE_KEY.with(&[&name]));
+            }
+            columns[c].nullable = false;
+        }
+    }
+    Ok(Table {
+        schema,
+        name,
+        object_id,
+        columns,
+        keys,
+        identity,
+        created: created.to_string(),
+    })
 }
 
 /// SQL Server's generated constraint name: `PK__Customer__` and sixteen hex digits.
@@ -538,7 +562,7 @@ fn literal_integer(e: &Expr) -> Option<i64> {
 }
 
 /// Splits `a.b.c` / `[a].[b]` written inside a string (as `OBJECT_ID` receives it).
-fn split_dotted(s: &str) -> Vec<String> {
+pub(crate) fn split_dotted(s: &str) -> Vec<String> {
     let mut parts = Vec::new();
     let mut current = String::new();
     let mut in_bracket = false;
@@ -577,6 +601,7 @@ pub(crate) fn system_type(ty: &SqlType) -> (i32, i32, i32, i32) {
         SqlType::VarBinary(l) => (165, len(l, 1), 0, 0),
         SqlType::UniqueIdentifier => (36, 16, 0, 0),
         SqlType::DateTime2 => (42, 8, 27, 7),
+        SqlType::Variant => (98, 8016, 0, 0),
     }
 }
 

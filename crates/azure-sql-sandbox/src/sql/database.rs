@@ -19,6 +19,7 @@ use super::functions::{self, CtxSession, FnCtx, IdentityCounter};
 use super::parse::{Located, NewUser, PermissionVerb, Stmt, TxnName, TxnStmt};
 use super::principals::{Kind, Permission, Principals, Securable};
 use super::storage::{self, sqlite_failure, Conn, DataDir, Store, METADATA_LOCK_TABLE};
+use super::temp;
 use super::transaction::{next_transaction_id, Savepoint, TransactionChange, TxnState};
 use super::translate::{OutColumn, Plan, PlanKind, Translator};
 use super::types::{self, Mode, TypeContext, TypeInfo};
@@ -178,6 +179,10 @@ impl Database {
                     descriptor,
                 }));
         }
+        if !txn.temp.is_empty() && txn.lease.is_none() {
+            tracing::warn!("a session's temporary tables lost their connection");
+            txn.temp.clear();
+        }
         let mut lease = match txn.lease.take() {
             Some(lease) => lease,
             None => match self.store.acquire() {
@@ -203,7 +208,7 @@ impl Database {
         }
         exec.end_batch(batch);
         drop(exec);
-        if txn.depth > 0 {
+        if txn.depth > 0 || !txn.temp.is_empty() {
             txn.lease = Some(lease);
         }
     }
@@ -243,6 +248,8 @@ impl Exec<'_> {
             rowcount: 0,
             trancount,
             lock_timeout: i64::from(session.options.lock_timeout),
+            context: session.context.clone(),
+            read_only: session.read_only,
         };
     }
 
@@ -313,33 +320,44 @@ impl Exec<'_> {
         self.prepare_statement(b, db).map_err(at_line)?;
         match &located.stmt {
             Stmt::Sql(s) => {
-                let changes_metadata = matches!(
-                    s.as_ref(),
-                    Statement::CreateTable(_)
-                        | Statement::Drop { .. }
-                        | Statement::CreateRole(_)
-                        | Statement::AlterRole { .. }
-                );
+                // Temporary tables are the session's own: no lock on the database's metadata.
+                let changes_metadata = match s.as_ref() {
+                    Statement::CreateTable(ct) => !is_temp_name(&ct.name),
+                    Statement::Drop {
+                        object_type: ObjectType::Table,
+                        names,
+                        ..
+                    } => !names.iter().all(is_temp_name),
+                    Statement::Drop { .. }
+                    | Statement::CreateRole(_)
+                    | Statement::AlterRole { .. } => true,
+                    _ => false,
+                };
                 if changes_metadata {
+                    writable(b.session, db).map_err(at_line)?;
                     self.changing_metadata(|x| x.statement(b, s, index, db))
                         .map_err(at_line)
                 } else {
                     self.statement(b, s, index, db).map_err(at_line)
                 }
             }
-            Stmt::CreateUser { name, how } => self
-                .changing_metadata(|x| x.create_user(b, name, how))
-                .map_err(at_line),
+            Stmt::CreateUser { name, how } => {
+                writable(b.session, db).map_err(at_line)?;
+                self.changing_metadata(|x| x.create_user(b, name, how))
+                    .map_err(at_line)
+            }
             Stmt::Permission {
                 verb,
                 permissions,
                 on,
                 principals,
-            } => self
-                .changing_metadata(|x| {
+            } => {
+                writable(b.session, db).map_err(at_line)?;
+                self.changing_metadata(|x| {
                     x.permission(b, *verb, permissions, on.as_ref(), principals, db)
                 })
-                .map_err(at_line),
+                .map_err(at_line)
+            }
             Stmt::Transaction(t) => self.transaction(b, t).map_err(at_line),
             Stmt::If {
                 condition,
@@ -545,6 +563,7 @@ impl Exec<'_> {
             }
         }
         self.txn.clear();
+        self.txn.temp.transaction_ended();
         if writing {
             self.database.store.lock_wait.released();
         }
@@ -562,6 +581,8 @@ impl Exec<'_> {
             self.link.run("ROLLBACK")?;
         }
         self.txn.clear();
+        self.reconcile_temp()?;
+        self.txn.temp.transaction_ended();
         self.link.synced = 0;
         self.ctx_lock().session.trancount = 0;
         if writing {
@@ -592,6 +613,7 @@ impl Exec<'_> {
                 }
             }
         }
+        self.reconcile_temp()?;
         self.link.synced = 0;
         Ok(())
     }
@@ -622,6 +644,11 @@ impl Exec<'_> {
                 let plan = self.plan(b, s, index, db)?;
                 self.run_plan(b, &plan, db)
             }
+            Statement::CreateTable(ct) if is_temp_name(&ct.name) => {
+                self.create_temp_table(ct)?;
+                self.done(b, None);
+                Ok(())
+            }
             Statement::CreateTable(ct) => {
                 if !Principals::may_ddl(b.session) {
                     return Err(errors::CREATE_TABLE_DENIED.with(&[db]));
@@ -651,6 +678,7 @@ impl Exec<'_> {
                 Ok(())
             }
             Statement::CreateIndex(ci) => {
+                writable(b.session, db)?;
                 if !Principals::may_ddl(b.session) {
                     return Err(errors::CANNOT_FIND_OBJECT
                         .with(&[&super::catalog::display_name(&ci.table_name)]));
@@ -741,6 +769,7 @@ impl Exec<'_> {
                 Ok(())
             }
             Statement::Truncate(t) => {
+                writable(b.session, db)?;
                 for target in &t.table_names {
                     let shown = super::catalog::display_name(&target.name);
                     let table = match self.meta.catalog.resolve(&target.name, db) {
@@ -907,6 +936,9 @@ impl Exec<'_> {
                 if last.eq_ignore_ascii_case("sp_executesql") {
                     return self.sp_executesql(b, parameters, db);
                 }
+                if last.eq_ignore_ascii_case("sp_set_session_context") {
+                    return self.sp_set_session_context(b, parameters, db);
+                }
                 Err(errors::STORED_PROCEDURE_NOT_FOUND.with(&[&n]))
             }
             other => Err(errors::NOT_SUPPORTED.with(&[&other
@@ -1023,6 +1055,137 @@ impl Exec<'_> {
         }
     }
 
+    /// `EXEC sp_set_session_context [@key =] N'key', [@value =] value [, [@read_only =] bit]`.
+    /// An extended procedure's arguments bind by position whatever names they carry (Microsoft
+    /// Learn: "Arguments for extended stored procedures must be entered in the specific order";
+    /// mirek/msduck, observing SQL Server 2025: `@value = N'x', @key = N'named'` stores key
+    /// `x`). The errors for a wrong count, a `NULL` key or `@read_only` are the ones observed
+    /// there, naming the procedure by its internal name as SQL Server does.
+    fn sp_set_session_context(
+        &mut self,
+        b: &mut Batch<'_>,
+        parameters: &[sqlparser::ast::Expr],
+        db: &str,
+    ) -> Result<(), SqlError> {
+        const INTERNAL_NAME: &str = "sp_set_connection_context";
+        if parameters.len() < 2 {
+            return Err(errors::PROCEDURE_PARAMETER_COUNT.with(&[INTERNAL_NAME]));
+        }
+        if parameters.len() > 3 {
+            return Err(errors::PROCEDURE_TOO_MANY_PARAMETERS.with(&[INTERNAL_NAME]));
+        }
+        let mut values = Vec::with_capacity(parameters.len());
+        for p in parameters {
+            values.push(self.procedure_argument(b, p, db)?);
+        }
+        let key = match &values[0] {
+            Sv::Null => {
+                return Err(errors::PROCEDURE_PARAMETERS_INVALID.with(&["sp_set_session_context"]))
+            }
+            Sv::Text(t) => t.clone(),
+            Sv::Integer(i) => i.to_string(),
+            Sv::Real(r) => types::format_real(*r, None),
+            Sv::Blob(_) => return Err(errors::INVALID_PROCEDURE_PARAMETER.with(&[INTERNAL_NAME])),
+        };
+        if key.is_empty() {
+            return Err(errors::SESSION_CONTEXT_KEY_TOO_LONG.with(&[&key]));
+        }
+        let read_only = match values.get(2) {
+            None => false,
+            Some(Sv::Integer(i)) => *i != 0,
+            Some(Sv::Real(r)) => *r != 0.0,
+            Some(Sv::Text(t)) => match t.trim().to_ascii_lowercase().as_str() {
+                "true" => true,
+                "false" => false,
+                n => n
+                    .parse::<f64>()
+                    .map(|n| n != 0.0)
+                    .map_err(|_| errors::INVALID_PROCEDURE_PARAMETER.with(&[INTERNAL_NAME]))?,
+            },
+            Some(Sv::Null | Sv::Blob(_)) => {
+                return Err(errors::INVALID_PROCEDURE_PARAMETER.with(&[INTERNAL_NAME]))
+            }
+        };
+        let value = values.swap_remove(1);
+        b.session.context.set(&key, value, read_only)?;
+        self.ctx_lock().session.context = b.session.context.clone();
+        self.done(b, None);
+        Ok(())
+    }
+
+    /// The value of one `EXEC` argument, its `@name =` dropped: a constant, a variable, or a bare
+    /// word (which T-SQL reads as a character string in `EXEC`). The parser has already refused
+    /// anything else.
+    fn procedure_argument(
+        &mut self,
+        b: &Batch<'_>,
+        argument: &sqlparser::ast::Expr,
+        db: &str,
+    ) -> Result<Sv, SqlError> {
+        use sqlparser::ast::Expr;
+        match super::parse::argument_value(argument) {
+            Expr::Identifier(word)
+                if word.quote_style.is_none() && !word.value.starts_with('@') =>
+            {
+                Ok(Sv::Text(word.value.clone()))
+            }
+            other => Ok(self.scalar(b, other, db)?.0),
+        }
+    }
+
+    /// `CREATE TABLE #name (...)`: any user may (tempdb's rule); 2714 if the session has one of
+    /// that name. Refused: `##global` tables, and `IDENTITY` (the engine keeps identity counters
+    /// per database, not per session).
+    fn create_temp_table(&mut self, ct: &sqlparser::ast::CreateTable) -> Result<(), SqlError> {
+        let name = super::catalog::display_name(&ct.name);
+        let name = name.rsplit('.').next().unwrap_or(&name).to_string();
+        if name.starts_with("##") {
+            return Err(errors::NOT_SUPPORTED.with(&["global temporary tables (##name)"]));
+        }
+        if self.txn.temp.get(&name).is_some() {
+            return Err(errors::OBJECT_EXISTS.with(&[&name]));
+        }
+        let table = super::catalog::build_table(
+            ct,
+            Schema::Temp,
+            name,
+            temp::next_object_id(),
+            &functions::now(),
+        )?;
+        if table.identity.is_some() {
+            return Err(errors::NOT_SUPPORTED.with(&["IDENTITY in a temporary table"]));
+        }
+        self.link
+            .conn
+            .execute_batch(&table.sqlite_ddl())
+            .map_err(sqlite_failure)?;
+        self.link.has_temp = true;
+        self.txn.temp.add(table);
+        Ok(())
+    }
+
+    /// After a rollback: the session's temporary tables as SQLite kept them (see
+    /// [`temp::TempTables::reconcile`]).
+    fn reconcile_temp(&mut self) -> Result<(), SqlError> {
+        if !self.txn.temp.needs_reconciling() && !self.link.has_temp {
+            return Ok(());
+        }
+        let existing = (|| -> rusqlite::Result<std::collections::HashSet<String>> {
+            let mut stmt = self
+                .link
+                .conn
+                .prepare("SELECT lower(name) FROM temp.sqlite_master WHERE type = 'table'")?;
+            let names = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            names.collect()
+        })()
+        .map_err(sqlite_failure)?;
+        for stray in self.txn.temp.reconcile(&existing) {
+            self.link
+                .run(&format!("DROP TABLE IF EXISTS temp.{}", quote(&stray)))?;
+        }
+        Ok(())
+    }
+
     fn drop_table(
         &mut self,
         b: &mut Batch<'_>,
@@ -1031,6 +1194,18 @@ impl Exec<'_> {
         db: &str,
     ) -> Result<(), SqlError> {
         let shown = super::catalog::display_name(name);
+        if is_temp_name(name) {
+            let last = shown.rsplit('.').next().unwrap_or(&shown);
+            let Some(table) = self.txn.temp.remove(last, self.txn.depth > 0) else {
+                if if_exists {
+                    return Ok(());
+                }
+                return Err(errors::CANNOT_DROP_TABLE.with(&[&shown]));
+            };
+            return self
+                .link
+                .run(&format!("DROP TABLE {}", table.sqlite_name()));
+        }
         let table = match self.meta.catalog.resolve(name, db) {
             Ok(t) if t.schema == Schema::Dbo => t.clone(),
             Ok(_) => return Err(errors::CANNOT_DROP_TABLE.with(&[&shown])),
@@ -1247,7 +1422,14 @@ impl Exec<'_> {
         index: Option<usize>,
         db: &str,
     ) -> Result<Arc<Plan>, SqlError> {
-        let key = index.map(|i| format!("{i}\u{1}{}\u{1}{}", b.vars.signature(), b.text));
+        let key = index.map(|i| {
+            format!(
+                "{i}\u{1}{}\u{1}{}\u{1}{}",
+                b.vars.signature(),
+                self.txn.temp.version(),
+                b.text
+            )
+        });
         let identity_insert = b.session.options.identity_insert.clone();
         let key = key.map(|k| format!("{k}\u{1}{identity_insert:?}"));
         if let Some(k) = &key {
@@ -1262,7 +1444,8 @@ impl Exec<'_> {
             db,
             &b.vars.types,
             identity_insert.as_deref(),
-        );
+        )
+        .with_temp(&self.txn.temp);
         let plan = Arc::new(match s {
             Statement::Query(q) => t.select_statement(q)?,
             Statement::Insert(i) => t.insert(i)?,
@@ -1336,6 +1519,10 @@ impl Exec<'_> {
 
     fn run_plan(&mut self, b: &mut Batch<'_>, plan: &Plan, db: &str) -> Result<(), SqlError> {
         self.check_permissions(b.session, plan, db)?;
+        // INSERT, UPDATE and DELETE name their target (with or without OUTPUT).
+        if plan.target.as_deref().is_some_and(|t| !temp::is_temp(t)) {
+            writable(b.session, db)?;
+        }
         match &plan.kind {
             PlanKind::Query {
                 columns,
@@ -1420,7 +1607,12 @@ impl Exec<'_> {
             .or_else(|| message.strip_prefix("PRIMARY KEY constraint failed: "))
         {
             if let Some(table) = &plan.target {
-                if let Some(t) = self.meta.catalog.get(Schema::Dbo, table) {
+                let found = if temp::is_temp(table) {
+                    self.txn.temp.get(table)
+                } else {
+                    self.meta.catalog.get(Schema::Dbo, table)
+                };
+                if let Some(t) = found {
                     let positions: Vec<usize> = rest
                         .split(", ")
                         .filter_map(|qualified| {
@@ -1473,7 +1665,9 @@ impl Exec<'_> {
         e: &sqlparser::ast::Expr,
         db: &str,
     ) -> Result<(Sv, Option<SqlType>), SqlError> {
-        let plan = Translator::new(&self.meta.catalog, db, &b.vars.types, None).scalar(e)?;
+        let plan = Translator::new(&self.meta.catalog, db, &b.vars.types, None)
+            .with_temp(&self.txn.temp)
+            .scalar(e)?;
         self.check_permissions(b.session, &plan, db)?;
         let rows = self.query_rows(b, &plan)?;
         let source = match &plan.kind {
@@ -1494,7 +1688,9 @@ impl Exec<'_> {
         e: &sqlparser::ast::Expr,
         db: &str,
     ) -> Result<bool, SqlError> {
-        let plan = Translator::new(&self.meta.catalog, db, &b.vars.types, None).condition(e)?;
+        let plan = Translator::new(&self.meta.catalog, db, &b.vars.types, None)
+            .with_temp(&self.txn.temp)
+            .condition(e)?;
         self.check_permissions(b.session, &plan, db)?;
         let rows = self.query_rows(b, &plan)?;
         Ok(matches!(
@@ -1681,6 +1877,22 @@ impl Exec<'_> {
         self.done(b, None);
         Ok(())
     }
+}
+
+/// Refuses a change to the database on a read-only replica with 3906, as a readable secondary
+/// refuses it ("Failed to update database ... because the database is read-only", SQLSTATE
+/// 25000, as Configuration Manager logs it against an availability group's secondary).
+fn writable(session: &Session, db: &str) -> Result<(), SqlError> {
+    if session.read_only {
+        return Err(errors::DATABASE_READ_ONLY.with(&[db]));
+    }
+    Ok(())
+}
+
+/// Whether a table name names a temporary table (`#name`, also as `tempdb..#name`).
+fn is_temp_name(name: &ObjectName) -> bool {
+    let shown = super::catalog::display_name(name);
+    temp::is_temp(shown.rsplit('.').next().unwrap_or(""))
 }
 
 /// The `SET` options drivers send after login, and a few scripts use.

@@ -163,6 +163,21 @@ errors! {
     LOCK_TIMEOUT = 1222, 16, 51, "Lock request time out period exceeded.";
     SUBQUERY_MANY_VALUES = 512, 16, 1, "Subquery returned more than 1 value. This is not permitted when the subquery follows =, !=, <, <= , >, >= or when the subquery is used as an expression.";
 
+    // System procedures and session state.
+    // sp_set_session_context: Microsoft Learn's 15000-15999 table; 225, 16903 and 16914 (with
+    // the procedure's internal name) as observed against SQL Server 2025 by mirek/msduck.
+    SESSION_CONTEXT_READ_ONLY = 15664, 16, 1, "Cannot set key '{0}' in the session context. The key has been set as read_only for this session.";
+    SESSION_CONTEXT_FULL = 15665, 16, 1, "The value was not set for key '{0}' because the total size of keys and values in the session context would exceed the 1 MB limit.";
+    SESSION_CONTEXT_KEY_TOO_LONG = 15666, 16, 1, "Cannot set key '{0}' in the session context. The size of the key cannot exceed 256 bytes.";
+    INVALID_PROCEDURE_PARAMETER = 15600, 15, 1, "An invalid parameter or option was specified for procedure '{0}'.";
+    PROCEDURE_PARAMETERS_INVALID = 225, 16, 1, "The parameters supplied for the procedure \"{0}\" are not valid.";
+    PROCEDURE_PARAMETER_COUNT = 16903, 16, 1, "The \"{0}\" procedure was called with an incorrect number of parameters.";
+    PROCEDURE_TOO_MANY_PARAMETERS = 16914, 16, 1, "The \"{0}\" procedure was called with too many parameters.";
+    ARGUMENT_TYPE_INVALID = 8116, 16, 1, "Argument data type {0} is invalid for argument {1} of {2} function.";
+
+    // A read-only replica (read scale-out), as an availability group's readable secondary.
+    DATABASE_READ_ONLY = 3906, 16, 1, "Failed to update database \"{0}\" because the database is read-only.";
+
     // Storage.
     STORAGE = 5120, 16, 101, "Unable to open the physical file: {0}.";
 

@@ -11,7 +11,7 @@
 
 use super::errors;
 use super::types::{self, Mode};
-use super::{SqlError, SqlType};
+use super::{SessionContext, SqlError, SqlType};
 use rusqlite::functions::{Context, FunctionFlags};
 use rusqlite::types::{Value as Sv, ValueRef};
 use rusqlite::Connection;
@@ -84,6 +84,10 @@ pub(crate) struct CtxSession {
     pub trancount: i64,
     /// `SET LOCK_TIMEOUT` (`@@LOCK_TIMEOUT`).
     pub lock_timeout: i64,
+    /// What `SESSION_CONTEXT(key)` reads.
+    pub context: SessionContext,
+    /// On a read-only replica.
+    pub read_only: bool,
 }
 
 /// State shared between the executor and the functions it registered.
@@ -214,7 +218,22 @@ pub(crate) fn register(conn: &Connection, ctx: Shared) -> rusqlite::Result<()> {
             "xact_state" => Sv::Integer(i64::from(s.trancount > 0)),
             "lock_timeout" => Sv::Integer(s.lock_timeout),
             "language" => Sv::Text(s.language.clone()),
+            "updateability" => Sv::Text(
+                if s.read_only {
+                    "READ_ONLY"
+                } else {
+                    "READ_WRITE"
+                }
+                .into(),
+            ),
             _ => Sv::Null,
+        })
+    })?;
+    let c = ctx.clone();
+    conn.create_scalar_function("mssql_session_context", 1, flags, move |f| {
+        Ok(match text(f.get_raw(0)) {
+            Some(key) => lock(&c).session.context.get(&key),
+            None => Sv::Null,
         })
     })?;
     for arity in [1, 2] {

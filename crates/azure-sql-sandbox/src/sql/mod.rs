@@ -19,6 +19,8 @@
 //! | `functions` | the SQLite functions and collation that keep SQL Server semantics |
 //! | `storage` | each database's SQLite file (WAL), its connection pool, lock waits (1222) |
 //! | `transaction` | a session's transaction across requests: nesting, savepoints, its connection |
+//! | `session_context` | what `sp_set_session_context` sets and `SESSION_CONTEXT` reads, SQL Server's limits |
+//! | `temp` | a session's local temporary tables (`#name`) |
 //! | `database` | one database, its committed metadata and the executor |
 //! | `errors` | every SQL Server error number and text, in one table |
 //! | `script` | sqlcmd's rules (`GO`, `:setvar`, `$(NAME)`) |
@@ -30,7 +32,7 @@
 //! batches and transaction manager requests until `COMMIT`/`ROLLBACK`, and is rolled back when
 //! its session ends ([`Session`]s hold it; dropping the last clone rolls it back).
 //!
-//! What it does not do: cursors, stored procedures, temporary tables, `TRY`/`CATCH`,
+//! What it does not do: cursors, stored procedures, global temporary tables (`##name`), `TRY`/`CATCH`,
 //! `UPDATE ... FROM`, `OUTPUT DELETED` in an `UPDATE`, `CHECK`/`FOREIGN KEY` constraints,
 //! row-level locking (two writers conflict even on different rows). Each is refused with a SQL
 //! Server error (40517, 102, 2812), never a panic or a dropped connection.
@@ -43,13 +45,16 @@ mod parse;
 mod principals;
 mod script;
 pub mod scripts;
+mod session_context;
 mod storage;
+mod temp;
 #[cfg(test)]
 pub(crate) mod testing;
 mod transaction;
 mod translate;
 mod types;
 
+pub use session_context::SessionContext;
 pub use storage::DEFAULT_LOCK_WAIT;
 pub use transaction::{TransactionChange, TransactionRequest};
 
@@ -101,6 +106,10 @@ pub enum SqlType {
     UniqueIdentifier,
     /// `DATETIME2(7)` (values travel as ISO-8601 text inside the engine)
     DateTime2,
+    /// `SQL_VARIANT`, as `SESSION_CONTEXT` answers it: each value travels with its own base type
+    /// (taken from the value: `int` or `bigint`, `float`, `nvarchar`, `varbinary`, ...). Not a
+    /// type a column or variable can be declared with in the sandbox.
+    Variant,
 }
 
 /// The declared length of a variable-length type: characters for `CHAR`/`VARCHAR`/`NVARCHAR`,
@@ -214,6 +223,12 @@ pub struct Session {
     pub options: SessionOptions,
     /// The last `IDENTITY` value this session inserted (`SCOPE_IDENTITY()`).
     pub last_identity: Option<i64>,
+    /// What `sp_set_session_context` set (`SESSION_CONTEXT(key)` reads it).
+    pub context: SessionContext,
+    /// The session is on a read-only replica (read scale-out): writes to the database fail with
+    /// 3906 and `DATABASEPROPERTYEX(DB_NAME(), 'Updateability')` answers `READ_ONLY`.
+    /// Temporary tables and session state stay writable, as tempdb is on a replica.
+    pub read_only: bool,
     /// The session's transaction (shared by clones of the session).
     pub(crate) transaction: TransactionHandle,
 }
@@ -461,9 +476,7 @@ impl Engine {
             login: login.to_string(),
             spid: self.next_spid(),
             principal_id: 1,
-            options: SessionOptions::default(),
-            last_identity: None,
-            transaction: TransactionHandle::default(),
+            ..Session::default()
         }
     }
 
@@ -527,9 +540,7 @@ impl Engine {
             login: format!("{key}@{}", who.tenant_id),
             spid: self.next_spid(),
             principal_id,
-            options: SessionOptions::default(),
-            last_identity: None,
-            transaction: TransactionHandle::default(),
+            ..Session::default()
         })
     }
 
@@ -570,9 +581,7 @@ impl Engine {
             is_admin: false,
             spid: self.next_spid(),
             principal_id,
-            options: SessionOptions::default(),
-            last_identity: None,
-            transaction: TransactionHandle::default(),
+            ..Session::default()
         })
     }
 
@@ -630,6 +639,41 @@ impl Engine {
                 errors::CANNOT_OPEN_DATABASE.with(&[&session.database]),
             )]
         })
+    }
+
+    /// The engine's part of a session reset (`sp_reset_connection`): the open transaction
+    /// rolled back (unless `keep_transaction`, RESETCONNECTIONSKIPTRAN), returning the change to
+    /// announce, and the session's temporary tables dropped. The caller puts the session's own
+    /// state (database, `SET` options, session context) back as it was at login.
+    pub fn reset_session(
+        &self,
+        session: &Session,
+        keep_transaction: bool,
+    ) -> Option<TransactionChange> {
+        let rolled_back = if keep_transaction {
+            None
+        } else {
+            session.end_transaction()
+        };
+        let mut txn = session.transaction.lock();
+        if txn.temp.needs_reconciling() {
+            if txn.depth > 0 {
+                // The transaction stays on its connection: drop the tables inside it.
+                let names: Vec<String> = txn.temp.sqlite_names().collect();
+                if let Some(lease) = txn.lease.as_ref() {
+                    for name in names {
+                        if let Err(error) = lease.run(&format!("DROP TABLE IF EXISTS {name}")) {
+                            tracing::warn!(%error, "a reset could not drop a temporary table");
+                        }
+                    }
+                }
+            } else {
+                // Let the connection go: it is closed, and its temporary tables with it.
+                txn.lease = None;
+            }
+            txn.temp.clear();
+        }
+        rolled_back
     }
 
     /// Runs a SQL batch: one [`Outcome`] per statement, in order, ending at the first error.

@@ -7,7 +7,7 @@
 
 use super::errors;
 use super::SqlError;
-use sqlparser::ast::{Expr, ObjectName, Statement};
+use sqlparser::ast::{BinaryOperator, Expr, ObjectName, Statement, UnaryOperator};
 use sqlparser::dialect::MsSqlDialect;
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
@@ -185,7 +185,60 @@ pub(crate) fn parse_batch(sql: &str) -> Result<Vec<Located>, SqlError> {
             Err(e) => return Err(syntax_error(&e, &tokens)),
         }
     }
+    check_exec_arguments(&out)?;
     Ok(out)
+}
+
+/// An `EXEC` argument's value, its `@name =` (if written) dropped.
+pub(crate) fn argument_value(argument: &Expr) -> &Expr {
+    match argument {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::Eq,
+            right,
+        } if matches!(left.as_ref(), Expr::Identifier(i) if i.value.starts_with('@')) => right,
+        other => other,
+    }
+}
+
+/// `EXEC` passes constants and variables only: "only literals and variables (not expressions
+/// or function calls) can be passed as parameters" (Microsoft Learn, sp_set_session_context).
+/// SQL Server refuses anything else when it compiles the batch (102 near the operator, so none
+/// of the batch runs).
+fn check_exec_arguments(statements: &[Located]) -> Result<(), SqlError> {
+    for located in statements {
+        match &located.stmt {
+            Stmt::Sql(s) => {
+                let Statement::Execute { parameters, .. } = s.as_ref() else {
+                    continue;
+                };
+                for p in parameters {
+                    let near = match argument_value(p) {
+                        Expr::Value(_) | Expr::Identifier(_) => continue,
+                        Expr::UnaryOp {
+                            op: UnaryOperator::Minus | UnaryOperator::Plus,
+                            expr,
+                        } if matches!(expr.as_ref(), Expr::Value(_)) => continue,
+                        Expr::BinaryOp { op, .. } => op.to_string(),
+                        Expr::Function(f) => f.name.to_string(),
+                        other => other.to_string().chars().take(30).collect(),
+                    };
+                    let mut e = errors::SYNTAX.with(&[&near]);
+                    e.line = located.line;
+                    return Err(e);
+                }
+            }
+            Stmt::If {
+                then, otherwise, ..
+            } => {
+                check_exec_arguments(then)?;
+                check_exec_arguments(otherwise)?;
+            }
+            Stmt::Block(body) => check_exec_arguments(body)?,
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn parse_one(p: &mut Parser<'_>) -> Result<Located, ParserError> {
@@ -833,6 +886,19 @@ mod tests {
         let s = parse("BEGIN TRAN\nINSERT INTO t VALUES (1)\nROLLBACK TRAN");
         assert_eq!(s.len(), 3);
         assert_eq!(parse_batch("SAVE TRAN").unwrap_err().number, 156);
+    }
+
+    #[test]
+    fn exec_arguments_are_constants_or_variables_and_the_batch_fails_to_compile_otherwise() {
+        let s = parse(
+            "EXEC sp_set_session_context @key = N'k', @value = -1, @read_only = 1\nEXEC sp_set_session_context user_id, @v",
+        );
+        assert_eq!(s.len(), 2);
+        let e = parse_batch("SELECT 1\nEXEC sp_set_session_context N'k', 1+1").unwrap_err();
+        assert_eq!((e.number, e.line), (102, 2));
+        assert_eq!(e.message, "Incorrect syntax near '+'.");
+        let e = parse_batch("IF 1 = 1 EXEC sp_set_session_context N'k', GETDATE()").unwrap_err();
+        assert_eq!(e.number, 102);
     }
 
     #[test]

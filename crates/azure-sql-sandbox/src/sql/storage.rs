@@ -116,6 +116,9 @@ pub(crate) struct Conn {
     pub synced: u64,
     /// How long the busy handler waits for the write lock, in milliseconds (-1: the default).
     lock_timeout: Arc<AtomicI64>,
+    /// Whether a session created a temporary table here: such a connection is closed rather
+    /// than pooled, so no temporary table outlives its session.
+    pub has_temp: bool,
 }
 
 impl Conn {
@@ -271,6 +274,7 @@ impl Store {
             plans: HashMap::new(),
             synced: 0,
             lock_timeout,
+            has_temp: false,
         })
     }
 
@@ -288,7 +292,7 @@ impl Store {
     }
 
     /// Takes a connection back: rolled back if a transaction is still open, kept if there is
-    /// room, closed otherwise.
+    /// room and it never held a temporary table, closed otherwise.
     fn put_back(&self, mut conn: Conn) {
         if !conn.conn.is_autocommit() {
             // The rollback also undoes the system views it synced inside the transaction.
@@ -307,7 +311,7 @@ impl Store {
             }
         }
         let mut idle = self.idle();
-        if idle.len() < MAX_IDLE {
+        if idle.len() < MAX_IDLE && !conn.has_temp {
             idle.push(conn);
         } else {
             drop(idle);

@@ -12,6 +12,7 @@
 
 use super::database::Metadata;
 use super::storage::Lease;
+use super::temp::TempTables;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -83,8 +84,11 @@ pub(crate) struct TxnState {
     pub savepoints: Vec<Savepoint>,
     /// Catalog and principals as changed by this transaction, until it commits.
     pub pending: Option<Arc<Metadata>>,
-    /// The connection the transaction lives on, between requests.
+    /// The connection the transaction lives on, between requests (and the session's temporary
+    /// tables: while it has any, the session keeps it even without a transaction).
     pub lease: Option<Lease>,
+    /// The session's local temporary tables.
+    pub temp: TempTables,
     /// Numbers the SQLite savepoints.
     pub next_savepoint: u32,
 }
@@ -112,7 +116,10 @@ impl TxnState {
         }
         let descriptor = self.descriptor();
         self.clear();
+        // The connection goes back to the pool (closed, if it held temporary tables: they go
+        // with it).
         self.lease = None;
+        self.temp.clear();
         Some(TransactionChange::RolledBack { descriptor })
     }
 }

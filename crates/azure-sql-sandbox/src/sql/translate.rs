@@ -11,10 +11,11 @@
 //! divide by zero as error 8134, `CAST` failures as 245, `TOP` as `LIMIT`, `LEN` ignoring trailing
 //! blanks, `ISNULL`, `GETDATE()`, `USER_NAME()`, `SERVERPROPERTY`, ...
 
-use super::catalog::{display_name, quote, Catalog, Schema, Table};
+use super::catalog::{display_name, quote, split_dotted, Catalog, Schema, Table};
 use super::errors;
 use super::functions::Spec;
 use super::principals::Permission;
+use super::temp::{self, TempTables};
 use super::types::{parse_type, Mode, StoreTarget, TypeContext, TypeInfo};
 use super::{Length, SqlError, SqlType};
 use sqlparser::ast::{
@@ -143,9 +144,14 @@ struct Emitted {
     assign: Option<Vec<(String, TypeInfo)>>,
 }
 
+/// A session without temporary tables.
+static NO_TEMP_TABLES: TempTables = TempTables::EMPTY;
+
 /// Translates statements against one database's catalog.
 pub(crate) struct Translator<'a> {
     catalog: &'a Catalog,
+    /// The session's temporary tables (`#name`).
+    temp: &'a TempTables,
     database: &'a str,
     vars: &'a HashMap<String, TypeInfo>,
     identity_insert: Option<&'a str>,
@@ -269,6 +275,7 @@ impl<'a> Translator<'a> {
     ) -> Self {
         Translator {
             catalog,
+            temp: &NO_TEMP_TABLES,
             database,
             vars,
             identity_insert,
@@ -280,6 +287,27 @@ impl<'a> Translator<'a> {
             counter: 0,
             target: None,
         }
+    }
+
+    /// The session's temporary tables, which names starting with `#` resolve to.
+    pub(crate) fn with_temp(mut self, temp: &'a TempTables) -> Self {
+        self.temp = temp;
+        self
+    }
+
+    /// The table a name in a statement refers to: a temporary table of the session, or one of
+    /// the database's; error 208 naming it as written.
+    fn resolve(&self, name: &ObjectName) -> Result<&'a Table, SqlError> {
+        let last = object_name_last(name);
+        if !temp::is_temp(&last) {
+            return self.catalog.resolve(name, self.database);
+        }
+        if last.starts_with("##") {
+            return Err(unsupported("global temporary tables (##name)"));
+        }
+        self.temp
+            .get(&last)
+            .ok_or_else(|| errors::INVALID_OBJECT.with(&[&display_name(name)]))
     }
 
     fn finish(self, sql: String, kind: PlanKind) -> Plan {
@@ -299,6 +327,10 @@ impl<'a> Translator<'a> {
     }
 
     fn check(&mut self, permission: Permission, table: &Table) {
+        if table.schema == Schema::Temp {
+            // Its creator may do anything with a temporary table; nobody else sees it.
+            return;
+        }
         let check = Check {
             permission,
             schema: table.schema,
@@ -372,8 +404,8 @@ impl<'a> Translator<'a> {
     }
 
     fn target_table(&mut self, name: &ObjectName) -> Result<&'a Table, SqlError> {
-        let table = self.catalog.resolve(name, self.database)?;
-        if table.schema != Schema::Dbo {
+        let table = self.resolve(name)?;
+        if !matches!(table.schema, Schema::Dbo | Schema::Temp) {
             return Err(errors::CATALOG_UPDATE.plain());
         }
         Ok(table)
@@ -1391,7 +1423,7 @@ impl<'a> Translator<'a> {
                         return Ok(format!("{} AS {sql_alias}", cte.sql_name));
                     }
                 }
-                let table = self.catalog.resolve(name, self.database)?;
+                let table = self.resolve(name)?;
                 self.check(Permission::Select, table);
                 let sql_alias = self.fresh("t");
                 self.push_source(Source::table(
@@ -2412,7 +2444,15 @@ impl<'a> Translator<'a> {
                     ),
                     None => None,
                 };
-                let id = self.catalog.object_id(&n, self.database, kind.as_deref());
+                let temp = split_dotted(&n).last().is_some_and(|t| temp::is_temp(t));
+                let id = if temp {
+                    self.temp.object_id(&n).filter(|_| {
+                        kind.as_deref()
+                            .is_none_or(|k| k.trim().eq_ignore_ascii_case("U"))
+                    })
+                } else {
+                    self.catalog.object_id(&n, self.database, kind.as_deref())
+                };
                 return Ok(E::new(
                     id.map(|i| i.to_string()).unwrap_or_else(|| "NULL".into()),
                     TypeInfo::of(SqlType::Int, true),
@@ -2838,6 +2878,21 @@ impl<'a> Translator<'a> {
                     TypeInfo::of(SqlType::SmallInt, false),
                 )
             }
+            "SESSION_CONTEXT" => {
+                arity(1)?;
+                // The key is a sysname: 8116 for a key of another type (SQL Server names it).
+                if let Some(ty) = first_ty.ty.as_ref().filter(|t| !t.is_unicode()) {
+                    return Err(errors::ARGUMENT_TYPE_INVALID.with(&[
+                        ty.name(),
+                        "1",
+                        "session_context",
+                    ]));
+                }
+                E::new(
+                    format!("mssql_session_context({})", sqls[0]),
+                    TypeInfo::of(SqlType::Variant, true),
+                )
+            }
             "SCOPE_IDENTITY" => {
                 arity(0)?;
                 E::new(
@@ -2948,17 +3003,22 @@ fn server_property(name: &str) -> E {
     }
 }
 
+/// `DATABASEPROPERTYEX(database, property)`: a sql_variant, as in SQL Server. `Updateability`
+/// is the session's: `READ_ONLY` on a read-only replica ("It will return READ_ONLY when you are
+/// connected to a read-only replica", Microsoft Learn, "Use read-only replicas to offload
+/// read-only query workloads").
 fn database_property(name: &str) -> E {
-    let text = |s: &str| E::new(lit(s), TypeInfo::of(nvarchar(128), true));
+    let variant = |sql: String| E::new(sql, TypeInfo::of(SqlType::Variant, true));
+    let text = |s: &str| variant(lit(s));
     match name.to_ascii_lowercase().as_str() {
         "edition" => text("GeneralPurpose"),
         "serviceobjective" => text("GP_S_Gen5_1"),
         "status" => text("ONLINE"),
-        "updateability" => text("READ_WRITE"),
+        "updateability" => variant("mssql_session('updateability')".into()),
         "useraccess" => text("MULTI_USER"),
         "recovery" => text("FULL"),
         "collation" => text("SQL_Latin1_General_CP1_CI_AS"),
-        "maxsizeinbytes" => E::new("34359738368".into(), TypeInfo::of(SqlType::BigInt, true)),
-        _ => E::new("NULL".into(), TypeInfo::of(nvarchar(128), true)),
+        "maxsizeinbytes" => variant("34359738368".into()),
+        _ => variant("NULL".into()),
     }
 }

@@ -71,6 +71,7 @@ impl SqlType {
             SqlType::VarBinary(_) => "varbinary",
             SqlType::UniqueIdentifier => "uniqueidentifier",
             SqlType::DateTime2 => "datetime2",
+            SqlType::Variant => "sql_variant",
         }
     }
 
@@ -114,6 +115,7 @@ impl SqlType {
     /// wins and the other is converted to it.
     pub(crate) fn precedence(&self) -> u8 {
         match self {
+            SqlType::Variant => 110,
             SqlType::DateTime2 => 100,
             SqlType::Float => 90,
             SqlType::Real => 85,
@@ -350,6 +352,8 @@ pub(crate) fn convert(
     source: Option<&SqlType>,
     mode: &Mode,
 ) -> Result<Sv, SqlError> {
+    // A sql_variant converts from the type its value carries.
+    let source = source.filter(|s| **s != SqlType::Variant);
     let result = convert_inner(value, target, source, mode);
     match (result, mode) {
         (Err(_), Mode::Cast { try_: true }) => Ok(Sv::Null),
@@ -585,6 +589,8 @@ fn convert_inner(
             }
             _ => Err(errors::EXPLICIT_CONVERSION.with(&[src, "datetime2"])),
         },
+        // Any value fits a sql_variant, keeping its own type.
+        SqlType::Variant => Ok(owned(value)),
     }
 }
 
@@ -814,6 +820,13 @@ pub(crate) fn output_value(v: &Sv, ty: &SqlType) -> Option<Value> {
             Sv::Text(t) => parse_datetime(t).map(Value::Text),
             _ => None,
         },
+        SqlType::Variant => Some(match v {
+            Sv::Null => Value::Null,
+            Sv::Integer(i) => Value::Int(*i),
+            Sv::Real(f) => Value::Float(*f),
+            Sv::Text(t) => Value::Text(t.clone()),
+            Sv::Blob(b) => Value::Bytes(b.clone()),
+        }),
     }
 }
 

@@ -161,6 +161,13 @@ impl Login7 {
         })
     }
 
+    /// Whether the client declares it will only read (`ApplicationIntent=ReadOnly`): the
+    /// `fReadOnlyIntent` bit of TypeFlags (MS-TDS 2.2.6.4), which routes it to a read-only
+    /// replica where read scale-out is on.
+    pub fn read_only_intent(&self) -> bool {
+        self.type_flags & TYPE_READ_ONLY_INTENT != 0
+    }
+
     /// Whether the client asks for integrated (Windows) authentication.
     pub fn integrated_security(&self) -> bool {
         self.option_flags2 & OPTION2_INTEGRATED_SECURITY != 0
@@ -482,6 +489,14 @@ pub(crate) mod tests {
         assert_eq!(login.client_lcid, 0x0409);
         assert!(login.features.is_empty());
         assert!(login.fed_auth().is_none());
+    }
+
+    #[test]
+    fn reads_the_read_only_intent() {
+        let mut payload = build_login7("admin", "pw", "customers", &[]);
+        assert!(!Login7::parse(&payload).unwrap().read_only_intent());
+        payload[26] |= TYPE_READ_ONLY_INTENT; // TypeFlags, after OptionFlags1 and 2.
+        assert!(Login7::parse(&payload).unwrap().read_only_intent());
     }
 
     #[test]

@@ -70,10 +70,22 @@ pub mod status {
     pub const EOM: u8 = 0x01;
     /// The client abandons the message: ignore it (sent with EOM).
     pub const IGNORE: u8 = 0x02;
-    /// Reset the session before running this request (connection pools send it on reuse).
+    /// RESETCONNECTION: reset the session before running this request (connection pools send
+    /// it on reuse).
     pub const RESET_CONNECTION: u8 = 0x08;
-    /// Reset the session but keep its transaction state.
+    /// RESETCONNECTIONSKIPTRAN: reset the session but keep its transaction state.
     pub const RESET_CONNECTION_SKIP_TRAN: u8 = 0x10;
+}
+
+/// The session reset a request asks for (MS-TDS 2.2.3.1.2 "Status": RESETCONNECTION "effectively
+/// simulating a logout and a subsequent login"; RESETCONNECTIONSKIPTRAN the same "but do not
+/// modify the transaction state").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reset {
+    /// RESETCONNECTION (0x08): everything, an open transaction rolled back.
+    Session,
+    /// RESETCONNECTIONSKIPTRAN (0x10): everything but the transaction, which stays open.
+    KeepTransaction,
 }
 
 /// A packet header.
@@ -139,10 +151,32 @@ impl PacketHeader {
 pub struct Message {
     /// Its type.
     pub ty: MessageType,
-    /// Whether the client asked for a session reset before this request.
-    pub reset_connection: bool,
+    /// The status byte of the message's first packet, where a client asks for a session reset
+    /// (MS-TDS: the bit "SHOULD be ignored if it is set in a packet that is not the first packet
+    /// of the message"); see [`Message::reset`].
+    pub first_status: u8,
     /// The payload.
     pub payload: Vec<u8>,
+}
+
+impl Message {
+    /// The reset the client asked for before this request, if any. Both bits at once are an
+    /// error: MS-TDS 2.2.3.1.2 says RESETCONNECTION "MUST NOT be set in conjunction with the
+    /// RESETCONNECTIONSKIPTRAN bit".
+    pub fn reset(&self) -> Result<Option<Reset>, CodecError> {
+        let full = self.first_status & status::RESET_CONNECTION != 0;
+        let keep = self.first_status & status::RESET_CONNECTION_SKIP_TRAN != 0;
+        match (full, keep) {
+            (false, false) => Ok(None),
+            (true, false) => Ok(Some(Reset::Session)),
+            (false, true) => Ok(Some(Reset::KeepTransaction)),
+            (true, true) => Err(CodecError::invalid(
+                "packet header status",
+                "RESETCONNECTION (0x08) and RESETCONNECTIONSKIPTRAN (0x10) are both set; \
+                 MS-TDS 2.2.3.1.2 says they must not be combined",
+            )),
+        }
+    }
 }
 
 /// Why the next message could not be read.
@@ -260,16 +294,10 @@ impl MessageReader {
             // A complete message: join the payloads and drop the packets from the buffer.
             let mut payload = Vec::with_capacity(self.payload_len);
             let mut at = 0;
-            let mut reset_connection = false;
-            let mut first = true;
+            let mut first_status = None;
             while at < self.scanned {
                 let h = PacketHeader::parse(&self.buf[at..])?;
-                if first {
-                    reset_connection = h.status
-                        & (status::RESET_CONNECTION | status::RESET_CONNECTION_SKIP_TRAN)
-                        != 0;
-                    first = false;
-                }
+                first_status.get_or_insert(h.status);
                 payload.extend_from_slice(&self.buf[at + HEADER_LEN..at + h.length as usize]);
                 at += h.length as usize;
             }
@@ -284,7 +312,7 @@ impl MessageReader {
             }
             return Ok(Some(Message {
                 ty,
-                reset_connection,
+                first_status: first_status.unwrap_or(header.status),
                 payload,
             }));
         }
@@ -378,14 +406,39 @@ mod tests {
         let m = reader.next(&mut io).await.unwrap().unwrap();
         assert_eq!(m.ty, MessageType::SQL_BATCH);
         assert_eq!(m.payload, b"abcd");
-        assert!(
-            !m.reset_connection,
+        assert_eq!(
+            m.reset(),
+            Ok(None),
             "reset is read from the first packet only"
         );
         let m = reader.next(&mut io).await.unwrap().unwrap();
         assert_eq!(m.ty, MessageType::ATTENTION);
         assert!(m.payload.is_empty());
         assert!(reader.next(&mut io).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn the_two_reset_bits_are_told_apart_and_refused_together() {
+        let mut wire = Vec::new();
+        for bits in [
+            0,
+            status::RESET_CONNECTION,
+            status::RESET_CONNECTION_SKIP_TRAN,
+            status::RESET_CONNECTION | status::RESET_CONNECTION_SKIP_TRAN,
+        ] {
+            wire.extend(packet(0x01, status::EOM | bits, 1, b"x"));
+        }
+        let mut reader = MessageReader::new(1024);
+        let mut resets = Vec::new();
+        let mut rest = &wire[..];
+        while let Some(m) = reader.next(&mut rest).await.unwrap() {
+            resets.push(m.reset());
+        }
+        assert_eq!(resets[0], Ok(None));
+        assert_eq!(resets[1], Ok(Some(Reset::Session)));
+        assert_eq!(resets[2], Ok(Some(Reset::KeepTransaction)));
+        let err = resets[3].clone().unwrap_err().to_string();
+        assert!(err.contains("must not be combined"), "{err}");
     }
 
     #[tokio::test]

@@ -89,6 +89,8 @@ pub mod ty {
     pub const NTEXT: u8 = 0x63;
     /// `IMAGE` (legacy).
     pub const IMAGE: u8 = 0x22;
+    /// SSVARIANTTYPE (`sql_variant`).
+    pub const SSVARIANT: u8 = 0x62;
 }
 
 /// The length that marks a `MAX` type (its values are PLP).
@@ -145,6 +147,10 @@ pub fn put_type_info(out: &mut Vec<u8>, sql_type: &SqlType) {
         }
         SqlType::UniqueIdentifier => out.extend_from_slice(&[ty::GUID, 16]),
         SqlType::DateTime2 => out.extend_from_slice(&[ty::DATETIME2N, 7]),
+        SqlType::Variant => {
+            out.push(ty::SSVARIANT);
+            out.extend_from_slice(&VARIANT_MAX_LEN.to_le_bytes());
+        }
     }
 }
 
@@ -179,6 +185,7 @@ pub fn type_name(sql_type: &SqlType) -> String {
         SqlType::VarBinary(l) => format!("varbinary({})", len(l)),
         SqlType::UniqueIdentifier => "uniqueidentifier".into(),
         SqlType::DateTime2 => "datetime2".into(),
+        SqlType::Variant => "sql_variant".into(),
     }
 }
 
@@ -382,7 +389,68 @@ pub fn put_value(out: &mut Vec<u8>, sql_type: &SqlType, value: &Value) -> Result
                 datetime::parse(&as_text(value)).map_err(|why| mismatch(sql_type, value, &why))?;
             datetime::put_datetime2(out, days, ticks);
         }
+        SqlType::Variant => put_variant(out, value)?,
     }
+    Ok(())
+}
+
+/// The largest `sql_variant` value (MS-TDS 2.2.5.5.4: 8000 bytes of value and its header).
+const VARIANT_MAX_LEN: u32 = 8016;
+
+/// A `sql_variant` value (MS-TDS 2.2.5.5.4): a four-byte length (0 for NULL), the base type,
+/// how many property bytes follow and the properties, then the value as that type carries it
+/// without its own length. The base type is the value's: `int` (`bigint` past its range),
+/// `bit`, `float`, `decimal(38, scale)`, `nvarchar`, `varbinary`.
+fn put_variant(out: &mut Vec<u8>, value: &Value) -> Result<(), CodecError> {
+    let mut body = Vec::new();
+    match value {
+        Value::Null => {
+            out.extend_from_slice(&0u32.to_le_bytes());
+            return Ok(());
+        }
+        Value::Int(i) => match i32::try_from(*i) {
+            Ok(small) => {
+                body.extend_from_slice(&[ty::INT4, 0]);
+                body.extend_from_slice(&small.to_le_bytes());
+            }
+            Err(_) => {
+                body.extend_from_slice(&[ty::INT8, 0]);
+                body.extend_from_slice(&i.to_le_bytes());
+            }
+        },
+        Value::Bool(b) => body.extend_from_slice(&[ty::BIT, 0, u8::from(*b)]),
+        Value::Float(f) => {
+            body.extend_from_slice(&[ty::FLT8, 0]);
+            body.extend_from_slice(&f.to_le_bytes());
+        }
+        Value::Decimal(text) => {
+            let scale = text.split_once('.').map_or(0, |(_, f)| f.len()).min(38) as u8;
+            let mantissa = decimal::parse(text, scale)
+                .map_err(|why| mismatch(&SqlType::Variant, value, &why))?;
+            let mut wire = Vec::new();
+            decimal::put(&mut wire, mantissa, 38)
+                .map_err(|why| mismatch(&SqlType::Variant, value, &why))?;
+            body.extend_from_slice(&[ty::DECIMALN, 2, 38, scale]);
+            body.extend_from_slice(&wire[1..]);
+        }
+        Value::Text(t) => {
+            let bytes = utf16_bytes(t);
+            body.extend_from_slice(&[ty::NVARCHAR, 7]);
+            body.extend_from_slice(&SQL_LATIN1_GENERAL_CP1_CI_AS);
+            body.extend_from_slice(&(bytes.len().min(8000) as u16).to_le_bytes());
+            body.extend_from_slice(&bytes);
+        }
+        Value::Bytes(b) => {
+            body.extend_from_slice(&[ty::BIGVARBIN, 2]);
+            body.extend_from_slice(&(b.len().min(8000) as u16).to_le_bytes());
+            body.extend_from_slice(b);
+        }
+    }
+    if body.len() > VARIANT_MAX_LEN as usize {
+        return Err(mismatch(&SqlType::Variant, value, "longer than 8000 bytes"));
+    }
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&body);
     Ok(())
 }
 
@@ -788,6 +856,33 @@ mod tests {
         assert_eq!(type_info(SqlType::UniqueIdentifier), [0x24, 16]);
         assert_eq!(type_info(SqlType::DateTime2), [0x2A, 7]);
         assert_eq!(type_info(SqlType::Real), [0x6D, 4]);
+        assert_eq!(type_info(SqlType::Variant), [0x62, 0x50, 0x1F, 0, 0]);
+    }
+
+    #[test]
+    fn sql_variant_values_carry_their_base_type() {
+        // MS-TDS 2.2.5.5.4: length, base type, property count, properties, value.
+        assert_eq!(value(SqlType::Variant, Value::Null), [0, 0, 0, 0]);
+        assert_eq!(
+            value(SqlType::Variant, Value::Int(4)),
+            [6, 0, 0, 0, 0x38, 0, 4, 0, 0, 0]
+        );
+        assert_eq!(
+            value(SqlType::Variant, Value::Int(1 << 40))[..6],
+            [10, 0, 0, 0, 0x7F, 0]
+        );
+        assert_eq!(
+            value(SqlType::Variant, Value::Text("hé".into())),
+            [13, 0, 0, 0, 0xE7, 7, 0x09, 0x04, 0xD0, 0x00, 0x34, 4, 0, b'h', 0, 0xE9, 0]
+        );
+        assert_eq!(
+            value(SqlType::Variant, Value::Bytes(vec![1, 2])),
+            [6, 0, 0, 0, 0xA5, 2, 2, 0, 1, 2]
+        );
+        assert_eq!(
+            value(SqlType::Variant, Value::Decimal("-1.50".into()))[..8],
+            [21, 0, 0, 0, 0x6A, 2, 38, 2]
+        );
     }
 
     #[test]

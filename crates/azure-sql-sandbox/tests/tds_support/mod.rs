@@ -281,6 +281,13 @@ impl Sandbox {
         connect(config).await.expect("admin login")
     }
 
+    /// The reader's session (a token login, `db_datareader` only) on the server's main port.
+    pub async fn token_client(&self) -> TdsClient {
+        connect(self.token_config(GOOD_TOKEN))
+            .await
+            .expect("token login")
+    }
+
     /// Token login to the server's main port with TDS 7.4 and TLS inside PRELOGIN.
     pub fn token_config(&self, token: &str) -> Config {
         self.config(
@@ -312,6 +319,39 @@ pub fn server_error(e: &tiberius::error::Error) -> Option<(u32, String)> {
         tiberius::error::Error::Server(token) => Some((token.code(), token.message().to_string())),
         _ => None,
     }
+}
+
+/// Runs a batch that must succeed, reading all its results.
+pub async fn batch_ok(client: &mut TdsClient, sql: &str) {
+    client
+        .simple_query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .into_results()
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// Runs a batch that must fail with a server error: its number and text.
+pub async fn batch_error(client: &mut TdsClient, sql: &str) -> (u32, String) {
+    let result = match client.simple_query(sql).await {
+        Ok(stream) => stream.into_results().await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    let e = result.expect_err(sql);
+    server_error(&e).unwrap_or_else(|| panic!("{sql}: not a server error: {e}"))
+}
+
+/// The first row of a batch's first result.
+pub async fn first_row(client: &mut TdsClient, sql: &str) -> tiberius::Row {
+    client
+        .simple_query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .into_row()
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .unwrap_or_else(|| panic!("{sql}: no row"))
 }
 
 /// The customer ids, in order.

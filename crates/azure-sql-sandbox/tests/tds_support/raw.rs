@@ -159,11 +159,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Raw<S> {
 
     /// Sends a message whose first packet asks for a session reset (RESETCONNECTION).
     pub async fn send_resetting(&mut self, ty: MessageType, payload: &[u8]) -> std::io::Result<()> {
+        self.send_with_status(ty, payload, RESETCONNECTION).await
+    }
+
+    /// Sends a message whose first packet carries these status bits too (reset bits).
+    pub async fn send_with_status(
+        &mut self,
+        ty: MessageType,
+        payload: &[u8],
+        bits: u8,
+    ) -> std::io::Result<()> {
         let mut wire = Vec::new();
         frame_message(&mut wire, ty, 0, payload, 4096);
-        wire[1] |= 0x08;
+        wire[1] |= bits;
         self.io.write_all(&wire).await?;
         self.io.flush().await
+    }
+
+    /// Sends a batch (with these status bits on its first packet) and returns the response.
+    pub async fn ask(&mut self, bits: u8, sql: &str) -> Vec<u8> {
+        self.send_with_status(MessageType::SQL_BATCH, &batch(sql), bits)
+            .await
+            .expect("send");
+        self.response().await.expect("a response")
     }
 
     /// The next response, or `None` when the server closed the connection.
@@ -176,6 +194,47 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Raw<S> {
             _ => None,
         }
     }
+}
+
+/// The RESETCONNECTION status bit (MS-TDS 2.2.3.1.2).
+pub const RESETCONNECTION: u8 = 0x08;
+/// The RESETCONNECTIONSKIPTRAN status bit.
+pub const RESETCONNECTIONSKIPTRAN: u8 = 0x10;
+/// The bytes a response starts with when it acknowledges a reset: ENVCHANGE type 18, empty.
+pub const RESET_ACK: [u8; 6] = [0xE3, 3, 0, 18, 0, 0];
+
+/// Whether a response carries `text` as UTF-16 (a value of an `NVARCHAR` column): tests select
+/// `CONCAT(N'label=', value)` and look for the label and value together.
+pub fn shows(tokens: &[u8], text: &str) -> bool {
+    let needle = utf16(text);
+    tokens.windows(needle.len()).any(|w| w == needle.as_slice())
+}
+
+/// The first ENVCHANGE of `ty` in a response: its new and old values.
+pub fn envchange(tokens: &[u8], ty: u8) -> Option<(Vec<u8>, Vec<u8>)> {
+    let at = tokens
+        .windows(4)
+        .position(|w| w[0] == 0xE3 && w[3] == ty && u16::from_le_bytes([w[1], w[2]]) >= 3)?;
+    let body = &tokens[at + 4..];
+    let new_len = usize::from(*body.first()?);
+    let new = body.get(1..1 + new_len)?.to_vec();
+    let old_len = usize::from(*body.get(1 + new_len)?);
+    let old = body.get(2 + new_len..2 + new_len + old_len)?.to_vec();
+    Some((new, old))
+}
+
+/// The status of the DONE tokens (0xFD) that close a statement.
+pub fn done_statuses(tokens: &[u8]) -> Vec<u16> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(i) = tokens[at..].iter().position(|b| *b == 0xFD) {
+        let i = at + i;
+        if tokens.len() >= i + 13 {
+            out.push(u16::from_le_bytes([tokens[i + 1], tokens[i + 2]]));
+        }
+        at = i + 1;
+    }
+    out
 }
 
 /// The number of the first ERROR token in a response, if any.
