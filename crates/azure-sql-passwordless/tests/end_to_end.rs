@@ -6,7 +6,8 @@
 mod common;
 
 use azure_sql_passwordless::{
-    connect, Config, Connector, Encrypt, Error, Pool, RefreshOutcome, RenewalPolicy, TokenState,
+    connect, ApplicationIntent, Config, Connector, Encrypt, Error, Pool, RefreshOutcome,
+    RenewalPolicy, TokenState,
 };
 use azure_sql_sandbox::{SandboxOptions, TokenEndpointFault};
 use common::{customer_ids, lifetime, sandbox, target};
@@ -567,6 +568,74 @@ async fn connect_timeout_bounds_the_whole_attempt_across_the_gateway_redirect() 
         "{error:?}"
     );
     assert!(error.to_string().contains("Connect Timeout"), "{error}");
+}
+
+#[tokio::test]
+async fn application_intent_read_only_is_routed_to_a_read_only_replica() {
+    target::sandbox_only(
+        "application_intent_read_only_is_routed_to_a_read_only_replica",
+        "needs the gateway's read-only replica",
+    );
+    let t = sandbox(SandboxOptions::default()).await;
+    // A writer, so what stops the write on the replica is the replica, not a permission.
+    let database = t.config.get_database().expect("database").to_owned();
+    t.sandbox
+        .execute_admin(
+            &database,
+            "ALTER ROLE db_datawriter ADD MEMBER [customers-identity];",
+        )
+        .await
+        .expect("grant");
+    let updateability =
+        "SELECT CAST(DATABASEPROPERTYEX(DB_NAME(), 'Updateability') AS NVARCHAR(20))";
+    async fn text(conn: &mut azure_sql_passwordless::Connection, sql: &str) -> Option<String> {
+        conn.simple_query(sql)
+            .await
+            .expect("query")
+            .into_row()
+            .await
+            .expect("row")
+            .and_then(|r| r.get::<&str, _>(0).map(str::to_owned))
+    }
+    let mut primary = connect(&t.config).await.expect("read-write login");
+    assert_eq!(
+        text(&mut primary, updateability).await.as_deref(),
+        Some("READ_WRITE")
+    );
+
+    let mut config = t.config.clone();
+    config.application_intent(ApplicationIntent::ReadOnly);
+    let pool = Pool::new(config).await.expect("pool");
+    let mut replica = pool.get().await.expect("read-only login");
+    let replica_port = t
+        .sandbox
+        .read_only_port()
+        .expect("a replica behind the gateway");
+    assert!(
+        replica.server().ends_with(&format!(":{replica_port}")),
+        "routed to {}",
+        replica.server()
+    );
+    assert_eq!(
+        customer_ids(&mut replica).await.expect("reads work").len(),
+        5
+    );
+    assert_eq!(
+        text(&mut replica, updateability).await.as_deref(),
+        Some("READ_ONLY")
+    );
+    let write = replica
+        .execute(
+            "UPDATE dbo.Customer SET active = active WHERE customer_id = 1",
+            &[],
+        )
+        .await;
+    assert_eq!(
+        write.as_ref().err().and_then(Error::sql_error_number),
+        Some(3906),
+        "{write:?}"
+    );
+    assert_eq!(t.sandbox.stats().read_only_logins, 1);
 }
 
 #[tokio::test]
