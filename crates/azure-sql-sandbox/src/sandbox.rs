@@ -571,6 +571,18 @@ impl Sandbox {
             .create_service_principal(&self.tenant, display_name)
     }
 
+    /// Adds a client secret to the application `client_id` that Entra accepts for `lifetime`,
+    /// then refuses with AADSTS7000222 (`Duration::ZERO`: expired already). Returns its value.
+    pub fn add_client_secret(
+        &self,
+        client_id: &str,
+        lifetime: Duration,
+    ) -> Result<String, SandboxError> {
+        Ok(self
+            .directory
+            .add_client_secret_valid_for(client_id, lifetime)?)
+    }
+
     /// Creates a user-assigned managed identity served by IMDS and the App Service endpoint.
     pub fn create_managed_identity(&self, display_name: &str) -> ManagedIdentity {
         self.directory

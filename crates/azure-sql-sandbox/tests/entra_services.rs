@@ -458,6 +458,48 @@ async fn client_secret_grants_work_with_azure_identity_and_refuse_a_wrong_secret
     assert_eq!(w.stats.snapshot().secret_grants, 2);
 }
 
+#[tokio::test]
+async fn an_expired_client_secret_is_refused_with_7000222_and_a_valid_one_still_works() {
+    let w = world().await;
+    let sp = w.directory.create_service_principal(&w.tenant, "reporting");
+    let expired = w
+        .directory
+        .add_client_secret_valid_for(&sp.client_id, std::time::Duration::ZERO)
+        .unwrap();
+    let form = |secret: &str| {
+        vec![
+            ("grant_type".to_string(), "client_credentials".to_string()),
+            ("client_id".to_string(), sp.client_id.clone()),
+            ("scope".to_string(), SCOPE.to_string()),
+            ("client_secret".to_string(), secret.to_string()),
+        ]
+    };
+    let pairs = form(&expired);
+    let pairs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (status, body) = w.post(&w.tenant.id, &pairs).await;
+    let description = assert_refusal(status, &body, 401, 7000222);
+    assert!(
+        description.starts_with(&format!(
+            "AADSTS7000222: The provided client secret keys for app '{}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret",
+            sp.client_id
+        )),
+        "{description}"
+    );
+    assert_eq!(body["error"], "invalid_client");
+    assert!(!body.to_string().contains(&expired));
+    // The application's other secret is unaffected.
+    let pairs = form(&sp.secret);
+    let pairs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (status, _) = w.post(&w.tenant.id, &pairs).await;
+    assert_eq!(status, 200);
+}
+
 // ---- refusals ----------------------------------------------------------------------------
 
 #[tokio::test]
