@@ -643,6 +643,100 @@ async fn an_app_without_a_matching_federated_credential_is_refused() {
 }
 
 #[tokio::test]
+async fn an_issuer_whose_discovery_document_names_another_issuer_is_refused_with_50166() {
+    let w = world().await;
+    // A cluster whose tokens say `iss` without the trailing slash its discovery document (and
+    // every AKS issuer) carries, and a federated credential written the same way: the credential
+    // matches, but the issuer's metadata is not this issuer's.
+    let bare = w.issuer.url().trim_end_matches('/').to_string();
+    w.directory
+        .add_federated_credential(
+            &w.app.client_id,
+            FederatedCredential {
+                name: "no-slash".into(),
+                issuer: bare.clone(),
+                subject: w.issuer.subject(),
+                audiences: vec![TOKEN_EXCHANGE_AUDIENCE.into()],
+            },
+        )
+        .unwrap();
+    let mut spec = w.issuer.token_spec();
+    spec.issuer = bare;
+    let assertion = w.issuer.mint_with(&spec).unwrap();
+    let (status, body) = w.exchange(&assertion).await;
+    let description = assert_refusal(status, &body, 400, 50166);
+    assert!(
+        description
+            .starts_with("AADSTS50166: Request to External OIDC endpoint failed. Trace ID: "),
+        "{description}"
+    );
+    assert_eq!(body["error"], "invalid_request");
+    assert_eq!(w.stats.snapshot().tokens_issued, 0);
+    // The issuer as it publishes itself still works.
+    let (status, _) = w.exchange(&w.projected_token()).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn an_unreachable_issuer_is_refused_with_50166() {
+    let w = world().await;
+    // An issuer URL nobody serves: a port bound, then closed.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let gone = format!("https://localhost:{port}/gone/");
+    w.directory
+        .add_federated_credential(
+            &w.app.client_id,
+            FederatedCredential {
+                name: "gone".into(),
+                issuer: gone.clone(),
+                subject: w.issuer.subject(),
+                audiences: vec![TOKEN_EXCHANGE_AUDIENCE.into()],
+            },
+        )
+        .unwrap();
+    let mut spec = w.issuer.token_spec();
+    spec.issuer = gone;
+    let assertion = w.issuer.mint_with(&spec).unwrap();
+    let (status, body) = w.exchange(&assertion).await;
+    let description = assert_refusal(status, &body, 400, 50166);
+    assert!(
+        !description.contains("localhost"),
+        "names nothing: {description}"
+    );
+}
+
+#[tokio::test]
+async fn remote_keys_refuse_a_discovery_document_naming_another_issuer() {
+    use azure_sql_sandbox::entra::remote_keys::RemoteKeys;
+    let w = world().await;
+    let discovery = format!("{}.well-known/openid-configuration", w.issuer.url());
+    let kid = w.issuer.key_id().to_string();
+    let keys = RemoteKeys::new(
+        w.http.clone(),
+        discovery.clone(),
+        w.issuer.url().to_string(),
+        Duration::ZERO,
+    );
+    assert!(keys.get(&kid).await.unwrap().is_some(), "the right issuer");
+    let wrong = RemoteKeys::new(
+        w.http.clone(),
+        discovery,
+        w.issuer.url().trim_end_matches('/').to_string(),
+        Duration::ZERO,
+    );
+    let error = wrong.get(&kid).await.map(|_| ()).unwrap_err();
+    assert!(
+        error
+            .reason
+            .contains("the discovery document names the issuer"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
 async fn a_subject_that_matches_only_without_case_is_refused_with_7002138() {
     let w = world().await;
     let mut spec = w.issuer.token_spec();

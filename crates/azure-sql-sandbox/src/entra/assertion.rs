@@ -82,6 +82,7 @@ impl IssuerKeys {
                 Arc::new(RemoteKeys::new(
                     self.http.clone(),
                     discovery,
+                    issuer.to_string(),
                     self.min_refresh_interval,
                 ))
             })
@@ -187,6 +188,10 @@ pub async fn validate(
         .for_issuer(&claims.iss)
         .get(&kid)
         .await
+        // Unreachable metadata is AADSTS50166 (Azure/azure-workload-identity#642, #1130). No
+        // public thread shows what Entra answers for a discovery document naming another issuer
+        // (a token whose `iss` lacks the trailing slash its issuer publishes): it is metadata
+        // Entra cannot use for this issuer, so it gets the same answer.
         .map_err(|e| {
             tracing::warn!(issuer = %claims.iss, error = %e, "federated issuer metadata unavailable");
             Aadsts::IssuerMetadataUnavailable {

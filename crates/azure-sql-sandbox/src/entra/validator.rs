@@ -2,7 +2,8 @@
 //! on the token a LOGIN7 FEDAUTH extension carries.
 //!
 //! Like a relying party of the real Entra, it knows only the authority and its tenant: it fetches
-//! `{authority}{tenant}/v2.0/.well-known/openid-configuration` and the JWKS it names over HTTPS
+//! `{authority}{tenant}/v2.0/.well-known/openid-configuration` (whose `issuer` must be
+//! `{authority}{tenant}/v2.0`) and the JWKS it names over HTTPS
 //! (trusting the sandbox CA), caches the keys by `kid`, and refetches when a token names a key it
 //! has not seen (single flight, rate-limited), so Entra's key rotation is picked up without
 //! restarts. Checks, each failure a [`TokenRejection`] naming it:
@@ -123,7 +124,13 @@ impl EntraValidator {
             options.tenant_id
         );
         Ok(EntraValidator {
-            keys: RemoteKeys::new(http, discovery, options.min_refresh_interval),
+            // The v2.0 document names `{authority}{tenant}/v2.0`, the issuer of v2 tokens.
+            keys: RemoteKeys::new(
+                http,
+                discovery,
+                format!("{authority}{}/v2.0", options.tenant_id),
+                options.min_refresh_interval,
+            ),
             authority,
             tenant_id: options.tenant_id,
             clock_skew: options.clock_skew,
