@@ -17,7 +17,7 @@ use azure_sql_sandbox::entra::directory::{
 };
 use azure_sql_sandbox::entra::validator::{EntraValidator, ValidatorOptions};
 use azure_sql_sandbox::entra::{Entra, EntraOptions};
-use azure_sql_sandbox::identity::AccessTokenValidator;
+use azure_sql_sandbox::identity::{AccessTokenValidator, RejectionKind};
 use azure_sql_sandbox::issuer::{BadToken, Issuer, IssuerOptions, TOKEN_EXCHANGE_AUDIENCE};
 use azure_sql_sandbox::pki::Pki;
 use azure_sql_sandbox::{Faults, Stats, TokenEndpointFault};
@@ -859,6 +859,15 @@ async fn the_validator_refuses_every_token_azure_sql_would_refuse() {
     c.nbf = now + 600;
     c.exp = now + 1200;
     cases.push(("not yet valid", c, "not valid before"));
+    // Another tenant's token that has also expired is refused for the tenant: only an otherwise
+    // acceptable token is "expired" (Azure SQL's "Token is expired." 18456).
+    let mut c = good.clone();
+    c.tid = "00000000-0000-0000-0000-000000000009".into();
+    c.iss = format!("https://sts.windows.net/{}/", c.tid);
+    c.iat = now - 120;
+    c.nbf = now - 120;
+    c.exp = now - 1;
+    cases.push(("tenant and expired", c, "tenant"));
     for (name, claims, reason) in cases {
         let token = w.entra.sign_access_token(&claims).unwrap();
         let rejection = validator.validate(&token).await.unwrap_err();
@@ -867,6 +876,12 @@ async fn the_validator_refuses_every_token_azure_sql_would_refuse() {
             "{name}: {}",
             rejection.reason
         );
+        let kind = if name == "expired" {
+            RejectionKind::Expired
+        } else {
+            RejectionKind::NotAccepted
+        };
+        assert_eq!(rejection.kind, kind, "{name}");
     }
 
     // Signed by a key Entra never published, under Entra's kid, and under its own kid.
@@ -926,6 +941,7 @@ async fn an_access_token_stops_validating_the_moment_it_expires() {
     tokio::time::sleep(wait).await;
     let rejection = w.validator().check(&token).await.unwrap_err();
     assert!(rejection.reason.contains("expired"), "{}", rejection.reason);
+    assert_eq!(rejection.kind, RejectionKind::Expired);
 }
 
 #[tokio::test]

@@ -82,40 +82,51 @@ async fn a_client_that_cannot_encrypt_is_refused() {
     assert_eq!(sandbox.stats.snapshot().logins_ok, 0);
 }
 
+/// The 18456 a refused token login gets: (state, text).
+async fn refusal(sandbox: &Sandbox, token: &str) -> (u8, String) {
+    match connect(sandbox.token_config(token)).await {
+        Err(tiberius::error::Error::Server(e)) => {
+            assert_eq!(e.code(), 18456, "{e:?}");
+            assert_eq!(e.class(), 14, "{e:?}");
+            (e.state(), e.message().to_string())
+        }
+        other => panic!("expected 18456, got {:?}", other.map(|_| "a session")),
+    }
+}
+
 #[tokio::test]
-async fn a_bad_token_gets_18456_without_naming_anyone() {
+async fn a_token_the_server_does_not_take_gets_18456_saying_so() {
     let sandbox = Sandbox::start(false).await;
-    let err = connect(sandbox.token_config("forged.token.value"))
-        .await
-        .expect_err("refused");
-    let (number, message) = server_error(&err).expect("a server error");
-    assert_eq!(number, 18456);
+    let (_, message) = refusal(&sandbox, "forged.token.value").await;
     assert_eq!(
         message,
-        "Login failed for user '<token-identified principal>'."
+        "Login failed for user '<token-identified principal>'. The server is not currently configured to accept this token."
     );
     assert_eq!(sandbox.stats.snapshot().logins_failed, 1);
 }
 
 #[tokio::test]
-async fn an_expired_token_gets_18456() {
+async fn an_expired_token_gets_18456_state_233_token_is_expired() {
     let sandbox = Sandbox::start(false).await;
     sandbox
         .validator
         .add("expired-token", reader_identity(std::time::Duration::ZERO));
-    let err = connect(sandbox.token_config("expired-token"))
-        .await
-        .expect_err("refused");
-    assert_eq!(server_error(&err).map(|e| e.0), Some(18456));
+    let (state, message) = refusal(&sandbox, "expired-token").await;
+    assert_eq!(state, 233);
+    assert_eq!(
+        message,
+        "Login failed for user '<token-identified principal>'. Token is expired."
+    );
 }
 
 #[tokio::test]
-async fn a_valid_token_without_a_database_user_gets_18456() {
+async fn a_valid_token_without_a_database_user_gets_the_plain_18456() {
     let sandbox = Sandbox::start(false).await;
-    let err = connect(sandbox.token_config(STRANGER_TOKEN))
-        .await
-        .expect_err("no user");
-    assert_eq!(server_error(&err).map(|e| e.0), Some(18456));
+    let (_, message) = refusal(&sandbox, STRANGER_TOKEN).await;
+    assert_eq!(
+        message,
+        "Login failed for user '<token-identified principal>'."
+    );
 }
 
 #[tokio::test]

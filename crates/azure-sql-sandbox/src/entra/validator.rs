@@ -14,10 +14,16 @@
 //!   `{authority}{tid}/v2.0` (v2);
 //! - `nbf <= now < exp`, widened by the clock skew (default 0 s in the sandbox, so
 //!   second-long tokens expire exactly when they say).
+//!
+//! Expiry is checked last, so only a token that passes every other check is refused as
+//! [`RejectionKind::Expired`] ("Token is expired." at the client); every other refusal is
+//! [`RejectionKind::NotAccepted`].
 
 use super::access_token::{v1_issuer, AZURE_SQL_AUDIENCE, AZURE_SQL_RESOURCE};
 use super::remote_keys::RemoteKeys;
-use crate::identity::{AccessTokenValidator, TokenIdentity, TokenRejection, ValidateFuture};
+use crate::identity::{
+    AccessTokenValidator, RejectionKind, TokenIdentity, TokenRejection, ValidateFuture,
+};
 use crate::pki::{http_client_trusting, PkiError};
 use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
@@ -99,6 +105,7 @@ struct Claims {
 
 fn reject(reason: impl Into<String>) -> TokenRejection {
     TokenRejection {
+        kind: RejectionKind::NotAccepted,
         reason: reason.into(),
     }
 }
@@ -203,11 +210,14 @@ impl EntraValidator {
         let now = SystemTime::now();
         let expires_at = to_system_time(claims.exp);
         if now >= expires_at + self.clock_skew {
-            return Err(reject(format!(
-                "the token expired at {} (now {})",
-                super::aadsts::iso8601_7(expires_at),
-                super::aadsts::iso8601_7(now)
-            )));
+            return Err(TokenRejection {
+                kind: RejectionKind::Expired,
+                reason: format!(
+                    "the token expired at {} (now {})",
+                    super::aadsts::iso8601_7(expires_at),
+                    super::aadsts::iso8601_7(now)
+                ),
+            });
         }
         if let Some(nbf) = claims.nbf {
             let not_before = to_system_time(nbf);

@@ -4,6 +4,7 @@
 
 use super::session::{Conn, SessionError};
 use super::{blocking, Shared};
+use crate::identity::RejectionKind;
 use crate::sql::{Session, SqlError};
 use crate::tds::collation::SQL_LATIN1_GENERAL_CP1_CI_AS;
 use crate::tds::fedauth_token::FedAuthToken;
@@ -129,7 +130,10 @@ pub(super) async fn authenticate(
         Ok(identity) => identity,
         Err(rejection) => {
             tracing::warn!(%peer, database, reason = %rejection.reason, "login refused: access token rejected");
-            return Ok(Err(messages::login_failed_token()));
+            return Ok(Err(match rejection.kind {
+                RejectionKind::Expired => messages::login_failed_token_expired(),
+                RejectionKind::NotAccepted => messages::login_failed_token_not_accepted(),
+            }));
         }
     };
     let engine = shared.engine.clone();

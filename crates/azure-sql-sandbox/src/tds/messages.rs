@@ -14,14 +14,38 @@ fn message(number: u32, state: u8, severity: u8, text: String) -> SqlError {
     }
 }
 
-/// 18456 for a refused access token. Azure SQL names no principal, whatever the reason (the
-/// reason goes to the server's log).
+/// The principal Azure SQL names in an 18456 for an access-token login.
+const TOKEN_PRINCIPAL: &str = "Login failed for user '<token-identified principal>'.";
+
+/// 18456 for a valid token whose identity has no user in the database (or a login the server
+/// refuses for a reason it does not tell): the plain text, e.g. a managed identity logging in
+/// to `master` (Azure/sql-action#213).
 pub fn login_failed_token() -> SqlError {
+    message(18456, 1, 14, TOKEN_PRINCIPAL.into())
+}
+
+/// 18456 for a token that is genuine but expired, at login or when a session is revalidated:
+/// "Msg 18456, Level 14, State 233 ... Token is expired." (microsoft/azuredatastudio#14497; the
+/// same text at login in microsoft/mssql-jdbc#1944 and dotnet/SqlClient#3245).
+pub fn login_failed_token_expired() -> SqlError {
+    message(
+        18456,
+        233,
+        14,
+        format!("{TOKEN_PRINCIPAL} Token is expired."),
+    )
+}
+
+/// 18456 for a token the server does not take: another tenant or audience, another cloud, not a
+/// token at all (microsoft/vscode-mssql#18966, a sovereign cloud; Azure/azure-sdk-for-python#45216,
+/// a token sent in UTF-8 instead of UTF-16; microsoft/azuredatastudio#21422). No public thread
+/// shows its state: 1, as SQL Server reports 18456 to clients.
+pub fn login_failed_token_not_accepted() -> SqlError {
     message(
         18456,
         1,
         14,
-        "Login failed for user '<token-identified principal>'.".into(),
+        format!("{TOKEN_PRINCIPAL} The server is not currently configured to accept this token."),
     )
 }
 
@@ -220,12 +244,25 @@ mod tests {
     }
 
     #[test]
-    fn the_token_failure_names_no_principal() {
+    fn the_token_failures_name_no_principal_and_say_why() {
         assert_eq!(
             login_failed_token().message,
             "Login failed for user '<token-identified principal>'."
         );
         assert_eq!(login_failed_token().severity, 14);
+        let expired = login_failed_token_expired();
+        assert_eq!(
+            (expired.number, expired.severity, expired.state),
+            (18456, 14, 233)
+        );
+        assert_eq!(
+            expired.message,
+            "Login failed for user '<token-identified principal>'. Token is expired."
+        );
+        assert_eq!(
+            login_failed_token_not_accepted().message,
+            "Login failed for user '<token-identified principal>'. The server is not currently configured to accept this token."
+        );
         assert_eq!(session_token_expired().number, 37396);
     }
 }

@@ -8,8 +8,8 @@
 pub mod raw;
 
 use azure_sql_sandbox::identity::{
-    AccessTokenValidator, Directory, DirectoryEntry, PrincipalKind, TokenIdentity, TokenRejection,
-    ValidateFuture,
+    AccessTokenValidator, Directory, DirectoryEntry, PrincipalKind, RejectionKind, TokenIdentity,
+    TokenRejection, ValidateFuture,
 };
 use azure_sql_sandbox::server::{tls_config, TdsServer, TdsServerOptions};
 use azure_sql_sandbox::sql::Engine;
@@ -174,9 +174,11 @@ impl AccessTokenValidator for TestValidator {
             let identity = self.tokens.lock().expect("lock").get(token).cloned();
             match identity {
                 None => Err(TokenRejection {
+                    kind: RejectionKind::NotAccepted,
                     reason: "IDX10511: signature validation failed (test validator)".into(),
                 }),
                 Some(id) if id.expires_at <= SystemTime::now() => Err(TokenRejection {
+                    kind: RejectionKind::Expired,
                     reason: "IDX10223: lifetime validation failed, the token is expired".into(),
                 }),
                 Some(id) => Ok(id),
