@@ -448,7 +448,14 @@ impl Sandbox {
         )?;
 
         let engine = Engine::new(directory.clone());
-        for database in std::iter::once(&options.database).chain(&options.extra_databases) {
+        // Every Azure SQL server has `master`: logins naming no database land there.
+        let master = sql::MASTER.to_string();
+        let databases = std::iter::once(&options.database).chain(&options.extra_databases);
+        let master_listed = databases
+            .clone()
+            .any(|d| d.eq_ignore_ascii_case(sql::MASTER));
+        let databases = databases.chain((!master_listed).then_some(&master));
+        for database in databases {
             engine
                 .create_database(database)
                 .map_err(|error| SandboxError::Sql {
@@ -479,7 +486,6 @@ impl Sandbox {
             stats: stats.clone(),
             gateway: options.gateway,
             host_name: "localhost".into(),
-            default_database: options.database.clone(),
         })
         .await
         .map_err(SandboxError::Tds)?;

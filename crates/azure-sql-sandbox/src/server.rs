@@ -80,8 +80,6 @@ pub struct TdsServerOptions {
     /// The host name sent in the routing ENVCHANGE (and as the server name in messages);
     /// `localhost`.
     pub host_name: String,
-    /// The database of logins whose LOGIN7 names none.
-    pub default_database: String,
 }
 
 /// Builds the TLS configuration for [`TdsServerOptions::tls`]: this certificate chain and key,
@@ -159,7 +157,6 @@ struct Shared {
     faults: Faults,
     stats: Stats,
     host_name: String,
-    default_database: String,
     strict_tls: TlsAcceptor,
     prelogin_tls: TlsAcceptor,
     next_spid: AtomicU16,
@@ -177,7 +174,6 @@ impl TdsServer {
             faults: options.faults,
             stats: options.stats,
             host_name: options.host_name,
-            default_database: options.default_database,
             next_spid: AtomicU16::new(51),
         });
         let shutdown = CancellationToken::new();

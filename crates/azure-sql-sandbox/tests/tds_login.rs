@@ -168,16 +168,52 @@ async fn sql_login_with_a_wrong_password_gets_18456() {
     assert_eq!(message, format!("Login failed for user '{ADMIN_USER}'."));
 }
 
-#[tokio::test]
-async fn the_database_defaults_when_login7_names_none() {
-    let sandbox = Sandbox::start(false).await;
+/// A tiberius configuration naming no database.
+fn without_database(sandbox: &Sandbox, auth: AuthMethod) -> tiberius::Config {
     let mut config = tiberius::Config::new();
     config.host("localhost");
     config.port(sandbox.server.port());
-    config.authentication(AuthMethod::aad_token(GOOD_TOKEN));
+    config.authentication(auth);
     config.encryption(EncryptionLevel::Required);
     config.trust_cert_ca(sandbox.pki.ca_pem_path.display().to_string());
-    let mut client = connect(config).await.expect("login without a database");
+    config
+}
+
+#[tokio::test]
+async fn a_token_login_naming_no_database_lands_in_master_and_gets_18456() {
+    let sandbox = Sandbox::start(false).await;
+    let err = connect(without_database(
+        &sandbox,
+        AuthMethod::aad_token(GOOD_TOKEN),
+    ))
+    .await
+    .expect_err("the reader has no user in master");
+    let (number, message) = server_error(&err).expect("a server error");
+    assert_eq!(number, 18456);
+    assert_eq!(
+        message,
+        "Login failed for user '<token-identified principal>'."
+    );
+    // Naming master is the same login, and the same answer: not 4060, which clients retry.
+    let mut config = sandbox.token_config(GOOD_TOKEN);
+    config.database("master");
+    let err = connect(config).await.expect_err("no user in master");
+    assert_eq!(server_error(&err).map(|e| e.0), Some(18456));
+    // The token itself was good: with its database named it logs in.
+    connect(sandbox.token_config(GOOD_TOKEN))
+        .await
+        .expect("login to the application database");
+}
+
+#[tokio::test]
+async fn a_sql_login_naming_no_database_lands_in_master() {
+    let sandbox = Sandbox::start(false).await;
+    let mut client = connect(without_database(
+        &sandbox,
+        AuthMethod::sql_server(ADMIN_USER, ADMIN_PASSWORD),
+    ))
+    .await
+    .expect("the server admin logs in to master");
     let row = client
         .simple_query("SELECT DB_NAME()")
         .await
@@ -186,7 +222,7 @@ async fn the_database_defaults_when_login7_names_none() {
         .await
         .expect("row")
         .expect("one row");
-    assert_eq!(row.get::<&str, _>(0), Some(DATABASE));
+    assert_eq!(row.get::<&str, _>(0), Some("master"));
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use super::login::{authenticate, login_response, send_login_failure, Authenticat
 use super::requests::{run_work, SessionState};
 use super::response::{encode_transaction_change, error_response};
 use super::{Role, Shared, HANDSHAKE_TIMEOUT, MAX_LOGIN_MESSAGE, MAX_REQUEST_MESSAGE};
-use crate::sql::Session;
+use crate::sql::{Session, MASTER};
 use crate::tds::batch::SqlBatch;
 use crate::tds::login7::Login7;
 use crate::tds::messages;
@@ -265,8 +265,12 @@ pub(super) async fn run_session(
         login.packet_size
     };
     let packet_size = requested.clamp(*PACKET_SIZE_RANGE.start(), *PACKET_SIZE_RANGE.end());
+    // A LOGIN7 naming no database logs in to the login's default database, which in Azure SQL
+    // is `master` (Learn, USE (Transact-SQL): "If no default database is assigned to the login,
+    // its default database is set to master"); a contained user of an application database has
+    // no user there, so a client that forgets Database= gets 18456 (Azure/sql-action#213).
     let database = if login.database.is_empty() {
-        shared.default_database.clone()
+        MASTER.to_string()
     } else {
         login.database.clone()
     };

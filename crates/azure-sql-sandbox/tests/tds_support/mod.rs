@@ -209,6 +209,8 @@ pub fn engine() -> Engine {
     engine
         .create_database(DATABASE)
         .expect("create the database");
+    // The server's own database, where logins naming none land.
+    engine.create_database("master").expect("create master");
     engine.add_admin_login(ADMIN_USER, ADMIN_PASSWORD);
     engine
         .run_script(DATABASE, SETUP, &[])
@@ -246,7 +248,6 @@ impl Sandbox {
             stats: stats.clone(),
             gateway,
             host_name: "localhost".into(),
-            default_database: DATABASE.into(),
         })
         .await
         .expect("start the TDS server");
