@@ -47,7 +47,7 @@ pub mod stats;
 pub mod tds;
 
 pub use entra::directory::{ManagedIdentity, ServicePrincipal};
-pub use faults::{Faults, TokenEndpointFault};
+pub use faults::{Faults, Revalidation, TokenEndpointFault};
 pub use issuer::{BadToken, Issuer};
 pub use sandbox::{Sandbox, SandboxEnv, SandboxError, SandboxOptions};
 pub use server::{TdsServer, TdsServerOptions};

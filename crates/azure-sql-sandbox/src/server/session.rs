@@ -6,6 +6,7 @@ use super::login::{authenticate, login_response, send_login_failure, Authenticat
 use super::requests::{run_work, SessionState};
 use super::response::{encode_transaction_change, error_response};
 use super::{Role, Shared, HANDSHAKE_TIMEOUT, MAX_LOGIN_MESSAGE, MAX_REQUEST_MESSAGE};
+use crate::faults::Revalidation;
 use crate::sql::{Session, MASTER};
 use crate::tds::batch::SqlBatch;
 use crate::tds::login7::Login7;
@@ -17,7 +18,9 @@ use crate::tds::packet::{
 use crate::tds::prelogin::{negotiate_encryption, Negotiated, PreloginRequest, PreloginResponse};
 use crate::tds::prelogin_tls::PreloginTls;
 use crate::tds::rpc;
-use crate::tds::token::{done_status, Done, DoneKind, EnvChange};
+use crate::tds::token::{
+    done_status, Done, DoneKind, EnvChange, Message as MessageToken, MessageKind,
+};
 use crate::tds::transaction::TmRequest;
 use std::io;
 use std::net::SocketAddr;
@@ -414,10 +417,23 @@ pub(super) async fn serve_requests(
             }
         };
 
-        if shared.faults.revalidate_sessions()
+        let revalidation = shared.faults.revalidation();
+        if revalidation != Revalidation::Off
             && token_expires.is_some_and(|t| t <= SystemTime::now())
         {
-            tracing::info!(peer = %conn.peer, "revalidation: the session's access token has expired");
+            tracing::info!(peer = %conn.peer, ?revalidation, "revalidation: the session's access token has expired");
+            if revalidation == Revalidation::LoginExpired {
+                let mut token = MessageToken::from_sql(
+                    &messages::login_failed_token_expired(),
+                    &shared.host_name,
+                );
+                token.kind = MessageKind::Error;
+                token.encode(&mut out);
+                Done::new(kind, done_status::ERROR | done_status::SRVERROR).encode(&mut out);
+                conn.send(&out).await?;
+                conn.close().await;
+                return Ok(());
+            }
             error_response(
                 &mut out,
                 &shared.host_name,
