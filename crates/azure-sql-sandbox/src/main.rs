@@ -7,7 +7,7 @@
 //! ```
 
 use anyhow::{bail, Context};
-use azure_sql_sandbox::{Sandbox, SandboxOptions};
+use azure_sql_sandbox::{Limits, Sandbox, SandboxOptions};
 use clap::{Args, Parser, Subcommand};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -177,6 +177,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         namespace: args.namespace,
         service_account: args.service_account,
         identity_name: args.identity_name,
+        limits: Limits::default(),
     };
     let sandbox = Sandbox::start(options)
         .await

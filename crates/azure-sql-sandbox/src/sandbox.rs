@@ -17,7 +17,7 @@ use crate::entra::{Entra, EntraError, EntraOptions};
 use crate::faults::Faults;
 use crate::issuer::{Issuer, IssuerError, IssuerOptions, TOKEN_EXCHANGE_AUDIENCE};
 use crate::pki::{Pki, PkiError};
-use crate::server::{TdsServer, TdsServerOptions};
+use crate::server::{Limits, TdsServer, TdsServerOptions};
 use crate::sql::scripts::ScriptError;
 use crate::sql::{self, Engine, SqlError};
 use crate::stats::{Stats, StatsSnapshot};
@@ -57,6 +57,8 @@ pub struct SandboxOptions {
     /// The workload identity's display name (`CREATE USER [..] FROM EXTERNAL PROVIDER`).
     /// Default `customers-identity`.
     pub identity_name: String,
+    /// The SQL endpoint's bounds (login time, request size, connections).
+    pub limits: Limits,
 }
 
 impl Default for SandboxOptions {
@@ -72,6 +74,7 @@ impl Default for SandboxOptions {
             namespace: "customers".into(),
             service_account: "customers".into(),
             identity_name: "customers-identity".into(),
+            limits: Limits::default(),
         }
     }
 }
@@ -486,6 +489,7 @@ impl Sandbox {
             stats: stats.clone(),
             gateway: options.gateway,
             host_name: "localhost".into(),
+            limits: options.limits.clone(),
         })
         .await
         .map_err(SandboxError::Tds)?;

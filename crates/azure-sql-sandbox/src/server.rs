@@ -51,10 +51,28 @@ pub const TDS8_ALPN: &[u8] = b"tds/8.0";
 
 /// Largest PRELOGIN or LOGIN7 message accepted (MS-TDS caps LOGIN7 at 128 KiB).
 const MAX_LOGIN_MESSAGE: usize = 128 * 1024;
-/// Largest request (SQL batch or RPC, PLP parameters included) accepted.
-const MAX_REQUEST_MESSAGE: usize = 64 * 1024 * 1024;
-/// How long a client may take from connecting to sending its LOGIN7.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The bounds a server keeps so that a slow, stalled or hostile client cannot hold its memory or
+/// its sessions. `Default` gives what `serve` runs with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// How long a client may take from connecting to a complete login: PRELOGIN, TLS, LOGIN7
+    /// and, in the ADAL/MSAL workflow, the FEDAUTH token after the server's FEDAUTHINFO.
+    /// Default 60 s. Past it the server closes the connection.
+    pub login_timeout: Duration,
+    /// Largest request message (SQL batch or RPC, PLP parameters included) a session may send,
+    /// in bytes. Default 64 MiB. A larger one gets error 4002 and the connection is closed.
+    pub max_request_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            login_timeout: Duration::from_secs(60),
+            max_request_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
 
 /// Everything the TDS server needs.
 ///
@@ -80,6 +98,8 @@ pub struct TdsServerOptions {
     /// The host name sent in the routing ENVCHANGE (and as the server name in messages);
     /// `localhost`.
     pub host_name: String,
+    /// The server's bounds.
+    pub limits: Limits,
 }
 
 /// Builds the TLS configuration for [`TdsServerOptions::tls`]: this certificate chain and key,
@@ -157,6 +177,7 @@ struct Shared {
     faults: Faults,
     stats: Stats,
     host_name: String,
+    limits: Limits,
     strict_tls: TlsAcceptor,
     prelogin_tls: TlsAcceptor,
     next_spid: AtomicU16,
@@ -174,6 +195,7 @@ impl TdsServer {
             faults: options.faults,
             stats: options.stats,
             host_name: options.host_name,
+            limits: options.limits,
             next_spid: AtomicU16::new(51),
         });
         let shutdown = CancellationToken::new();

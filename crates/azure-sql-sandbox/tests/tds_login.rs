@@ -30,6 +30,36 @@ async fn token_login_over_tds74_reads_the_customers() {
 }
 
 #[tokio::test]
+async fn loginack_says_tds_8_on_a_tds_8_login_and_7_4_otherwise() {
+    use azure_sql_sandbox::tds::packet::MessageType;
+    use tds_support::raw::*;
+    let sandbox = Sandbox::start(false).await;
+    let version_of = |answer: &[u8]| {
+        let at = answer.iter().position(|b| *b == 0xAD).expect("LOGINACK");
+        u32::from_be_bytes([
+            answer[at + 4],
+            answer[at + 5],
+            answer[at + 6],
+            answer[at + 7],
+        ])
+    };
+    // TLS first, and a LOGIN7 offering TDS 8.0 (0x08000000), then one offering 7.4.
+    for (offered, acknowledged) in [(0x0800_0000u32, 0x0800_0000u32), (0x7400_0004, 0x7400_0004)] {
+        let mut raw = strict(&sandbox).await;
+        raw.send(MessageType::PRELOGIN, &prelogin())
+            .await
+            .expect("prelogin");
+        raw.response().await.expect("answer");
+        let mut login = login7(ADMIN_USER, ADMIN_PASSWORD, DATABASE, None);
+        login[4..8].copy_from_slice(&offered.to_le_bytes());
+        raw.send(MessageType::LOGIN7, &login).await.expect("login");
+        let answer = raw.response().await.expect("answer");
+        assert_eq!(first_error(&answer), None);
+        assert_eq!(version_of(&answer), acknowledged, "offered {offered:08X}");
+    }
+}
+
+#[tokio::test]
 async fn token_login_over_tds8_strict() {
     let sandbox = Sandbox::start(false).await;
     let config = sandbox.config(

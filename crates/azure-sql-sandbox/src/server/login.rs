@@ -2,7 +2,7 @@
 //! workflow, after FEDAUTHINFO — or a SQL login), the failures Azure SQL gives, and the answer a
 //! successful login gets, in SQL Server's order (with the gateway's routing ENVCHANGE).
 
-use super::session::{Conn, SessionError};
+use super::session::{Conn, Prelogin, SessionError};
 use super::{blocking, Shared};
 use crate::identity::RejectionKind;
 use crate::sql::{Session, SqlError};
@@ -11,7 +11,6 @@ use crate::tds::fedauth_token::FedAuthToken;
 use crate::tds::login7::{self, FedAuthLibrary, Login7};
 use crate::tds::messages;
 use crate::tds::packet::{MessageType, DEFAULT_PACKET_SIZE};
-use crate::tds::prelogin::PreloginRequest;
 use crate::tds::token::{
     done_status, Done, DoneKind, EnvChange, FeatureAck, FeatureExtAck, FedAuthInfo, LoginAck,
     Message as MessageToken, MessageKind,
@@ -51,9 +50,10 @@ pub(super) async fn send_login_failure(
 pub(super) async fn authenticate(
     shared: &Shared,
     conn: &mut Conn,
-    prelogin: &PreloginRequest,
+    prelogin: &Prelogin,
     login: &Login7,
     database: &str,
+    deadline: tokio::time::Instant,
 ) -> Result<Result<(Session, Authenticated), SqlError>, SessionError> {
     let peer = conn.peer;
     if let Some(number) = shared.faults.take_failed_login() {
@@ -84,14 +84,20 @@ pub(super) async fn authenticate(
     };
 
     // MS-TDS 3.3.5.2: fFedAuthEcho must match the server's FEDAUTHREQUIRED answer.
-    if fed.echo != prelogin.fed_auth_required {
+    if fed.echo != prelogin.request.fed_auth_required {
         tracing::warn!(%peer, echo = fed.echo, "FEDAUTH echo does not match the PRELOGIN answer");
         return Ok(Err(messages::protocol_error(
             "The FEDAUTH fFedAuthEcho bit does not match the server's FEDAUTHREQUIRED answer.",
         )));
     }
     let token = match &fed.library {
-        FedAuthLibrary::SecurityToken { token, .. } => token.clone(),
+        FedAuthLibrary::SecurityToken { token, nonce } => {
+            if let Err(e) = check_nonce_echo(prelogin, *nonce) {
+                tracing::warn!(%peer, "the FEDAUTH nonce does not echo the PRELOGIN answer");
+                return Ok(Err(e));
+            }
+            token.clone()
+        }
         FedAuthLibrary::Msal { workflow } => {
             // Tell the client where to get a token and for what, then wait for it.
             let Some(sts_url) = shared.validator.sts_url() else {
@@ -105,7 +111,16 @@ pub(super) async fn authenticate(
             }
             .encode(&mut out);
             conn.send(&out).await?;
-            let Some(message) = conn.next().await? else {
+            // The token comes within the login's time limit, or the connection is closed.
+            let next = tokio::time::timeout_at(deadline, conn.next())
+                .await
+                .map_err(|_| {
+                    SessionError::Protocol(
+                        "the client did not send its FEDAUTH token within the login time limit"
+                            .into(),
+                    )
+                })?;
+            let Some(message) = next? else {
                 return Err(SessionError::Protocol(
                     "the client left before sending its token".into(),
                 ));
@@ -117,7 +132,13 @@ pub(super) async fn authenticate(
                 ))));
             }
             match FedAuthToken::parse(&message.payload) {
-                Ok(parsed) => parsed.token,
+                Ok(parsed) => {
+                    if let Err(e) = check_nonce_echo(prelogin, parsed.nonce) {
+                        tracing::warn!(%peer, "the FEDAUTH token's nonce does not echo the PRELOGIN answer");
+                        return Ok(Err(e));
+                    }
+                    parsed.token
+                }
                 Err(e) => return Ok(Err(messages::protocol_error(&e.to_string()))),
             }
         }
@@ -155,6 +176,26 @@ pub(super) async fn authenticate(
     }))
 }
 
+/// MS-TDS 2.2.6.4 (FEDAUTH, security-token library) and 2.2.6.3 (the FEDAUTH message): "If the
+/// server provided a nonce in the pre-login exchange, the client MUST echo the nonce back to the
+/// server in this field. If the server did not provide a nonce ..., this field MUST NOT be
+/// included." A login whose echo differs is refused like one whose fFedAuthEcho bit differs.
+fn check_nonce_echo(prelogin: &Prelogin, echoed: Option<[u8; 32]>) -> Result<(), SqlError> {
+    match (prelogin.server_nonce, echoed) {
+        (Some(sent), Some(echo)) if sent == echo => Ok(()),
+        (None, None) => Ok(()),
+        (Some(_), Some(_)) => Err(messages::protocol_error(
+            "The FEDAUTH nonce is not the nonce of the server's PRELOGIN answer.",
+        )),
+        (Some(_), None) => Err(messages::protocol_error(
+            "The FEDAUTH data does not echo the nonce of the server's PRELOGIN answer.",
+        )),
+        (None, Some(_)) => Err(messages::protocol_error(
+            "The FEDAUTH data carries a nonce, but the server's PRELOGIN answer sent none.",
+        )),
+    }
+}
+
 /// What SQL Server sends after a successful login, in its order; the gateway adds the routing
 /// ENVCHANGE after LOGINACK and before FEATUREEXTACK, as Azure's gateway does.
 pub(super) fn login_response(
@@ -164,6 +205,7 @@ pub(super) fn login_response(
     packet_size: u32,
     fedauth_ack: Option<Vec<u8>>,
     routing: Option<u16>,
+    client_tds_version: u32,
 ) {
     let info = |number, state, text: String| MessageToken {
         kind: MessageKind::Info,
@@ -196,7 +238,7 @@ pub(super) fn login_response(
     }
     .encode(out);
     info(5703, 1, "Changed language setting to us_english.".into()).encode(out);
-    LoginAck::azure_sql().encode(out);
+    LoginAck::azure_sql(client_tds_version).encode(out);
     EnvChange::PacketSize {
         new: packet_size,
         old: DEFAULT_PACKET_SIZE as u32,

@@ -5,7 +5,7 @@
 use super::login::{authenticate, login_response, send_login_failure, Authenticated};
 use super::requests::{run_work, SessionState};
 use super::response::{encode_transaction_change, error_response};
-use super::{Role, Shared, HANDSHAKE_TIMEOUT, MAX_LOGIN_MESSAGE, MAX_REQUEST_MESSAGE};
+use super::{Role, Shared, MAX_LOGIN_MESSAGE};
 use crate::faults::Revalidation;
 use crate::sql::{Session, MASTER};
 use crate::tds::batch::SqlBatch;
@@ -125,6 +125,14 @@ pub(super) async fn write_raw<S: AsyncWrite + Unpin>(
     io.flush().await
 }
 
+/// What the PRELOGIN exchange settled, for the login that follows.
+pub(super) struct Prelogin {
+    /// What the client sent.
+    pub(super) request: PreloginRequest,
+    /// The nonce the server answered with, which a FEDAUTH login must echo.
+    pub(super) server_nonce: Option<[u8; 32]>,
+}
+
 pub(super) fn prelogin_answer(request: &PreloginRequest) -> (PreloginResponse, Negotiated) {
     let (encryption, negotiated) = negotiate_encryption(request.encryption);
     let response = PreloginResponse {
@@ -136,13 +144,13 @@ pub(super) fn prelogin_answer(request: &PreloginRequest) -> (PreloginResponse, N
     (response, negotiated)
 }
 
-/// PRELOGIN and TLS, both ways; returns the encrypted connection and the client's PRELOGIN.
+/// PRELOGIN and TLS, both ways; returns the encrypted connection and what PRELOGIN settled.
 pub(super) async fn handshake(
     shared: &Shared,
     mut tcp: TcpStream,
     peer: SocketAddr,
     spid: u16,
-) -> Result<Option<(Conn, PreloginRequest)>, SessionError> {
+) -> Result<Option<(Conn, Prelogin)>, SessionError> {
     let mut first = [0u8; 1];
     if tcp.peek(&mut first).await? == 0 {
         return Ok(None);
@@ -172,7 +180,11 @@ pub(super) async fn handshake(
                 packet_size: DEFAULT_PACKET_SIZE,
                 peer,
             };
-            Ok(Some((conn, request)))
+            let prelogin = Prelogin {
+                request,
+                server_nonce: response.nonce,
+            };
+            Ok(Some((conn, prelogin)))
         }
         0x12 => {
             // TDS 7.x: PRELOGIN in the clear, then TLS inside PRELOGIN packets.
@@ -207,7 +219,11 @@ pub(super) async fn handshake(
                 packet_size: DEFAULT_PACKET_SIZE,
                 peer,
             };
-            Ok(Some((conn, request)))
+            let prelogin = Prelogin {
+                request,
+                server_nonce: response.nonce,
+            };
+            Ok(Some((conn, prelogin)))
         }
         other => Err(SessionError::Protocol(format!(
             "the first byte 0x{other:02X} is neither a PRELOGIN packet nor a TLS handshake"
@@ -234,12 +250,15 @@ pub(super) async fn run_session(
         };
         Ok::<_, SessionError>(Some((conn, prelogin, login)))
     };
-    let Some((mut conn, prelogin, login)) =
-        tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake_and_login)
-            .await
-            .map_err(|_| {
-                SessionError::Protocol("the client did not log in within 60 s".into())
-            })??
+    let login_timeout = shared.limits.login_timeout;
+    let deadline = tokio::time::Instant::now() + login_timeout;
+    let Some((mut conn, prelogin, login)) = tokio::time::timeout_at(deadline, handshake_and_login)
+        .await
+        .map_err(|_| {
+            SessionError::Protocol(format!(
+                "the client did not log in within {login_timeout:?}"
+            ))
+        })??
     else {
         return Ok(());
     };
@@ -279,7 +298,7 @@ pub(super) async fn run_session(
     };
 
     let (session, auth) =
-        match authenticate(shared, &mut conn, &prelogin, &login, &database).await? {
+        match authenticate(shared, &mut conn, &prelogin, &login, &database, deadline).await? {
             Ok(ok) => ok,
             Err(error) => {
                 shared.stats.logins_failed();
@@ -288,9 +307,18 @@ pub(super) async fn run_session(
             }
         };
 
-    // SqlClient requires the FEDAUTH acknowledgement to carry no data, for both libraries.
+    // MS-TDS 2.2.7.11: the FEDAUTH acknowledgement carries the nonce the client sent in its
+    // PRELOGIN, and nothing when it sent none, which is what SqlClient (which sends none)
+    // requires: it refuses an acknowledgement with data (SqlConnectionInternal.OnFeatureExtAck,
+    // FedAuthFeatureAckContainsExtraData).
     let fedauth_ack = match &auth {
-        Authenticated::Token { .. } => Some(Vec::new()),
+        Authenticated::Token { .. } => Some(
+            prelogin
+                .request
+                .nonce
+                .map(|n| n.to_vec())
+                .unwrap_or_default(),
+        ),
         Authenticated::Sql => None,
     };
     let routing = match role {
@@ -305,6 +333,7 @@ pub(super) async fn run_session(
         packet_size,
         fedauth_ack,
         routing,
+        login.tds_version,
     );
     conn.send(&response).await?;
 
@@ -317,7 +346,7 @@ pub(super) async fn run_session(
     shared.stats.logins_ok();
     tracing::info!(%peer, spid, database = %session.database, user = %session.user, "login succeeded");
     conn.packet_size = packet_size as usize;
-    conn.reader.set_max_message(MAX_REQUEST_MESSAGE);
+    conn.reader.set_max_message(shared.limits.max_request_bytes);
     let token_expires = match auth {
         Authenticated::Token { expires_at } => Some(expires_at),
         Authenticated::Sql => None,

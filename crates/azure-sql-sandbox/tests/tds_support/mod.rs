@@ -13,7 +13,7 @@ use azure_sql_sandbox::identity::{
 };
 use azure_sql_sandbox::server::{tls_config, TdsServer, TdsServerOptions};
 use azure_sql_sandbox::sql::Engine;
-use azure_sql_sandbox::{Faults, Stats};
+use azure_sql_sandbox::{Faults, Limits, Stats};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
@@ -224,6 +224,10 @@ impl Sandbox {
     }
 
     pub async fn start_with(gateway: bool, engine: Engine) -> Sandbox {
+        Self::start_with_limits(gateway, engine, Limits::default()).await
+    }
+
+    pub async fn start_with_limits(gateway: bool, engine: Engine, limits: Limits) -> Sandbox {
         init_tracing();
         let pki = TestPki::generate();
         let validator = Arc::new(TestValidator::default());
@@ -248,6 +252,7 @@ impl Sandbox {
             stats: stats.clone(),
             gateway,
             host_name: "localhost".into(),
+            limits,
         })
         .await
         .expect("start the TDS server");
