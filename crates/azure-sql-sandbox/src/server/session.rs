@@ -384,6 +384,7 @@ pub(super) async fn serve_requests(
                     &shared.host_name,
                     &messages::protocol_error(&e.to_string()),
                     DoneKind::Done,
+                    false,
                 );
                 conn.send(&out).await?;
                 return Ok(());
@@ -432,7 +433,7 @@ pub(super) async fn serve_requests(
                     other.name(),
                     other.0
                 ));
-                error_response(&mut out, &shared.host_name, &e, DoneKind::Done);
+                error_response(&mut out, &shared.host_name, &e, DoneKind::Done, false);
                 conn.send(&out).await?;
                 return Ok(());
             }
@@ -440,7 +441,8 @@ pub(super) async fn serve_requests(
         let work = match work {
             Ok(work) => work,
             Err(error) => {
-                error_response(&mut out, &shared.host_name, &error, kind);
+                let open = state.session.transaction_count() > 0;
+                error_response(&mut out, &shared.host_name, &error, kind, open);
                 conn.send(&out).await?;
                 continue;
             }
@@ -468,6 +470,7 @@ pub(super) async fn serve_requests(
                 &shared.host_name,
                 &messages::session_token_expired(),
                 kind,
+                state.session.transaction_count() > 0,
             );
             conn.send(&out).await?;
             continue;
