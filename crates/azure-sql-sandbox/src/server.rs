@@ -42,6 +42,7 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -63,6 +64,13 @@ pub struct Limits {
     /// Largest request message (SQL batch or RPC, PLP parameters included) a session may send,
     /// in bytes. Default 64 MiB. A larger one gets error 4002 and the connection is closed.
     pub max_request_bytes: usize,
+    /// TCP connections open at once, in any state (both listeners of a gateway count). Default
+    /// 4096, well under Azure SQL's 30,000 sessions of a vCore database but above what a pool of
+    /// a thousand connections opens through the gateway. Past it a connection gets, at its
+    /// LOGIN7, Azure SQL's session-limit error (10928, Resource ID 2), which clients retry; the
+    /// connections being refused so are bounded too ([`REFUSALS_AT_ONCE`]), beyond them a
+    /// connection is closed at once.
+    pub max_connections: usize,
 }
 
 impl Default for Limits {
@@ -70,9 +78,15 @@ impl Default for Limits {
         Limits {
             login_timeout: Duration::from_secs(60),
             max_request_bytes: 64 * 1024 * 1024,
+            max_connections: 4096,
         }
     }
 }
+
+/// How many connections past [`Limits::max_connections`] are answered with 10928 at once.
+pub const REFUSALS_AT_ONCE: usize = 64;
+/// How long a connection past the limit may take to send its LOGIN7 before it is closed.
+const REFUSAL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Everything the TDS server needs.
 ///
@@ -178,6 +192,8 @@ struct Shared {
     stats: Stats,
     host_name: String,
     limits: Limits,
+    connections: Arc<Semaphore>,
+    refusals: Arc<Semaphore>,
     strict_tls: TlsAcceptor,
     prelogin_tls: TlsAcceptor,
     next_spid: AtomicU16,
@@ -195,6 +211,8 @@ impl TdsServer {
             faults: options.faults,
             stats: options.stats,
             host_name: options.host_name,
+            connections: Arc::new(Semaphore::new(options.limits.max_connections)),
+            refusals: Arc::new(Semaphore::new(REFUSALS_AT_ONCE)),
             limits: options.limits,
             next_spid: AtomicU16::new(51),
         });
@@ -290,18 +308,38 @@ fn spawn_accept_loop(
                         drop(tcp);
                         continue;
                     }
+                    let admitted = shared.connections.clone().try_acquire_owned().ok();
+                    let refusal = match admitted {
+                        Some(_) => None,
+                        None => match shared.refusals.clone().try_acquire_owned() {
+                            Ok(permit) => Some(permit),
+                            Err(_) => {
+                                tracing::warn!(%peer, "connection limit reached and refusals busy: closing the connection");
+                                let _ = tcp.set_zero_linger();
+                                drop(tcp);
+                                continue;
+                            }
+                        },
+                    };
                     let shared = shared.clone();
                     let shutdown = shutdown.clone();
                     tracker_inner.spawn(async move {
                         let _open = shared.stats.session_opened();
                         let spid = shared.next_spid.fetch_add(1, Ordering::Relaxed);
-                        tokio::select! {
-                            _ = shutdown.cancelled() => {}
-                            result = session::run_session(&shared, role, tcp, peer, spid) => {
-                                if let Err(error) = result {
-                                    tracing::debug!(%peer, spid, %error, "session ended with an error");
-                                }
+                        let result = if let Some(_refusal) = refusal {
+                            tokio::select! {
+                                _ = shutdown.cancelled() => Ok(()),
+                                r = session::refuse_over_limit(&shared, tcp, peer, spid) => r,
                             }
+                        } else {
+                            let _admitted = admitted;
+                            tokio::select! {
+                                _ = shutdown.cancelled() => Ok(()),
+                                r = session::run_session(&shared, role, tcp, peer, spid) => r,
+                            }
+                        };
+                        if let Err(error) = result {
+                            tracing::debug!(%peer, spid, %error, "session ended with an error");
                         }
                     });
                 }

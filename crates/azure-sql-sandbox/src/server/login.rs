@@ -3,7 +3,7 @@
 //! successful login gets, in SQL Server's order (with the gateway's routing ENVCHANGE).
 
 use super::session::{Conn, Prelogin, SessionError};
-use super::{blocking, Shared};
+use super::Shared;
 use crate::identity::RejectionKind;
 use crate::sql::{Session, SqlError};
 use crate::tds::collation::SQL_LATIN1_GENERAL_CP1_CI_AS;
@@ -71,12 +71,12 @@ pub(super) async fn authenticate(
             tracing::warn!(%peer, "integrated (Windows) authentication is not offered");
             return Ok(Err(messages::integrated_auth_not_supported()));
         }
-        let engine = shared.engine.clone();
-        let db = database.to_string();
-        let user = login.user_name.clone();
-        let password = login.password.clone();
-        let session = blocking(move || engine.login_sql(Some(&db), &user, password.expose())).await;
-        let session = session.and_then(|s| s);
+        // Logging in reads only the committed principals in memory: it runs here, not on the
+        // blocking pool, where requests waiting for SQLite's write lock could hold it up.
+        let session =
+            shared
+                .engine
+                .login_sql(Some(database), &login.user_name, login.password.expose());
         if let Err(e) = &session {
             tracing::warn!(%peer, database, user = %login.user_name, number = e.number, "SQL login refused");
         }
@@ -157,12 +157,8 @@ pub(super) async fn authenticate(
             }));
         }
     };
-    let engine = shared.engine.clone();
-    let db = database.to_string();
-    let who = identity.clone();
-    let session = blocking(move || engine.login_external(&db, &who))
-        .await
-        .and_then(|s| s);
+    // In memory, as for SQL logins above.
+    let session = shared.engine.login_external(database, &identity);
     if let Err(e) = &session {
         tracing::warn!(%peer, database, number = e.number, object_id = %identity.object_id, "login refused by the database");
     }

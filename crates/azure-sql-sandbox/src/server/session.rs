@@ -5,7 +5,7 @@
 use super::login::{authenticate, login_response, send_login_failure, Authenticated};
 use super::requests::{run_work, SessionState};
 use super::response::{encode_transaction_change, error_response};
-use super::{Role, Shared, MAX_LOGIN_MESSAGE};
+use super::{Role, Shared, MAX_LOGIN_MESSAGE, REFUSAL_TIMEOUT};
 use crate::faults::Revalidation;
 use crate::sql::{Session, MASTER};
 use crate::tds::batch::SqlBatch;
@@ -352,6 +352,36 @@ pub(super) async fn run_session(
         Authenticated::Sql => None,
     };
     serve_requests(shared, conn, session, token_expires).await
+}
+
+/// A connection past [`super::Limits::max_connections`]: PRELOGIN, TLS and LOGIN7 as usual
+/// (within a short time), then Azure SQL's session-limit error instead of a login, and close.
+pub(super) async fn refuse_over_limit(
+    shared: &Shared,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    spid: u16,
+) -> Result<(), SessionError> {
+    let _ = tcp.set_nodelay(true);
+    let limit = shared.limits.max_connections;
+    let reach_login7 = async {
+        let Some((mut conn, _)) = handshake(shared, tcp, peer, spid).await? else {
+            return Ok(None);
+        };
+        let login = read_message(&mut conn.reader, &mut conn.stream, MessageType::LOGIN7).await?;
+        Ok::<_, SessionError>(login.map(|_| conn))
+    };
+    let wait = REFUSAL_TIMEOUT.min(shared.limits.login_timeout);
+    let conn = tokio::time::timeout(wait, reach_login7)
+        .await
+        .map_err(|_| SessionError::Protocol(format!("no LOGIN7 within {wait:?}")))??;
+    if let Some(mut conn) = conn {
+        tracing::warn!(%peer, limit, "session limit reached: refusing the login with 10928");
+        shared.stats.logins_failed();
+        send_login_failure(&mut conn, shared, &messages::session_limit(limit)).await?;
+        conn.close().await;
+    }
+    Ok(())
 }
 
 /// A parsed request.

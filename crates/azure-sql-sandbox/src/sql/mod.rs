@@ -420,6 +420,12 @@ impl Engine {
         Some(ConnectionCounts { open, idle })
     }
 
+    /// How many statements of a database have found its write lock taken and waited for it
+    /// (`None`: no such database).
+    pub fn lock_waits(&self, database: &str) -> Option<u64> {
+        Some(self.database(database)?.lock_waits())
+    }
+
     /// Whether a database of that name exists (case-insensitive).
     pub fn has_database(&self, name: &str) -> bool {
         self.database(name).is_some()

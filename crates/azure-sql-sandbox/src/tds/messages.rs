@@ -77,6 +77,21 @@ pub fn session_token_expired() -> SqlError {
     )
 }
 
+/// 10928 with Resource ID 2: the server has `limit` sessions open already (Learn,
+/// troubleshoot-common-errors-issues: "Resource ID: %d. The %s limit for the database is %d and
+/// has been reached. ... When Resource ID = 2, this indicates the session limit has been
+/// reached", severity 20). Clients retry it as transient.
+pub fn session_limit(limit: usize) -> SqlError {
+    message(
+        10928,
+        1,
+        20,
+        format!(
+            "Resource ID : 2. The session limit for the database is {limit} and has been reached. See 'http://go.microsoft.com/fwlink/?LinkId=267637' for assistance."
+        ),
+    )
+}
+
 /// A malformed request (the framing held, the content did not): SQL Server's 4002 family.
 pub fn protocol_error(detail: &str) -> SqlError {
     message(
@@ -186,14 +201,16 @@ pub fn login_error(number: u32, database: &str, server: &str, trace_id: &str) ->
             "Login to read-secondary failed due to long wait on 'HADR_DATABASE_WAIT_FOR_TRANSITION_TO_VERSIONING'. The replica is not available for login because row versions are missing for transactions that were in-flight when the replica was recycled. The issue can be resolved by rolling back or committing the active transactions on the primary replica. Occurrences of this condition can be minimized by avoiding long write transactions on the primary."
                 .into(),
         ),
+        // Learn, "Troubleshoot common connection issues to Azure SQL Database", resource
+        // governance errors: both severity 20, Resource ID 1 for workers.
         10928 => (
-            16,
-            "Resource ID: 1. The request limit for the database is 30 and has been reached. See 'https://docs.microsoft.com/azure/azure-sql/database/resource-limits-logical-server' for assistance."
+            20,
+            "Resource ID : 1. The request limit for the database is 30 and has been reached. See 'http://go.microsoft.com/fwlink/?LinkId=267637' for assistance."
                 .into(),
         ),
         10929 => (
-            16,
-            "Resource ID: 1. The request minimum guarantee is 0, maximum limit is 30, and the current usage for the database is 30. However, the server is currently too busy to support requests greater than 0 for this database. See 'https://docs.microsoft.com/azure/azure-sql/database/resource-limits-logical-server' for assistance. Otherwise, please try again later."
+            20,
+            "Resource ID : 1. The request minimum guarantee is 0, maximum limit is 30, and the current usage for the database is 30. However, the server is currently too busy to support requests greater than 0 for this database. See 'http://go.microsoft.com/fwlink/?LinkId=267637' for assistance. Otherwise, please try again later."
                 .into(),
         ),
         42108 => (
@@ -264,5 +281,10 @@ mod tests {
             "Login failed for user '<token-identified principal>'. The server is not currently configured to accept this token."
         );
         assert_eq!(session_token_expired().number, 37396);
+        let limit = session_limit(300);
+        assert_eq!((limit.number, limit.severity), (10928, 20));
+        assert!(limit.message.starts_with(
+            "Resource ID : 2. The session limit for the database is 300 and has been reached."
+        ));
     }
 }
