@@ -78,7 +78,7 @@ pub use config::{Authentication, Config, ConfigError, Encrypt, Secret};
 pub use connect::{connect, Connector};
 pub use connection::{Client, Connection, QueryStream};
 pub use credential::TokenProvider;
-pub use error::{Error, Result, TimeoutKind, TokenFailure};
+pub use error::{Error, LoginFailureReason, Result, TimeoutKind, TokenFailure};
 pub use pool::{Manager, Pool, PoolBuilder, PoolState, PooledConnection};
 pub use token::{
     Margins, RefreshOutcome, RefreshRecord, RenewalPolicy, Token, TokenSource, TokenState,
