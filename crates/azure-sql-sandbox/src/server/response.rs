@@ -312,7 +312,7 @@ mod tests {
         let mut at = 0;
         while at < out.len() {
             match out[at] {
-                0xFD | 0xFE | 0xFF => {
+                0xFD..=0xFF => {
                     statuses.push(u16::from_le_bytes([out[at + 1], out[at + 2]]));
                     at += 13;
                 }
