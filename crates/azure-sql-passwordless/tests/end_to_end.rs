@@ -491,21 +491,13 @@ async fn two_pools_on_two_databases_share_one_token_source() {
 
 // ---- what each refusal tells the user -----------------------------------------------------
 
-/// A workload-identity configuration for the sandbox from `connection_string`, as `config_for`
-/// makes it from the sandbox's own.
+/// `connection_string` set up for the sandbox (the workload identity's `User Id` unless it names
+/// its own), without retries.
 fn sandbox_config(t: &common::SandboxTarget, connection_string: &str) -> Config {
-    let env = t.sandbox.env();
-    let mut config: Config = connection_string.parse().expect("parses");
-    config
-        .trust_root_certificate_file(&env.ca_pem_path)
-        .expect("the sandbox CA reads");
-    config
-        .tenant_id(&env.tenant_id)
-        .authority_host(&env.authority_host)
-        .federated_token_file(&env.federated_token_file)
-        .connect_retry_count(0);
+    let mut config = common::config_from(&t.sandbox, connection_string);
+    config.connect_retry_count(0);
     if config.get_authentication() != azure_sql_passwordless::Authentication::ServicePrincipal {
-        config.user_id(&env.client_id);
+        config.user_id(&t.sandbox.env().client_id);
     }
     config
 }

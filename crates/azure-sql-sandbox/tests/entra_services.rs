@@ -158,6 +158,25 @@ impl World {
         ]
     }
 
+    /// An assertion claiming `issuer` (signed with the Kubernetes issuer's key), and a federated
+    /// credential that trusts `issuer` with the pod's subject and audience.
+    fn trusted_assertion_from(&self, issuer: &str) -> String {
+        self.directory
+            .add_federated_credential(
+                &self.app.client_id,
+                FederatedCredential {
+                    name: format!("trust-{}", uuid::Uuid::new_v4().simple()),
+                    issuer: issuer.into(),
+                    subject: self.issuer.subject(),
+                    audiences: vec![TOKEN_EXCHANGE_AUDIENCE.into()],
+                },
+            )
+            .unwrap();
+        let mut spec = self.issuer.token_spec();
+        spec.issuer = issuer.into();
+        self.issuer.mint_with(&spec).unwrap()
+    }
+
     async fn post(&self, tenant: &str, pairs: &[(&str, &str)]) -> (u16, Value) {
         let response = self
             .http
@@ -648,21 +667,7 @@ async fn an_issuer_whose_discovery_document_names_another_issuer_is_refused_with
     // A cluster whose tokens say `iss` without the trailing slash its discovery document (and
     // every AKS issuer) carries, and a federated credential written the same way: the credential
     // matches, but the issuer's metadata is not this issuer's.
-    let bare = w.issuer.url().trim_end_matches('/').to_string();
-    w.directory
-        .add_federated_credential(
-            &w.app.client_id,
-            FederatedCredential {
-                name: "no-slash".into(),
-                issuer: bare.clone(),
-                subject: w.issuer.subject(),
-                audiences: vec![TOKEN_EXCHANGE_AUDIENCE.into()],
-            },
-        )
-        .unwrap();
-    let mut spec = w.issuer.token_spec();
-    spec.issuer = bare;
-    let assertion = w.issuer.mint_with(&spec).unwrap();
+    let assertion = w.trusted_assertion_from(w.issuer.url().trim_end_matches('/'));
     let (status, body) = w.exchange(&assertion).await;
     let description = assert_refusal(status, &body, 400, 50166);
     assert!(
@@ -685,21 +690,7 @@ async fn an_unreachable_issuer_is_refused_with_50166() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let gone = format!("https://localhost:{port}/gone/");
-    w.directory
-        .add_federated_credential(
-            &w.app.client_id,
-            FederatedCredential {
-                name: "gone".into(),
-                issuer: gone.clone(),
-                subject: w.issuer.subject(),
-                audiences: vec![TOKEN_EXCHANGE_AUDIENCE.into()],
-            },
-        )
-        .unwrap();
-    let mut spec = w.issuer.token_spec();
-    spec.issuer = gone;
-    let assertion = w.issuer.mint_with(&spec).unwrap();
+    let assertion = w.trusted_assertion_from(&format!("https://localhost:{port}/gone/"));
     let (status, body) = w.exchange(&assertion).await;
     let description = assert_refusal(status, &body, 400, 50166);
     assert!(

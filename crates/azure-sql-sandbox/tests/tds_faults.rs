@@ -4,6 +4,7 @@
 
 mod tds_support;
 
+use azure_sql_sandbox::Revalidation;
 use std::time::{Duration, Instant};
 use tds_support::*;
 
@@ -149,9 +150,12 @@ async fn a_reset_mid_response_breaks_that_connection_only() {
     assert_eq!(customer_ids(&mut client).await.expect("query").len(), 5);
 }
 
-#[tokio::test]
-async fn revalidation_fails_requests_once_the_login_token_expires() {
-    let sandbox = Sandbox::start(false).await;
+/// A session logged in with a token living 1.5 s, queried once while it is valid, with the
+/// server revalidating sessions `how`; returns the client and when its token expires.
+async fn revalidated_session(
+    sandbox: &Sandbox,
+    how: Revalidation,
+) -> (TdsClient, tokio::time::Instant) {
     let lifetime = Duration::from_millis(1500);
     let expires = tokio::time::Instant::now() + lifetime;
     sandbox
@@ -160,12 +164,18 @@ async fn revalidation_fails_requests_once_the_login_token_expires() {
     let mut client = connect(sandbox.token_config("short-lived"))
         .await
         .expect("login");
-    sandbox.faults.set_revalidate_sessions(true);
+    sandbox.faults.set_revalidation(how);
     assert_eq!(
         customer_ids(&mut client).await.expect("still valid").len(),
         5
     );
+    (client, expires)
+}
 
+#[tokio::test]
+async fn revalidation_fails_requests_once_the_login_token_expires() {
+    let sandbox = Sandbox::start(false).await;
+    let (mut client, expires) = revalidated_session(&sandbox, Revalidation::QueryRefused).await;
     tokio::time::sleep_until(expires + Duration::from_millis(50)).await;
     for _ in 0..2 {
         let err = customer_ids(&mut client).await.expect_err("expired");
@@ -190,22 +200,7 @@ async fn revalidation_fails_requests_once_the_login_token_expires() {
 #[tokio::test]
 async fn revalidation_can_answer_token_is_expired_and_end_the_session() {
     let sandbox = Sandbox::start(false).await;
-    let lifetime = Duration::from_millis(1500);
-    let expires = tokio::time::Instant::now() + lifetime;
-    sandbox
-        .validator
-        .add("short-lived", reader_identity(lifetime));
-    let mut client = connect(sandbox.token_config("short-lived"))
-        .await
-        .expect("login");
-    sandbox
-        .faults
-        .set_revalidation(azure_sql_sandbox::Revalidation::LoginExpired);
-    assert_eq!(
-        customer_ids(&mut client).await.expect("still valid").len(),
-        5
-    );
-
+    let (mut client, expires) = revalidated_session(&sandbox, Revalidation::LoginExpired).await;
     tokio::time::sleep_until(expires + Duration::from_millis(50)).await;
     let err = customer_ids(&mut client).await.expect_err("expired");
     match &err {
@@ -236,21 +231,9 @@ async fn revalidation_sends_done_srverror_with_token_is_expired() {
     sandbox
         .validator
         .add("expired-soon", reader_identity(lifetime));
-    let mut raw = strict(&sandbox).await;
-    raw.send(MessageType::PRELOGIN, &prelogin_with(true))
-        .await
-        .expect("prelogin");
-    raw.response().await.expect("prelogin answer");
-    raw.send(
-        MessageType::LOGIN7,
-        &login7("", "", DATABASE, Some(token_feature("expired-soon", true))),
-    )
-    .await
-    .expect("login");
+    let mut raw = fedauth_login(&sandbox, token_feature("expired-soon", true)).await;
     assert!(raw.response().await.expect("login answer").contains(&0xAD));
-    sandbox
-        .faults
-        .set_revalidation(azure_sql_sandbox::Revalidation::LoginExpired);
+    sandbox.faults.set_revalidation(Revalidation::LoginExpired);
     tokio::time::sleep_until(expires + Duration::from_millis(50)).await;
     raw.send(MessageType::SQL_BATCH, &batch("SELECT 1"))
         .await

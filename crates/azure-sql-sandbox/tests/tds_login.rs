@@ -45,11 +45,7 @@ async fn loginack_says_tds_8_on_a_tds_8_login_and_7_4_otherwise() {
     };
     // TLS first, and a LOGIN7 offering TDS 8.0 (0x08000000), then one offering 7.4.
     for (offered, acknowledged) in [(0x0800_0000u32, 0x0800_0000u32), (0x7400_0004, 0x7400_0004)] {
-        let mut raw = strict(&sandbox).await;
-        raw.send(MessageType::PRELOGIN, &prelogin())
-            .await
-            .expect("prelogin");
-        raw.response().await.expect("answer");
+        let (mut raw, _) = after_prelogin(&sandbox, &prelogin()).await;
         let mut login = login7(ADMIN_USER, ADMIN_PASSWORD, DATABASE, None);
         login[4..8].copy_from_slice(&offered.to_le_bytes());
         raw.send(MessageType::LOGIN7, &login).await.expect("login");

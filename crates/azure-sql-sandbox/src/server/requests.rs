@@ -86,13 +86,7 @@ pub(super) async fn run_work(
                             let no_metadata = request.options & rpc::OPTION_NO_METADATA != 0;
                             run_call(&engine, &mut state, call, no_metadata, &mut out, &server)
                         }
-                        Err(e) => error_response(
-                            &mut out,
-                            &server,
-                            &e,
-                            DoneKind::Proc,
-                            state.session.transaction_count() > 0,
-                        ),
+                        Err(e) => fail_proc(&mut out, &server, &e, &state),
                     }
                 }
             }
@@ -183,7 +177,7 @@ pub(super) fn run_call(
                     _ => None,
                 });
                 if let Some(e) = error {
-                    error_response(out, server, &e, DoneKind::Proc, open(state));
+                    fail_proc(out, server, &e, state);
                     return;
                 }
                 if let Some(Outcome::Rows(rs)) =
@@ -204,13 +198,7 @@ pub(super) fn run_call(
         }
         SystemCall::Execute { handle, values } => {
             let Some(prepared) = state.prepared.get(&handle).cloned() else {
-                error_response(
-                    out,
-                    server,
-                    &unknown_handle(handle),
-                    DoneKind::Proc,
-                    open(state),
-                );
+                fail_proc(out, server, &unknown_handle(handle), state);
                 return;
             };
             match rpc::bind(&prepared.declared, &values) {
@@ -228,23 +216,23 @@ pub(super) fn run_call(
                     );
                     end_proc(out, failed, None, server, open(state));
                 }
-                Err(e) => error_response(out, server, &e, DoneKind::Proc, open(state)),
+                Err(e) => fail_proc(out, server, &e, state),
             }
         }
         SystemCall::Unprepare { handle } => {
             if state.prepared.remove(&handle).is_some() {
                 end_proc(out, false, None, server, open(state));
             } else {
-                error_response(
-                    out,
-                    server,
-                    &unknown_handle(handle),
-                    DoneKind::Proc,
-                    open(state),
-                );
+                fail_proc(out, server, &unknown_handle(handle), state);
             }
         }
     }
+}
+
+/// An RPC's error and its DONEPROC (DONE_INXACT when the session has a transaction open).
+fn fail_proc(out: &mut Vec<u8>, server: &str, error: &SqlError, state: &SessionState) {
+    let open = state.session.transaction_count() > 0;
+    error_response(out, server, error, DoneKind::Proc, open);
 }
 
 /// Whether a statement is a query (its first keyword SELECT or WITH), so preparing it can

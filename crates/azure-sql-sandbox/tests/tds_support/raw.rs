@@ -209,6 +209,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Raw<S> {
         self.io.flush().await
     }
 
+    /// Sends a token LOGIN7 (no user, the test database) with the FEDAUTH feature `feature`.
+    pub async fn send_fedauth_login(&mut self, feature: Vec<u8>) {
+        self.send(
+            MessageType::LOGIN7,
+            &login7("", "", DATABASE, Some(feature)),
+        )
+        .await
+        .expect("login");
+    }
+
     /// The next response, or `None` when the server closed the connection.
     pub async fn response(&mut self) -> Option<Vec<u8>> {
         match self.reader.next(&mut self.io).await {
@@ -261,12 +271,34 @@ pub async fn strict(sandbox: &Sandbox) -> Raw<tokio_rustls::client::TlsStream<Tc
     }
 }
 
-pub async fn logged_in(sandbox: &Sandbox) -> Raw<tokio_rustls::client::TlsStream<TcpStream>> {
+/// A TDS 8.0 connection that has sent `prelogin` and read the answer (returned).
+pub async fn after_prelogin(sandbox: &Sandbox, prelogin: &[u8]) -> (StrictRaw, Vec<u8>) {
     let mut raw = strict(sandbox).await;
-    raw.send(MessageType::PRELOGIN, &prelogin())
+    raw.send(MessageType::PRELOGIN, prelogin)
         .await
         .expect("prelogin");
-    raw.response().await.expect("prelogin answer");
+    let answer = raw.response().await.expect("prelogin answer");
+    (raw, answer)
+}
+
+/// A TDS 8.0 connection that has sent PRELOGIN with FEDAUTHREQUIRED, then a LOGIN7 with the
+/// FEDAUTH feature `feature` (the answer is the caller's to read).
+pub async fn fedauth_login(sandbox: &Sandbox, feature: Vec<u8>) -> StrictRaw {
+    let (mut raw, _) = after_prelogin(sandbox, &prelogin_with(true)).await;
+    raw.send(
+        MessageType::LOGIN7,
+        &login7("", "", DATABASE, Some(feature)),
+    )
+    .await
+    .expect("login");
+    raw
+}
+
+/// The raw client over TLS-first.
+pub type StrictRaw = Raw<tokio_rustls::client::TlsStream<TcpStream>>;
+
+pub async fn logged_in(sandbox: &Sandbox) -> StrictRaw {
+    let (mut raw, _) = after_prelogin(sandbox, &prelogin()).await;
     raw.send(
         MessageType::LOGIN7,
         &login7(ADMIN_USER, ADMIN_PASSWORD, DATABASE, None),
