@@ -9,7 +9,9 @@ in through the sandbox's gateway and reads the Customer rows with and without pa
 the sandbox's SQL admin with autocommit off (which the driver implements with TDS transaction
 manager requests: begin, and commit or roll back with a new transaction begun), it inserts into a
 scratch table, checks that the workload identity's connection does not see the row (and is not
-blocked reading), rolls back, checks the row is gone, and commits a second insert.
+blocked reading), rolls back, checks the row is gone, and commits a second insert. Last, the two
+refusals a service meets in Azure: a login naming no database (18456: master has no user for the
+identity) and an expired token (18456 "Token is expired.", with the token the sandbox writes).
 
 Run: source the env file written by `cargo run -p azure-sql-sandbox -- serve --env-file F` and set
 `MSSQL_PYTHON_NATIVE_PROVIDER` (the provider is chosen once per process); `../run` does all of that.
@@ -78,7 +80,47 @@ def main():
         transaction_check(provider, server, database, conn)
     finally:
         conn.close()
-    print(f"mssql-python check ({provider}): ok (workload identity token via SQL_COPT_SS_ACCESS_TOKEN, gateway redirect, batch and parameters, a transaction rolled back and one committed)")
+    refusal_check(provider, server, token)
+    print(f"mssql-python check ({provider}): ok (workload identity token via SQL_COPT_SS_ACCESS_TOKEN, gateway redirect, batch and parameters, a transaction rolled back and one committed, 18456 without a database and for an expired token)")
+
+
+def refusal_check(provider, server, token):
+    """The two refusals a service meets in Azure, as the driver reports them: a login that names
+    no database (master, where the workload identity has no user) and an expired token."""
+    import mssql_python
+
+    def refused(conn_str, access_token, text, what):
+        try:
+            conn = mssql_python.connect(
+                conn_str,
+                attrs_before={SQL_COPT_SS_ACCESS_TOKEN: access_token_struct(access_token)},
+                autocommit=True,
+            )
+        except Exception as exc:  # the driver's error carries the server's text
+            message = str(exc)
+            if text not in message:
+                sys.exit(f"mssql-python check ({provider}): {what}: expected {text!r}, got {message!r}")
+            return message
+        conn.close()
+        sys.exit(f"mssql-python check ({provider}): {what}: the login succeeded; Azure SQL refuses it with {text!r}")
+
+    principal = "Login failed for user '<token-identified principal>'."
+    message = refused(
+        f"Server={server};Encrypt=yes;TrustServerCertificate=no",
+        token,
+        principal,
+        "no database named",
+    )
+    if "Token is expired" in message:
+        sys.exit(f"mssql-python check ({provider}): no database named: got {message!r}")
+    with open(env("AZURE_SQL_SANDBOX_EXPIRED_TOKEN_FILE"), encoding="utf-8") as f:
+        expired = f.read().strip()
+    refused(
+        f"Server={server};Database={env('AZURE_SQL_DATABASE')};Encrypt=yes;TrustServerCertificate=no",
+        expired,
+        f"{principal[:-1]}. Token is expired.",
+        "expired token",
+    )
 
 
 def scratch_ids(cursor):

@@ -3,7 +3,10 @@
 // @azure/identity's WorkloadIdentityCredential. It trades the projected service-account token for
 // an Entra token at the sandbox's Entra stand-in, logs in through the sandbox's gateway (following
 // its redirect) with TDS 7.4 (TLS inside PRELOGIN) and with TDS 8.0 (`encrypt: 'strict'`), and
-// reads the Customer rows with a SQL batch and with a parameterised RPC (sp_executesql).
+// reads the Customer rows with a SQL batch and with a parameterised RPC (sp_executesql). Then the
+// two refusals a service meets in Azure: a login that names no database (Azure SQL puts it in
+// master, where the workload identity has no user: 18456) and an expired token (18456 "Token is
+// expired.", with the expired token the sandbox writes for this).
 //
 // Run: source the env file written by `cargo run -p azure-sql-sandbox -- serve --env-file F`
 // (the CA must also be in NODE_EXTRA_CA_CERTS for @azure/identity's HTTPS), then `node check.js`.
@@ -29,14 +32,15 @@ function parseServer(server) {
   return { host: m[1], port: m[2] ? Number(m[2]) : 1433 };
 }
 
-function connect(authentication, encrypt) {
+// `database`: the database to name in LOGIN7, or null to name none.
+function connect(authentication, encrypt, database = env('AZURE_SQL_DATABASE')) {
   const { host, port } = parseServer(env('AZURE_SQL_SERVER'));
   const connection = new Connection({
     server: host,
     authentication,
     options: {
       port,
-      database: env('AZURE_SQL_DATABASE'),
+      ...(database === null ? {} : { database }),
       encrypt,
       trustServerCertificate: false,
       cryptoCredentialsDetails: { ca: fs.readFileSync(env('AZURE_SQL_SANDBOX_CA')) },
@@ -66,6 +70,21 @@ function expectIds(rows, expected, what) {
   if (JSON.stringify(ids) !== JSON.stringify(expected)) {
     throw new Error(`${what}: expected customer ids ${JSON.stringify(expected)}, got ${JSON.stringify(ids)}`);
   }
+}
+
+async function expectRefusal(connecting, text, what) {
+  let connection;
+  try {
+    connection = await connecting;
+  } catch (err) {
+    const message = err && err.message ? err.message : String(err);
+    if (message !== text) {
+      throw new Error(`${what}: expected the login to fail with "${text}", got "${message}"`);
+    }
+    return;
+  }
+  connection.close();
+  throw new Error(`${what}: the login succeeded; Azure SQL refuses it with "${text}"`);
 }
 
 async function main() {
@@ -108,7 +127,21 @@ async function main() {
       connection.close();
     }
   }
-  console.log('tedious check: ok (access token with TDS 7.4 and TDS 8.0 strict, token credential via FEDAUTHINFO; batch and RPC; workload identity via the gateway)');
+
+  // A login naming no database: master, where the identity has no user. The plain 18456.
+  await expectRefusal(
+    connect(accessToken, true, null),
+    "Login failed for user '<token-identified principal>'.",
+    'no database named',
+  );
+  // A token past its expiry (signed by the sandbox's Entra): 18456, Token is expired.
+  const expired = fs.readFileSync(env('AZURE_SQL_SANDBOX_EXPIRED_TOKEN_FILE'), 'utf8').trim();
+  await expectRefusal(
+    connect({ type: 'azure-active-directory-access-token', options: { token: expired } }, true),
+    "Login failed for user '<token-identified principal>'. Token is expired.",
+    'expired token',
+  );
+  console.log('tedious check: ok (access token with TDS 7.4 and TDS 8.0 strict, token credential via FEDAUTHINFO; batch and RPC; workload identity via the gateway; 18456 without a database and for an expired token)');
 }
 
 main().catch((err) => {

@@ -30,7 +30,7 @@
 //! | Keyword | Synonyms | Values | Default | Notes |
 //! |---|---|---|---|---|
 //! | `Server` | `Data Source`, `Address`, `Addr`, `Network Address` | `tcp:host,port`, `host,port`, `host`; IPv6 as `[::1],1433` or `::1,1433`; `.`/`(local)` mean `localhost` | required | Named pipes (`np:`), shared memory (`lpc:`), the DAC (`admin:`) and named instances (`host\instance`) are refused: Azure SQL speaks TCP on a port. `host:port` is refused with a hint to write `host,port`. |
-//! | `Database` | `Initial Catalog` | a database name (at most 128 characters) | the login's default database | Set it: a contained database user (`CREATE USER ... FROM EXTERNAL PROVIDER`) exists only in its database, and a login to `master` fails with 18456. |
+//! | `Database` | `Initial Catalog` | a database name (at most 128 characters) | the login's default database (`master` in Azure SQL) | Set it: a contained database user (`CREATE USER ... FROM EXTERNAL PROVIDER`) exists only in its database, and a login to `master` fails with 18456. An Entra configuration without it is logged as a warning at validation (not refused: an identity with a server login in `master` needs none). |
 //! | `Authentication` | | `Active Directory Workload Identity`, `Active Directory Managed Identity` (or `Active Directory MSI`), `Active Directory Service Principal`, `Active Directory Azure CLI`, `Active Directory Default`, `Sql Password`; case- and space-insensitive (`ActiveDirectoryDefault`) | `Sql Password` if a `Password` is given, else `Active Directory Default` | SqlClient's `Active Directory Password`, `Interactive`, `Device Code Flow` and `Integrated` are refused with the mode to use instead. There is no `Active Directory Developer Tools`: on a laptop `Active Directory Azure CLI` (or `Default`, which ends with the CLI) is the way. |
 //! | `User Id` | `UID`, `User` | a client id (GUID, braces allowed: `{...}` is taken without them) for Entra modes; a login name for `Sql Password` | none | Managed identity: the user-assigned identity's client id (absent: system-assigned). Workload identity and `Default`: overrides `AZURE_CLIENT_ID`. Service principal: the application (client) id, required. Refused with `Azure CLI`. |
 //! | `Password` | `PWD` | any (quote it if it contains `;`) | none | The client secret for `Service Principal`, the SQL password for `Sql Password`; refused with every passwordless mode. Never shown by `Debug` or in errors. |
@@ -1320,6 +1320,7 @@ impl Config {
             return Err(ConfigError::TrustServerCertificateWithStrict);
         }
         self.validate_authentication()?;
+        self.warn_without_database();
         if let Some(scope) = &self.token_scope {
             let ok = !scope.is_empty()
                 && scope
@@ -1341,6 +1342,24 @@ impl Config {
             check_pem(pem, || format!("#{}", i + 1))?;
         }
         Ok(())
+    }
+
+    /// Warns (does not refuse) when an Entra login names no database. Azure SQL then logs it in
+    /// to `master`, where a user created `FROM EXTERNAL PROVIDER` in an application database
+    /// does not exist: 18456. It is a warning because the same configuration is right for an
+    /// identity with a server login in `master` (`CREATE LOGIN ... FROM EXTERNAL PROVIDER`, or
+    /// the server's Microsoft Entra admin), which a refusal would lock out.
+    fn warn_without_database(&self) {
+        let named = self
+            .database
+            .as_deref()
+            .is_some_and(|d| !d.trim().is_empty());
+        if self.authentication != Authentication::SqlPassword && !named {
+            tracing::warn!(
+                authentication = self.authentication.as_str(),
+                "no Database= (Initial Catalog) is set: Azure SQL will log this identity in to master, where a contained database user (CREATE USER ... FROM EXTERNAL PROVIDER) does not exist and the login fails with 18456; set Database= to the application database"
+            );
+        }
     }
 
     fn validate_authentication(&self) -> Result<(), ConfigError> {

@@ -64,9 +64,12 @@ pub enum Error {
     #[error("the token source needs a Tokio runtime: call it from code running on one (for example under #[tokio::main])")]
     NoRuntime,
 
-    /// The server refused the login (SQL error 18456).
+    /// The server refused the login (SQL error 18456). Its text says why (see
+    /// [`LoginFailureReason`]); the advice that follows is for that reason.
     #[error(
-        "login refused by {server} (error 18456): {message}. With Entra authentication, check that the database user was created with CREATE USER [<identity name>] FROM EXTERNAL PROVIDER in database {database}, that it is the database the connection string's Database= names, and that the identity is the one the token is for"
+        "login refused by {server} (error 18456): {message}{stop} {advice}",
+        stop = if message.ends_with('.') { "" } else { "." },
+        advice = login_advice(database, message)
     )]
     LoginFailed {
         /// `host:port` that answered.
@@ -86,13 +89,16 @@ pub enum Error {
         message: String,
     },
 
-    /// Azure SQL revalidated the session's login token and found it expired (SQL error 37396).
-    /// The connection has been marked broken and is discarded; the next connection logs in with
-    /// a fresh token.
+    /// Azure SQL revalidated the session's login token and found it expired: error 37396
+    /// ("Query cannot be executed, access token is expired"), or 18456 "Token is expired" (after
+    /// which the server closes the session). The connection has been marked broken and is
+    /// discarded; the next connection logs in with a fresh token.
     #[error(
-        "the server revalidated this session's access token and found it expired (error 37396): {message}. The connection was discarded: retry, and the next connection logs in with a fresh token"
+        "the server revalidated this session's access token and found it expired (error {number}): {message}. The connection was discarded: retry, and the next connection logs in with a fresh token"
     )]
     SessionTokenExpired {
+        /// 37396 or 18456.
+        number: u32,
         /// The server's message.
         message: String,
     },
@@ -389,19 +395,81 @@ impl fmt::Display for Hint {
     }
 }
 
-/// The fix for the Entra refusals people meet most with passwordless database access.
+/// The fix for the Entra refusals people meet most with passwordless database access, keyed to
+/// the codes Entra sends today. A federated-credential mismatch names the field that differs
+/// (700211 issuer, 700212 audience, 700213 subject, 7002138 subject differing only in case);
+/// the single AADSTS70021 of 2022 is not sent any more.
 fn aadsts_hint(code: u32) -> Option<&'static str> {
     Some(match code {
-        70021 => "No federated credential on the identity matches the service-account token: check that its issuer is the cluster's OIDC issuer URL and its subject is system:serviceaccount:<namespace>:<service account>",
+        700211 => "No federated credential on the identity has the service-account token's issuer: compare the credential's issuer with the cluster's, exactly, trailing slash included (az aks show -g <group> -n <cluster> --query oidcIssuerProfile.issuerUrl -o tsv; az identity federated-credential list --identity-name <identity> -g <group>)",
+        700212 => "The federated credential's audience is not the service-account token's: the token must be projected for, and the credential list, api://AzureADTokenExchange",
+        700213 => "No federated credential on the identity has the service-account token's subject: it must be system:serviceaccount:<namespace>:<service account> of the pod, exactly",
+        7002138 => "The federated credential's subject differs from the token's only in upper/lower case, and Entra compares it case-sensitively: write it exactly as system:serviceaccount:<namespace>:<service account> of the pod",
         700024 => "The service-account token (client assertion) is expired or not yet valid: check the clock and that AZURE_FEDERATED_TOKEN_FILE is the projected token the kubelet rotates",
+        50166 | 90061 => "Entra could not read the service-account token issuer's discovery document or keys: check that <issuer>/.well-known/openid-configuration is public and names the issuer exactly as the token's iss",
         700016 | 700017 => "The client id is not an application in this tenant: check AZURE_CLIENT_ID (or User Id) and AZURE_TENANT_ID",
         90002 | 900023 => "The tenant was not found: check AZURE_TENANT_ID",
         7000215 => "The client secret is wrong: check Password (the secret's value, not its id)",
-        7000222 => "The client secret has expired: create a new one",
+        7000222 => "The client secret has expired: create a new one for the application and put its value in Password",
         70011 | 500011 | 28000 => "The scope is not valid for this identity: check the server's DNS suffix or the configured token scope (https://database.windows.net/.default for Azure SQL)",
         50196 | 90033 => "Entra is busy or unavailable: renewal retries with backoff",
         _ => return None,
     })
+}
+
+/// Why Azure SQL refused a login with 18456, read from its text (the number is the same for
+/// every reason; the words differ).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LoginFailureReason {
+    /// "... Token is expired.": the token was past its `exp` when the server checked it.
+    TokenExpired,
+    /// "... The server is not currently configured to accept this token.": a token for another
+    /// tenant, audience or cloud (or not a token at all).
+    TokenNotAccepted,
+    /// The plain text, and the login named no database (or `master`): Azure SQL logged it in to
+    /// `master`, where a contained database user does not exist.
+    NoDatabase,
+    /// The plain text: the identity has no user in the database named.
+    NoUser,
+    /// A SQL login's refusal ("Login failed for user '<name>'."): a wrong name or password, or
+    /// no user in the database.
+    SqlLogin,
+}
+
+impl LoginFailureReason {
+    /// The reason an 18456 `message` gives, for a login to `database` (`<default>`: none named).
+    pub fn of(database: &str, message: &str) -> Self {
+        if !message.contains("<token-identified principal>") {
+            LoginFailureReason::SqlLogin
+        } else if message.contains("Token is expired") {
+            LoginFailureReason::TokenExpired
+        } else if message.contains("not currently configured to accept this token") {
+            LoginFailureReason::TokenNotAccepted
+        } else if database == NO_DATABASE
+            || database.trim().is_empty()
+            || database.eq_ignore_ascii_case("master")
+        {
+            LoginFailureReason::NoDatabase
+        } else {
+            LoginFailureReason::NoUser
+        }
+    }
+}
+
+/// What [`Error::LoginFailed`] holds as its database when the configuration named none.
+pub(crate) const NO_DATABASE: &str = "<default>";
+
+/// What to check for an 18456, by its reason.
+fn login_advice(database: &str, message: &str) -> String {
+    match LoginFailureReason::of(database, message) {
+        LoginFailureReason::TokenExpired => "The access token had expired when the server checked it: this is about time, not the database user. Check this host's clock (NTP) and anything that hands out tokens from its own cache (a token callback or credential returning an old token)".to_owned(),
+        LoginFailureReason::TokenNotAccepted => "The server does not take tokens for this tenant or audience: check that AZURE_TENANT_ID (or the credential's tenant) is the tenant of the server's Microsoft Entra admin, that the token scope is the server's cloud (https://database.windows.net/.default; sovereign clouds have their own, e.g. database.usgovcloudapi.net), and that a token passed in by hand is the access token itself".to_owned(),
+        LoginFailureReason::NoDatabase if !database.eq_ignore_ascii_case("master") => "No database was named, so Azure SQL logged in to master, where a user created FROM EXTERNAL PROVIDER in the application database does not exist: set Database= (or Initial Catalog=) to that database".to_owned(),
+        LoginFailureReason::NoDatabase => "The login was to master, where a user created FROM EXTERNAL PROVIDER in the application database does not exist: set Database= to that database".to_owned(),
+        LoginFailureReason::NoUser => format!("The token is fine, but database {database} has no user for this identity: check that the user was created there with CREATE USER [<identity name>] FROM EXTERNAL PROVIDER, that it is the database the connection string's Database= names, and that the identity is the one the token is for"),
+        LoginFailureReason::SqlLogin => format!("Check User Id and Password, and that the login has a user in database {database}"),
+    }
 }
 
 /// `AADSTS70021: ...` → `70021`.
@@ -412,7 +480,9 @@ fn parse_aadsts(text: &str) -> Option<u32> {
 }
 
 fn first_line(text: &str) -> String {
-    const MAX: usize = 600;
+    // Entra's longest descriptions (7002138's, with its trace and correlation ids on the same
+    // line) run to about 700 characters.
+    const MAX: usize = 1000;
     let line = text.lines().next().unwrap_or("").trim();
     if line.len() <= MAX {
         return line.to_owned();
@@ -507,12 +577,23 @@ impl Error {
         }
     }
 
+    /// Why the server refused the login, for an 18456 ([`Error::LoginFailed`]).
+    pub fn login_failure_reason(&self) -> Option<LoginFailureReason> {
+        match self {
+            Error::LoginFailed {
+                database, message, ..
+            } => Some(LoginFailureReason::of(database, message)),
+            Error::TransientExhausted { last, .. } => last.login_failure_reason(),
+            _ => None,
+        }
+    }
+
     /// The SQL error number, when the server answered with one.
     pub fn sql_error_number(&self) -> Option<u32> {
         match self {
             Error::LoginFailed { .. } => Some(LOGIN_FAILED),
             Error::PermissionDenied { .. } => Some(PERMISSION_DENIED),
-            Error::SessionTokenExpired { .. } => Some(SESSION_TOKEN_EXPIRED),
+            Error::SessionTokenExpired { number, .. } => Some(*number),
             Error::Sql(e) => e.code(),
             Error::TransientExhausted { last, .. } => last.sql_error_number(),
             _ => None,
@@ -520,8 +601,9 @@ impl Error {
     }
 
     /// Whether the connection this error was seen on can no longer be used: I/O failures,
-    /// timeouts, protocol errors, 37396, and server errors of severity 20 or more (the server
-    /// closes the session after those).
+    /// timeouts, protocol errors, an expired session token (37396, or 18456 on an open
+    /// session), and server errors of severity 20 or more (the server closes the session after
+    /// those).
     pub fn breaks_connection(&self) -> bool {
         match self {
             Error::ConnectionBroken { .. }
@@ -542,7 +624,10 @@ impl Error {
         use tiberius::error::Error as T;
         match e {
             T::Server(ref t) => match t.code() {
-                SESSION_TOKEN_EXPIRED => Error::SessionTokenExpired {
+                // 18456 on an open session: the server revalidated its token (microsoft/
+                // azuredatastudio#14497, "Token is expired.", state 233; dotnet/SqlClient#1333).
+                code @ (SESSION_TOKEN_EXPIRED | LOGIN_FAILED) => Error::SessionTokenExpired {
+                    number: code,
                     message: redact_jwts(t.message()),
                 },
                 PERMISSION_DENIED => Error::PermissionDenied {
@@ -574,12 +659,17 @@ impl Error {
     }
 }
 
-/// Whether a raw driver error leaves the connection unusable.
+/// Whether a raw driver error seen on an open connection leaves it unusable: transport and
+/// protocol failures, severity 20 and up, and the two answers of a server that revalidated the
+/// session's token and found it expired. 37396 leaves the session open but every request on it
+/// fails (dotnet/SqlClient#2792); 18456 "Token is expired" comes with DONE_SRVERROR, after which
+/// the server closes the session (dotnet/SqlClient#1333, SqlClient's TdsParser.TryProcessDone),
+/// though at severity 14 tiberius reports it as an ordinary server error.
 pub(crate) fn tds_error_breaks_connection(e: &tiberius::error::Error) -> bool {
     use tiberius::error::Error as T;
     match e {
         T::Io { .. } | T::Protocol(_) | T::Tls(_) | T::Routing { .. } => true,
-        T::Server(t) => t.code() == SESSION_TOKEN_EXPIRED || t.class() >= 20,
+        T::Server(t) => matches!(t.code(), SESSION_TOKEN_EXPIRED | LOGIN_FAILED) || t.class() >= 20,
         _ => false,
     }
 }
@@ -647,17 +737,13 @@ mod tests {
 
     #[test]
     fn reads_aadsts_code_and_text_from_azure_identity_errors() {
-        let e = entra_error(
-            "70021",
-            "AADSTS70021: No matching federated identity record found for presented assertion. Trace ID: abc",
-        );
+        // Entra's body as quoted in Azure/azure-workload-identity#1200 (2025).
+        let description = "AADSTS700213: No matching federated identity record found for presented assertion subject 'system:serviceaccount:xxx:yyy'. Check your federated identity credential Subject, Audience and Issuer against the presented assertion. https://learn.microsoft.com/entra/workload-id/workload-identity-federation Trace ID: 1f2e Correlation ID: 3a4b Timestamp: 2025-04-22 01:01:11Z";
+        let e = entra_error("700213", description);
         let f = TokenFailure::from_azure(&e);
-        assert_eq!(f.aadsts, Some(70021));
+        assert_eq!(f.aadsts, Some(700213));
         assert_eq!(f.http_status, Some(400));
-        assert_eq!(
-            f.message,
-            "AADSTS70021: No matching federated identity record found for presented assertion. Trace ID: abc"
-        );
+        assert_eq!(f.message, description, "all of it, ids included");
         let shown = Error::TokenAcquisition {
             provider: "workload identity",
             failure: f,
@@ -665,7 +751,7 @@ mod tests {
         .to_string();
         assert!(
             shown.starts_with(
-                "could not get an access token from workload identity: AADSTS70021: No matching"
+                "could not get an access token from workload identity: AADSTS700213: No matching"
             ),
             "{shown}"
         );
@@ -673,6 +759,103 @@ mod tests {
             shown.contains("system:serviceaccount:<namespace>:<service account>"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn each_federated_mismatch_code_has_its_own_advice() {
+        for (code, needle) in [
+            (700211, "oidcIssuerProfile.issuerUrl"),
+            (700212, "api://AzureADTokenExchange"),
+            (
+                700213,
+                "system:serviceaccount:<namespace>:<service account>",
+            ),
+            (7002138, "case-sensitively"),
+            (7000222, "has expired"),
+            (50166, ".well-known/openid-configuration"),
+        ] {
+            let hint = aadsts_hint(code).unwrap_or_else(|| panic!("no hint for {code}"));
+            assert!(hint.contains(needle), "{code}: {hint}");
+        }
+        assert_eq!(aadsts_hint(70021), None, "Entra no longer sends it");
+    }
+
+    #[test]
+    fn an_18456_is_explained_by_its_text_and_the_database_asked_for() {
+        let failed = |database: &str, message: &str| Error::LoginFailed {
+            server: "s:1433".into(),
+            database: database.into(),
+            message: message.into(),
+        };
+        let principal = "Login failed for user '<token-identified principal>'.";
+        let cases = [
+            (
+                failed("customers", &format!("{principal} Token is expired.")),
+                LoginFailureReason::TokenExpired,
+                "clock",
+            ),
+            (
+                failed(
+                    "customers",
+                    &format!(
+                        "{principal} The server is not currently configured to accept this token."
+                    ),
+                ),
+                LoginFailureReason::TokenNotAccepted,
+                "AZURE_TENANT_ID",
+            ),
+            (
+                failed(NO_DATABASE, principal),
+                LoginFailureReason::NoDatabase,
+                "set Database=",
+            ),
+            (
+                failed("master", principal),
+                LoginFailureReason::NoDatabase,
+                "set Database=",
+            ),
+            (
+                failed("customers", principal),
+                LoginFailureReason::NoUser,
+                "database customers has no user for this identity",
+            ),
+            (
+                failed("customers", "Login failed for user 'app'."),
+                LoginFailureReason::SqlLogin,
+                "User Id and Password",
+            ),
+        ];
+        for (error, reason, advice) in cases {
+            assert_eq!(error.login_failure_reason(), Some(reason), "{error}");
+            let text = error.to_string();
+            assert!(text.contains(advice), "{reason:?}: {text}");
+            assert!(
+                text.starts_with("login refused by s:1433 (error 18456): Login failed for user")
+            );
+            assert!(!text.contains(".."), "{text}");
+        }
+        // An expired token is never blamed on a missing user.
+        let expired = failed("customers", &format!("{principal} Token is expired."));
+        assert!(!expired.to_string().contains("CREATE USER"), "{expired}");
+    }
+
+    #[test]
+    fn an_expired_session_token_says_which_number_the_server_sent() {
+        // (tiberius builds its server errors itself; the end-to-end tests send both numbers
+        // through a real session.)
+        for code in [SESSION_TOKEN_EXPIRED, LOGIN_FAILED] {
+            let error = Error::SessionTokenExpired {
+                number: code,
+                message: "m".into(),
+            };
+            assert!(error.breaks_connection());
+            assert!(error.is_transient());
+            assert_eq!(error.sql_error_number(), Some(code));
+            assert!(
+                error.to_string().contains(&format!("(error {code})")),
+                "{error}"
+            );
+        }
     }
 
     #[test]
@@ -742,7 +925,7 @@ mod tests {
     fn long_texts_are_cut_at_a_char_boundary() {
         let long = "é".repeat(1000);
         let f = TokenFailure::other(&long);
-        assert!(f.message.len() <= 603 + 3);
+        assert!(f.message.len() <= 1000 + 3);
         assert!(f.message.ends_with("..."));
     }
 

@@ -84,7 +84,7 @@ pub use config::{ApplicationIntent, Authentication, Config, ConfigError, Encrypt
 pub use connect::{connect, Connector};
 pub use connection::{Client, Connection, QueryStream, Transaction};
 pub use credential::TokenProvider;
-pub use error::{Error, Result, TimeoutKind, TokenFailure};
+pub use error::{Error, LoginFailureReason, Result, TimeoutKind, TokenFailure};
 pub use pool::{Closed, Manager, Pool, PoolBuilder, PoolState, PooledConnection};
 pub use token::{
     Margins, RefreshOutcome, RefreshRecord, RenewalPolicy, Token, TokenSource, TokenState,

@@ -61,10 +61,10 @@ async fn a_rotated_token_file_is_read_afresh() {
         .expect_err("Entra refuses the other subject");
     assert_eq!(
         entra_error_code(&error).as_deref(),
-        Some("70021"),
+        Some("700213"),
         "{error}"
     );
-    assert!(error.to_string().contains("AADSTS70021"), "{error}");
+    assert!(error.to_string().contains("AADSTS700213"), "{error}");
     assert!(
         !format!("{error} {error:?}").contains(&intruder),
         "the assertion is never shown"

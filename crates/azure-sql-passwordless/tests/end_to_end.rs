@@ -7,9 +7,10 @@ mod common;
 
 use azure_sql_passwordless::{
     connect, ApplicationIntent, Config, Connector, Encrypt, Error, Pool, RefreshOutcome,
-    RenewalPolicy, TokenState,
+    RenewalPolicy, TokenSource, TokenState,
 };
-use azure_sql_sandbox::{SandboxOptions, TokenEndpointFault};
+use azure_sql_sandbox::entra::directory::FederatedCredential;
+use azure_sql_sandbox::{Revalidation, SandboxOptions, TokenEndpointFault};
 use common::{customer_ids, lifetime, sandbox, target};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -327,44 +328,55 @@ async fn an_entra_refusal_reaches_the_caller_at_once_with_its_code() {
 // ---- sessions and permissions --------------------------------------------------------------
 
 #[tokio::test]
-async fn a_session_revalidated_with_37396_is_discarded_and_the_next_get_succeeds() {
+async fn a_session_revalidated_with_37396_or_18456_is_discarded_and_the_next_get_succeeds() {
     target::sandbox_only(
-        "a_session_revalidated_with_37396",
+        "a_session_revalidated_with_37396_or_18456",
         "needs the sandbox's revalidation switch",
     );
-    let t = sandbox(lifetime(3)).await;
-    let pool = Pool::new(t.config.clone()).await.expect("pool");
-    t.sandbox.faults().set_revalidate_sessions(true);
-    let mut conn = pool.get().await.expect("get");
-    customer_ids(&mut conn)
-        .await
-        .expect("query while the token is valid");
-    // Hold the connection past its login token's expiry, as a long unit of work would (the
-    // cache counts expiry up to a second and the request's duration early, so the server may
-    // still accept the token a little longer: keep querying until it does not).
-    let left = conn.token_expires_in().expect("Entra login");
-    tokio::time::sleep(left).await;
-    let error = tokio::time::timeout(PATIENCE, async {
-        loop {
-            match customer_ids(&mut conn).await {
-                Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-                Err(e) => break e,
+    // Azure SQL answers a revalidated session whose token expired with either number.
+    for (revalidation, number) in [
+        (Revalidation::QueryRefused, 37396),
+        (Revalidation::LoginExpired, 18456),
+    ] {
+        let t = sandbox(lifetime(3)).await;
+        let pool = Pool::new(t.config.clone()).await.expect("pool");
+        t.sandbox.faults().set_revalidation(revalidation);
+        let mut conn = pool.get().await.expect("get");
+        customer_ids(&mut conn)
+            .await
+            .expect("query while the token is valid");
+        // Hold the connection past its login token's expiry, as a long unit of work would (the
+        // cache counts expiry up to a second and the request's duration early, so the server
+        // may still accept the token a little longer: keep querying until it does not).
+        let left = conn.token_expires_in().expect("Entra login");
+        tokio::time::sleep(left).await;
+        let error = tokio::time::timeout(PATIENCE, async {
+            loop {
+                match customer_ids(&mut conn).await {
+                    Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                    Err(e) => break e,
+                }
             }
-        }
-    })
-    .await
-    .expect("the server revalidates");
-    assert!(
-        matches!(error, Error::SessionTokenExpired { .. }),
-        "{error:?}"
-    );
-    assert_eq!(error.sql_error_number(), Some(37396));
-    assert!(conn.is_broken());
-    drop(conn);
-    let before = pool.state().closed_broken;
-    assert!(before >= 1, "{:?}", pool.state());
-    let mut conn = pool.get().await.expect("a fresh connection");
-    assert_eq!(customer_ids(&mut conn).await.expect("query").len(), 5);
+        })
+        .await
+        .expect("the server revalidates");
+        assert!(
+            matches!(error, Error::SessionTokenExpired { .. }),
+            "{number}: {error:?}"
+        );
+        assert_eq!(error.sql_error_number(), Some(number));
+        // Discarded at once, on the error itself (not at the next use of a closed socket).
+        assert!(conn.is_broken(), "{number}");
+        assert!(matches!(
+            customer_ids(&mut conn).await,
+            Err(Error::AlreadyBroken)
+        ));
+        drop(conn);
+        let before = pool.state().closed_broken;
+        assert!(before >= 1, "{:?}", pool.state());
+        let mut conn = pool.get().await.expect("a fresh connection");
+        assert_eq!(customer_ids(&mut conn).await.expect("query").len(), 5);
+    }
 }
 
 #[tokio::test]
@@ -475,6 +487,220 @@ async fn two_pools_on_two_databases_share_one_token_source() {
         .token_source()
         .expect("source")
         .same_source(billing.token_source().expect("source")));
+}
+
+// ---- what each refusal tells the user -----------------------------------------------------
+
+/// `connection_string` set up for the sandbox (the workload identity's `User Id` unless it names
+/// its own), without retries.
+fn sandbox_config(t: &common::SandboxTarget, connection_string: &str) -> Config {
+    let mut config = common::config_from(&t.sandbox, connection_string);
+    config.connect_retry_count(0);
+    if config.get_authentication() != azure_sql_passwordless::Authentication::ServicePrincipal {
+        config.user_id(&t.sandbox.env().client_id);
+    }
+    config
+}
+
+/// A token source whose tokens are `jwt` whatever its claims say, valid for an hour by the
+/// cache's account (a token handed out by a cache or computed against a wrong clock).
+fn fixed_token(jwt: String) -> TokenSource {
+    let provider = azure_sql_passwordless::credential::from_callback(move |_scope: String| {
+        let jwt = jwt.clone();
+        async move {
+            Ok::<_, std::io::Error>(azure_core::credentials::AccessToken::new(
+                jwt,
+                azure_core::time::OffsetDateTime::now_utc() + Duration::from_secs(3600),
+            ))
+        }
+    });
+    TokenSource::new(provider, "https://database.windows.net/.default")
+}
+
+/// Resets the workload identity's federated credentials to exactly `credential`.
+fn federate(t: &common::SandboxTarget, credential: FederatedCredential) {
+    let directory = t.sandbox.directory();
+    let client_id = &t.sandbox.env().client_id;
+    directory
+        .remove_federated_credentials(client_id)
+        .expect("remove");
+    directory
+        .add_federated_credential(client_id, credential)
+        .expect("add");
+}
+
+#[tokio::test]
+async fn each_refusal_reaches_the_user_with_azures_code_and_what_to_check() {
+    target::sandbox_only(
+        "each_refusal_reaches_the_user",
+        "makes the sandbox refuse in every way Azure does",
+    );
+    let t = sandbox(SandboxOptions::default()).await;
+    let env = t.sandbox.env().clone();
+    let issuer = t.sandbox.issuer();
+    let pod = FederatedCredential {
+        name: "pod".into(),
+        issuer: issuer.url().to_string(),
+        subject: issuer.subject(),
+        audiences: vec!["api://AzureADTokenExchange".into()],
+    };
+    let sp = t.sandbox.create_service_principal("reporting");
+    let expired_secret = t
+        .sandbox
+        .add_client_secret(&sp.client_id, Duration::ZERO)
+        .expect("secret");
+    let sign = |edit: &dyn Fn(&mut azure_sql_sandbox::entra::access_token::AccessTokenClaims)| {
+        let mut claims = t
+            .sandbox
+            .workload_token_claims(Duration::from_secs(3600))
+            .expect("claims");
+        edit(&mut claims);
+        t.sandbox.entra().sign_access_token(&claims).expect("sign")
+    };
+    let expired_jwt = sign(&|c| {
+        c.exp = c.iat - 60;
+        c.nbf = c.exp - 3600;
+        c.iat = c.nbf;
+    });
+    let other_tenant_jwt = sign(&|c| {
+        c.tid = "00000000-0000-0000-0000-0000000000aa".into();
+        c.iss = format!("https://sts.windows.net/{}/", c.tid);
+    });
+    let without_database = env
+        .connection_string
+        .replace(&format!("Database={};", env.database), "");
+    assert!(
+        !without_database.contains("Database="),
+        "{without_database}"
+    );
+    let in_master = env
+        .connection_string
+        .replace(&format!("Database={}", env.database), "Database=master");
+
+    enum Setup {
+        Federate(FederatedCredential),
+        Config(String),
+        Token(String),
+        Admin(&'static str),
+    }
+    let pod_with = |edit: &dyn Fn(&mut FederatedCredential)| {
+        let mut c = pod.clone();
+        edit(&mut c);
+        Setup::Federate(c)
+    };
+    let service_principal = format!(
+        "Server={};Database={};Authentication=Active Directory Service Principal;User Id={};Password={expired_secret}",
+        env.server, env.database, sp.client_id
+    );
+    // (what, setup, code in the text, what the text must say to check)
+    let rows: Vec<(&str, Setup, &str, Vec<&str>)> = vec![
+        (
+            "issuer mismatch",
+            pod_with(&|c| c.issuer = c.issuer.trim_end_matches('/').to_string()),
+            "AADSTS700211: No matching federated identity record found for presented assertion issuer",
+            vec!["oidcIssuerProfile.issuerUrl", "trailing slash"],
+        ),
+        (
+            "audience mismatch",
+            pod_with(&|c| c.audiences = vec!["api://AKSIdentityBinding".into()]),
+            "AADSTS700212: No matching federated identity record found for presented assertion audience 'api://AzureADTokenExchange'",
+            vec!["api://AzureADTokenExchange"],
+        ),
+        (
+            "subject mismatch",
+            pod_with(&|c| c.subject = "system:serviceaccount:customers:other".into()),
+            "AADSTS700213: No matching federated identity record found for presented assertion subject 'system:serviceaccount:customers:customers'",
+            vec!["system:serviceaccount:<namespace>:<service account>"],
+        ),
+        (
+            "subject in another case",
+            pod_with(&|c| c.subject = c.subject.to_uppercase()),
+            "AADSTS7002138: No matching federated identity record found for presented assertion subject 'system:serviceaccount:customers:customers'. The subject matches with case-insensitive comparison",
+            vec!["case-sensitively"],
+        ),
+        (
+            "expired client secret",
+            Setup::Config(service_principal),
+            "AADSTS7000222: The provided client secret keys for app",
+            vec!["The client secret has expired: create a new one"],
+        ),
+        (
+            "no database named",
+            Setup::Config(without_database),
+            "(error 18456): Login failed for user '<token-identified principal>'.",
+            vec!["No database was named", "set Database="],
+        ),
+        (
+            "Database=master",
+            Setup::Config(in_master),
+            "(error 18456): Login failed for user '<token-identified principal>'.",
+            vec!["The login was to master", "set Database="],
+        ),
+        (
+            "expired token",
+            Setup::Token(expired_jwt),
+            "(error 18456): Login failed for user '<token-identified principal>'. Token is expired.",
+            vec!["clock"],
+        ),
+        (
+            "another tenant's token",
+            Setup::Token(other_tenant_jwt),
+            "(error 18456): Login failed for user '<token-identified principal>'. The server is not currently configured to accept this token.",
+            vec!["AZURE_TENANT_ID", "token scope"],
+        ),
+        (
+            "no user for the identity",
+            Setup::Admin("DROP USER [customers-identity];"),
+            "(error 18456): Login failed for user '<token-identified principal>'.",
+            vec!["has no user for this identity", "FROM EXTERNAL PROVIDER"],
+        ),
+    ];
+    for (what, setup, code, advice) in rows {
+        federate(&t, pod.clone());
+        let connector = match setup {
+            Setup::Federate(credential) => {
+                federate(&t, credential);
+                Connector::new(sandbox_config(&t, &env.connection_string))
+            }
+            Setup::Config(connection_string) => {
+                Connector::new(sandbox_config(&t, &connection_string))
+            }
+            Setup::Token(jwt) => Connector::with_token_source(
+                sandbox_config(&t, &env.connection_string),
+                fixed_token(jwt),
+            ),
+            Setup::Admin(sql) => {
+                t.sandbox
+                    .execute_admin(&env.database, sql)
+                    .await
+                    .expect("admin");
+                Connector::new(sandbox_config(&t, &env.connection_string))
+            }
+        }
+        .expect("connector");
+        let error = connector.connect().await.expect_err(what);
+        let text = error.to_string();
+        assert!(text.contains(code), "{what}: {text}");
+        for needle in advice {
+            assert!(text.contains(needle), "{what}: no {needle:?} in {text}");
+        }
+        if code.contains("18456") {
+            assert!(
+                matches!(error, Error::LoginFailed { .. }),
+                "{what}: {error:?}"
+            );
+            if !what.starts_with("no user") {
+                assert!(!text.contains("CREATE USER"), "{what}: {text}");
+            }
+        } else {
+            assert!(
+                matches!(error, Error::TokenAcquisition { .. }),
+                "{what}: {error:?}"
+            );
+        }
+        assert!(!text.contains("eyJ"), "{what}: {text}");
+        assert!(!text.contains(&expired_secret), "{what}: {text}");
+    }
 }
 
 // ---- connecting: retry, refusal, TLS --------------------------------------------------------

@@ -5,10 +5,30 @@
 //! Counted faults ("the next `n` logins fail") are consumed one at a time with
 //! [`Faults::take`]-style methods; durations and flags stay in force until cleared.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
+
+/// What Azure SQL does to an open session whose login token has expired, once it revalidates
+/// sessions (after maintenance, or DDL that clears its token cache: dotnet/SqlClient#3245). Both
+/// answers are seen in production; which one a server gives is not documented.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Revalidation {
+    /// Sessions are not revalidated.
+    #[default]
+    Off = 0,
+    /// Each request fails with 37396 "Query cannot be executed, access token is expired..."
+    /// (severity 16) and the session stays open (dotnet/SqlClient#2792).
+    QueryRefused = 1,
+    /// The request fails with 18456 state 233 "Login failed for user '<token-identified
+    /// principal>'. Token is expired." and a DONE with DONE_SRVERROR, and the server closes the
+    /// connection (dotnet/SqlClient#1333 and #617: "... Token is expired. A severe error occurred
+    /// on the current command", the text SqlClient adds for DONE_SRVERROR, after which "the server
+    /// will always break the connection", SqlClient's TdsParser.TryProcessDone).
+    LoginExpired = 2,
+}
 
 /// How the Entra token endpoint should refuse the next requests.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,7 +102,7 @@ struct State {
     reset_queries: AtomicU32,
     ignore_resets: AtomicU32,
     stall: StallSwitch,
-    revalidate_sessions: AtomicBool,
+    revalidation: AtomicU8,
     // Entra
     fail_token_requests: AtomicU32,
     token_fault: Mutex<Option<TokenEndpointFault>>,
@@ -122,7 +142,8 @@ impl Faults {
         s.query_delay_ms.store(0, Ordering::Release);
         s.reset_queries.store(0, Ordering::Release);
         s.ignore_resets.store(0, Ordering::Release);
-        s.revalidate_sessions.store(false, Ordering::Release);
+        s.revalidation
+            .store(Revalidation::Off as u8, Ordering::Release);
         s.fail_token_requests.store(0, Ordering::Release);
         s.token_stall_ms.store(0, Ordering::Release);
         if let Ok(mut f) = s.token_fault.lock() {
@@ -186,9 +207,18 @@ impl Faults {
         StallWatch { rx, logged_in_at }
     }
     /// Revalidates open sessions' tokens before each request, as Azure SQL does after
-    /// maintenance: a request on a session whose login token has expired fails with error 37396.
+    /// maintenance: a request on a session whose login token has expired fails with error 37396
+    /// (`false`: no revalidation). Shorthand for [`Faults::set_revalidation`].
     pub fn set_revalidate_sessions(&self, on: bool) {
-        self.0.revalidate_sessions.store(on, Ordering::Release);
+        self.set_revalidation(if on {
+            Revalidation::QueryRefused
+        } else {
+            Revalidation::Off
+        });
+    }
+    /// Whether and how open sessions' tokens are revalidated before each request.
+    pub fn set_revalidation(&self, how: Revalidation) {
+        self.0.revalidation.store(how as u8, Ordering::Release);
     }
 
     /// Consumes one "refuse connection" fault, if any is pending.
@@ -219,9 +249,13 @@ impl Faults {
     pub fn take_ignore_reset(&self) -> bool {
         take_one(&self.0.ignore_resets)
     }
-    /// Whether open sessions' tokens are revalidated before each request.
-    pub fn revalidate_sessions(&self) -> bool {
-        self.0.revalidate_sessions.load(Ordering::Acquire)
+    /// Whether and how open sessions' tokens are revalidated before each request.
+    pub fn revalidation(&self) -> Revalidation {
+        match self.0.revalidation.load(Ordering::Acquire) {
+            1 => Revalidation::QueryRefused,
+            2 => Revalidation::LoginExpired,
+            _ => Revalidation::Off,
+        }
     }
 
     // ---- Entra token endpoint -----------------------------------------------------------

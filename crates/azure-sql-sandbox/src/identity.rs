@@ -56,12 +56,24 @@ pub struct TokenIdentity {
     pub expires_at: SystemTime,
 }
 
-/// Why an access token was refused. SQL answers every refusal with error 18456; the reason goes
-/// to the sandbox's log (as Azure SQL's state codes and audit log would tell an operator).
+/// Why an access token was refused. SQL answers every refusal with error 18456, whose text says
+/// which [`RejectionKind`] it was (as Azure SQL's does); the reason goes to the sandbox's log only.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenRejection {
+    /// What the client is told.
+    pub kind: RejectionKind,
     /// One line naming the failed check (expired, audience, issuer, signature, ...).
     pub reason: String,
+}
+
+/// The two refusals of a token Azure SQL tells apart in its 18456 text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RejectionKind {
+    /// The token is genuine and for this server, but its `exp` has passed: "Token is expired."
+    Expired,
+    /// Anything else: another tenant, audience or cloud, a bad signature, not a JWT: "The server
+    /// is not currently configured to accept this token."
+    NotAccepted,
 }
 
 /// The boxed future [`AccessTokenValidator::validate`] returns.

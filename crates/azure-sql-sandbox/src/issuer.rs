@@ -167,15 +167,15 @@ pub enum BadToken {
     Expired,
     /// Valid only from an hour from now (AADSTS700024).
     NotYetValid,
-    /// `aud` is not `api://AzureADTokenExchange` (AADSTS70021).
+    /// `aud` is not `api://AzureADTokenExchange` (AADSTS700212).
     WrongAudience,
-    /// A different service account's subject (AADSTS70021).
+    /// A different service account's subject (AADSTS700213).
     WrongSubject,
     /// Signed by a key the issuer does not publish (AADSTS700027, key not found).
     ForeignKey,
     /// The issuer's `kid` over someone else's signature (AADSTS700027).
     ForgedSignature,
-    /// Claims another issuer, which no federated credential trusts (AADSTS70021).
+    /// Claims another issuer, which no federated credential trusts (AADSTS700211).
     OtherIssuer,
 }
 

@@ -47,8 +47,8 @@ pub mod stats;
 pub mod tds;
 
 pub use entra::directory::{ManagedIdentity, ServicePrincipal};
-pub use faults::{Faults, TokenEndpointFault};
+pub use faults::{Faults, Revalidation, TokenEndpointFault};
 pub use issuer::{BadToken, Issuer};
 pub use sandbox::{Sandbox, SandboxEnv, SandboxError, SandboxOptions};
-pub use server::{TdsServer, TdsServerOptions};
+pub use server::{Limits, TdsServer, TdsServerOptions};
 pub use stats::{Stats, StatsSnapshot};

@@ -7,7 +7,7 @@
 //! ```
 
 use anyhow::{bail, Context};
-use azure_sql_sandbox::{Sandbox, SandboxOptions};
+use azure_sql_sandbox::{Limits, Sandbox, SandboxOptions};
 use clap::{Args, Parser, Subcommand};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -65,6 +65,10 @@ struct ServeArgs {
     /// The workload identity's display name (CREATE USER [..] FROM EXTERNAL PROVIDER).
     #[arg(long, value_name = "NAME", default_value = "customers-identity")]
     identity_name: String,
+    /// TCP connections the SQL endpoint keeps open at once; past it a login gets Azure SQL's
+    /// session-limit error 10928.
+    #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
 }
 
 /// Parses `90s`, `5m`, `1h`, `1h30m`, `500ms`, `2d`, or a bare number of seconds.
@@ -177,6 +181,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         namespace: args.namespace,
         service_account: args.service_account,
         identity_name: args.identity_name,
+        limits: Limits {
+            max_connections: args.max_connections as usize,
+            ..Limits::default()
+        },
     };
     let sandbox = Sandbox::start(options)
         .await
@@ -297,6 +305,8 @@ mod tests {
             "api",
             "--identity-name",
             "api-identity",
+            "--max-connections",
+            "50",
         ])
         .unwrap();
         let Command::Serve(args) = cli.command;
@@ -309,6 +319,10 @@ mod tests {
         assert!(args.no_gateway);
         assert_eq!(args.extra_databases, vec!["audit", "archive"]);
         assert_eq!(args.identity_name, "api-identity");
+        assert_eq!(args.max_connections, 50);
+        assert!(
+            Cli::try_parse_from(["azure-sql-sandbox", "serve", "--max-connections", "0"]).is_err()
+        );
         let err = Cli::try_parse_from(["azure-sql-sandbox", "serve", "--token-lifetime", "soon"])
             .unwrap_err()
             .to_string();

@@ -9,6 +9,7 @@
 //! the environment. Everything listens on loopback, port 0. Dropping the sandbox stops every
 //! service and removes a temporary state dir.
 
+use crate::entra::access_token::{self, ClientAuth, Grantee};
 use crate::entra::directory::{
     DirectoryError, EntraDirectory, FederatedCredential, ManagedIdentity, ServicePrincipal, Tenant,
 };
@@ -17,7 +18,7 @@ use crate::entra::{Entra, EntraError, EntraOptions};
 use crate::faults::Faults;
 use crate::issuer::{Issuer, IssuerError, IssuerOptions, TOKEN_EXCHANGE_AUDIENCE};
 use crate::pki::{Pki, PkiError};
-use crate::server::{TdsServer, TdsServerOptions};
+use crate::server::{Limits, TdsServer, TdsServerOptions};
 use crate::sql::scripts::ScriptError;
 use crate::sql::{self, Engine, SqlError};
 use crate::stats::{Stats, StatsSnapshot};
@@ -57,6 +58,8 @@ pub struct SandboxOptions {
     /// The workload identity's display name (`CREATE USER [..] FROM EXTERNAL PROVIDER`).
     /// Default `customers-identity`.
     pub identity_name: String,
+    /// The SQL endpoint's bounds (login time, request size, connections).
+    pub limits: Limits,
 }
 
 impl Default for SandboxOptions {
@@ -72,6 +75,7 @@ impl Default for SandboxOptions {
             namespace: "customers".into(),
             service_account: "customers".into(),
             identity_name: "customers-identity".into(),
+            limits: Limits::default(),
         }
     }
 }
@@ -159,6 +163,11 @@ pub struct SandboxEnv {
     pub admin_user: String,
     /// `AZURE_SQL_SANDBOX_ADMIN_PASSWORD`.
     pub admin_password: String,
+    /// `AZURE_SQL_SANDBOX_EXPIRED_TOKEN_FILE`: an access token for the workload identity, signed
+    /// by the sandbox's Entra, that expired a minute before the sandbox started: what a client
+    /// with a stale token cache or a slow clock presents (Azure SQL answers 18456 "Token is
+    /// expired."). Expired, so it grants nothing.
+    pub expired_token_file: PathBuf,
 }
 
 impl fmt::Debug for SandboxEnv {
@@ -177,6 +186,7 @@ impl fmt::Debug for SandboxEnv {
             .field("identity_header", &"<redacted>")
             .field("admin_user", &self.admin_user)
             .field("admin_password", &"<redacted>")
+            .field("expired_token_file", &self.expired_token_file)
             .finish()
     }
 }
@@ -233,6 +243,10 @@ impl SandboxEnv {
             (
                 "AZURE_SQL_SANDBOX_ADMIN_PASSWORD",
                 self.admin_password.clone(),
+            ),
+            (
+                "AZURE_SQL_SANDBOX_EXPIRED_TOKEN_FILE",
+                self.expired_token_file.display().to_string(),
             ),
         ]
     }
@@ -448,7 +462,14 @@ impl Sandbox {
         )?;
 
         let engine = Engine::new(directory.clone());
-        for database in std::iter::once(&options.database).chain(&options.extra_databases) {
+        // Every Azure SQL server has `master`: logins naming no database land there.
+        let master = sql::MASTER.to_string();
+        let databases = std::iter::once(&options.database).chain(&options.extra_databases);
+        let master_listed = databases
+            .clone()
+            .any(|d| d.eq_ignore_ascii_case(sql::MASTER));
+        let databases = databases.chain((!master_listed).then_some(&master));
+        for database in databases {
             engine
                 .create_database(database)
                 .map_err(|error| SandboxError::Sql {
@@ -479,10 +500,32 @@ impl Sandbox {
             stats: stats.clone(),
             gateway: options.gateway,
             host_name: "localhost".into(),
-            default_database: options.database.clone(),
+            limits: options.limits.clone(),
         })
         .await
         .map_err(SandboxError::Tds)?;
+
+        let expired_token_file = state.path.join("expired-access-token");
+        let mut expired = access_token::claims(
+            &Grantee {
+                tenant_id: tenant.id.clone(),
+                object_id: workload.object_id.clone(),
+                client_id: workload.client_id.clone(),
+                auth: ClientAuth::Assertion,
+                resource_id: None,
+            },
+            Duration::from_secs(3600),
+        );
+        expired.exp = expired.iat.saturating_sub(60);
+        expired.nbf = expired.exp.saturating_sub(3600);
+        expired.iat = expired.nbf;
+        let expired = entra
+            .sign_access_token(&expired)
+            .map_err(EntraError::from)?;
+        std::fs::write(&expired_token_file, expired).map_err(|source| SandboxError::StateDir {
+            path: expired_token_file.clone(),
+            source,
+        })?;
 
         let port = tds.port();
         let server = format!("tcp:localhost,{port}");
@@ -505,6 +548,7 @@ impl Sandbox {
             identity_header: entra.identity_header().to_string(),
             admin_user: ADMIN_USER.into(),
             admin_password,
+            expired_token_file,
         };
         tracing::info!(
             server = %env.server,
@@ -570,6 +614,43 @@ impl Sandbox {
     pub fn create_service_principal(&self, display_name: &str) -> ServicePrincipal {
         self.directory
             .create_service_principal(&self.tenant, display_name)
+    }
+
+    /// Adds a client secret to the application `client_id` that Entra accepts for `lifetime`,
+    /// then refuses with AADSTS7000222 (`Duration::ZERO`: expired already). Returns its value.
+    pub fn add_client_secret(
+        &self,
+        client_id: &str,
+        lifetime: Duration,
+    ) -> Result<String, SandboxError> {
+        Ok(self
+            .directory
+            .add_client_secret_valid_for(client_id, lifetime)?)
+    }
+
+    /// The claims of the access token Entra issues the workload identity now, valid for
+    /// `lifetime`: change a field (`exp`, `tid`, `aud`, ...) and sign them with
+    /// [`Entra::sign_access_token`] for a token Azure SQL must refuse for that reason.
+    pub fn workload_token_claims(
+        &self,
+        lifetime: Duration,
+    ) -> Result<access_token::AccessTokenClaims, SandboxError> {
+        let app = self
+            .directory
+            .app(&self.tenant.id, &self.env.client_id)
+            .ok_or_else(|| DirectoryError::UnknownClient {
+                client_id: self.env.client_id.clone(),
+            })?;
+        Ok(access_token::claims(
+            &Grantee {
+                tenant_id: self.tenant.id.clone(),
+                object_id: app.object_id,
+                client_id: app.client_id,
+                auth: ClientAuth::Assertion,
+                resource_id: None,
+            },
+            lifetime,
+        ))
     }
 
     /// Creates a user-assigned managed identity served by IMDS and the App Service endpoint.
@@ -690,6 +771,7 @@ mod tests {
             identity_header: "header-secret".into(),
             admin_user: "sandboxadmin".into(),
             admin_password: "Sx_password-9".into(),
+            expired_token_file: "/tmp/x/expired-access-token".into(),
         }
     }
 
@@ -697,7 +779,7 @@ mod tests {
     fn the_env_file_lists_every_variable_and_quotes_what_a_shell_would_split() {
         let file = env().to_env_file();
         let lines: Vec<&str> = file.lines().filter(|l| !l.starts_with('#')).collect();
-        assert_eq!(lines.len(), 13);
+        assert_eq!(lines.len(), 14);
         assert!(lines.contains(&"AZURE_SQL_SERVER=tcp:localhost,2"));
         assert!(lines.contains(&"AZURE_AUTHORITY_HOST=https://localhost:1/"));
         assert!(lines.contains(&"AZURE_SQL_CONNECTION_STRING='Server=tcp:localhost,2;Database=customers;Authentication=Active Directory Workload Identity;Encrypt=True'"));

@@ -44,6 +44,7 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -53,10 +54,41 @@ pub const TDS8_ALPN: &[u8] = b"tds/8.0";
 
 /// Largest PRELOGIN or LOGIN7 message accepted (MS-TDS caps LOGIN7 at 128 KiB).
 const MAX_LOGIN_MESSAGE: usize = 128 * 1024;
-/// Largest request (SQL batch or RPC, PLP parameters included) accepted.
-const MAX_REQUEST_MESSAGE: usize = 64 * 1024 * 1024;
-/// How long a client may take from connecting to sending its LOGIN7.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The bounds a server keeps so that a slow, stalled or hostile client cannot hold its memory or
+/// its sessions. `Default` gives what `serve` runs with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// How long a client may take from connecting to a complete login: PRELOGIN, TLS, LOGIN7
+    /// and, in the ADAL/MSAL workflow, the FEDAUTH token after the server's FEDAUTHINFO.
+    /// Default 60 s. Past it the server closes the connection.
+    pub login_timeout: Duration,
+    /// Largest request message (SQL batch or RPC, PLP parameters included) a session may send,
+    /// in bytes. Default 64 MiB. A larger one gets error 4002 and the connection is closed.
+    pub max_request_bytes: usize,
+    /// TCP connections open at once, in any state (both listeners of a gateway count). Default
+    /// 4096, well under Azure SQL's 30,000 sessions of a vCore database but above what a pool of
+    /// a thousand connections opens through the gateway. Past it a connection gets, at its
+    /// LOGIN7, Azure SQL's session-limit error (10928, Resource ID 2), which clients retry; the
+    /// connections being refused so are bounded too ([`REFUSALS_AT_ONCE`]), beyond them a
+    /// connection is closed at once.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            login_timeout: Duration::from_secs(60),
+            max_request_bytes: 64 * 1024 * 1024,
+            max_connections: 4096,
+        }
+    }
+}
+
+/// How many connections past [`Limits::max_connections`] are answered with 10928 at once.
+pub const REFUSALS_AT_ONCE: usize = 64;
+/// How long a connection past the limit may take to send its LOGIN7 before it is closed.
+const REFUSAL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Everything the TDS server needs.
 ///
@@ -84,8 +116,8 @@ pub struct TdsServerOptions {
     /// The host name sent in the routing ENVCHANGE (and as the server name in messages);
     /// `localhost`.
     pub host_name: String,
-    /// The database of logins whose LOGIN7 names none.
-    pub default_database: String,
+    /// The server's bounds.
+    pub limits: Limits,
 }
 
 /// Builds the TLS configuration for [`TdsServerOptions::tls`]: this certificate chain and key,
@@ -168,7 +200,9 @@ struct Shared {
     faults: Faults,
     stats: Stats,
     host_name: String,
-    default_database: String,
+    limits: Limits,
+    connections: Arc<Semaphore>,
+    refusals: Arc<Semaphore>,
     strict_tls: TlsAcceptor,
     prelogin_tls: TlsAcceptor,
     next_spid: AtomicU16,
@@ -187,7 +221,9 @@ impl TdsServer {
             faults: options.faults,
             stats: options.stats,
             host_name: options.host_name,
-            default_database: options.default_database,
+            connections: Arc::new(Semaphore::new(options.limits.max_connections)),
+            refusals: Arc::new(Semaphore::new(REFUSALS_AT_ONCE)),
+            limits: options.limits,
             next_spid: AtomicU16::new(51),
         });
         let shutdown = CancellationToken::new();
@@ -298,18 +334,38 @@ fn spawn_accept_loop(
                         drop(tcp);
                         continue;
                     }
+                    let admitted = shared.connections.clone().try_acquire_owned().ok();
+                    let refusal = match admitted {
+                        Some(_) => None,
+                        None => match shared.refusals.clone().try_acquire_owned() {
+                            Ok(permit) => Some(permit),
+                            Err(_) => {
+                                tracing::warn!(%peer, "connection limit reached and refusals busy: closing the connection");
+                                let _ = tcp.set_zero_linger();
+                                drop(tcp);
+                                continue;
+                            }
+                        },
+                    };
                     let shared = shared.clone();
                     let shutdown = shutdown.clone();
                     tracker_inner.spawn(async move {
                         let _open = shared.stats.session_opened();
                         let spid = shared.next_spid.fetch_add(1, Ordering::Relaxed);
-                        tokio::select! {
-                            _ = shutdown.cancelled() => {}
-                            result = session::run_session(&shared, role, tcp, peer, spid) => {
-                                if let Err(error) = result {
-                                    tracing::debug!(%peer, spid, %error, "session ended with an error");
-                                }
+                        let result = if let Some(_refusal) = refusal {
+                            tokio::select! {
+                                _ = shutdown.cancelled() => Ok(()),
+                                r = session::refuse_over_limit(&shared, tcp, peer, spid) => r,
                             }
+                        } else {
+                            let _admitted = admitted;
+                            tokio::select! {
+                                _ = shutdown.cancelled() => Ok(()),
+                                r = session::run_session(&shared, role, tcp, peer, spid) => r,
+                            }
+                        };
+                        if let Err(error) = result {
+                            tracing::debug!(%peer, spid, %error, "session ended with an error");
                         }
                     });
                 }

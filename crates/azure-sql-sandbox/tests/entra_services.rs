@@ -17,7 +17,7 @@ use azure_sql_sandbox::entra::directory::{
 };
 use azure_sql_sandbox::entra::validator::{EntraValidator, ValidatorOptions};
 use azure_sql_sandbox::entra::{Entra, EntraOptions};
-use azure_sql_sandbox::identity::AccessTokenValidator;
+use azure_sql_sandbox::identity::{AccessTokenValidator, RejectionKind};
 use azure_sql_sandbox::issuer::{BadToken, Issuer, IssuerOptions, TOKEN_EXCHANGE_AUDIENCE};
 use azure_sql_sandbox::pki::Pki;
 use azure_sql_sandbox::{Faults, Stats, TokenEndpointFault};
@@ -158,6 +158,25 @@ impl World {
         ]
     }
 
+    /// An assertion claiming `issuer` (signed with the Kubernetes issuer's key), and a federated
+    /// credential that trusts `issuer` with the pod's subject and audience.
+    fn trusted_assertion_from(&self, issuer: &str) -> String {
+        self.directory
+            .add_federated_credential(
+                &self.app.client_id,
+                FederatedCredential {
+                    name: format!("trust-{}", uuid::Uuid::new_v4().simple()),
+                    issuer: issuer.into(),
+                    subject: self.issuer.subject(),
+                    audiences: vec![TOKEN_EXCHANGE_AUDIENCE.into()],
+                },
+            )
+            .unwrap();
+        let mut spec = self.issuer.token_spec();
+        spec.issuer = issuer.into();
+        self.issuer.mint_with(&spec).unwrap()
+    }
+
     async fn post(&self, tenant: &str, pairs: &[(&str, &str)]) -> (u16, Value) {
         let response = self
             .http
@@ -220,12 +239,11 @@ fn assert_refusal(status: u16, body: &Value, expected_status: u16, code: u32) ->
         description.starts_with(&format!("AADSTS{code}: ")),
         "{description}"
     );
-    assert!(description.contains("\r\nTrace ID: "), "{description}");
-    assert!(
-        description.contains("\r\nCorrelation ID: "),
-        "{description}"
-    );
-    assert!(description.contains("\r\nTimestamp: "), "{description}");
+    // One line, as Entra has written them since 2024.
+    assert!(!description.contains(['\r', '\n']), "{description}");
+    assert!(description.contains(" Trace ID: "), "{description}");
+    assert!(description.contains(" Correlation ID: "), "{description}");
+    assert!(description.contains(" Timestamp: "), "{description}");
     for field in [
         "error",
         "timestamp",
@@ -459,6 +477,48 @@ async fn client_secret_grants_work_with_azure_identity_and_refuse_a_wrong_secret
     assert_eq!(w.stats.snapshot().secret_grants, 2);
 }
 
+#[tokio::test]
+async fn an_expired_client_secret_is_refused_with_7000222_and_a_valid_one_still_works() {
+    let w = world().await;
+    let sp = w.directory.create_service_principal(&w.tenant, "reporting");
+    let expired = w
+        .directory
+        .add_client_secret_valid_for(&sp.client_id, std::time::Duration::ZERO)
+        .unwrap();
+    let form = |secret: &str| {
+        vec![
+            ("grant_type".to_string(), "client_credentials".to_string()),
+            ("client_id".to_string(), sp.client_id.clone()),
+            ("scope".to_string(), SCOPE.to_string()),
+            ("client_secret".to_string(), secret.to_string()),
+        ]
+    };
+    let pairs = form(&expired);
+    let pairs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (status, body) = w.post(&w.tenant.id, &pairs).await;
+    let description = assert_refusal(status, &body, 401, 7000222);
+    assert!(
+        description.starts_with(&format!(
+            "AADSTS7000222: The provided client secret keys for app '{}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret",
+            sp.client_id
+        )),
+        "{description}"
+    );
+    assert_eq!(body["error"], "invalid_client");
+    assert!(!body.to_string().contains(&expired));
+    // The application's other secret is unaffected.
+    let pairs = form(&sp.secret);
+    let pairs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (status, _) = w.post(&w.tenant.id, &pairs).await;
+    assert_eq!(status, 200);
+}
+
 // ---- refusals ----------------------------------------------------------------------------
 
 #[tokio::test]
@@ -467,9 +527,9 @@ async fn bad_assertions_are_refused_as_entra_refuses_them() {
     let cases: Vec<(BadToken, u32, &str)> = vec![
         (BadToken::Expired, 700024, "Client assertion is not within its valid time range. Current time: "),
         (BadToken::NotYetValid, 700024, "assertion valid from "),
-        (BadToken::WrongAudience, 70021, "Assertion Audience: 'api://SomethingElse'"),
-        (BadToken::WrongSubject, 70021, "Assertion Subject: 'system:serviceaccount:customers:intruder'"),
-        (BadToken::OtherIssuer, 70021, "No matching federated identity record found for presented assertion. Assertion Issuer: 'https://localhost:"),
+        (BadToken::WrongAudience, 700212, "AADSTS700212: No matching federated identity record found for presented assertion audience 'api://SomethingElse'. Please check your federated identity credential Subject, Audience and Issuer against the presented assertion."),
+        (BadToken::WrongSubject, 700213, "AADSTS700213: No matching federated identity record found for presented assertion subject 'system:serviceaccount:customers:intruder'. Check your federated identity credential Subject, Audience and Issuer against the presented assertion. https://learn.microsoft.com/entra/workload-id/workload-identity-federation Trace ID: "),
+        (BadToken::OtherIssuer, 700211, "AADSTS700211: No matching federated identity record found for presented assertion issuer 'https://localhost:"),
         (BadToken::ForeignKey, 700027, "[Reason - The key was not found."),
         (BadToken::ForgedSignature, 700027, "[Reason - Key was found, but use of the key to verify the signature failed."),
     ];
@@ -579,17 +639,17 @@ async fn an_app_without_a_matching_federated_credential_is_refused() {
             ],
         )
         .await;
-    let description = assert_refusal(status, &body, 401, 70021);
+    // No credential at all: none has the issuer, which the answer names (and nothing else).
+    let description = assert_refusal(status, &body, 401, 700211);
     assert!(
-        description.contains(&format!("Assertion Issuer: '{}'", w.issuer.url())),
+        description.starts_with(&format!(
+            "AADSTS700211: No matching federated identity record found for presented assertion issuer '{}'. Please check",
+            w.issuer.url()
+        )),
         "{description}"
     );
     assert!(
-        description.contains("Assertion Subject: 'system:serviceaccount:customers:customers'"),
-        "{description}"
-    );
-    assert!(
-        description.contains("Assertion Audience: 'api://AzureADTokenExchange'"),
+        !description.contains("system:serviceaccount"),
         "{description}"
     );
 
@@ -598,7 +658,89 @@ async fn an_app_without_a_matching_federated_credential_is_refused() {
         .remove_federated_credentials(&w.app.client_id)
         .unwrap();
     let (status, body) = w.exchange(&token).await;
-    assert_refusal(status, &body, 401, 70021);
+    assert_refusal(status, &body, 401, 700211);
+}
+
+#[tokio::test]
+async fn an_issuer_whose_discovery_document_names_another_issuer_is_refused_with_50166() {
+    let w = world().await;
+    // A cluster whose tokens say `iss` without the trailing slash its discovery document (and
+    // every AKS issuer) carries, and a federated credential written the same way: the credential
+    // matches, but the issuer's metadata is not this issuer's.
+    let assertion = w.trusted_assertion_from(w.issuer.url().trim_end_matches('/'));
+    let (status, body) = w.exchange(&assertion).await;
+    let description = assert_refusal(status, &body, 400, 50166);
+    assert!(
+        description
+            .starts_with("AADSTS50166: Request to External OIDC endpoint failed. Trace ID: "),
+        "{description}"
+    );
+    assert_eq!(body["error"], "invalid_request");
+    assert_eq!(w.stats.snapshot().tokens_issued, 0);
+    // The issuer as it publishes itself still works.
+    let (status, _) = w.exchange(&w.projected_token()).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn an_unreachable_issuer_is_refused_with_50166() {
+    let w = world().await;
+    // An issuer URL nobody serves: a port bound, then closed.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let assertion = w.trusted_assertion_from(&format!("https://localhost:{port}/gone/"));
+    let (status, body) = w.exchange(&assertion).await;
+    let description = assert_refusal(status, &body, 400, 50166);
+    assert!(
+        !description.contains("localhost"),
+        "names nothing: {description}"
+    );
+}
+
+#[tokio::test]
+async fn remote_keys_refuse_a_discovery_document_naming_another_issuer() {
+    use azure_sql_sandbox::entra::remote_keys::RemoteKeys;
+    let w = world().await;
+    let discovery = format!("{}.well-known/openid-configuration", w.issuer.url());
+    let kid = w.issuer.key_id().to_string();
+    let keys = RemoteKeys::new(
+        w.http.clone(),
+        discovery.clone(),
+        w.issuer.url().to_string(),
+        Duration::ZERO,
+    );
+    assert!(keys.get(&kid).await.unwrap().is_some(), "the right issuer");
+    let wrong = RemoteKeys::new(
+        w.http.clone(),
+        discovery,
+        w.issuer.url().trim_end_matches('/').to_string(),
+        Duration::ZERO,
+    );
+    let error = wrong.get(&kid).await.map(|_| ()).unwrap_err();
+    assert!(
+        error
+            .reason
+            .contains("the discovery document names the issuer"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_subject_that_matches_only_without_case_is_refused_with_7002138() {
+    let w = world().await;
+    let mut spec = w.issuer.token_spec();
+    spec.subject = "system:serviceaccount:Customers:customers".into();
+    let assertion = w.issuer.mint_with(&spec).unwrap();
+    let (status, body) = w.exchange(&assertion).await;
+    let description = assert_refusal(status, &body, 401, 7002138);
+    assert!(
+        description.starts_with("AADSTS7002138: No matching federated identity record found for presented assertion subject 'system:serviceaccount:Customers:customers'. The subject matches with case-insensitive comparison, but not with case-sensitive comparison."),
+        "{description}"
+    );
+    assert_eq!(body["error"], "invalid_client");
+    assert_eq!(w.stats.snapshot().tokens_issued, 0);
 }
 
 #[tokio::test]
@@ -708,6 +850,15 @@ async fn the_validator_refuses_every_token_azure_sql_would_refuse() {
     c.nbf = now + 600;
     c.exp = now + 1200;
     cases.push(("not yet valid", c, "not valid before"));
+    // Another tenant's token that has also expired is refused for the tenant: only an otherwise
+    // acceptable token is "expired" (Azure SQL's "Token is expired." 18456).
+    let mut c = good.clone();
+    c.tid = "00000000-0000-0000-0000-000000000009".into();
+    c.iss = format!("https://sts.windows.net/{}/", c.tid);
+    c.iat = now - 120;
+    c.nbf = now - 120;
+    c.exp = now - 1;
+    cases.push(("tenant and expired", c, "tenant"));
     for (name, claims, reason) in cases {
         let token = w.entra.sign_access_token(&claims).unwrap();
         let rejection = validator.validate(&token).await.unwrap_err();
@@ -716,6 +867,12 @@ async fn the_validator_refuses_every_token_azure_sql_would_refuse() {
             "{name}: {}",
             rejection.reason
         );
+        let kind = if name == "expired" {
+            RejectionKind::Expired
+        } else {
+            RejectionKind::NotAccepted
+        };
+        assert_eq!(rejection.kind, kind, "{name}");
     }
 
     // Signed by a key Entra never published, under Entra's kid, and under its own kid.
@@ -775,6 +932,7 @@ async fn an_access_token_stops_validating_the_moment_it_expires() {
     tokio::time::sleep(wait).await;
     let rejection = w.validator().check(&token).await.unwrap_err();
     assert!(rejection.reason.contains("expired"), "{}", rejection.reason);
+    assert_eq!(rejection.kind, RejectionKind::Expired);
 }
 
 #[tokio::test]
@@ -1065,15 +1223,20 @@ async fn tokens_assertions_and_secrets_never_reach_the_logs() {
         captured.contains("issued an access token"),
         "the capture works"
     );
-    for (what, secret) in [
+    for (what, token) in [
         ("assertion", &assertion),
         ("access token", &access_token),
         ("expired assertion", &expired),
-        ("client secret", &sp.secret),
     ] {
         // Any signature segment is unique to its token.
-        let signature = secret.rsplit('.').next().unwrap();
+        let signature = token.rsplit('.').next().unwrap();
         assert!(!captured.contains(signature), "the {what} reached the logs");
     }
+    // A client secret is no JWT (its alphabet has '.', so a '.'-segment of it can be a single
+    // character that any log line contains): look for all of it.
+    assert!(
+        !captured.contains(&sp.secret),
+        "the client secret reached the logs"
+    );
     assert!(!format!("{sp:?}").contains(&sp.secret));
 }

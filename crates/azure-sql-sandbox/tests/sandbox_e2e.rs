@@ -309,6 +309,7 @@ async fn serve_writes_the_env_file_serves_it_and_stops_on_sigterm() {
         identity_header: vars["AZURE_SQL_SANDBOX_IDENTITY_HEADER"].clone(),
         admin_user: vars["AZURE_SQL_SANDBOX_ADMIN_USER"].clone(),
         admin_password: vars["AZURE_SQL_SANDBOX_ADMIN_PASSWORD"].clone(),
+        expired_token_file: vars["AZURE_SQL_SANDBOX_EXPIRED_TOKEN_FILE"].clone().into(),
     };
     assert_eq!(
         env.connection_string,
@@ -337,6 +338,35 @@ async fn serve_writes_the_env_file_serves_it_and_stops_on_sigterm() {
         vec![1, 2, 3, 4, 5]
     );
     drop(client);
+
+    // The two refusals interop clients check: the env file's expired token, and a login
+    // naming no database (master, where the workload identity has no user).
+    let expired = std::fs::read_to_string(&env.expired_token_file).unwrap();
+    let refused = |result: Result<SqlClient, tiberius::error::Error>| match result {
+        Err(tiberius::error::Error::Server(e)) => (e.code(), e.message().to_string()),
+        other => panic!(
+            "expected a login failure, got {:?}",
+            other.map(|_| "a session")
+        ),
+    };
+    assert_eq!(
+        refused(connect(&env, AuthMethod::aad_token(expired.trim())).await),
+        (
+            18456,
+            "Login failed for user '<token-identified principal>'. Token is expired.".to_string()
+        )
+    );
+    let no_database = SandboxEnv {
+        database: String::new(),
+        ..env.clone()
+    };
+    assert_eq!(
+        refused(connect(&no_database, AuthMethod::aad_token(&token)).await),
+        (
+            18456,
+            "Login failed for user '<token-identified principal>'.".to_string()
+        )
+    );
 
     let status = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

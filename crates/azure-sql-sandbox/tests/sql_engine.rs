@@ -427,6 +427,30 @@ fn sql_logins_check_the_password_and_are_dbo() {
             .message,
         "Login failed for user 'reporter'."
     );
+    // Naming no database is naming master, where the contained user does not exist.
+    assert_eq!(
+        engine
+            .login_sql(None, "reporter", "R3porter!pw")
+            .unwrap_err()
+            .message,
+        "Login failed for user 'reporter'."
+    );
+}
+
+#[test]
+fn master_without_a_user_for_the_identity_is_18456_never_4060() {
+    // This engine has no master database; Azure SQL always has one, and the reader's user is
+    // in `customers`: 18456, as Azure SQL answers, not "cannot open database" (4060), which
+    // clients retry as transient.
+    let engine = engine();
+    for name in ["master", "MASTER"] {
+        let e = engine.login_external(name, &token(&reader())).unwrap_err();
+        assert_eq!((e.number, e.severity), (18456, 14), "{name}");
+        assert_eq!(
+            e.message,
+            "Login failed for user '<token-identified principal>'."
+        );
+    }
 }
 
 #[test]

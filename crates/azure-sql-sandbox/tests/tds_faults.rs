@@ -1,11 +1,12 @@
 //! Every TDS fault switch, seen from tiberius: refused and dropped connections, transient login
 //! errors, slow logins and queries (and ATTENTION cancelling a slow one), a reset mid-response,
-//! Azure SQL's mid-session token revalidation (error 37396), and sessions that stall as a node
-//! that vanished behind a firewall does.
+//! Azure SQL's mid-session token revalidation (error 37396, or 18456 "Token is expired"), and
+//! sessions that stall as a node that vanished behind a firewall does.
 
 mod tds_support;
 
 use azure_sql_sandbox::tds::packet::MessageType;
+use azure_sql_sandbox::Revalidation;
 use std::time::{Duration, Instant};
 use tds_support::raw::*;
 use tds_support::*;
@@ -152,9 +153,12 @@ async fn a_reset_mid_response_breaks_that_connection_only() {
     assert_eq!(customer_ids(&mut client).await.expect("query").len(), 5);
 }
 
-#[tokio::test]
-async fn revalidation_fails_requests_once_the_login_token_expires() {
-    let sandbox = Sandbox::start(false).await;
+/// A session logged in with a token living 1.5 s, queried once while it is valid, with the
+/// server revalidating sessions `how`; returns the client and when its token expires.
+async fn revalidated_session(
+    sandbox: &Sandbox,
+    how: Revalidation,
+) -> (TdsClient, tokio::time::Instant) {
     let lifetime = Duration::from_millis(1500);
     let expires = tokio::time::Instant::now() + lifetime;
     sandbox
@@ -163,12 +167,18 @@ async fn revalidation_fails_requests_once_the_login_token_expires() {
     let mut client = connect(sandbox.token_config("short-lived"))
         .await
         .expect("login");
-    sandbox.faults.set_revalidate_sessions(true);
+    sandbox.faults.set_revalidation(how);
     assert_eq!(
         customer_ids(&mut client).await.expect("still valid").len(),
         5
     );
+    (client, expires)
+}
 
+#[tokio::test]
+async fn revalidation_fails_requests_once_the_login_token_expires() {
+    let sandbox = Sandbox::start(false).await;
+    let (mut client, expires) = revalidated_session(&sandbox, Revalidation::QueryRefused).await;
     tokio::time::sleep_until(expires + Duration::from_millis(50)).await;
     for _ in 0..2 {
         let err = customer_ids(&mut client).await.expect_err("expired");
@@ -188,6 +198,59 @@ async fn revalidation_fails_requests_once_the_login_token_expires() {
     // The session was never dropped: without revalidation it serves again.
     sandbox.faults.set_revalidate_sessions(false);
     assert_eq!(customer_ids(&mut client).await.expect("served").len(), 5);
+}
+
+#[tokio::test]
+async fn revalidation_can_answer_token_is_expired_and_end_the_session() {
+    let sandbox = Sandbox::start(false).await;
+    let (mut client, expires) = revalidated_session(&sandbox, Revalidation::LoginExpired).await;
+    tokio::time::sleep_until(expires + Duration::from_millis(50)).await;
+    let err = customer_ids(&mut client).await.expect_err("expired");
+    match &err {
+        tiberius::error::Error::Server(e) => {
+            assert_eq!((e.code(), e.class(), e.state()), (18456, 14, 233), "{e:?}");
+            assert_eq!(
+                e.message(),
+                "Login failed for user '<token-identified principal>'. Token is expired."
+            );
+        }
+        other => panic!("expected 18456, got {other:?}"),
+    }
+    // The server ended the session: nothing more is served on it, whatever the switch says.
+    sandbox.faults.set_revalidate_sessions(false);
+    let err = customer_ids(&mut client)
+        .await
+        .expect_err("the connection is closed");
+    assert!(server_error(&err).is_none(), "{err:?}");
+}
+
+#[tokio::test]
+async fn revalidation_sends_done_srverror_with_token_is_expired() {
+    use azure_sql_sandbox::tds::packet::MessageType;
+    use tds_support::raw::*;
+    let sandbox = Sandbox::start(false).await;
+    let lifetime = Duration::from_millis(300);
+    let expires = tokio::time::Instant::now() + lifetime;
+    sandbox
+        .validator
+        .add("expired-soon", reader_identity(lifetime));
+    let mut raw = fedauth_login(&sandbox, token_feature("expired-soon", true)).await;
+    assert!(raw.response().await.expect("login answer").contains(&0xAD));
+    sandbox.faults.set_revalidation(Revalidation::LoginExpired);
+    tokio::time::sleep_until(expires + Duration::from_millis(50)).await;
+    raw.send(MessageType::SQL_BATCH, &batch("SELECT 1"))
+        .await
+        .expect("batch");
+    let answer = raw.response().await.expect("the refusal");
+    assert_eq!(first_error(&answer), Some(18456));
+    // The last token: DONE with DONE_ERROR | DONE_SRVERROR.
+    let done = &answer[answer.len() - 13..];
+    assert_eq!(done[0], 0xFD);
+    assert_eq!(u16::from_le_bytes([done[1], done[2]]), 0x0002 | 0x0100);
+    assert!(
+        raw.response().await.is_none(),
+        "the server closed the connection"
+    );
 }
 
 #[tokio::test]

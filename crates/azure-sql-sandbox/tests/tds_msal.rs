@@ -7,6 +7,7 @@ mod tds_support;
 
 use azure_sql_sandbox::server::AZURE_SQL_SPN;
 use azure_sql_sandbox::tds::packet::MessageType;
+use tds_support::raw::Raw;
 use tds_support::raw::*;
 use tds_support::*;
 
@@ -41,17 +42,7 @@ fn fedauth_info(tokens: &[u8]) -> (String, String) {
 #[tokio::test]
 async fn the_msal_workflow_logs_in_with_the_token_sent_after_fedauthinfo() {
     let sandbox = Sandbox::start(false).await;
-    let mut raw = strict(&sandbox).await;
-    raw.send(MessageType::PRELOGIN, &prelogin_with(true))
-        .await
-        .expect("prelogin");
-    raw.response().await.expect("prelogin answer");
-    raw.send(
-        MessageType::LOGIN7,
-        &login7("", "", DATABASE, Some(msal_feature(true, 0x02))),
-    )
-    .await
-    .expect("login");
+    let mut raw = fedauth_login(&sandbox, msal_feature(true, 0x02)).await;
     let info = raw.response().await.expect("FEDAUTHINFO");
     assert_eq!(
         fedauth_info(&info),
@@ -101,17 +92,7 @@ async fn the_msal_workflow_logs_in_with_the_token_sent_after_fedauthinfo() {
 #[tokio::test]
 async fn a_bad_token_in_the_fedauth_message_gets_18456() {
     let sandbox = Sandbox::start(false).await;
-    let mut raw = strict(&sandbox).await;
-    raw.send(MessageType::PRELOGIN, &prelogin_with(true))
-        .await
-        .expect("prelogin");
-    raw.response().await.expect("answer");
-    raw.send(
-        MessageType::LOGIN7,
-        &login7("", "", DATABASE, Some(msal_feature(true, 0x03))),
-    )
-    .await
-    .expect("login");
+    let mut raw = fedauth_login(&sandbox, msal_feature(true, 0x03)).await;
     raw.response().await.expect("FEDAUTHINFO");
     raw.send(MessageType::FEDAUTH_TOKEN, &fedauth_token_message("forged"))
         .await
@@ -127,17 +108,7 @@ async fn a_bad_token_in_the_fedauth_message_gets_18456() {
 async fn without_an_sts_url_the_msal_workflow_is_refused() {
     let sandbox = Sandbox::start(false).await;
     *sandbox.validator.sts_url.lock().unwrap() = None;
-    let mut raw = strict(&sandbox).await;
-    raw.send(MessageType::PRELOGIN, &prelogin_with(true))
-        .await
-        .expect("prelogin");
-    raw.response().await.expect("answer");
-    raw.send(
-        MessageType::LOGIN7,
-        &login7("", "", DATABASE, Some(msal_feature(true, 0x02))),
-    )
-    .await
-    .expect("login");
+    let mut raw = fedauth_login(&sandbox, msal_feature(true, 0x02)).await;
     assert_eq!(
         first_error(&raw.response().await.expect("answer")),
         Some(18456)
@@ -147,18 +118,10 @@ async fn without_an_sts_url_the_msal_workflow_is_refused() {
 #[tokio::test]
 async fn a_fedauth_echo_that_contradicts_prelogin_is_refused() {
     let sandbox = Sandbox::start(false).await;
-    let mut raw = strict(&sandbox).await;
     // PRELOGIN without FEDAUTHREQUIRED, then a LOGIN7 claiming the server asked for it.
-    raw.send(MessageType::PRELOGIN, &prelogin_with(false))
-        .await
-        .expect("prelogin");
-    raw.response().await.expect("answer");
-    raw.send(
-        MessageType::LOGIN7,
-        &login7("", "", DATABASE, Some(token_feature(GOOD_TOKEN, true))),
-    )
-    .await
-    .expect("login");
+    let (mut raw, _) = after_prelogin(&sandbox, &prelogin_with(false)).await;
+    raw.send_fedauth_login(token_feature(GOOD_TOKEN, true))
+        .await;
     assert_eq!(
         first_error(&raw.response().await.expect("answer")),
         Some(4002)
@@ -170,18 +133,113 @@ async fn a_fedauth_echo_that_contradicts_prelogin_is_refused() {
 async fn a_security_token_login_without_fedauthrequired_works() {
     // Clients that skip FEDAUTHREQUIRED in PRELOGIN send fFedAuthEcho = 0.
     let sandbox = Sandbox::start(false).await;
-    let mut raw = strict(&sandbox).await;
-    raw.send(MessageType::PRELOGIN, &prelogin_with(false))
-        .await
-        .expect("prelogin");
-    raw.response().await.expect("answer");
-    raw.send(
-        MessageType::LOGIN7,
-        &login7("", "", DATABASE, Some(token_feature(GOOD_TOKEN, false))),
-    )
-    .await
-    .expect("login");
+    let (mut raw, _) = after_prelogin(&sandbox, &prelogin_with(false)).await;
+    raw.send_fedauth_login(token_feature(GOOD_TOKEN, false))
+        .await;
     let answer = raw.response().await.expect("answer");
     assert_eq!(first_error(&answer), None);
     assert!(answer.contains(&0xAD));
+}
+
+// ---- the PRELOGIN nonce ----------------------------------------------------------------------
+
+/// PRELOGIN with a client nonce; returns the connection and the server's nonce.
+async fn with_nonces(
+    sandbox: &Sandbox,
+    client_nonce: [u8; 32],
+) -> (
+    Raw<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>,
+    [u8; 32],
+) {
+    let (raw, answer) = after_prelogin(sandbox, &prelogin_with_nonce(client_nonce)).await;
+    let server = server_nonce(&answer).expect("the server answers a nonce with its own");
+    assert_ne!(server, client_nonce);
+    (raw, server)
+}
+
+#[tokio::test]
+async fn a_login_echoing_the_server_nonce_is_acknowledged_with_the_client_nonce() {
+    let sandbox = Sandbox::start(false).await;
+    let client_nonce = [0x5A; 32];
+    let (mut raw, server) = with_nonces(&sandbox, client_nonce).await;
+    raw.send_fedauth_login(token_feature_with_nonce(GOOD_TOKEN, true, server))
+        .await;
+    let answer = raw.response().await.expect("login answer");
+    assert_eq!(first_error(&answer), None);
+    assert_eq!(fedauth_ack(&answer), Some(client_nonce.to_vec()));
+}
+
+#[tokio::test]
+async fn a_fedauth_nonce_that_is_not_the_servers_is_refused() {
+    let sandbox = Sandbox::start(false).await;
+    let client_nonce = [0x11; 32];
+    // Echoing its own nonce, or nothing, instead of the server's.
+    for echo in [Some(client_nonce), None] {
+        let (mut raw, _) = with_nonces(&sandbox, client_nonce).await;
+        let feature = match echo {
+            Some(n) => token_feature_with_nonce(GOOD_TOKEN, true, n),
+            None => token_feature(GOOD_TOKEN, true),
+        };
+        raw.send_fedauth_login(feature).await;
+        assert_eq!(
+            first_error(&raw.response().await.expect("answer")),
+            Some(4002),
+            "echo {echo:?}"
+        );
+        assert!(raw.response().await.is_none(), "then the connection closes");
+    }
+    // A nonce echoed where the server sent none.
+    let (mut raw, answer) = after_prelogin(&sandbox, &prelogin_with(true)).await;
+    assert_eq!(server_nonce(&answer), None);
+    raw.send_fedauth_login(token_feature_with_nonce(GOOD_TOKEN, true, [7; 32]))
+        .await;
+    assert_eq!(
+        first_error(&raw.response().await.expect("answer")),
+        Some(4002)
+    );
+    assert!(
+        sandbox.validator.seen.lock().unwrap().is_empty(),
+        "no token was looked at"
+    );
+}
+
+#[tokio::test]
+async fn the_msal_workflow_checks_the_nonce_of_the_fedauth_message() {
+    let sandbox = Sandbox::start(false).await;
+    for good in [true, false] {
+        let (mut raw, server) = with_nonces(&sandbox, [0x22; 32]).await;
+        raw.send_fedauth_login(msal_feature(true, 0x02)).await;
+        raw.response().await.expect("FEDAUTHINFO");
+        let nonce = if good { server } else { [0x33; 32] };
+        raw.send(
+            MessageType::FEDAUTH_TOKEN,
+            &fedauth_token_message_with(GOOD_TOKEN, Some(nonce)),
+        )
+        .await
+        .expect("token");
+        let answer = raw.response().await.expect("answer");
+        if good {
+            assert_eq!(first_error(&answer), None);
+            assert_eq!(fedauth_ack(&answer), Some(vec![0x22; 32]));
+        } else {
+            assert_eq!(first_error(&answer), Some(4002));
+        }
+    }
+}
+
+// ---- the time limit after FEDAUTHINFO ----------------------------------------------------------
+
+#[tokio::test]
+async fn a_client_that_never_sends_its_token_after_fedauthinfo_is_disconnected() {
+    let limits = azure_sql_sandbox::Limits {
+        login_timeout: std::time::Duration::from_millis(300),
+        ..Default::default()
+    };
+    let sandbox = Sandbox::start_with_limits(false, engine(), limits).await;
+    let mut raw = fedauth_login(&sandbox, msal_feature(true, 0x02)).await;
+    raw.response().await.expect("FEDAUTHINFO");
+    // Wait for the server: it closes the connection once the login's time is up.
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(30), raw.response()).await;
+    assert_eq!(closed.expect("the server gave up"), None);
+    assert!(sandbox.validator.seen.lock().unwrap().is_empty());
 }

@@ -177,6 +177,56 @@ async fn begin_and_commit_are_announced_with_the_same_descriptor() {
 }
 
 #[tokio::test]
+async fn dones_carry_done_inxact_while_a_transaction_is_open() {
+    let sandbox = Sandbox::start(false).await;
+    let mut raw = logged_in(&sandbox).await;
+    assert_eq!(inxact(&mut raw, "SELECT 1").await, [false]);
+    // The statement that begins it ends in it; one that commits ends outside it.
+    assert_eq!(
+        inxact(&mut raw, "SELECT 1; BEGIN TRAN; SELECT 2").await,
+        [false, true, true]
+    );
+    assert_eq!(inxact(&mut raw, "SELECT 3").await, [true], "a later batch");
+    assert_eq!(
+        inxact(&mut raw, "SELECT 4; COMMIT; SELECT 5").await,
+        [true, false, false]
+    );
+    // Transaction manager requests too: begin leaves one open, a rollback closes it.
+    raw.send(MessageType::TRANSACTION_MANAGER, &tm_begin())
+        .await
+        .expect("send");
+    let answer = raw.response().await.expect("answer");
+    assert_eq!(first_error(&answer), None);
+    assert_eq!(done_statuses(&answer), [0x0004]);
+    assert_eq!(inxact(&mut raw, "ROLLBACK").await, [false]);
+}
+
+/// Runs a batch; for each statement's DONE, whether it carries DONE_INXACT (0x0004).
+async fn inxact<S>(raw: &mut Raw<S>, sql: &str) -> Vec<bool>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    raw.send(MessageType::SQL_BATCH, &batch(sql))
+        .await
+        .expect("send");
+    let answer = raw.response().await.expect("answer");
+    assert_eq!(first_error(&answer), None, "{sql}");
+    done_statuses(&answer)
+        .iter()
+        .map(|s| s & 0x0004 != 0)
+        .collect()
+}
+
+/// A transaction manager request: TM_BEGIN_XACT, read committed, no name.
+fn tm_begin() -> Vec<u8> {
+    let mut b = all_headers();
+    b.extend_from_slice(&5u16.to_le_bytes());
+    b.push(0x02);
+    b.push(0);
+    b
+}
+
+#[tokio::test]
 async fn nocount_clears_the_count_of_a_result_set_s_done() {
     let sandbox = Sandbox::start(false).await;
     let mut raw = logged_in(&sandbox).await;

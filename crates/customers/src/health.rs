@@ -439,13 +439,13 @@ mod tests {
             t0,
             Some(&token(
                 None,
-                Some("AADSTS70021: No matching federated identity record found"),
+                Some("AADSTS700213: No matching federated identity record found"),
             )),
         );
         assert!(!v.healthy);
         assert_eq!(
             v.reason,
-            "not ready: no valid access token is cached: the last request to workload identity failed: AADSTS70021: No matching federated identity record found"
+            "not ready: no valid access token is cached: the last request to workload identity failed: AADSTS700213: No matching federated identity record found"
         );
         let v = health.readiness(t0, Some(&token(None, None)));
         assert!(

@@ -29,19 +29,25 @@ pub async fn sandbox(options: SandboxOptions) -> SandboxTarget {
 
 /// The library configuration for `sandbox`'s workload identity.
 pub fn config_for(sandbox: &Sandbox) -> Config {
+    let mut config = config_from(sandbox, &sandbox.env().connection_string);
+    config.user_id(&sandbox.env().client_id);
+    config
+}
+
+/// `connection_string`, set up to reach `sandbox` as a pod would: its CA trusted, its Entra
+/// and tenant, the projected token file (the `User Id` is the caller's to set).
+pub fn config_from(sandbox: &Sandbox, connection_string: &str) -> Config {
     let env = sandbox.env();
-    let mut config: Config = env
-        .connection_string
+    let mut config: Config = connection_string
         .parse()
-        .expect("the sandbox's connection string parses");
+        .expect("the connection string parses");
     config
         .trust_root_certificate_file(&env.ca_pem_path)
         .expect("the sandbox CA reads");
     config
         .tenant_id(&env.tenant_id)
         .authority_host(&env.authority_host)
-        .federated_token_file(&env.federated_token_file)
-        .user_id(&env.client_id);
+        .federated_token_file(&env.federated_token_file);
     config
 }
 

@@ -10,14 +10,27 @@
 //! | 70011   | 400  | `invalid_scope`          | the scope is not one `<resource>/.default`                    |
 //! | 500011  | 400  | `invalid_resource`       | the scope's resource is not a known resource                  |
 //! | 7000215 | 401  | `invalid_client`         | wrong client secret                                           |
+//! | 7000222 | 401  | `invalid_client`         | the client secret matches one that has expired                |
 //! | 50027   | 400  | `invalid_request`        | the client assertion is not a well-formed JWT                 |
-//! | 70021   | 401  | `invalid_client`         | no federated credential matches the assertion's iss/sub/aud   |
+//! | 700211  | 401  | `invalid_client`         | no federated credential has the assertion's issuer            |
+//! | 700213  | 401  | `invalid_client`         | ... with that issuer, none has the assertion's subject        |
+//! | 7002138 | 401  | `invalid_client`         | ... one has the subject, but only compared case-insensitively |
+//! | 700212  | 401  | `invalid_client`         | ... with that issuer and subject, none has its audience       |
 //! | 700024  | 401  | `invalid_client`         | the assertion is expired or not yet valid                     |
 //! | 700027  | 401  | `invalid_client`         | the assertion's key is not published, or its signature fails  |
-//! | 50166   | 400  | `invalid_request`        | the assertion issuer's discovery document or JWKS is unreachable |
+//! | 50166   | 400  | `invalid_request`        | the assertion issuer's discovery document or JWKS is unreachable or unusable (its `issuer` is not the assertion's) |
 //!
-//! The body is Entra's: `error`, `error_description` (`AADSTS<n>: <text>` followed by
-//! `Trace ID`, `Correlation ID` and `Timestamp` lines), `error_codes: [n]`, `timestamp`,
+//! Entra stopped answering a federated-credential mismatch with the single AADSTS70021 (last seen
+//! in public threads in 2022, Azure/azure-workload-identity#616 and the project's own
+//! troubleshooting page, which still quotes that year's log): it now names the field that did not
+//! match (700211 issuer, 700213 subject, 7002138 subject matching only case-insensitively since
+//! case-sensitive matching began in 2024, 700212 audience). The sandbox sends the current codes
+//! only. Each text below is the latest wording found in a public thread, cited at its row.
+//!
+//! The body is Entra's: `error`, `error_description` (`AADSTS<n>: <text> Trace ID: <id>
+//! Correlation ID: <id> Timestamp: <time>`, on one line: Entra separated them with `\r\n` until
+//! 2022 (Azure/azure-workload-identity#616) and with single spaces in every body quoted since
+//! 2024 (#1350, Azure/terraform's TestRecord.md of 2026)), `error_codes: [n]`, `timestamp`,
 //! `trace_id`, `correlation_id` (the client's `client-request-id` when it sent one, as Entra
 //! echoes it) and `error_uri`. Injected faults ([`crate::faults::TokenEndpointFault`]) go out in
 //! the same shape.
@@ -74,12 +87,29 @@ pub enum Aadsts {
     },
     /// 50027: the client assertion is not a well-formed JWT.
     MalformedJwt,
-    /// 70021: no federated identity credential of the application matches the assertion.
-    NoMatchingFederatedIdentity {
+    /// 7000222: the client secret matches one of the application's secrets, but that secret
+    /// has expired.
+    ClientSecretExpired {
+        /// The client id.
+        client_id: String,
+    },
+    /// 700211: no federated identity credential of the application has the assertion's issuer.
+    NoFederatedIssuer {
         /// The assertion's `iss`.
         issuer: String,
+    },
+    /// 700213: credentials have the issuer, none the subject.
+    NoFederatedSubject {
         /// The assertion's `sub`.
         subject: String,
+    },
+    /// 7002138: a credential's subject equals the assertion's only when case is ignored.
+    FederatedSubjectCase {
+        /// The assertion's `sub`.
+        subject: String,
+    },
+    /// 700212: credentials have the issuer and subject, none an audience of the assertion.
+    NoFederatedAudience {
         /// The assertion's `aud` (joined with `,` when several).
         audience: String,
     },
@@ -128,7 +158,11 @@ impl Aadsts {
             Aadsts::UnknownResource { .. } => 500011,
             Aadsts::InvalidClientSecret { .. } => 7000215,
             Aadsts::MalformedJwt => 50027,
-            Aadsts::NoMatchingFederatedIdentity { .. } => 70021,
+            Aadsts::ClientSecretExpired { .. } => 7000222,
+            Aadsts::NoFederatedIssuer { .. } => 700211,
+            Aadsts::NoFederatedSubject { .. } => 700213,
+            Aadsts::FederatedSubjectCase { .. } => 7002138,
+            Aadsts::NoFederatedAudience { .. } => 700212,
             Aadsts::AssertionNotInValidTimeRange { .. } => 700024,
             Aadsts::AssertionKeyNotFound { .. } | Aadsts::AssertionInvalidSignature { .. } => {
                 700027
@@ -143,7 +177,11 @@ impl Aadsts {
         match self {
             Aadsts::MissingCredential
             | Aadsts::InvalidClientSecret { .. }
-            | Aadsts::NoMatchingFederatedIdentity { .. }
+            | Aadsts::ClientSecretExpired { .. }
+            | Aadsts::NoFederatedIssuer { .. }
+            | Aadsts::NoFederatedSubject { .. }
+            | Aadsts::FederatedSubjectCase { .. }
+            | Aadsts::NoFederatedAudience { .. }
             | Aadsts::AssertionNotInValidTimeRange { .. }
             | Aadsts::AssertionKeyNotFound { .. }
             | Aadsts::AssertionInvalidSignature { .. } => StatusCode::UNAUTHORIZED,
@@ -163,7 +201,11 @@ impl Aadsts {
             Aadsts::UnknownResource { .. } => "invalid_resource",
             Aadsts::MissingCredential
             | Aadsts::InvalidClientSecret { .. }
-            | Aadsts::NoMatchingFederatedIdentity { .. }
+            | Aadsts::ClientSecretExpired { .. }
+            | Aadsts::NoFederatedIssuer { .. }
+            | Aadsts::NoFederatedSubject { .. }
+            | Aadsts::FederatedSubjectCase { .. }
+            | Aadsts::NoFederatedAudience { .. }
             | Aadsts::AssertionNotInValidTimeRange { .. }
             | Aadsts::AssertionKeyNotFound { .. }
             | Aadsts::AssertionInvalidSignature { .. } => "invalid_client",
@@ -197,9 +239,29 @@ impl Aadsts {
             Aadsts::InvalidClientSecret { client_id } => format!(
                 "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."
             ),
+            // dotnet/sign#849 (2025-04), an Azure.Identity log with MSAL's `invalid_client`.
+            Aadsts::ClientSecretExpired { client_id } => format!(
+                "The provided client secret keys for app '{client_id}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds."
+            ),
             Aadsts::MalformedJwt => "JWT token is invalid or malformed.".into(),
-            Aadsts::NoMatchingFederatedIdentity { issuer, subject, audience } => format!(
-                "No matching federated identity record found for presented assertion. Assertion Issuer: '{issuer}'. Assertion Subject: '{subject}'. Assertion Audience: '{audience}'. https://learn.microsoft.com/entra/workload-id/workload-identity-federation"
+            // Azure/azure-workload-identity#1350 (2024-05, HTTP 401, whole body) and #1200.
+            Aadsts::NoFederatedIssuer { issuer } => format!(
+                "No matching federated identity record found for presented assertion issuer '{issuer}'. Please check your federated identity credential Subject, Audience and Issuer against the presented assertion. https://docs.microsoft.com/en-us/azure/active-directory/develop/workload-identity-federation"
+            ),
+            // Azure/terraform quickstart/*/TestRecord.md (2026-01, HTTP 401, whole body with
+            // error_uri) and Azure/azure-workload-identity#1200 (2025-04, a service account).
+            Aadsts::NoFederatedSubject { subject } => format!(
+                "No matching federated identity record found for presented assertion subject '{subject}'. Check your federated identity credential Subject, Audience and Issuer against the presented assertion. https://learn.microsoft.com/entra/workload-id/workload-identity-federation"
+            ),
+            // Azure/login#515 (2025-02); the breaking change is Learn's "Federated identity
+            // credentials now use case-sensitive matching" (reference-breaking-changes, August 2024).
+            Aadsts::FederatedSubjectCase { subject } => format!(
+                "No matching federated identity record found for presented assertion subject '{subject}'. The subject matches with case-insensitive comparison, but not with case-sensitive comparison. Check your federated identity credential Subject, Audience and Issuer against the presented assertion. See documentation at: https://learn.microsoft.com/entra/workload-id/workload-identity-federation. See breaking change notification and remediation at: https://learn.microsoft.com/en-us/entra/identity-platform/reference-breaking-changes#august-2024."
+            ),
+            // AthenZ/athenz AzureAccessTokenProviderTest.java, a recorded answer (2024-04,
+            // invalid_client); the Azure SDK for JS troubleshooting guide quotes the same start.
+            Aadsts::NoFederatedAudience { audience } => format!(
+                "No matching federated identity record found for presented assertion audience '{audience}'. Please check your federated identity credential Subject, Audience and Issuer against the presented assertion. https://docs.microsoft.com/en-us/azure/active-directory/develop/workload-identity-federation"
             ),
             Aadsts::AssertionNotInValidTimeRange { now, not_before, expires_at } => format!(
                 "Client assertion is not within its valid time range. Current time: {}, assertion valid from {}, expiry time of assertion {}. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .",
@@ -213,9 +275,11 @@ impl Aadsts {
             Aadsts::AssertionInvalidSignature { kid, client_id } => format!(
                 "Client assertion contains an invalid signature. [Reason - Key was found, but use of the key to verify the signature failed., Thumbprint of key used by client: '{kid}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '{client_id}'.]"
             ),
-            Aadsts::IssuerMetadataUnavailable { issuer } => format!(
-                "Request to External OIDC endpoint failed. Issuer: '{issuer}'."
-            ),
+            // Azure/azure-workload-identity#642 (2022) and #1130 (2023): the text names nothing
+            // (the issuer goes to the sandbox's log only).
+            Aadsts::IssuerMetadataUnavailable { .. } => {
+                "Request to External OIDC endpoint failed.".into()
+            }
             Aadsts::Injected(f) => f.description.clone(),
         }
     }
@@ -233,7 +297,7 @@ impl Aadsts {
         let body = ErrorBody {
             error: self.error().to_string(),
             error_description: format!(
-                "AADSTS{code}: {}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {timestamp}",
+                "AADSTS{code}: {} Trace ID: {trace_id} Correlation ID: {correlation_id} Timestamp: {timestamp}",
                 self.message()
             ),
             error_codes: [code],
@@ -323,10 +387,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_body_has_entras_shape() {
-        let refusal = Aadsts::NoMatchingFederatedIdentity {
-            issuer: "https://issuer/".into(),
+        let refusal = Aadsts::NoFederatedSubject {
             subject: "system:serviceaccount:a:b".into(),
-            audience: "api://AzureADTokenExchange".into(),
         };
         let correlation = "4a42e576-85bc-46ae-b7e3-b52cb8958917";
         let response = refusal.response("https://localhost:1/", Some(correlation));
@@ -336,23 +398,20 @@ mod tests {
             .unwrap();
         let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(body["error"], "invalid_client");
-        assert_eq!(body["error_codes"], serde_json::json!([70021]));
+        assert_eq!(body["error_codes"], serde_json::json!([700213]));
         assert_eq!(body["correlation_id"], correlation);
-        assert_eq!(body["error_uri"], "https://localhost:1/error?code=70021");
+        assert_eq!(body["error_uri"], "https://localhost:1/error?code=700213");
         let description = body["error_description"].as_str().unwrap();
-        assert!(description.starts_with("AADSTS70021: No matching federated identity record found for presented assertion. Assertion Issuer: 'https://issuer/'. Assertion Subject: 'system:serviceaccount:a:b'. Assertion Audience: 'api://AzureADTokenExchange'."), "{description}");
-        let lines: Vec<&str> = description.split("\r\n").collect();
-        assert_eq!(lines.len(), 4);
-        assert!(lines[1].starts_with("Trace ID: "));
-        assert_eq!(lines[2], format!("Correlation ID: {correlation}"));
-        assert_eq!(
-            lines[3],
-            format!("Timestamp: {}", body["timestamp"].as_str().unwrap())
+        assert!(description.starts_with("AADSTS700213: No matching federated identity record found for presented assertion subject 'system:serviceaccount:a:b'. Check your federated identity credential Subject, Audience and Issuer against the presented assertion. https://learn.microsoft.com/entra/workload-id/workload-identity-federation Trace ID: "), "{description}");
+        assert!(
+            !description.contains(['\r', '\n']),
+            "one line: {description}"
         );
-        assert_eq!(
-            lines[1],
-            format!("Trace ID: {}", body["trace_id"].as_str().unwrap())
-        );
+        assert!(description.ends_with(&format!(
+            " Trace ID: {} Correlation ID: {correlation} Timestamp: {}",
+            body["trace_id"].as_str().unwrap(),
+            body["timestamp"].as_str().unwrap()
+        )));
     }
 
     #[test]
@@ -377,9 +436,17 @@ mod tests {
                 client_id: "c".into(),
             },
             Aadsts::MalformedJwt,
-            Aadsts::NoMatchingFederatedIdentity {
-                issuer: "i".into(),
+            Aadsts::ClientSecretExpired {
+                client_id: "c".into(),
+            },
+            Aadsts::NoFederatedIssuer { issuer: "i".into() },
+            Aadsts::NoFederatedSubject {
                 subject: "s".into(),
+            },
+            Aadsts::FederatedSubjectCase {
+                subject: "s".into(),
+            },
+            Aadsts::NoFederatedAudience {
                 audience: "a".into(),
             },
             Aadsts::AssertionNotInValidTimeRange {

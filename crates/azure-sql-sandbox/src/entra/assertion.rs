@@ -1,16 +1,19 @@
 //! Validation of a federated client assertion (workload identity federation), in Entra's order:
 //!
 //! 1. it must be a well-formed JWT with `iss`, `sub`, `aud` and `exp` (else AADSTS50027);
-//! 2. one of the application's federated credentials must match its `iss` and `sub` exactly and
-//!    one of its audiences (else AADSTS70021, naming the assertion's issuer, subject, audience);
+//! 2. one of the application's federated credentials must match it, field by field, each
+//!    mismatch its own refusal ([`match_federated_credential`]): the issuer exactly (else
+//!    AADSTS700211), then the subject exactly (AADSTS700213, or AADSTS7002138 when it matches
+//!    only case-insensitively), then one of the audiences (AADSTS700212);
 //! 3. its signature must verify with the issuer's published key named by `kid`, fetched over
 //!    HTTPS through the issuer's discovery document (AADSTS700027 when the key is not published
-//!    or the signature fails; AADSTS50166 when the issuer's metadata cannot be fetched);
+//!    or the signature fails; AADSTS50166 when the issuer's metadata cannot be fetched or its
+//!    discovery document names another issuer);
 //! 4. the current time must lie within `nbf`..`exp`, widened by the configured clock skew
 //!    (AADSTS700024).
 
 use super::aadsts::Aadsts;
-use super::directory::AppRegistration;
+use super::directory::{AppRegistration, FederatedCredential};
 use super::remote_keys::RemoteKeys;
 use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
@@ -79,11 +82,65 @@ impl IssuerKeys {
                 Arc::new(RemoteKeys::new(
                     self.http.clone(),
                     discovery,
+                    issuer.to_string(),
                     self.min_refresh_interval,
                 ))
             })
             .clone()
     }
+}
+
+/// Finds a federated credential trusting `issuer`, `subject` and one of `audiences`, refusing as
+/// Entra does with the first field that no credential matches.
+///
+/// Entra answers per field (see [`super::aadsts`] for the texts and their sources). Which field it
+/// reports when several differ at once is not documented: the sandbox narrows the credentials by
+/// issuer, then subject, then audience, which gives the answers seen in public threads for one
+/// wrong field at a time (a trailing slash on the issuer: 700211, Azure/azure-workload-identity
+/// troubleshooting guide; another service account: 700213, #1200; a token projected for another
+/// audience: 700212). Issuer and subject are compared case-sensitively: Entra's breaking change
+/// of 2024 ("Federated identity credentials now use case-sensitive matching").
+pub fn match_federated_credential(
+    credentials: &[FederatedCredential],
+    issuer: &str,
+    subject: &str,
+    audiences: &[&str],
+) -> Result<(), Aadsts> {
+    let same_issuer: Vec<&FederatedCredential> =
+        credentials.iter().filter(|c| c.issuer == issuer).collect();
+    if same_issuer.is_empty() {
+        return Err(Aadsts::NoFederatedIssuer {
+            issuer: issuer.to_string(),
+        });
+    }
+    let same_subject: Vec<&FederatedCredential> = same_issuer
+        .iter()
+        .copied()
+        .filter(|c| c.subject == subject)
+        .collect();
+    if same_subject.is_empty() {
+        let folded = same_issuer
+            .iter()
+            .any(|c| c.subject.to_lowercase() == subject.to_lowercase());
+        return Err(if folded {
+            Aadsts::FederatedSubjectCase {
+                subject: subject.to_string(),
+            }
+        } else {
+            Aadsts::NoFederatedSubject {
+                subject: subject.to_string(),
+            }
+        });
+    }
+    let audience_ok = same_subject
+        .iter()
+        .any(|c| audiences.iter().any(|a| c.audiences.iter().any(|f| f == a)));
+    if !audience_ok {
+        return Err(Aadsts::NoFederatedAudience {
+            audience: audiences.join(","),
+        });
+    }
+    Ok(())
 }
 
 fn to_system_time(seconds: f64) -> SystemTime {
@@ -107,20 +164,12 @@ pub async fn validate(
         .claims;
     let audiences = claims.aud.values();
 
-    let matched = app.federated_credentials.iter().any(|fic| {
-        fic.issuer == claims.iss
-            && fic.subject == claims.sub
-            && audiences
-                .iter()
-                .any(|a| fic.audiences.iter().any(|f| f == a))
-    });
-    if !matched {
-        return Err(Aadsts::NoMatchingFederatedIdentity {
-            issuer: claims.iss,
-            subject: claims.sub,
-            audience: audiences.join(","),
-        });
-    }
+    match_federated_credential(
+        &app.federated_credentials,
+        &claims.iss,
+        &claims.sub,
+        &audiences,
+    )?;
 
     let kid = header.kid.clone().unwrap_or_default();
     let not_found = || Aadsts::AssertionKeyNotFound {
@@ -139,6 +188,10 @@ pub async fn validate(
         .for_issuer(&claims.iss)
         .get(&kid)
         .await
+        // Unreachable metadata is AADSTS50166 (Azure/azure-workload-identity#642, #1130). No
+        // public thread shows what Entra answers for a discovery document naming another issuer
+        // (a token whose `iss` lacks the trailing slash its issuer publishes): it is metadata
+        // Entra cannot use for this issuer, so it gets the same answer.
         .map_err(|e| {
             tracing::warn!(issuer = %claims.iss, error = %e, "federated issuer metadata unavailable");
             Aadsts::IssuerMetadataUnavailable {
@@ -174,4 +227,75 @@ pub async fn validate(
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ISSUER: &str = "https://oidc.example/abc/";
+    const SUBJECT: &str = "system:serviceaccount:shop:api";
+    const AUDIENCE: &str = "api://AzureADTokenExchange";
+
+    fn credentials() -> Vec<FederatedCredential> {
+        vec![FederatedCredential {
+            name: "api".into(),
+            issuer: ISSUER.into(),
+            subject: SUBJECT.into(),
+            audiences: vec![AUDIENCE.into()],
+        }]
+    }
+
+    fn code(issuer: &str, subject: &str, audience: &str) -> Option<u32> {
+        match_federated_credential(&credentials(), issuer, subject, &[audience])
+            .err()
+            .map(|r| r.code())
+    }
+
+    #[test]
+    fn each_mismatched_field_has_its_own_code() {
+        assert_eq!(code(ISSUER, SUBJECT, AUDIENCE), None);
+        // The trailing slash is part of the issuer.
+        assert_eq!(
+            code("https://oidc.example/abc", SUBJECT, AUDIENCE),
+            Some(700211)
+        );
+        assert_eq!(
+            code(ISSUER, "system:serviceaccount:shop:other", AUDIENCE),
+            Some(700213)
+        );
+        assert_eq!(
+            code(ISSUER, "system:serviceaccount:Shop:api", AUDIENCE),
+            Some(7002138)
+        );
+        assert_eq!(
+            code(ISSUER, SUBJECT, "https://kubernetes.default.svc"),
+            Some(700212)
+        );
+        // Several wrong at once: the issuer is reported first, then the subject.
+        assert_eq!(code("https://other/", "x", "y"), Some(700211));
+        assert_eq!(code(ISSUER, "x", "y"), Some(700213));
+        // No credential at all: nothing has the issuer.
+        assert_eq!(
+            match_federated_credential(&[], ISSUER, SUBJECT, &[AUDIENCE])
+                .unwrap_err()
+                .code(),
+            700211
+        );
+    }
+
+    #[test]
+    fn the_refusal_names_the_field_that_did_not_match() {
+        let refusal =
+            match_federated_credential(&credentials(), ISSUER, SUBJECT, &["a", "b"]).unwrap_err();
+        assert_eq!(
+            refusal,
+            Aadsts::NoFederatedAudience {
+                audience: "a,b".into()
+            }
+        );
+        assert!(refusal.message().starts_with(
+            "No matching federated identity record found for presented assertion audience 'a,b'."
+        ));
+    }
 }

@@ -9,6 +9,29 @@ use crate::identity::{Directory, DirectoryEntry, PrincipalKind};
 use rand::Rng;
 use std::fmt;
 use std::sync::RwLock;
+use std::time::{Duration, SystemTime};
+
+/// How long a client secret lives when no lifetime is given: Microsoft Graph's `addPassword`
+/// default, "startDateTime + 2 years" (learn.microsoft.com/graph/api/application-addpassword).
+pub const DEFAULT_SECRET_LIFETIME: Duration = Duration::from_secs(2 * 365 * 24 * 3600);
+
+/// A client secret and when it stops being accepted.
+#[derive(Clone, PartialEq, Eq)]
+struct ClientSecret {
+    value: String,
+    expires_at: SystemTime,
+}
+
+/// What a presented client secret is to an application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecretCheck {
+    /// One of its secrets, not expired.
+    Valid,
+    /// One of its secrets, expired (AADSTS7000222).
+    Expired,
+    /// None of its secrets (AADSTS7000215).
+    Unknown,
+}
 
 /// A tenant.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,7 +71,7 @@ pub struct AppRegistration {
     pub display_name: String,
     /// Its federated identity credentials.
     pub federated_credentials: Vec<FederatedCredential>,
-    secrets: Vec<String>,
+    secrets: Vec<ClientSecret>,
 }
 
 impl fmt::Debug for AppRegistration {
@@ -68,12 +91,23 @@ impl fmt::Debug for AppRegistration {
 }
 
 impl AppRegistration {
-    /// Whether `secret` is one of the application's client secrets (compared in constant time).
-    pub fn has_secret(&self, secret: &str) -> bool {
-        self.secrets.iter().any(|s| {
-            aws_lc_rs::constant_time::verify_slices_are_equal(s.as_bytes(), secret.as_bytes())
+    /// What `secret` is to the application at `now`: one of its client secrets (compared in
+    /// constant time), still valid or expired, or none of them.
+    pub fn check_secret(&self, secret: &str, now: SystemTime) -> SecretCheck {
+        let found = self.secrets.iter().find(|s| {
+            aws_lc_rs::constant_time::verify_slices_are_equal(s.value.as_bytes(), secret.as_bytes())
                 .is_ok()
-        })
+        });
+        match found {
+            Some(s) if now < s.expires_at => SecretCheck::Valid,
+            Some(_) => SecretCheck::Expired,
+            None => SecretCheck::Unknown,
+        }
+    }
+
+    /// Whether `secret` is one of the application's client secrets, valid now.
+    pub fn has_secret(&self, secret: &str) -> bool {
+        self.check_secret(secret, SystemTime::now()) == SecretCheck::Valid
     }
 }
 
@@ -262,7 +296,10 @@ impl EntraDirectory {
         let secret = secret_value();
         let mut data = self.write();
         if let Some(stored) = data.apps.iter_mut().find(|a| a.client_id == app.client_id) {
-            stored.secrets.push(secret.clone());
+            stored.secrets.push(ClientSecret {
+                value: secret.clone(),
+                expires_at: SystemTime::now() + DEFAULT_SECRET_LIFETIME,
+            });
         }
         ServicePrincipal {
             client_id: app.client_id,
@@ -273,12 +310,26 @@ impl EntraDirectory {
         }
     }
 
-    /// Adds a client secret to an application and returns its value.
+    /// Adds a client secret to an application and returns its value; it lives
+    /// [`DEFAULT_SECRET_LIFETIME`].
     pub fn add_client_secret(&self, client_id: &str) -> Result<String, DirectoryError> {
+        self.add_client_secret_valid_for(client_id, DEFAULT_SECRET_LIFETIME)
+    }
+
+    /// Adds a client secret that Entra accepts for `lifetime` from now, then refuses with
+    /// AADSTS7000222 (`Duration::ZERO`: already expired).
+    pub fn add_client_secret_valid_for(
+        &self,
+        client_id: &str,
+        lifetime: Duration,
+    ) -> Result<String, DirectoryError> {
         let secret = secret_value();
         let mut data = self.write();
         let app = data.app_mut(client_id)?;
-        app.secrets.push(secret.clone());
+        app.secrets.push(ClientSecret {
+            value: secret.clone(),
+            expires_at: SystemTime::now() + lifetime,
+        });
         Ok(secret)
     }
 
@@ -453,6 +504,34 @@ mod tests {
             .unwrap()
             .has_secret(&second));
         assert!(dir.add_client_secret("missing").is_err());
+    }
+
+    #[test]
+    fn secrets_expire() {
+        let dir = EntraDirectory::new();
+        let tenant = dir.add_tenant("Sandbox", "sandbox");
+        let sp = dir.create_service_principal(&tenant, "reporting");
+        let short = dir
+            .add_client_secret_valid_for(&sp.client_id, Duration::from_secs(60))
+            .unwrap();
+        let app = dir.app(&tenant.id, &sp.client_id).unwrap();
+        let now = SystemTime::now();
+        assert_eq!(app.check_secret(&short, now), SecretCheck::Valid);
+        assert_eq!(
+            app.check_secret(&short, now + Duration::from_secs(61)),
+            SecretCheck::Expired
+        );
+        assert_eq!(app.check_secret("other", now), SecretCheck::Unknown);
+        // The default lifetime is Graph's two years.
+        let two_years = now + DEFAULT_SECRET_LIFETIME;
+        assert_eq!(
+            app.check_secret(&sp.secret, two_years - Duration::from_secs(60)),
+            SecretCheck::Valid
+        );
+        assert_eq!(
+            app.check_secret(&sp.secret, two_years),
+            SecretCheck::Expired
+        );
     }
 
     #[test]

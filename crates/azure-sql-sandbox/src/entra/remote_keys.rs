@@ -1,5 +1,9 @@
 //! Another issuer's signing keys, fetched over HTTPS the way relying parties fetch them: the
-//! OIDC discovery document, then its `jwks_uri`. Keys are cached by `kid`; an unknown `kid`
+//! OIDC discovery document, whose `issuer` must be the issuer the keys are wanted for (OpenID
+//! Connect Discovery 1.0, section 4.3: "The issuer value returned MUST be identical to the Issuer
+//! URL that was used as the prefix to /.well-known/openid-configuration"; a document naming
+//! another issuer is not this issuer's and its keys are not used), then its `jwks_uri`. Keys are
+//! cached by `kid`; an unknown `kid`
 //! triggers one refetch (single flight: concurrent lookups wait for the same fetch), and refetches
 //! are rate-limited so a flood of tokens with made-up `kid`s cannot turn into a flood of requests.
 //!
@@ -33,6 +37,7 @@ struct Cache {
 pub struct RemoteKeys {
     http: reqwest::Client,
     discovery_url: String,
+    issuer: String,
     min_refresh_interval: Duration,
     cache: Mutex<Cache>,
     refresh: tokio::sync::Mutex<()>,
@@ -48,20 +53,24 @@ impl std::fmt::Debug for RemoteKeys {
 
 #[derive(serde::Deserialize)]
 struct Discovery {
+    #[serde(default)]
+    issuer: Option<String>,
     jwks_uri: String,
 }
 
 impl RemoteKeys {
-    /// Keys published through the discovery document at `discovery_url`, refetched at most once
-    /// per `min_refresh_interval`.
+    /// The keys of `issuer`, published through the discovery document at `discovery_url` (which
+    /// must name `issuer` exactly), refetched at most once per `min_refresh_interval`.
     pub fn new(
         http: reqwest::Client,
         discovery_url: String,
+        issuer: String,
         min_refresh_interval: Duration,
     ) -> Self {
         RemoteKeys {
             http,
             discovery_url,
+            issuer,
             min_refresh_interval,
             cache: Mutex::new(Cache::default()),
             refresh: tokio::sync::Mutex::new(()),
@@ -121,6 +130,16 @@ impl RemoteKeys {
             reason,
         };
         let discovery: Discovery = self.get_json(&self.discovery_url).await.map_err(fail)?;
+        match discovery.issuer.as_deref() {
+            Some(named) if named == self.issuer => {}
+            Some(named) => {
+                return Err(fail(format!(
+                    "the discovery document names the issuer {named:?}, not {:?}",
+                    self.issuer
+                )))
+            }
+            None => return Err(fail("the discovery document names no issuer".into())),
+        }
         let jwks: JwkSet = self.get_json(&discovery.jwks_uri).await.map_err(fail)?;
         let mut keys = HashMap::new();
         for jwk in &jwks.keys {

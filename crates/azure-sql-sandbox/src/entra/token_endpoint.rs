@@ -7,11 +7,13 @@
 //! Checks run in this order, each refusal being the [`Aadsts`] row Entra would answer with:
 //! injected fault → tenant (90002) → `grant_type` (900144, 70003) → `client_id` (900144) →
 //! `scope` (900144, 70011) → application (700016) → resource (500011) → credential (7000218,
-//! then the assertion's checks in [`super::assertion`], or the secret, 7000215).
+//! then the assertion's checks in [`super::assertion`], or the secret: 7000215 when it is none
+//! of the application's, 7000222 when it is one that has expired).
 //! Success answers `token_type`, `expires_in`, `ext_expires_in`, `access_token` as Entra does.
 
 use super::aadsts::{add_entra_headers, Aadsts};
 use super::access_token::{self, ClientAuth, Grantee, AZURE_SQL_RESOURCE};
+use super::directory::SecretCheck;
 use super::{assertion, EntraState};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -246,10 +248,18 @@ async fn grant(
         .await?;
         (ClientAuth::Assertion, "client_assertion")
     } else if let Some(secret) = param("client_secret") {
-        if !app.has_secret(secret) {
-            return Err(Aadsts::InvalidClientSecret {
-                client_id: app.client_id.clone(),
-            });
+        match app.check_secret(secret, std::time::SystemTime::now()) {
+            SecretCheck::Valid => {}
+            SecretCheck::Expired => {
+                return Err(Aadsts::ClientSecretExpired {
+                    client_id: app.client_id.clone(),
+                })
+            }
+            SecretCheck::Unknown => {
+                return Err(Aadsts::InvalidClientSecret {
+                    client_id: app.client_id.clone(),
+                })
+            }
         }
         (ClientAuth::Secret, "client_secret")
     } else {

@@ -2,7 +2,8 @@
 //! on the token a LOGIN7 FEDAUTH extension carries.
 //!
 //! Like a relying party of the real Entra, it knows only the authority and its tenant: it fetches
-//! `{authority}{tenant}/v2.0/.well-known/openid-configuration` and the JWKS it names over HTTPS
+//! `{authority}{tenant}/v2.0/.well-known/openid-configuration` (whose `issuer` must be
+//! `{authority}{tenant}/v2.0`) and the JWKS it names over HTTPS
 //! (trusting the sandbox CA), caches the keys by `kid`, and refetches when a token names a key it
 //! has not seen (single flight, rate-limited), so Entra's key rotation is picked up without
 //! restarts. Checks, each failure a [`TokenRejection`] naming it:
@@ -13,10 +14,16 @@
 //!   `{authority}{tid}/v2.0` (v2);
 //! - `nbf <= now < exp`, widened by the clock skew (default 0 s in the sandbox, so
 //!   second-long tokens expire exactly when they say).
+//!
+//! Expiry is checked last, so only a token that passes every other check is refused as
+//! [`RejectionKind::Expired`] ("Token is expired." at the client); every other refusal is
+//! [`RejectionKind::NotAccepted`].
 
 use super::access_token::{v1_issuer, AZURE_SQL_AUDIENCE, AZURE_SQL_RESOURCE};
 use super::remote_keys::RemoteKeys;
-use crate::identity::{AccessTokenValidator, TokenIdentity, TokenRejection, ValidateFuture};
+use crate::identity::{
+    AccessTokenValidator, RejectionKind, TokenIdentity, TokenRejection, ValidateFuture,
+};
 use crate::pki::{http_client_trusting, PkiError};
 use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
@@ -98,6 +105,7 @@ struct Claims {
 
 fn reject(reason: impl Into<String>) -> TokenRejection {
     TokenRejection {
+        kind: RejectionKind::NotAccepted,
         reason: reason.into(),
     }
 }
@@ -123,7 +131,13 @@ impl EntraValidator {
             options.tenant_id
         );
         Ok(EntraValidator {
-            keys: RemoteKeys::new(http, discovery, options.min_refresh_interval),
+            // The v2.0 document names `{authority}{tenant}/v2.0`, the issuer of v2 tokens.
+            keys: RemoteKeys::new(
+                http,
+                discovery,
+                format!("{authority}{}/v2.0", options.tenant_id),
+                options.min_refresh_interval,
+            ),
             authority,
             tenant_id: options.tenant_id,
             clock_skew: options.clock_skew,
@@ -196,11 +210,14 @@ impl EntraValidator {
         let now = SystemTime::now();
         let expires_at = to_system_time(claims.exp);
         if now >= expires_at + self.clock_skew {
-            return Err(reject(format!(
-                "the token expired at {} (now {})",
-                super::aadsts::iso8601_7(expires_at),
-                super::aadsts::iso8601_7(now)
-            )));
+            return Err(TokenRejection {
+                kind: RejectionKind::Expired,
+                reason: format!(
+                    "the token expired at {} (now {})",
+                    super::aadsts::iso8601_7(expires_at),
+                    super::aadsts::iso8601_7(now)
+                ),
+            });
         }
         if let Some(nbf) = claims.nbf {
             let not_before = to_system_time(nbf);

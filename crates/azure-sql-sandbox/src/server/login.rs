@@ -2,15 +2,15 @@
 //! workflow, after FEDAUTHINFO — or a SQL login), the failures Azure SQL gives, and the answer a
 //! successful login gets, in SQL Server's order (with the gateway's routing ENVCHANGE).
 
-use super::session::{Conn, SessionError};
-use super::{blocking, Shared};
+use super::session::{Conn, Prelogin, SessionError};
+use super::Shared;
+use crate::identity::RejectionKind;
 use crate::sql::{Session, SqlError};
 use crate::tds::collation::SQL_LATIN1_GENERAL_CP1_CI_AS;
 use crate::tds::fedauth_token::FedAuthToken;
 use crate::tds::login7::{self, FedAuthLibrary, Login7};
 use crate::tds::messages;
 use crate::tds::packet::{MessageType, DEFAULT_PACKET_SIZE};
-use crate::tds::prelogin::PreloginRequest;
 use crate::tds::token::{
     done_status, Done, DoneKind, EnvChange, FeatureAck, FeatureExtAck, FedAuthInfo, LoginAck,
     Message as MessageToken, MessageKind,
@@ -50,9 +50,10 @@ pub(super) async fn send_login_failure(
 pub(super) async fn authenticate(
     shared: &Shared,
     conn: &mut Conn,
-    prelogin: &PreloginRequest,
+    prelogin: &Prelogin,
     login: &Login7,
     database: &str,
+    deadline: tokio::time::Instant,
 ) -> Result<Result<(Session, Authenticated), SqlError>, SessionError> {
     let peer = conn.peer;
     if let Some(number) = shared.faults.take_failed_login() {
@@ -70,12 +71,12 @@ pub(super) async fn authenticate(
             tracing::warn!(%peer, "integrated (Windows) authentication is not offered");
             return Ok(Err(messages::integrated_auth_not_supported()));
         }
-        let engine = shared.engine.clone();
-        let db = database.to_string();
-        let user = login.user_name.clone();
-        let password = login.password.clone();
-        let session = blocking(move || engine.login_sql(Some(&db), &user, password.expose())).await;
-        let session = session.and_then(|s| s);
+        // Logging in reads only the committed principals in memory: it runs here, not on the
+        // blocking pool, where requests waiting for SQLite's write lock could hold it up.
+        let session =
+            shared
+                .engine
+                .login_sql(Some(database), &login.user_name, login.password.expose());
         if let Err(e) = &session {
             tracing::warn!(%peer, database, user = %login.user_name, number = e.number, "SQL login refused");
         }
@@ -83,14 +84,20 @@ pub(super) async fn authenticate(
     };
 
     // MS-TDS 3.3.5.2: fFedAuthEcho must match the server's FEDAUTHREQUIRED answer.
-    if fed.echo != prelogin.fed_auth_required {
+    if fed.echo != prelogin.request.fed_auth_required {
         tracing::warn!(%peer, echo = fed.echo, "FEDAUTH echo does not match the PRELOGIN answer");
         return Ok(Err(messages::protocol_error(
             "The FEDAUTH fFedAuthEcho bit does not match the server's FEDAUTHREQUIRED answer.",
         )));
     }
     let token = match &fed.library {
-        FedAuthLibrary::SecurityToken { token, .. } => token.clone(),
+        FedAuthLibrary::SecurityToken { token, nonce } => {
+            if let Err(e) = check_nonce_echo(prelogin, *nonce) {
+                tracing::warn!(%peer, "the FEDAUTH nonce does not echo the PRELOGIN answer");
+                return Ok(Err(e));
+            }
+            token.clone()
+        }
         FedAuthLibrary::Msal { workflow } => {
             // Tell the client where to get a token and for what, then wait for it.
             let Some(sts_url) = shared.validator.sts_url() else {
@@ -104,7 +111,16 @@ pub(super) async fn authenticate(
             }
             .encode(&mut out);
             conn.send(&out).await?;
-            let Some(message) = conn.next().await? else {
+            // The token comes within the login's time limit, or the connection is closed.
+            let next = tokio::time::timeout_at(deadline, conn.next())
+                .await
+                .map_err(|_| {
+                    SessionError::Protocol(
+                        "the client did not send its FEDAUTH token within the login time limit"
+                            .into(),
+                    )
+                })?;
+            let Some(message) = next? else {
                 return Err(SessionError::Protocol(
                     "the client left before sending its token".into(),
                 ));
@@ -116,7 +132,13 @@ pub(super) async fn authenticate(
                 ))));
             }
             match FedAuthToken::parse(&message.payload) {
-                Ok(parsed) => parsed.token,
+                Ok(parsed) => {
+                    if let Err(e) = check_nonce_echo(prelogin, parsed.nonce) {
+                        tracing::warn!(%peer, "the FEDAUTH token's nonce does not echo the PRELOGIN answer");
+                        return Ok(Err(e));
+                    }
+                    parsed.token
+                }
                 Err(e) => return Ok(Err(messages::protocol_error(&e.to_string()))),
             }
         }
@@ -129,15 +151,14 @@ pub(super) async fn authenticate(
         Ok(identity) => identity,
         Err(rejection) => {
             tracing::warn!(%peer, database, reason = %rejection.reason, "login refused: access token rejected");
-            return Ok(Err(messages::login_failed_token()));
+            return Ok(Err(match rejection.kind {
+                RejectionKind::Expired => messages::login_failed_token_expired(),
+                RejectionKind::NotAccepted => messages::login_failed_token_not_accepted(),
+            }));
         }
     };
-    let engine = shared.engine.clone();
-    let db = database.to_string();
-    let who = identity.clone();
-    let session = blocking(move || engine.login_external(&db, &who))
-        .await
-        .and_then(|s| s);
+    // In memory, as for SQL logins above.
+    let session = shared.engine.login_external(database, &identity);
     if let Err(e) = &session {
         tracing::warn!(%peer, database, number = e.number, object_id = %identity.object_id, "login refused by the database");
     }
@@ -151,6 +172,26 @@ pub(super) async fn authenticate(
     }))
 }
 
+/// MS-TDS 2.2.6.4 (FEDAUTH, security-token library) and 2.2.6.3 (the FEDAUTH message): "If the
+/// server provided a nonce in the pre-login exchange, the client MUST echo the nonce back to the
+/// server in this field. If the server did not provide a nonce ..., this field MUST NOT be
+/// included." A login whose echo differs is refused like one whose fFedAuthEcho bit differs.
+fn check_nonce_echo(prelogin: &Prelogin, echoed: Option<[u8; 32]>) -> Result<(), SqlError> {
+    match (prelogin.server_nonce, echoed) {
+        (Some(sent), Some(echo)) if sent == echo => Ok(()),
+        (None, None) => Ok(()),
+        (Some(_), Some(_)) => Err(messages::protocol_error(
+            "The FEDAUTH nonce is not the nonce of the server's PRELOGIN answer.",
+        )),
+        (Some(_), None) => Err(messages::protocol_error(
+            "The FEDAUTH data does not echo the nonce of the server's PRELOGIN answer.",
+        )),
+        (None, Some(_)) => Err(messages::protocol_error(
+            "The FEDAUTH data carries a nonce, but the server's PRELOGIN answer sent none.",
+        )),
+    }
+}
+
 /// What SQL Server sends after a successful login, in its order; the gateway adds the routing
 /// ENVCHANGE after LOGINACK and before FEATUREEXTACK, as Azure's gateway does.
 pub(super) fn login_response(
@@ -160,6 +201,7 @@ pub(super) fn login_response(
     packet_size: u32,
     fedauth_ack: Option<Vec<u8>>,
     routing: Option<u16>,
+    client_tds_version: u32,
 ) {
     let info = |number, state, text: String| MessageToken {
         kind: MessageKind::Info,
@@ -192,7 +234,7 @@ pub(super) fn login_response(
     }
     .encode(out);
     info(5703, 1, "Changed language setting to us_english.".into()).encode(out);
-    LoginAck::azure_sql().encode(out);
+    LoginAck::azure_sql(client_tds_version).encode(out);
     EnvChange::PacketSize {
         new: packet_size,
         old: DEFAULT_PACKET_SIZE as u32,

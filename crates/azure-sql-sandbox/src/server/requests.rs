@@ -4,7 +4,7 @@
 //! between requests.
 
 use super::blocking;
-use super::response::{encode_outcomes, encode_transaction_change, error_response};
+use super::response::{encode_outcomes, encode_transaction_change, error_response, inxact};
 use super::session::Work;
 use super::transactions::run_transaction;
 use super::Shared;
@@ -97,13 +97,15 @@ pub(super) async fn run_work(
 ) -> (Option<SessionState>, Vec<u8>) {
     let engine = shared.engine.clone();
     let server = shared.host_name.clone();
+    let open_before = state.session.transaction_count() > 0;
     let result = blocking(move || {
         let mut state = state;
         let mut out = Vec::new();
         match work {
             Work::Batch(text) => {
+                let open = state.session.transaction_count() > 0;
                 let outcomes = engine.execute(&mut state.session, &text);
-                encode_outcomes(&mut out, &outcomes, DoneKind::Done, &server, false);
+                encode_outcomes(&mut out, &outcomes, DoneKind::Done, &server, false, open);
             }
             Work::Transaction(request) => {
                 run_transaction(&engine, &mut state.session, request, &mut out, &server)
@@ -116,7 +118,7 @@ pub(super) async fn run_work(
                             let no_metadata = request.options & rpc::OPTION_NO_METADATA != 0;
                             run_call(&engine, &mut state, call, no_metadata, &mut out, &server)
                         }
-                        Err(e) => error_response(&mut out, &server, &e, DoneKind::Proc),
+                        Err(e) => fail_proc(&mut out, &server, &e, &state),
                     }
                 }
             }
@@ -127,8 +129,9 @@ pub(super) async fn run_work(
     match result {
         Ok((state, out)) => (Some(state), out),
         Err(e) => {
+            // The engine failed: the session is as it was, its transaction (if any) still open.
             let mut out = Vec::new();
-            error_response(&mut out, &shared.host_name, &e, DoneKind::Done);
+            error_response(&mut out, &shared.host_name, &e, DoneKind::Done, open_before);
             (None, out)
         }
     }
@@ -153,11 +156,14 @@ pub(super) fn run_call(
     out: &mut Vec<u8>,
     server: &str,
 ) {
+    let open = |state: &SessionState| state.session.transaction_count() > 0;
     match call {
         SystemCall::ExecuteSql { statement, params } => {
+            let before = open(state);
             let outcomes = engine.execute_rpc(&mut state.session, &statement, &params);
-            let failed = encode_outcomes(out, &outcomes, DoneKind::Proc, server, no_metadata);
-            end_proc(out, failed, None, server);
+            let failed =
+                encode_outcomes(out, &outcomes, DoneKind::Proc, server, no_metadata, before);
+            end_proc(out, failed, None, server, open(state));
         }
         SystemCall::PrepExec {
             unprepare,
@@ -169,14 +175,18 @@ pub(super) fn run_call(
             if let Some(old) = unprepare {
                 state.prepared.remove(&old);
             }
+            let before = open(state);
             let outcomes = engine.execute_rpc(&mut state.session, &statement, &params);
-            let failed = encode_outcomes(out, &outcomes, DoneKind::Proc, server, no_metadata);
+            let failed =
+                encode_outcomes(out, &outcomes, DoneKind::Proc, server, no_metadata, before);
             let handle = (!failed).then(|| prepare(state, statement, declared));
+            let after = open(state);
             end_proc(
                 out,
                 failed,
                 handle.map(|h| (handle_name.as_str(), h)),
                 server,
+                after,
             );
         }
         SystemCall::Prepare {
@@ -199,7 +209,7 @@ pub(super) fn run_call(
                     _ => None,
                 });
                 if let Some(e) = error {
-                    error_response(out, server, &e, DoneKind::Proc);
+                    fail_proc(out, server, &e, state);
                     return;
                 }
                 if let Some(Outcome::Rows(rs)) =
@@ -209,32 +219,52 @@ pub(super) fn run_call(
                 }
             }
             let handle = prepare(state, statement, declared);
-            end_proc(out, false, Some((handle_name.as_str(), handle)), server);
+            let after = open(state);
+            end_proc(
+                out,
+                false,
+                Some((handle_name.as_str(), handle)),
+                server,
+                after,
+            );
         }
         SystemCall::Execute { handle, values } => {
             let Some(prepared) = state.prepared.get(&handle).cloned() else {
-                error_response(out, server, &unknown_handle(handle), DoneKind::Proc);
+                fail_proc(out, server, &unknown_handle(handle), state);
                 return;
             };
             match rpc::bind(&prepared.declared, &values) {
                 Ok(params) => {
+                    let before = open(state);
                     let outcomes =
                         engine.execute_rpc(&mut state.session, &prepared.statement, &params);
-                    let failed =
-                        encode_outcomes(out, &outcomes, DoneKind::Proc, server, no_metadata);
-                    end_proc(out, failed, None, server);
+                    let failed = encode_outcomes(
+                        out,
+                        &outcomes,
+                        DoneKind::Proc,
+                        server,
+                        no_metadata,
+                        before,
+                    );
+                    end_proc(out, failed, None, server, open(state));
                 }
-                Err(e) => error_response(out, server, &e, DoneKind::Proc),
+                Err(e) => fail_proc(out, server, &e, state),
             }
         }
         SystemCall::Unprepare { handle } => {
             if state.prepared.remove(&handle).is_some() {
-                end_proc(out, false, None, server);
+                end_proc(out, false, None, server, open(state));
             } else {
-                error_response(out, server, &unknown_handle(handle), DoneKind::Proc);
+                fail_proc(out, server, &unknown_handle(handle), state);
             }
         }
     }
+}
+
+/// An RPC's error and its DONEPROC (DONE_INXACT when the session has a transaction open).
+fn fail_proc(out: &mut Vec<u8>, server: &str, error: &SqlError, state: &SessionState) {
+    let open = state.session.transaction_count() > 0;
+    error_response(out, server, error, DoneKind::Proc, open);
 }
 
 /// Whether a statement is a query (its first keyword SELECT or WITH), so preparing it can
@@ -262,8 +292,14 @@ pub(super) fn prepare(state: &mut SessionState, statement: String, declared: Vec
 }
 
 /// Ends a procedure: RETURNSTATUS (unless it failed), the `@handle` RETURNVALUE when one was
-/// prepared, and the final DONEPROC.
-pub(super) fn end_proc(out: &mut Vec<u8>, failed: bool, handle: Option<(&str, i32)>, server: &str) {
+/// prepared, and the final DONEPROC (with DONE_INXACT when `in_transaction`).
+pub(super) fn end_proc(
+    out: &mut Vec<u8>,
+    failed: bool,
+    handle: Option<(&str, i32)>,
+    server: &str,
+    in_transaction: bool,
+) {
     if !failed {
         ReturnStatus(0).encode(out);
     }
@@ -286,5 +322,5 @@ pub(super) fn end_proc(out: &mut Vec<u8>, failed: bool, handle: Option<(&str, i3
     } else {
         done_status::FINAL
     };
-    Done::new(DoneKind::Proc, status).encode(out);
+    Done::new(DoneKind::Proc, status | inxact(in_transaction)).encode(out);
 }

@@ -22,24 +22,45 @@ pub(super) fn encode_transaction_change(out: &mut Vec<u8>, change: &TransactionC
     }
 }
 
-/// An ERROR token and the DONE (or, for an RPC, DONEPROC) that closes the failed request.
-pub(super) fn error_response(out: &mut Vec<u8>, server: &str, error: &SqlError, kind: DoneKind) {
+/// DONE_INXACT when a transaction is open at the end of the statement (MS-TDS 2.2.7.6: "A
+/// transaction is in progress").
+pub(super) fn inxact(in_transaction: bool) -> u16 {
+    if in_transaction {
+        done_status::INXACT
+    } else {
+        0
+    }
+}
+
+/// An ERROR token and the DONE (or, for an RPC, DONEPROC) that closes the failed request;
+/// `in_transaction`: the session has a transaction open.
+pub(super) fn error_response(
+    out: &mut Vec<u8>,
+    server: &str,
+    error: &SqlError,
+    kind: DoneKind,
+    in_transaction: bool,
+) {
     let mut token = MessageToken::from_sql(error, server);
     token.kind = MessageKind::Error;
     token.encode(out);
-    Done::new(kind, done_status::ERROR).encode(out);
+    Done::new(kind, done_status::ERROR | inxact(in_transaction)).encode(out);
 }
 
 /// The tokens of a request's outcomes. A batch ends each statement with DONE (DONE_MORE on all
 /// but the last, a final DONE added when needed); a procedure ends each with DONEINPROC and
-/// leaves the end to [`end_proc`]. Returns whether a statement failed.
+/// leaves the end to [`end_proc`]. Each DONE carries DONE_INXACT while a transaction is open:
+/// `in_transaction` says whether one was before the request, the outcomes' transaction changes
+/// say when that changed. Returns whether a statement failed.
 pub(super) fn encode_outcomes(
     out: &mut Vec<u8>,
     outcomes: &[Outcome],
     kind: DoneKind,
     server: &str,
     no_metadata: bool,
+    in_transaction: bool,
 ) -> bool {
+    let mut open = in_transaction;
     let statement_done = match kind {
         DoneKind::Proc => DoneKind::InProc,
         other => other,
@@ -74,7 +95,7 @@ pub(super) fn encode_outcomes(
                     MessageToken::from_sql(&messages::conversion_failed(&e.to_string()), server)
                         .encode(out);
                     dones.push(out.len());
-                    Done::new(statement_done, done_status::ERROR).encode(out);
+                    Done::new(statement_done, done_status::ERROR | inxact(open)).encode(out);
                     failed = true;
                     last_is_done = true;
                     break;
@@ -82,7 +103,7 @@ pub(super) fn encode_outcomes(
                 dones.push(out.len());
                 Done {
                     kind: statement_done,
-                    status: if rs.counted { done_status::COUNT } else { 0 },
+                    status: (if rs.counted { done_status::COUNT } else { 0 }) | inxact(open),
                     cur_cmd: 0xC1,
                     row_count: if rs.counted { rs.rows.len() as u64 } else { 0 },
                 }
@@ -93,11 +114,11 @@ pub(super) fn encode_outcomes(
                 dones.push(out.len());
                 Done {
                     kind: statement_done,
-                    status: if rows_affected.is_some() {
+                    status: (if rows_affected.is_some() {
                         done_status::COUNT
                     } else {
                         0
-                    },
+                    }) | inxact(open),
                     cur_cmd: 0,
                     row_count: rows_affected.unwrap_or(0),
                 }
@@ -106,6 +127,7 @@ pub(super) fn encode_outcomes(
             }
             Outcome::Transaction(change) => {
                 encode_transaction_change(out, change);
+                open = matches!(change, TransactionChange::Began { .. });
                 last_is_done = false;
             }
             Outcome::Info(message) => {
@@ -119,7 +141,7 @@ pub(super) fn encode_outcomes(
                 token.kind = MessageKind::Error;
                 token.encode(out);
                 dones.push(out.len());
-                Done::new(statement_done, done_status::ERROR).encode(out);
+                Done::new(statement_done, done_status::ERROR | inxact(open)).encode(out);
                 failed = true;
                 last_is_done = true;
             }
@@ -135,7 +157,7 @@ pub(super) fn encode_outcomes(
         _ => {
             if !last_is_done {
                 dones.push(out.len());
-                Done::new(DoneKind::Done, done_status::FINAL).encode(out);
+                Done::new(DoneKind::Done, done_status::FINAL | inxact(open)).encode(out);
             }
             let last = dones.len() - 1;
             for at in &dones[..last] {
@@ -154,9 +176,9 @@ mod tests {
 
     fn tokens(outcomes: &[Outcome], kind: DoneKind) -> Vec<u8> {
         let mut out = Vec::new();
-        let failed = encode_outcomes(&mut out, outcomes, kind, "s", false);
+        let failed = encode_outcomes(&mut out, outcomes, kind, "s", false, false);
         if kind == DoneKind::Proc {
-            end_proc(&mut out, failed, None, "s");
+            end_proc(&mut out, failed, None, "s", false);
         }
         out
     }
@@ -243,6 +265,65 @@ mod tests {
             out[n - 31..n - 29],
             [0xFF, (done_status::COUNT | done_status::MORE) as u8]
         );
+    }
+
+    #[test]
+    fn dones_say_inxact_while_a_transaction_is_open() {
+        let began = Outcome::Transaction(TransactionChange::Began { descriptor: [1; 8] });
+        let committed = Outcome::Transaction(TransactionChange::Committed { descriptor: [1; 8] });
+        let done = Outcome::Done {
+            rows_affected: None,
+        };
+        // BEGIN TRAN; SELECT; COMMIT; SELECT: in a transaction after the first two only.
+        let outcomes = [began, done.clone(), rows(), committed, done.clone(), rows()];
+        let mut out = Vec::new();
+        encode_outcomes(&mut out, &outcomes, DoneKind::Done, "s", false, false);
+        let statuses: Vec<u16> = done_statuses(&out);
+        assert_eq!(statuses.len(), 4, "{out:?}");
+        assert_eq!(statuses[0] & done_status::INXACT, done_status::INXACT);
+        assert_eq!(statuses[1] & done_status::INXACT, done_status::INXACT);
+        assert_eq!(statuses[2] & done_status::INXACT, 0);
+        assert_eq!(statuses[3] & done_status::INXACT, 0);
+        // A request on a session that already has one open.
+        let mut out = Vec::new();
+        encode_outcomes(&mut out, &[rows()], DoneKind::Done, "s", false, true);
+        assert_eq!(
+            done_statuses(&out),
+            [done_status::COUNT | done_status::INXACT]
+        );
+        let mut out = Vec::new();
+        error_response(
+            &mut out,
+            "s",
+            &messages::internal_error(),
+            DoneKind::Done,
+            true,
+        );
+        assert_eq!(
+            done_statuses(&out),
+            [done_status::ERROR | done_status::INXACT]
+        );
+    }
+
+    /// The status of each DONE token in `out`, walking the tokens these tests produce (the
+    /// one-INT-column COLMETADATA of [`rows`] is 14 bytes and each of its ROWs 6).
+    fn done_statuses(out: &[u8]) -> Vec<u16> {
+        let mut statuses = Vec::new();
+        let mut at = 0;
+        while at < out.len() {
+            match out[at] {
+                0xFD..=0xFF => {
+                    statuses.push(u16::from_le_bytes([out[at + 1], out[at + 2]]));
+                    at += 13;
+                }
+                0xE3 => at += 3 + u16::from_le_bytes([out[at + 1], out[at + 2]]) as usize,
+                0x81 => at += 14,
+                0xD1 => at += 6,
+                0xAA | 0xAB => at += 3 + u16::from_le_bytes([out[at + 1], out[at + 2]]) as usize,
+                other => panic!("unexpected token 0x{other:02X} at {at}"),
+            }
+        }
+        statuses
     }
 
     #[test]

@@ -5,9 +5,9 @@
 use super::login::{authenticate, login_response, send_login_failure, Authenticated};
 use super::requests::{reset_session, run_work, SessionState};
 use super::response::error_response;
-use super::{Role, Shared, HANDSHAKE_TIMEOUT, MAX_LOGIN_MESSAGE, MAX_REQUEST_MESSAGE};
-use crate::faults::StallWatch;
-use crate::sql::Session;
+use super::{Role, Shared, MAX_LOGIN_MESSAGE, REFUSAL_TIMEOUT};
+use crate::faults::{Revalidation, StallWatch};
+use crate::sql::{Session, MASTER};
 use crate::tds::batch::SqlBatch;
 use crate::tds::login7::Login7;
 use crate::tds::messages;
@@ -18,7 +18,9 @@ use crate::tds::packet::{
 use crate::tds::prelogin::{negotiate_encryption, Negotiated, PreloginRequest, PreloginResponse};
 use crate::tds::prelogin_tls::PreloginTls;
 use crate::tds::rpc;
-use crate::tds::token::{done_status, Done, DoneKind, EnvChange};
+use crate::tds::token::{
+    done_status, Done, DoneKind, EnvChange, Message as MessageToken, MessageKind,
+};
 use crate::tds::transaction::TmRequest;
 use std::io;
 use std::net::SocketAddr;
@@ -126,6 +128,14 @@ pub(super) async fn write_raw<S: AsyncWrite + Unpin>(
     io.flush().await
 }
 
+/// What the PRELOGIN exchange settled, for the login that follows.
+pub(super) struct Prelogin {
+    /// What the client sent.
+    pub(super) request: PreloginRequest,
+    /// The nonce the server answered with, which a FEDAUTH login must echo.
+    pub(super) server_nonce: Option<[u8; 32]>,
+}
+
 pub(super) fn prelogin_answer(request: &PreloginRequest) -> (PreloginResponse, Negotiated) {
     let (encryption, negotiated) = negotiate_encryption(request.encryption);
     let response = PreloginResponse {
@@ -137,13 +147,13 @@ pub(super) fn prelogin_answer(request: &PreloginRequest) -> (PreloginResponse, N
     (response, negotiated)
 }
 
-/// PRELOGIN and TLS, both ways; returns the encrypted connection and the client's PRELOGIN.
+/// PRELOGIN and TLS, both ways; returns the encrypted connection and what PRELOGIN settled.
 pub(super) async fn handshake(
     shared: &Shared,
     mut tcp: TcpStream,
     peer: SocketAddr,
     spid: u16,
-) -> Result<Option<(Conn, PreloginRequest)>, SessionError> {
+) -> Result<Option<(Conn, Prelogin)>, SessionError> {
     let mut first = [0u8; 1];
     if tcp.peek(&mut first).await? == 0 {
         return Ok(None);
@@ -173,7 +183,11 @@ pub(super) async fn handshake(
                 packet_size: DEFAULT_PACKET_SIZE,
                 peer,
             };
-            Ok(Some((conn, request)))
+            let prelogin = Prelogin {
+                request,
+                server_nonce: response.nonce,
+            };
+            Ok(Some((conn, prelogin)))
         }
         0x12 => {
             // TDS 7.x: PRELOGIN in the clear, then TLS inside PRELOGIN packets.
@@ -208,7 +222,11 @@ pub(super) async fn handshake(
                 packet_size: DEFAULT_PACKET_SIZE,
                 peer,
             };
-            Ok(Some((conn, request)))
+            let prelogin = Prelogin {
+                request,
+                server_nonce: response.nonce,
+            };
+            Ok(Some((conn, prelogin)))
         }
         other => Err(SessionError::Protocol(format!(
             "the first byte 0x{other:02X} is neither a PRELOGIN packet nor a TLS handshake"
@@ -235,12 +253,15 @@ pub(super) async fn run_session(
         };
         Ok::<_, SessionError>(Some((conn, prelogin, login)))
     };
-    let Some((mut conn, prelogin, login)) =
-        tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake_and_login)
-            .await
-            .map_err(|_| {
-                SessionError::Protocol("the client did not log in within 60 s".into())
-            })??
+    let login_timeout = shared.limits.login_timeout;
+    let deadline = tokio::time::Instant::now() + login_timeout;
+    let Some((mut conn, prelogin, login)) = tokio::time::timeout_at(deadline, handshake_and_login)
+        .await
+        .map_err(|_| {
+            SessionError::Protocol(format!(
+                "the client did not log in within {login_timeout:?}"
+            ))
+        })??
     else {
         return Ok(());
     };
@@ -269,14 +290,18 @@ pub(super) async fn run_session(
         login.packet_size
     };
     let packet_size = requested.clamp(*PACKET_SIZE_RANGE.start(), *PACKET_SIZE_RANGE.end());
+    // A LOGIN7 naming no database logs in to the login's default database, which in Azure SQL
+    // is `master` (Learn, USE (Transact-SQL): "If no default database is assigned to the login,
+    // its default database is set to master"); a contained user of an application database has
+    // no user there, so a client that forgets Database= gets 18456 (Azure/sql-action#213).
     let database = if login.database.is_empty() {
-        shared.default_database.clone()
+        MASTER.to_string()
     } else {
         login.database.clone()
     };
 
     let (mut session, auth) =
-        match authenticate(shared, &mut conn, &prelogin, &login, &database).await? {
+        match authenticate(shared, &mut conn, &prelogin, &login, &database, deadline).await? {
             Ok(ok) => ok,
             Err(error) => {
                 shared.stats.logins_failed();
@@ -285,9 +310,18 @@ pub(super) async fn run_session(
             }
         };
 
-    // SqlClient requires the FEDAUTH acknowledgement to carry no data, for both libraries.
+    // MS-TDS 2.2.7.11: the FEDAUTH acknowledgement carries the nonce the client sent in its
+    // PRELOGIN, and nothing when it sent none, which is what SqlClient (which sends none)
+    // requires: it refuses an acknowledgement with data (SqlConnectionInternal.OnFeatureExtAck,
+    // FedAuthFeatureAckContainsExtraData).
     let fedauth_ack = match &auth {
-        Authenticated::Token { .. } => Some(Vec::new()),
+        Authenticated::Token { .. } => Some(
+            prelogin
+                .request
+                .nonce
+                .map(|n| n.to_vec())
+                .unwrap_or_default(),
+        ),
         Authenticated::Sql => None,
     };
     // Read scale-out: the gateway routes a read-only login to the replica ("If the
@@ -313,6 +347,7 @@ pub(super) async fn run_session(
         packet_size,
         fedauth_ack,
         routing,
+        login.tds_version,
     );
     conn.send(&response).await?;
 
@@ -330,12 +365,42 @@ pub(super) async fn run_session(
     }
     tracing::info!(%peer, spid, database = %session.database, user = %session.user, "login succeeded");
     conn.packet_size = packet_size as usize;
-    conn.reader.set_max_message(MAX_REQUEST_MESSAGE);
+    conn.reader.set_max_message(shared.limits.max_request_bytes);
     let token_expires = match auth {
         Authenticated::Token { expires_at } => Some(expires_at),
         Authenticated::Sql => None,
     };
     serve_requests(shared, conn, session, token_expires).await
+}
+
+/// A connection past [`super::Limits::max_connections`]: PRELOGIN, TLS and LOGIN7 as usual
+/// (within a short time), then Azure SQL's session-limit error instead of a login, and close.
+pub(super) async fn refuse_over_limit(
+    shared: &Shared,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    spid: u16,
+) -> Result<(), SessionError> {
+    let _ = tcp.set_nodelay(true);
+    let limit = shared.limits.max_connections;
+    let reach_login7 = async {
+        let Some((mut conn, _)) = handshake(shared, tcp, peer, spid).await? else {
+            return Ok(None);
+        };
+        let login = read_message(&mut conn.reader, &mut conn.stream, MessageType::LOGIN7).await?;
+        Ok::<_, SessionError>(login.map(|_| conn))
+    };
+    let wait = REFUSAL_TIMEOUT.min(shared.limits.login_timeout);
+    let conn = tokio::time::timeout(wait, reach_login7)
+        .await
+        .map_err(|_| SessionError::Protocol(format!("no LOGIN7 within {wait:?}")))??;
+    if let Some(mut conn) = conn {
+        tracing::warn!(%peer, limit, "session limit reached: refusing the login with 10928");
+        shared.stats.logins_failed();
+        send_login_failure(&mut conn, shared, &messages::session_limit(limit)).await?;
+        conn.close().await;
+    }
+    Ok(())
 }
 
 /// A parsed request.
@@ -404,6 +469,7 @@ async fn answer_requests(
                     &shared.host_name,
                     &messages::protocol_error(&e.to_string()),
                     DoneKind::Done,
+                    false,
                 );
                 reply(conn, stall, &out).await?;
                 return Ok(());
@@ -433,7 +499,8 @@ async fn answer_requests(
                             out = head;
                         }
                         Err(error) => {
-                            error_response(&mut out, &shared.host_name, &error, kind);
+                            let open = state.session.transaction_count() > 0;
+                            error_response(&mut out, &shared.host_name, &error, kind, open);
                             reply(conn, stall, &out).await?;
                             continue;
                         }
@@ -450,6 +517,7 @@ async fn answer_requests(
                     &shared.host_name,
                     &messages::protocol_error(&e.to_string()),
                     kind,
+                    state.session.transaction_count() > 0,
                 );
                 reply(conn, stall, &out).await?;
                 continue;
@@ -489,7 +557,7 @@ async fn answer_requests(
                     other.name(),
                     other.0
                 ));
-                error_response(&mut out, &shared.host_name, &e, DoneKind::Done);
+                error_response(&mut out, &shared.host_name, &e, DoneKind::Done, false);
                 reply(conn, stall, &out).await?;
                 return Ok(());
             }
@@ -497,21 +565,36 @@ async fn answer_requests(
         let work = match work {
             Ok(work) => work,
             Err(error) => {
-                error_response(&mut out, &shared.host_name, &error, kind);
+                let open = state.session.transaction_count() > 0;
+                error_response(&mut out, &shared.host_name, &error, kind, open);
                 reply(conn, stall, &out).await?;
                 continue;
             }
         };
 
-        if shared.faults.revalidate_sessions()
+        let revalidation = shared.faults.revalidation();
+        if revalidation != Revalidation::Off
             && token_expires.is_some_and(|t| t <= SystemTime::now())
         {
-            tracing::info!(peer = %conn.peer, "revalidation: the session's access token has expired");
+            tracing::info!(peer = %conn.peer, ?revalidation, "revalidation: the session's access token has expired");
+            if revalidation == Revalidation::LoginExpired {
+                let mut token = MessageToken::from_sql(
+                    &messages::login_failed_token_expired(),
+                    &shared.host_name,
+                );
+                token.kind = MessageKind::Error;
+                token.encode(&mut out);
+                Done::new(kind, done_status::ERROR | done_status::SRVERROR).encode(&mut out);
+                reply(conn, stall, &out).await?;
+                // The session ends: the connection closes when serve_requests drops it.
+                return Ok(());
+            }
             error_response(
                 &mut out,
                 &shared.host_name,
                 &messages::session_token_expired(),
                 kind,
+                state.session.transaction_count() > 0,
             );
             reply(conn, stall, &out).await?;
             continue;

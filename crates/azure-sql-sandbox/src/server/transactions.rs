@@ -4,7 +4,7 @@
 //! transaction ENVCHANGE (begin, commit, rollback, with the 8-byte descriptor) and a DONE, or the
 //! error.
 
-use super::response::{encode_transaction_change, error_response};
+use super::response::{encode_transaction_change, error_response, inxact};
 use crate::sql::{Engine, Outcome, Session, TransactionRequest};
 use crate::tds::messages;
 use crate::tds::token::{done_status, Done, DoneKind};
@@ -29,7 +29,13 @@ pub(super) fn run_transaction(
         TmRequest::Save { name } => (TransactionRequest::Save { name }, None),
         TmRequest::Distributed(_) => {
             let e = messages::unsupported_request("distributed transactions");
-            error_response(out, server, &e, DoneKind::Done);
+            error_response(
+                out,
+                server,
+                &e,
+                DoneKind::Done,
+                session.transaction_count() > 0,
+            );
             return;
         }
     };
@@ -42,11 +48,23 @@ pub(super) fn run_transaction(
         match outcome {
             Outcome::Transaction(change) => encode_transaction_change(out, change),
             Outcome::Error(e) => {
-                error_response(out, server, e, DoneKind::Done);
+                error_response(
+                    out,
+                    server,
+                    e,
+                    DoneKind::Done,
+                    session.transaction_count() > 0,
+                );
                 return;
             }
             Outcome::Rows(_) | Outcome::Done { .. } | Outcome::Info(_) => {}
         }
     }
-    Done::new(DoneKind::Done, done_status::FINAL).encode(out);
+    // DONE_INXACT when the request leaves a transaction open (a begin, or a commit that began
+    // the next one).
+    Done::new(
+        DoneKind::Done,
+        done_status::FINAL | inxact(session.transaction_count() > 0),
+    )
+    .encode(out);
 }

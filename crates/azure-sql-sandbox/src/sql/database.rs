@@ -136,6 +136,11 @@ impl Database {
         (self.store.open_connections(), self.store.idle_connections())
     }
 
+    /// How many statements have had to wait for the write lock.
+    pub(crate) fn lock_waits(&self) -> u64 {
+        self.store.lock_wait.waits_begun()
+    }
+
     /// The user an access token's identity maps to: (name, principal id, roles), or `None`.
     pub(crate) fn external_user(
         &self,

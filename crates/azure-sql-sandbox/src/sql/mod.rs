@@ -315,6 +315,9 @@ impl std::error::Error for SqlError {}
 /// How many parsed batches the engine keeps (the hot path parses nothing).
 const PARSE_CACHE_SIZE: usize = 1024;
 
+/// The server's own database, where a login that names no database lands.
+pub const MASTER: &str = "master";
+
 struct AdminLogin {
     name: String,
     password: String,
@@ -432,6 +435,12 @@ impl Engine {
         Some(ConnectionCounts { open, idle })
     }
 
+    /// How many statements of a database have found its write lock taken and waited for it
+    /// (`None`: no such database).
+    pub fn lock_waits(&self, database: &str) -> Option<u64> {
+        Some(self.database(database)?.lock_waits())
+    }
+
     /// Whether a database of that name exists (case-insensitive).
     pub fn has_database(&self, name: &str) -> bool {
         self.database(name).is_some()
@@ -518,10 +527,18 @@ impl Engine {
     /// 18456 if no user was created for the identity in that database. The user is found as
     /// Azure SQL finds it: by tenant and application id for an application or managed identity
     /// (`app_id` present), by object id for a user.
+    ///
+    /// `master` always exists on an Azure SQL server: an engine without it answers 18456 there,
+    /// as Azure SQL does for an identity whose user is in an application database
+    /// (Azure/sql-action#213), never 4060 (which clients retry as transient).
     pub fn login_external(&self, database: &str, who: &TokenIdentity) -> Result<Session, SqlError> {
-        let db = self
-            .database(database)
-            .ok_or_else(|| errors::CANNOT_OPEN_DATABASE.with(&[database]))?;
+        let db = match self.database(database) {
+            Some(db) => db,
+            None if database.eq_ignore_ascii_case(MASTER) => {
+                return Err(errors::LOGIN_FAILED.with(&[errors::TOKEN_PRINCIPAL]))
+            }
+            None => return Err(errors::CANNOT_OPEN_DATABASE.with(&[database])),
+        };
         let key = who.app_id.as_deref().unwrap_or(&who.object_id);
         let Some((user, principal_id, roles)) = db.external_user(&who.tenant_id, key) else {
             tracing::info!(
@@ -546,14 +563,16 @@ impl Engine {
 
     /// Logs in with a SQL login's name and password: a server admin login (dbo in every
     /// database) or a contained user of `database` (`CREATE USER x WITH PASSWORD`). 18456 if
-    /// neither matches; 4060 if the database does not exist. Without a database, the first one
-    /// created (Azure SQL would use `master`, which the sandbox does not have).
+    /// neither matches; 4060 if the database does not exist. Without a database, `master`, as
+    /// Azure SQL (a login's default database is `master`; a contained user must name its
+    /// database: learn.microsoft.com/sql/relational-databases/security/contained-database-users-making-your-database-portable).
     pub fn login_sql(
         &self,
         database: Option<&str>,
         user: &str,
         password: &str,
     ) -> Result<Session, SqlError> {
+        let database = database.unwrap_or(MASTER);
         let admin = {
             let logins = self.inner.logins.read().unwrap_or_else(|p| p.into_inner());
             logins.get(&user.to_lowercase()).and_then(|l| {
@@ -561,14 +580,9 @@ impl Engine {
             })
         };
         let failed = || errors::LOGIN_FAILED.with(&[user]);
-        let db = match database {
-            Some(name) => self.database(name),
-            None => self.read_databases().first().cloned(),
-        };
+        let db = self.database(database);
         if let Some(login) = admin {
-            let db = db.ok_or_else(|| {
-                errors::CANNOT_OPEN_DATABASE.with(&[database.unwrap_or("master")])
-            })?;
+            let db = db.ok_or_else(|| errors::CANNOT_OPEN_DATABASE.with(&[database]))?;
             return Ok(self.admin_session(&db, &login));
         }
         let db = db.ok_or_else(failed)?;

@@ -81,6 +81,8 @@ impl Drop for DataDir {
 pub(crate) struct LockWait {
     ended: Mutex<u64>,
     wake: Condvar,
+    /// How many statements have found the write lock taken and started waiting for it.
+    began: AtomicU64,
 }
 
 impl LockWait {
@@ -102,6 +104,11 @@ impl LockWait {
 
     fn current(&self) -> u64 {
         *self.ended.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How many waits for the write lock have begun.
+    pub(crate) fn waits_begun(&self) -> u64 {
+        self.began.load(Ordering::Relaxed)
     }
 }
 
@@ -248,6 +255,7 @@ impl Store {
             // session's lock timeout since the first call for this lock.
             if count == 0 {
                 started = Instant::now();
+                lock_wait.began.fetch_add(1, Ordering::Relaxed);
             }
             let limit = match timeout.load(Ordering::Relaxed) {
                 ms if ms < 0 => DEFAULT_LOCK_WAIT,

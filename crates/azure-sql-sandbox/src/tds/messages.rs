@@ -14,14 +14,38 @@ fn message(number: u32, state: u8, severity: u8, text: String) -> SqlError {
     }
 }
 
-/// 18456 for a refused access token. Azure SQL names no principal, whatever the reason (the
-/// reason goes to the server's log).
+/// The principal Azure SQL names in an 18456 for an access-token login.
+const TOKEN_PRINCIPAL: &str = "Login failed for user '<token-identified principal>'.";
+
+/// 18456 for a valid token whose identity has no user in the database (or a login the server
+/// refuses for a reason it does not tell): the plain text, e.g. a managed identity logging in
+/// to `master` (Azure/sql-action#213).
 pub fn login_failed_token() -> SqlError {
+    message(18456, 1, 14, TOKEN_PRINCIPAL.into())
+}
+
+/// 18456 for a token that is genuine but expired, at login or when a session is revalidated:
+/// "Msg 18456, Level 14, State 233 ... Token is expired." (microsoft/azuredatastudio#14497; the
+/// same text at login in microsoft/mssql-jdbc#1944 and dotnet/SqlClient#3245).
+pub fn login_failed_token_expired() -> SqlError {
+    message(
+        18456,
+        233,
+        14,
+        format!("{TOKEN_PRINCIPAL} Token is expired."),
+    )
+}
+
+/// 18456 for a token the server does not take: another tenant or audience, another cloud, not a
+/// token at all (microsoft/vscode-mssql#18966, a sovereign cloud; Azure/azure-sdk-for-python#45216,
+/// a token sent in UTF-8 instead of UTF-16; microsoft/azuredatastudio#21422). No public thread
+/// shows its state: 1, as SQL Server reports 18456 to clients.
+pub fn login_failed_token_not_accepted() -> SqlError {
     message(
         18456,
         1,
         14,
-        "Login failed for user '<token-identified principal>'.".into(),
+        format!("{TOKEN_PRINCIPAL} The server is not currently configured to accept this token."),
     )
 }
 
@@ -50,6 +74,21 @@ pub fn session_token_expired() -> SqlError {
         16,
         "Query cannot be executed, access token is expired. Please login with a new access token and execute query again."
             .into(),
+    )
+}
+
+/// 10928 with Resource ID 2: the server has `limit` sessions open already (Learn,
+/// troubleshoot-common-errors-issues: "Resource ID: %d. The %s limit for the database is %d and
+/// has been reached. ... When Resource ID = 2, this indicates the session limit has been
+/// reached", severity 20). Clients retry it as transient.
+pub fn session_limit(limit: usize) -> SqlError {
+    message(
+        10928,
+        1,
+        20,
+        format!(
+            "Resource ID : 2. The session limit for the database is {limit} and has been reached. See 'http://go.microsoft.com/fwlink/?LinkId=267637' for assistance."
+        ),
     )
 }
 
@@ -162,14 +201,16 @@ pub fn login_error(number: u32, database: &str, server: &str, trace_id: &str) ->
             "Login to read-secondary failed due to long wait on 'HADR_DATABASE_WAIT_FOR_TRANSITION_TO_VERSIONING'. The replica is not available for login because row versions are missing for transactions that were in-flight when the replica was recycled. The issue can be resolved by rolling back or committing the active transactions on the primary replica. Occurrences of this condition can be minimized by avoiding long write transactions on the primary."
                 .into(),
         ),
+        // Learn, "Troubleshoot common connection issues to Azure SQL Database", resource
+        // governance errors: both severity 20, Resource ID 1 for workers.
         10928 => (
-            16,
-            "Resource ID: 1. The request limit for the database is 30 and has been reached. See 'https://docs.microsoft.com/azure/azure-sql/database/resource-limits-logical-server' for assistance."
+            20,
+            "Resource ID : 1. The request limit for the database is 30 and has been reached. See 'http://go.microsoft.com/fwlink/?LinkId=267637' for assistance."
                 .into(),
         ),
         10929 => (
-            16,
-            "Resource ID: 1. The request minimum guarantee is 0, maximum limit is 30, and the current usage for the database is 30. However, the server is currently too busy to support requests greater than 0 for this database. See 'https://docs.microsoft.com/azure/azure-sql/database/resource-limits-logical-server' for assistance. Otherwise, please try again later."
+            20,
+            "Resource ID : 1. The request minimum guarantee is 0, maximum limit is 30, and the current usage for the database is 30. However, the server is currently too busy to support requests greater than 0 for this database. See 'http://go.microsoft.com/fwlink/?LinkId=267637' for assistance. Otherwise, please try again later."
                 .into(),
         ),
         42108 => (
@@ -220,12 +261,30 @@ mod tests {
     }
 
     #[test]
-    fn the_token_failure_names_no_principal() {
+    fn the_token_failures_name_no_principal_and_say_why() {
         assert_eq!(
             login_failed_token().message,
             "Login failed for user '<token-identified principal>'."
         );
         assert_eq!(login_failed_token().severity, 14);
+        let expired = login_failed_token_expired();
+        assert_eq!(
+            (expired.number, expired.severity, expired.state),
+            (18456, 14, 233)
+        );
+        assert_eq!(
+            expired.message,
+            "Login failed for user '<token-identified principal>'. Token is expired."
+        );
+        assert_eq!(
+            login_failed_token_not_accepted().message,
+            "Login failed for user '<token-identified principal>'. The server is not currently configured to accept this token."
+        );
         assert_eq!(session_token_expired().number, 37396);
+        let limit = session_limit(300);
+        assert_eq!((limit.number, limit.severity), (10928, 20));
+        assert!(limit.message.starts_with(
+            "Resource ID : 2. The session limit for the database is 300 and has been reached."
+        ));
     }
 }

@@ -8,12 +8,12 @@
 pub mod raw;
 
 use azure_sql_sandbox::identity::{
-    AccessTokenValidator, Directory, DirectoryEntry, PrincipalKind, TokenIdentity, TokenRejection,
-    ValidateFuture,
+    AccessTokenValidator, Directory, DirectoryEntry, PrincipalKind, RejectionKind, TokenIdentity,
+    TokenRejection, ValidateFuture,
 };
 use azure_sql_sandbox::server::{tls_config, TdsServer, TdsServerOptions};
 use azure_sql_sandbox::sql::Engine;
-use azure_sql_sandbox::{Faults, Stats};
+use azure_sql_sandbox::{Faults, Limits, Stats};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
@@ -174,9 +174,11 @@ impl AccessTokenValidator for TestValidator {
             let identity = self.tokens.lock().expect("lock").get(token).cloned();
             match identity {
                 None => Err(TokenRejection {
+                    kind: RejectionKind::NotAccepted,
                     reason: "IDX10511: signature validation failed (test validator)".into(),
                 }),
                 Some(id) if id.expires_at <= SystemTime::now() => Err(TokenRejection {
+                    kind: RejectionKind::Expired,
                     reason: "IDX10223: lifetime validation failed, the token is expired".into(),
                 }),
                 Some(id) => Ok(id),
@@ -207,6 +209,8 @@ pub fn engine() -> Engine {
     engine
         .create_database(DATABASE)
         .expect("create the database");
+    // The server's own database, where logins naming none land.
+    engine.create_database("master").expect("create master");
     engine.add_admin_login(ADMIN_USER, ADMIN_PASSWORD);
     engine
         .run_script(DATABASE, SETUP, &[])
@@ -220,6 +224,10 @@ impl Sandbox {
     }
 
     pub async fn start_with(gateway: bool, engine: Engine) -> Sandbox {
+        Self::start_with_limits(gateway, engine, Limits::default()).await
+    }
+
+    pub async fn start_with_limits(gateway: bool, engine: Engine, limits: Limits) -> Sandbox {
         init_tracing();
         let pki = TestPki::generate();
         let validator = Arc::new(TestValidator::default());
@@ -244,7 +252,7 @@ impl Sandbox {
             stats: stats.clone(),
             gateway,
             host_name: "localhost".into(),
-            default_database: DATABASE.into(),
+            limits,
         })
         .await
         .expect("start the TDS server");

@@ -88,13 +88,56 @@ pub fn token_feature(token: &str, echo: bool) -> Vec<u8> {
     f
 }
 
+/// The FEDAUTH feature data carrying a token and the server's PRELOGIN nonce echoed after it.
+pub fn token_feature_with_nonce(token: &str, echo: bool, nonce: [u8; 32]) -> Vec<u8> {
+    let mut f = token_feature(token, echo);
+    f.extend_from_slice(&nonce);
+    f
+}
+
 /// A FEDAUTH message (packet type 0x08) carrying a token, as tedious sends it.
 pub fn fedauth_token_message(token: &str) -> Vec<u8> {
+    fedauth_token_message_with(token, None)
+}
+
+/// A FEDAUTH message carrying a token and, when given, the server's PRELOGIN nonce.
+pub fn fedauth_token_message_with(token: &str, nonce: Option<[u8; 32]>) -> Vec<u8> {
     let t = utf16(token);
-    let mut m = ((t.len() + 4) as u32).to_le_bytes().to_vec();
+    let nonce_len = nonce.map_or(0, |n| n.len());
+    let mut m = ((t.len() + 4 + nonce_len) as u32).to_le_bytes().to_vec();
     m.extend_from_slice(&(t.len() as u32).to_le_bytes());
     m.extend_from_slice(&t);
+    if let Some(n) = nonce {
+        m.extend_from_slice(&n);
+    }
     m
+}
+
+/// A PRELOGIN with FEDAUTHREQUIRED and a client nonce (ENCRYPT_ON), as a client that sends
+/// NONCEOPT writes it.
+pub fn prelogin_with_nonce(nonce: [u8; 32]) -> Vec<u8> {
+    azure_sql_sandbox::tds::prelogin::PreloginResponse {
+        version: (16, 0, 0),
+        encryption: azure_sql_sandbox::tds::prelogin::encryption::ON,
+        fed_auth_required: Some(true),
+        nonce: Some(nonce),
+    }
+    .encode()
+}
+
+/// The nonce of the server's PRELOGIN answer, if it sent one.
+pub fn server_nonce(answer: &[u8]) -> Option<[u8; 32]> {
+    azure_sql_sandbox::tds::prelogin::PreloginRequest::parse(answer)
+        .expect("a PRELOGIN answer")
+        .nonce
+}
+
+/// The data of the FEDAUTH acknowledgement in a login answer's FEATUREEXTACK.
+pub fn fedauth_ack(tokens: &[u8]) -> Option<Vec<u8>> {
+    let at = tokens.windows(2).position(|w| w == [0xAE, 0x02])?;
+    let len = tokens.get(at + 2..at + 6)?;
+    let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+    tokens.get(at + 6..at + 6 + len).map(<[u8]>::to_vec)
 }
 
 /// A PRELOGIN with VERSION and ENCRYPTION (REQ), and FEDAUTHREQUIRED when `fedauth`.
@@ -182,6 +225,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Raw<S> {
             .await
             .expect("send");
         self.response().await.expect("a response")
+    }
+
+    /// Sends a token LOGIN7 (no user, the test database) with the FEDAUTH feature `feature`.
+    pub async fn send_fedauth_login(&mut self, feature: Vec<u8>) {
+        self.send(
+            MessageType::LOGIN7,
+            &login7("", "", DATABASE, Some(feature)),
+        )
+        .await
+        .expect("login");
     }
 
     /// The next response, or `None` when the server closed the connection.
@@ -277,12 +330,34 @@ pub async fn strict(sandbox: &Sandbox) -> Raw<tokio_rustls::client::TlsStream<Tc
     }
 }
 
-pub async fn logged_in(sandbox: &Sandbox) -> Raw<tokio_rustls::client::TlsStream<TcpStream>> {
+/// A TDS 8.0 connection that has sent `prelogin` and read the answer (returned).
+pub async fn after_prelogin(sandbox: &Sandbox, prelogin: &[u8]) -> (StrictRaw, Vec<u8>) {
     let mut raw = strict(sandbox).await;
-    raw.send(MessageType::PRELOGIN, &prelogin())
+    raw.send(MessageType::PRELOGIN, prelogin)
         .await
         .expect("prelogin");
-    raw.response().await.expect("prelogin answer");
+    let answer = raw.response().await.expect("prelogin answer");
+    (raw, answer)
+}
+
+/// A TDS 8.0 connection that has sent PRELOGIN with FEDAUTHREQUIRED, then a LOGIN7 with the
+/// FEDAUTH feature `feature` (the answer is the caller's to read).
+pub async fn fedauth_login(sandbox: &Sandbox, feature: Vec<u8>) -> StrictRaw {
+    let (mut raw, _) = after_prelogin(sandbox, &prelogin_with(true)).await;
+    raw.send(
+        MessageType::LOGIN7,
+        &login7("", "", DATABASE, Some(feature)),
+    )
+    .await
+    .expect("login");
+    raw
+}
+
+/// The raw client over TLS-first.
+pub type StrictRaw = Raw<tokio_rustls::client::TlsStream<TcpStream>>;
+
+pub async fn logged_in(sandbox: &Sandbox) -> StrictRaw {
+    let (mut raw, _) = after_prelogin(sandbox, &prelogin()).await;
     raw.send(
         MessageType::LOGIN7,
         &login7(ADMIN_USER, ADMIN_PASSWORD, DATABASE, None),

@@ -1,5 +1,5 @@
 //! FEATUREEXTACK (MS-TDS 2.2.7.11): the features of the LOGIN7 FeatureExt the server accepted.
-//! The sandbox acknowledges FEDAUTH only (empty data, or the client's nonce echoed).
+//! The sandbox acknowledges FEDAUTH only (empty data, or the nonce the client sent in PRELOGIN).
 
 use super::token_type;
 

@@ -6,6 +6,8 @@ use crate::tds::wire::{put_b_varchar, put_with_u16_len};
 
 /// TDS 7.4, as LOGINACK carries it.
 pub const TDS_7_4: u32 = 0x7400_0004;
+/// TDS 8.0, as LOGINACK carries it (MS-TDS 2.2.7.14 and the version table of 2.2.6.4).
+pub const TDS_8_0: u32 = 0x0800_0000;
 
 /// A LOGINACK token.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,11 +23,17 @@ pub struct LoginAck {
 }
 
 impl LoginAck {
-    /// What Azure SQL Database answers: T-SQL, TDS 7.4, "Microsoft SQL Server" 12.0.2000.
-    pub fn azure_sql() -> Self {
+    /// What Azure SQL Database answers a LOGIN7 offering `client_tds_version`: T-SQL, the TDS
+    /// version both speak (LOGIN7's TDSVersion is "the highest TDS version being used by the
+    /// client", LOGINACK's "the TDS version being used by the server", MS-TDS 2.2.6.4 and
+    /// 2.2.7.14): 8.0 to a TDS 8 login, else 7.4 (clients that log in with 7.4 over TLS-first,
+    /// such as tiberius, accept nothing else: 8.0 there is "Login ACK: Invalid TDS version");
+    /// "Microsoft SQL Server" 12.0.2000.
+    pub fn azure_sql(client_tds_version: u32) -> Self {
+        let tds8 = client_tds_version >> 24 == 0x08;
         Self {
             interface: 1,
-            tds_version: TDS_7_4,
+            tds_version: if tds8 { TDS_8_0 } else { TDS_7_4 },
             prog_name: "Microsoft SQL Server".into(),
             version: (12, 0, 2000),
         }
@@ -69,5 +77,10 @@ mod tests {
                 12, 0, 0x07, 0xD0
             ]
         );
+        assert_eq!(LoginAck::azure_sql(TDS_7_4).tds_version, TDS_7_4);
+        assert_eq!(LoginAck::azure_sql(0x7300_000B).tds_version, TDS_7_4);
+        let mut out = Vec::new();
+        LoginAck::azure_sql(0x0800_0000).encode(&mut out);
+        assert_eq!(out[4..8], [0x08, 0x00, 0x00, 0x00], "big-endian 8.0");
     }
 }
