@@ -17,13 +17,14 @@
 //! bound each, so a connect that retries can take `Connect Retry Count + 1` times as long plus
 //! the delays; a pool's `get()` is bounded by its connection timeout in any case.
 
-use crate::config::{ApplicationIntent, Authentication, Config, Encrypt};
+use crate::config::{ApplicationIntent, Authentication, Config, Encrypt, IpAddressPreference};
 use crate::connection::{Client, Connection};
 use crate::credential;
 use crate::error::{Error, TimeoutKind, LOGIN_FAILED};
 use crate::retirement::Retirement;
 use crate::token::{RenewalPolicy, TokenSource};
 use std::fmt;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tiberius::{AuthMethod, EncryptionLevel};
@@ -147,7 +148,7 @@ impl Connector {
         failed_attempt: &(dyn Fn(&Error) + Send + Sync),
     ) -> Result<Connection, Error> {
         let config = &self.inner.config;
-        let retries = config.get_connect_retry_count();
+        let retries = u32::from(config.get_connect_retry_count());
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
@@ -214,7 +215,14 @@ impl Connector {
         loop {
             // Connect Timeout bounds the whole attempt: each hop gets what is left of it.
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let tcp = tcp_connect(&host, port, left, config.get_connect_timeout()).await?;
+            let tcp = tcp_connect(
+                &host,
+                port,
+                config.get_ip_address_preference(),
+                left,
+                config.get_connect_timeout(),
+            )
+            .await?;
             let tds = self.tds_config(&host, port, auth.clone(), left);
             match Client::connect(tds, tcp.compat_write()).await {
                 Ok(client) => {
@@ -293,7 +301,7 @@ impl Connector {
         tds.encryption(match encrypt {
             Encrypt::Mandatory => EncryptionLevel::Required,
             Encrypt::Strict => EncryptionLevel::Strict,
-            // The server decides; Azure SQL always encrypts.
+            // Encrypted as `True` (see `Encrypt::Optional`): never data in the clear.
             Encrypt::Optional => EncryptionLevel::On,
         });
         let roots = config.get_trusted_root_certificates();
@@ -399,42 +407,68 @@ fn retry_delay(attempt: u32, interval: Duration) -> Duration {
     base.mul_f64(rand::random_range(0.75..=1.25))
 }
 
-/// TCP connect within `timeout`, trying each resolved address in turn; `TCP_NODELAY` on.
-/// Opens the TCP connection within `bound`; a time-out reports `connect_timeout`, the setting
-/// the caller would raise.
+/// Opens the TCP connection within `bound`: resolves `host`, orders its addresses by
+/// `preference`, and tries each in turn (each with what is left of the bound), as SqlClient
+/// does. `TCP_NODELAY` and keep-alive on. A time-out reports `connect_timeout`, the setting the
+/// caller would raise; a failure, the last address's error.
 async fn tcp_connect(
     host: &str,
     port: u16,
+    preference: IpAddressPreference,
     bound: Duration,
     connect_timeout: Duration,
 ) -> Result<TcpStream, Error> {
     let server = format!("{host}:{port}");
-    let stream = match tokio::time::timeout(bound, TcpStream::connect((host, port))).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => {
-            return Err(Error::Connect {
-                server,
-                kind: e.kind(),
-                message: e.to_string(),
-            })
-        }
-        Err(_) => {
-            return Err(Error::Timeout {
-                what: TimeoutKind::TcpConnect,
-                target: Some(server),
-                after: connect_timeout,
-            })
-        }
+    let deadline = tokio::time::Instant::now() + bound;
+    let timed_out = || Error::Timeout {
+        what: TimeoutKind::TcpConnect,
+        target: Some(server.clone()),
+        after: connect_timeout,
     };
-    let configured = stream
-        .set_nodelay(true)
-        .and_then(|()| socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive()));
-    configured.map_err(|e| Error::Connect {
-        server,
+    let failed = |e: std::io::Error| Error::Connect {
+        server: server.clone(),
         kind: e.kind(),
         message: e.to_string(),
-    })?;
-    Ok(stream)
+    };
+    let addresses =
+        match tokio::time::timeout_at(deadline, tokio::net::lookup_host((host, port))).await {
+            Ok(Ok(found)) => ordered(found.collect(), preference),
+            Ok(Err(e)) => return Err(failed(e)),
+            Err(_) => return Err(timed_out()),
+        };
+    let mut last = None;
+    for address in addresses {
+        match tokio::time::timeout_at(deadline, TcpStream::connect(address)).await {
+            Ok(Ok(stream)) => {
+                let configured = stream
+                    .set_nodelay(true)
+                    .and_then(|()| socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive()));
+                configured.map_err(failed)?;
+                return Ok(stream);
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(%address, error = %e, "connect: address refused, trying the next");
+                last = Some(e);
+            }
+            Err(_) => return Err(timed_out()),
+        }
+    }
+    Err(failed(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "the name resolved to no address",
+        )
+    })))
+}
+
+/// `addresses` in the order `preference` asks for (stable within each family).
+fn ordered(mut addresses: Vec<SocketAddr>, preference: IpAddressPreference) -> Vec<SocketAddr> {
+    match preference {
+        IpAddressPreference::Ipv4First => addresses.sort_by_key(|a| a.is_ipv6()),
+        IpAddressPreference::Ipv6First => addresses.sort_by_key(|a| a.is_ipv4()),
+        _ => {}
+    }
+    addresses
 }
 
 /// TCP keep-alive as SqlClient sets it (dotnet/SqlClient `SNITcpHandle.SetKeepAliveValues`:
@@ -539,6 +573,46 @@ mod tests {
         assert!(retried_at_connect(&timeout));
     }
 
+    #[test]
+    fn addresses_are_tried_in_the_preferred_family_first() {
+        let v4a: SocketAddr = "10.0.0.1:1433".parse().expect("v4");
+        let v4b: SocketAddr = "10.0.0.2:1433".parse().expect("v4");
+        let v6: SocketAddr = "[2001:db8::1]:1433".parse().expect("v6");
+        let resolved = vec![v6, v4a, v4b];
+        assert_eq!(
+            ordered(resolved.clone(), IpAddressPreference::Ipv4First),
+            [v4a, v4b, v6]
+        );
+        assert_eq!(
+            ordered(vec![v4a, v6, v4b], IpAddressPreference::Ipv6First),
+            [v6, v4a, v4b]
+        );
+        assert_eq!(
+            ordered(resolved.clone(), IpAddressPreference::UsePlatformDefault),
+            resolved
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_address_falls_back_to_the_next_one() {
+        // `localhost` has an IPv6 and an IPv4 address on most machines; only IPv4 listens here.
+        // Asked for IPv6 first, the connect is refused there (or has no IPv6 at all) and goes on.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let stream = tcp_connect(
+            "localhost",
+            port,
+            IpAddressPreference::Ipv6First,
+            Duration::from_secs(5),
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("falls back to 127.0.0.1");
+        assert!(stream.peer_addr().expect("peer").is_ipv4());
+    }
+
     #[tokio::test]
     async fn connections_probe_a_silent_peer_with_tcp_keep_alive() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -548,6 +622,7 @@ mod tests {
         let stream = tcp_connect(
             "127.0.0.1",
             port,
+            IpAddressPreference::Ipv4First,
             Duration::from_secs(5),
             Duration::from_secs(5),
         )
@@ -579,6 +654,7 @@ mod tests {
         let err = tcp_connect(
             "127.0.0.1",
             port,
+            IpAddressPreference::Ipv4First,
             Duration::from_secs(5),
             Duration::from_secs(5),
         )

@@ -1,5 +1,8 @@
 //! Tests of the connection-string parser, the builder, the environment reader and the scope
 //! table: every keyword and synonym, every error, quoting, pasted portal strings, garbage.
+use super::cloud::CLOUDS;
+use super::keywords::{KEYWORDS, UNSUPPORTED};
+use super::settings::AUTHENTICATION_NAMES;
 use super::*;
 use rand::{Rng, SeedableRng};
 
@@ -621,7 +624,6 @@ fn known_but_unsupported_keywords() {
         "Network Library=dbnmpntw",
         "Transaction Binding=Explicit Unbind",
         "Enclave Attestation Url=https://x",
-        "IPAddressPreference=IPv6First",
     ] {
         let e = with_err(pair);
         assert!(
@@ -673,6 +675,38 @@ fn application_intent_workstation_id_and_packet_size() {
     let mut built = Config::new("s.database.windows.net");
     built.packet_size(100);
     assert!(built.validate().is_err());
+}
+
+#[test]
+fn ip_address_preference() {
+    assert_eq!(
+        with("").get_ip_address_preference(),
+        IpAddressPreference::Ipv4First,
+        "SqlClient's default"
+    );
+    for (pair, preference) in [
+        (
+            "IPAddressPreference=IPv6First",
+            IpAddressPreference::Ipv6First,
+        ),
+        (
+            "IP Address Preference=ipv4first",
+            IpAddressPreference::Ipv4First,
+        ),
+        (
+            "IP Address Preference=UsePlatformDefault",
+            IpAddressPreference::UsePlatformDefault,
+        ),
+    ] {
+        let c = with(pair);
+        assert_eq!(c.get_ip_address_preference(), preference, "{pair}");
+        assert_eq!(
+            parse(&c.to_string()).get_ip_address_preference(),
+            preference
+        );
+    }
+    let e = with_err("IP Address Preference=IPv5First");
+    assert!(e.to_string().contains("UsePlatformDefault"), "{e}");
 }
 
 #[test]
@@ -1078,10 +1112,11 @@ fn token_scope_follows_the_dns_suffix() {
             "https://database.usgovcloudapi.net/.default",
             "https://login.microsoftonline.us",
         ),
+        // Azure Germany closed in October 2021: its suffix is nobody's cloud any more.
         (
             "myserver.database.cloudapi.de",
-            "https://database.cloudapi.de/.default",
-            "https://login.microsoftonline.de",
+            "https://database.windows.net/.default",
+            "https://login.microsoftonline.com",
         ),
         (
             "ws.sql.azuresynapse.net",
