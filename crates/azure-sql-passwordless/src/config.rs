@@ -4,131 +4,7 @@
 //! same [`Config`], checked by one [`Config::validate`]. Every mistake is a [`ConfigError`] naming
 //! the keyword, the bad value (never a password) and what is accepted.
 //!
-//! # Connection strings
-//!
-//! `key=value` pairs separated by `;`. Keywords are case- and whitespace-insensitive
-//! (`Initial Catalog`, `initialcatalog` and `INITIAL CATALOG` are the same). A value may be quoted
-//! with `'` or `"` (needed when it contains `;` or leading/trailing spaces); inside quotes the
-//! quote character is written twice (`Password="a""b;c"` is `a"b;c`). Unquoted values are trimmed.
-//! Empty pairs and a trailing `;` are ignored; an empty value (`Database=`) means "the default".
-//! When a keyword (or two of its synonyms) appears twice, the last one wins, as in SqlClient.
-//!
-//! ```
-//! use azure_sql_passwordless::{Authentication, Config};
-//!
-//! let config: Config = "Server=tcp:myserver.database.windows.net,1433;Database=mydb;\
-//!                       Authentication=Active Directory Workload Identity;Encrypt=True"
-//!     .parse()?;
-//! assert_eq!(config.get_host(), "myserver.database.windows.net");
-//! assert_eq!(config.get_authentication(), Authentication::WorkloadIdentity);
-//! assert_eq!(config.get_token_scope(), "https://database.windows.net/.default");
-//! # Ok::<(), azure_sql_passwordless::ConfigError>(())
-//! ```
-//!
-//! ## Keywords
-//!
-//! | Keyword | Synonyms | Values | Default | Notes |
-//! |---|---|---|---|---|
-//! | `Server` | `Data Source`, `Address`, `Addr`, `Network Address` | `tcp:host,port`, `host,port`, `host`; IPv6 as `[::1],1433` or `::1,1433`; `.`/`(local)` mean `localhost` | required | Named pipes (`np:`), shared memory (`lpc:`), the DAC (`admin:`) and named instances (`host\instance`) are refused: Azure SQL speaks TCP on a port. `host:port` is refused with a hint to write `host,port`. |
-//! | `Database` | `Initial Catalog` | a database name (at most 128 characters) | the login's default database (`master` in Azure SQL) | Set it: a contained database user (`CREATE USER ... FROM EXTERNAL PROVIDER`) exists only in its database, and a login to `master` fails with 18456. An Entra configuration without it is logged as a warning at validation (not refused: an identity with a server login in `master` needs none). |
-//! | `Authentication` | | `Active Directory Workload Identity`, `Active Directory Managed Identity` (or `Active Directory MSI`), `Active Directory Service Principal`, `Active Directory Azure CLI`, `Active Directory Default`, `Sql Password`; case- and space-insensitive (`ActiveDirectoryDefault`) | `Sql Password` if a `Password` is given, else `Active Directory Default` | SqlClient's `Active Directory Password`, `Interactive`, `Device Code Flow` and `Integrated` are refused with the mode to use instead. There is no `Active Directory Developer Tools`: on a laptop `Active Directory Azure CLI` (or `Default`, which ends with the CLI) is the way. |
-//! | `User Id` | `UID`, `User` | a client id (GUID, braces allowed: `{...}` is taken without them) for Entra modes; a login name for `Sql Password` | none | Managed identity: the user-assigned identity's client id (absent: system-assigned). Workload identity and `Default`: overrides `AZURE_CLIENT_ID`. Service principal: the application (client) id, required. Refused with `Azure CLI`. |
-//! | `Password` | `PWD` | any (quote it if it contains `;`) | none | The client secret for `Service Principal`, the SQL password for `Sql Password`; refused with every passwordless mode. Never shown by `Debug` or in errors. |
-//! | `Encrypt` | | `True`/`Yes`/`Mandatory`, `False`/`No`/`Optional`, `Strict` | `True` | `Strict` is TDS 8.0: TLS before any TDS byte. `False` is accepted and encrypts all the same (SqlClient would encrypt only the login where a server allows it; Azure SQL requires encryption, and this library never sends data in the clear). |
-//! | `TrustServerCertificate` | `Trust Server Certificate` | `True`/`Yes`, `False`/`No` | `False` | Skips certificate validation: allowed for local containers, logged as a warning once when a pool or connector is built; refused with `Encrypt=Strict` (as SqlClient does). To trust a private CA, use [`Config::trust_root_certificate_file`] instead. |
-//! | `HostNameInCertificate` | `Host Name In Certificate` | a DNS name | the server's host | The name the server's certificate must carry, when it differs from `Server` (private endpoints with custom DNS). |
-//! | `Connect Timeout` | `Connection Timeout`, `Timeout` | whole seconds, at least 1 | 15 | Bounds TCP connect + TLS + login of one attempt, all its gateway redirects together (each retry gets its own). SqlClient's `0` (wait forever) is refused. |
-//! | `Command Timeout` | | whole seconds; `0` = none | 30 | Per query. After a timeout the connection is discarded. |
-//! | `Connect Retry Count` | `ConnectRetryCount` | 0 to 255 | 3 | Retries of a connect that failed with a transient error (Azure SQL's 40613 and friends, I/O, timeouts), with backoff and jitter. |
-//! | `Connect Retry Interval` | `ConnectRetryInterval` | 1 to 60 seconds | 10 | The base delay between those retries. |
-//! | `Application Name` | `App` | at most 128 characters | `azure-sql-passwordless` | Shown in `sys.dm_exec_sessions.program_name`. |
-//! | `Max Pool Size` | | at least 1 | 100 | |
-//! | `Min Pool Size` | | 0 to `Max Pool Size` | 0 | Connections kept open while idle. |
-//! | `Connection Lifetime` | `Load Balance Timeout` | whole seconds; `0` = the library's bound | 600 | A connection is retired after this long. SqlClient's `0` means "forever"; here it means the default bound, because an unbounded connection would let a revoked role or a dropped user keep working, and Azure SQL may revalidate an old session's token and fail it (37396). |
-//! | `Pooling` | | `True` | `True` | `False` is refused: the [`Config`] is for a pool; a program that wants one connection calls the one-shot `connect()`. |
-//! | `Persist Security Info` | `PersistSecurityInfo` | `True`, `False` | `False` | Accepted from pasted portal strings. Nothing here ever re-exposes the password (there is no `ConnectionString` getter), so `True` changes nothing and is logged as a warning. |
-//! | `MultipleActiveResultSets` | `Multiple Active Result Sets` | `False` | `False` | `True` (MARS) is refused: one connection runs one request at a time; use the pool for concurrency. |
-//! | `Integrated Security` | `Trusted_Connection` | `False` | `False` | `True`/`SSPI` (Windows or Kerberos login) is refused: it is not passwordless to Azure SQL; use `Active Directory Managed Identity`, `Workload Identity` or `Default`. |
-//! | `Enlist` | | `True`, `False` | | Accepted and ignored: Rust has no ambient `System.Transactions`. |
-//! | `Application Intent` | `ApplicationIntent` | `ReadWrite`, `ReadOnly` | `ReadWrite` | `ReadOnly` asks Azure SQL's gateway to route the login to a read-only replica (read scale-out, Premium/Business Critical/Hyperscale); writes there fail. A pool for reads and one for writes is the usual pair. |
-//! | `Workstation ID` | `WSID` | at most 128 characters | the machine's host name | Shown in `sys.dm_exec_sessions.host_name` (`HOST_NAME()`): the pod's name, say. |
-//! | `Packet Size` | | 512 to 32767 bytes | the driver's 4096 | The TDS packet size asked for; the server may answer with another. |
-//! | `IP Address Preference` | | `IPv4First`, `IPv6First`, `UsePlatformDefault` | `IPv4First` | Which of the server name's addresses are tried first (each in turn within `Connect Timeout`), as SqlClient orders them. |
-//! | `MultiSubnetFailover` | `Multi Subnet Failover` | `False` | `False` | `True` is refused: parallel connects to an availability-group listener are not implemented (Azure SQL Database does not need them). |
-//! | `Column Encryption Setting` | | `Disabled` | `Disabled` | `Enabled` is refused: Always Encrypted is not supported, encrypted columns would come back as ciphertext. |
-//! | `Pool Blocking Period` | `PoolBlockingPeriod` | `Auto` | `Auto` | Other values are refused: the pool's own retry policy applies. |
-//! | `Network Library` | `Network`, `Net` | `DBMSSOCN` (TCP) | TCP | Anything else is refused: only TCP is supported. |
-//!
-//! Other SqlClient keywords are refused with the reason: `Current Language`, `Failover Partner`, `Failover Partner SPN`, `AttachDBFilename`,
-//! `User Instance`, `Context Connection`, `Replication`, `Transaction Binding`,
-//! `Type System Version`, `Server Certificate`, `Connection Reset`,
-//! `Asynchronous Processing`, `Enclave Attestation Url` (values equal to what this library does
-//! anyway, such as `User Instance=False`, pass). An unknown keyword is refused with the nearest
-//! known keyword as a suggestion.
-//!
-//! A connection string copied from the Azure portal parses as is (fill in its `{your_...}`
-//! placeholders first; a left-over placeholder is reported as such):
-//!
-//! ```
-//! # use azure_sql_passwordless::Config;
-//! let config: Config = "Server=tcp:myserver.database.windows.net,1433;Initial Catalog=mydb;\
-//!     Persist Security Info=False;MultipleActiveResultSets=False;Encrypt=True;\
-//!     TrustServerCertificate=False;Connection Timeout=30;Authentication=\"Active Directory Default\";"
-//!     .parse()?;
-//! assert_eq!(config.get_connect_timeout().as_secs(), 30);
-//! # Ok::<(), azure_sql_passwordless::ConfigError>(())
-//! ```
-//!
-//! ## Cross-keyword rules
-//!
-//! - `Server` is required.
-//! - A `Password` with a passwordless mode (Workload Identity, Managed Identity, Azure CLI,
-//!   Default) is refused: a secret in a connection string is what this library exists to avoid.
-//! - `Service Principal` and `Sql Password` need both `User Id` and `Password`.
-//! - `TrustServerCertificate=True` with `Encrypt=Strict` is refused.
-//! - `Min Pool Size` must not exceed `Max Pool Size`.
-//!
-//! # Settings that are not ADO.NET keywords
-//!
-//! Set in code (or taken from the `AZURE_*` variables the Azure SDKs read, when the token
-//! provider is built): [`Config::token_scope`], [`Config::tenant_id`] (else `AZURE_TENANT_ID`),
-//! [`Config::authority_host`] (else `AZURE_AUTHORITY_HOST`, else the cloud of the server's DNS
-//! suffix), [`Config::federated_token_file`] (else `AZURE_FEDERATED_TOKEN_FILE`), and extra trusted
-//! root certificates ([`Config::trust_root_certificate_pem`],
-//! [`Config::trust_root_certificate_file`]) that both the SQL TLS connection and the Entra HTTPS
-//! client trust.
-//!
-//! # The token scope
-//!
-//! Unless set explicitly, the scope follows the server's DNS suffix ([`Config::get_token_scope`]):
-//!
-//! | Server DNS suffix | Scope | Entra authority (when none is configured) |
-//! |---|---|---|
-//! | `database.windows.net` | `https://database.windows.net/.default` | `https://login.microsoftonline.com` |
-//! | `database.chinacloudapi.cn` | `https://database.chinacloudapi.cn/.default` | `https://login.chinacloudapi.cn` |
-//! | `database.usgovcloudapi.net` | `https://database.usgovcloudapi.net/.default` | `https://login.microsoftonline.us` |
-//! | `sql.azuresynapse.net` (Synapse) | `https://database.windows.net/.default` | `https://login.microsoftonline.com` |
-//! | `datawarehouse.fabric.microsoft.com`, `database.fabric.microsoft.com` (Fabric) | `https://database.windows.net/.default` | `https://login.microsoftonline.com` |
-//! | anything else (`localhost`, private endpoints with custom DNS) | `https://database.windows.net/.default` | `https://login.microsoftonline.com` |
-//!
-//! # The environment
-//!
-//! [`Config::from_env`] reads `AZURE_SQL_CONNECTION_STRING`, or else `AZURE_SQL_SERVER` and
-//! `AZURE_SQL_DATABASE` (plus optional `AZURE_SQL_AUTHENTICATION` and `AZURE_SQL_PORT`).
-//!
-//! # Where things are
-//!
-//! | file | job |
-//! |---|---|
-//! | `config.rs` | [`Config`]: its fields, defaults, setters and getters, and `Display` as a connection string |
-//! | `config/connection_string.rs` | the keyword table above, and turning `key=value` pairs into settings |
-//! | `config/lexer.rs` | splitting a connection string into `key=value` pairs (quoting, `;`) |
-//! | `config/settings.rs` | the enumerated settings: [`Authentication`], [`Encrypt`], [`ApplicationIntent`], and [`Secret`] |
-//! | `config/validate.rs` | [`Config::validate`]: the per-keyword and cross-keyword rules |
-//! | `config/env.rs` | [`Config::from_env`] and the variables it reads |
-//! | `config/cloud.rs` | the DNS-suffix → scope and authority table |
-//! | `config/spelling.rs` | how keywords compare (case and spaces ignored) and the nearest spelling for a typo |
-//! | `config/error.rs` | [`ConfigError`] |
+//! What it does for callers, and its bounds, is documented on [`Config`].
 
 mod cloud;
 mod connection_string;
@@ -140,7 +16,6 @@ mod settings;
 mod spelling;
 mod validate;
 
-pub use env::{ENV_AUTHENTICATION, ENV_CONNECTION_STRING, ENV_DATABASE, ENV_PORT, ENV_SERVER};
 pub use error::ConfigError;
 pub use settings::{ApplicationIntent, Authentication, Encrypt, IpAddressPreference, Secret};
 
@@ -174,6 +49,132 @@ use std::time::Duration;
 /// assert_eq!(config.get_database(), Some("mydb"));
 /// # Ok::<(), azure_sql_passwordless::ConfigError>(())
 /// ```
+///
+/// # Connection strings
+///
+/// `key=value` pairs separated by `;`. Keywords are case- and whitespace-insensitive
+/// (`Initial Catalog`, `initialcatalog` and `INITIAL CATALOG` are the same). A value may be quoted
+/// with `'` or `"` (needed when it contains `;` or leading/trailing spaces); inside quotes the
+/// quote character is written twice (`Password="a""b;c"` is `a"b;c`). Unquoted values are trimmed.
+/// Empty pairs and a trailing `;` are ignored; an empty value (`Database=`) means "the default".
+/// When a keyword (or two of its synonyms) appears twice, the last one wins, as in SqlClient.
+///
+/// ```
+/// use azure_sql_passwordless::{Authentication, Config};
+///
+/// let config: Config = "Server=tcp:myserver.database.windows.net,1433;Database=mydb;\
+///                       Authentication=Active Directory Workload Identity;Encrypt=True"
+///     .parse()?;
+/// assert_eq!(config.get_host(), "myserver.database.windows.net");
+/// assert_eq!(config.get_authentication(), Authentication::WorkloadIdentity);
+/// assert_eq!(config.get_token_scope(), "https://database.windows.net/.default");
+/// # Ok::<(), azure_sql_passwordless::ConfigError>(())
+/// ```
+///
+/// ## Keywords
+///
+/// | Keyword | Synonyms | Values | Default | Notes |
+/// |---|---|---|---|---|
+/// | `Server` | `Data Source`, `Address`, `Addr`, `Network Address` | `tcp:host,port`, `host,port`, `host`; IPv6 as `[::1],1433` or `::1,1433`; `.`/`(local)` mean `localhost` | required | Named pipes (`np:`), shared memory (`lpc:`), the DAC (`admin:`) and named instances (`host\instance`) are refused: Azure SQL speaks TCP on a port. `host:port` is refused with a hint to write `host,port`. |
+/// | `Database` | `Initial Catalog` | a database name (at most 128 characters) | the login's default database (`master` in Azure SQL) | Set it: a contained database user (`CREATE USER ... FROM EXTERNAL PROVIDER`) exists only in its database, and a login to `master` fails with 18456. An Entra configuration without it is logged as a warning at validation (not refused: an identity with a server login in `master` needs none). |
+/// | `Authentication` | | `Active Directory Workload Identity`, `Active Directory Managed Identity` (or `Active Directory MSI`), `Active Directory Service Principal`, `Active Directory Azure CLI`, `Active Directory Default`, `Sql Password`; case- and space-insensitive (`ActiveDirectoryDefault`) | `Sql Password` if a `Password` is given, else `Active Directory Default` | SqlClient's `Active Directory Password`, `Interactive`, `Device Code Flow` and `Integrated` are refused with the mode to use instead. There is no `Active Directory Developer Tools`: on a laptop `Active Directory Azure CLI` (or `Default`, which ends with the CLI) is the way. |
+/// | `User Id` | `UID`, `User` | a client id (GUID, braces allowed: `{...}` is taken without them) for Entra modes; a login name for `Sql Password` | none | Managed identity: the user-assigned identity's client id (absent: system-assigned). Workload identity and `Default`: overrides `AZURE_CLIENT_ID`. Service principal: the application (client) id, required. Refused with `Azure CLI`. |
+/// | `Password` | `PWD` | any (quote it if it contains `;`) | none | The client secret for `Service Principal`, the SQL password for `Sql Password`; refused with every passwordless mode. Never shown by `Debug` or in errors. |
+/// | `Encrypt` | | `True`/`Yes`/`Mandatory`, `False`/`No`/`Optional`, `Strict` | `True` | `Strict` is TDS 8.0: TLS before any TDS byte. `False` is accepted and encrypts all the same (SqlClient would encrypt only the login where a server allows it; Azure SQL requires encryption, and this library never sends data in the clear). |
+/// | `TrustServerCertificate` | `Trust Server Certificate` | `True`/`Yes`, `False`/`No` | `False` | Skips certificate validation: allowed for local containers, logged as a warning once when a pool or connector is built; refused with `Encrypt=Strict` (as SqlClient does). To trust a private CA, use [`Config::trust_root_certificate_file`] instead. |
+/// | `HostNameInCertificate` | `Host Name In Certificate` | a DNS name | the server's host | The name the server's certificate must carry, when it differs from `Server` (private endpoints with custom DNS). |
+/// | `Connect Timeout` | `Connection Timeout`, `Timeout` | whole seconds, at least 1 | 15 | Bounds TCP connect + TLS + login of one attempt, all its gateway redirects together (each retry gets its own). SqlClient's `0` (wait forever) is refused. |
+/// | `Command Timeout` | | whole seconds; `0` = none | 30 | Per query. After a timeout the connection is discarded. |
+/// | `Connect Retry Count` | `ConnectRetryCount` | 0 to 255 | 3 | Retries of a connect that failed with a transient error (Azure SQL's 40613 and friends, I/O, timeouts), with backoff and jitter. |
+/// | `Connect Retry Interval` | `ConnectRetryInterval` | 1 to 60 seconds | 10 | The base delay between those retries. |
+/// | `Application Name` | `App` | at most 128 characters | `azure-sql-passwordless` | Shown in `sys.dm_exec_sessions.program_name`. |
+/// | `Max Pool Size` | | at least 1 | 100 | |
+/// | `Min Pool Size` | | 0 to `Max Pool Size` | 0 | Connections kept open while idle. |
+/// | `Connection Lifetime` | `Load Balance Timeout` | whole seconds; `0` = the library's bound | 600 | A connection is retired after this long. SqlClient's `0` means "forever"; here it means the default bound, because an unbounded connection would let a revoked role or a dropped user keep working, and Azure SQL may revalidate an old session's token and fail it (37396). |
+/// | `Pooling` | | `True` | `True` | `False` is refused: the [`Config`] is for a pool; a program that wants one connection calls the one-shot `connect()`. |
+/// | `Persist Security Info` | `PersistSecurityInfo` | `True`, `False` | `False` | Accepted from pasted portal strings. Nothing here ever re-exposes the password (there is no `ConnectionString` getter), so `True` changes nothing and is logged as a warning. |
+/// | `MultipleActiveResultSets` | `Multiple Active Result Sets` | `False` | `False` | `True` (MARS) is refused: one connection runs one request at a time; use the pool for concurrency. |
+/// | `Integrated Security` | `Trusted_Connection` | `False` | `False` | `True`/`SSPI` (Windows or Kerberos login) is refused: it is not passwordless to Azure SQL; use `Active Directory Managed Identity`, `Workload Identity` or `Default`. |
+/// | `Enlist` | | `True`, `False` | | Accepted and ignored: Rust has no ambient `System.Transactions`. |
+/// | `Application Intent` | `ApplicationIntent` | `ReadWrite`, `ReadOnly` | `ReadWrite` | `ReadOnly` asks Azure SQL's gateway to route the login to a read-only replica (read scale-out, Premium/Business Critical/Hyperscale); writes there fail. A pool for reads and one for writes is the usual pair. |
+/// | `Workstation ID` | `WSID` | at most 128 characters | the machine's host name | Shown in `sys.dm_exec_sessions.host_name` (`HOST_NAME()`): the pod's name, say. |
+/// | `Packet Size` | | 512 to 32767 bytes | the driver's 4096 | The TDS packet size asked for; the server may answer with another. |
+/// | `IP Address Preference` | | `IPv4First`, `IPv6First`, `UsePlatformDefault` | `IPv4First` | Which of the server name's addresses are tried first (each in turn within `Connect Timeout`), as SqlClient orders them. |
+/// | `MultiSubnetFailover` | `Multi Subnet Failover` | `False` | `False` | `True` is refused: parallel connects to an availability-group listener are not implemented (Azure SQL Database does not need them). |
+/// | `Column Encryption Setting` | | `Disabled` | `Disabled` | `Enabled` is refused: Always Encrypted is not supported, encrypted columns would come back as ciphertext. |
+/// | `Pool Blocking Period` | `PoolBlockingPeriod` | `Auto` | `Auto` | Other values are refused: the pool's own retry policy applies. |
+/// | `Network Library` | `Network`, `Net` | `DBMSSOCN` (TCP) | TCP | Anything else is refused: only TCP is supported. |
+///
+/// Other SqlClient keywords are refused with the reason: `Current Language`, `Failover Partner`, `Failover Partner SPN`, `AttachDBFilename`,
+/// `User Instance`, `Context Connection`, `Replication`, `Transaction Binding`,
+/// `Type System Version`, `Server Certificate`, `Connection Reset`,
+/// `Asynchronous Processing`, `Enclave Attestation Url` (values equal to what this library does
+/// anyway, such as `User Instance=False`, pass). An unknown keyword is refused with the nearest
+/// known keyword as a suggestion.
+///
+/// A connection string copied from the Azure portal parses as is (fill in its `{your_...}`
+/// placeholders first; a left-over placeholder is reported as such):
+///
+/// ```
+/// # use azure_sql_passwordless::Config;
+/// let config: Config = "Server=tcp:myserver.database.windows.net,1433;Initial Catalog=mydb;\
+///     Persist Security Info=False;MultipleActiveResultSets=False;Encrypt=True;\
+///     TrustServerCertificate=False;Connection Timeout=30;Authentication=\"Active Directory Default\";"
+///     .parse()?;
+/// assert_eq!(config.get_connect_timeout().as_secs(), 30);
+/// # Ok::<(), azure_sql_passwordless::ConfigError>(())
+/// ```
+///
+/// ## Cross-keyword rules
+///
+/// - `Server` is required.
+/// - A `Password` with a passwordless mode (Workload Identity, Managed Identity, Azure CLI,
+///   Default) is refused: a secret in a connection string is what this library exists to avoid.
+/// - `Service Principal` and `Sql Password` need both `User Id` and `Password`.
+/// - `TrustServerCertificate=True` with `Encrypt=Strict` is refused.
+/// - `Min Pool Size` must not exceed `Max Pool Size`.
+///
+/// # Settings that are not ADO.NET keywords
+///
+/// Set in code (or taken from the `AZURE_*` variables the Azure SDKs read, when the token
+/// provider is built): [`Config::token_scope`], [`Config::tenant_id`] (else `AZURE_TENANT_ID`),
+/// [`Config::authority_host`] (else `AZURE_AUTHORITY_HOST`, else the cloud of the server's DNS
+/// suffix), [`Config::federated_token_file`] (else `AZURE_FEDERATED_TOKEN_FILE`), and extra trusted
+/// root certificates ([`Config::trust_root_certificate_pem`],
+/// [`Config::trust_root_certificate_file`]) that both the SQL TLS connection and the Entra HTTPS
+/// client trust.
+///
+/// # The token scope
+///
+/// Unless set explicitly, the scope follows the server's DNS suffix ([`Config::get_token_scope`]):
+///
+/// | Server DNS suffix | Scope | Entra authority (when none is configured) |
+/// |---|---|---|
+/// | `database.windows.net` | `https://database.windows.net/.default` | `https://login.microsoftonline.com` |
+/// | `database.chinacloudapi.cn` | `https://database.chinacloudapi.cn/.default` | `https://login.chinacloudapi.cn` |
+/// | `database.usgovcloudapi.net` | `https://database.usgovcloudapi.net/.default` | `https://login.microsoftonline.us` |
+/// | `sql.azuresynapse.net` (Synapse) | `https://database.windows.net/.default` | `https://login.microsoftonline.com` |
+/// | `datawarehouse.fabric.microsoft.com`, `database.fabric.microsoft.com` (Fabric) | `https://database.windows.net/.default` | `https://login.microsoftonline.com` |
+/// | anything else (`localhost`, private endpoints with custom DNS) | `https://database.windows.net/.default` | `https://login.microsoftonline.com` |
+///
+/// # The environment
+///
+/// [`Config::from_env`] reads `AZURE_SQL_CONNECTION_STRING`, or else `AZURE_SQL_SERVER` and
+/// `AZURE_SQL_DATABASE` (plus optional `AZURE_SQL_AUTHENTICATION` and `AZURE_SQL_PORT`).
+///
+/// # Where things are
+///
+/// | file | job |
+/// |---|---|
+/// | `config.rs` | [`Config`]: its fields, defaults, setters and getters, and `Display` as a connection string |
+/// | `config/connection_string.rs` | the keyword table above, and turning `key=value` pairs into settings |
+/// | `config/lexer.rs` | splitting a connection string into `key=value` pairs (quoting, `;`) |
+/// | `config/settings.rs` | the enumerated settings: [`Authentication`], [`Encrypt`], [`ApplicationIntent`], and [`Secret`] |
+/// | `config/validate.rs` | [`Config::validate`]: the per-keyword and cross-keyword rules |
+/// | `config/env.rs` | [`Config::from_env`] and the variables it reads |
+/// | `config/cloud.rs` | the DNS-suffix → scope and authority table |
+/// | `config/spelling.rs` | how keywords compare (case and spaces ignored) and the nearest spelling for a typo |
+/// | `config/error.rs` | [`ConfigError`] |
 #[derive(Clone)]
 pub struct Config {
     pub(crate) host: String,
@@ -335,8 +336,13 @@ fn quote(value: &str) -> Cow<'_, str> {
     }
 }
 
-/// The default bound on a connection's lifetime (`Connection Lifetime=0` means this).
-pub const DEFAULT_CONNECTION_LIFETIME: Duration = Duration::from_secs(600);
+// Public as `Config::DEFAULT_CONNECTION_LIFETIME`.
+pub(crate) const DEFAULT_CONNECTION_LIFETIME: Duration = Duration::from_secs(600);
+
+impl Config {
+    /// The default bound on a connection's lifetime (`Connection Lifetime=0` means this).
+    pub const DEFAULT_CONNECTION_LIFETIME: Duration = DEFAULT_CONNECTION_LIFETIME;
+}
 
 impl Config {
     /// A configuration for `host` with every other setting at its default: port 1433,
@@ -458,7 +464,7 @@ impl Config {
         self.min_pool_size = size;
         self
     }
-    /// `Connection Lifetime`; [`Duration::ZERO`] means [`DEFAULT_CONNECTION_LIFETIME`].
+    /// `Connection Lifetime`; [`Duration::ZERO`] means [`Config::DEFAULT_CONNECTION_LIFETIME`].
     pub fn connection_lifetime(&mut self, lifetime: Duration) -> &mut Self {
         self.connection_lifetime = if lifetime.is_zero() {
             DEFAULT_CONNECTION_LIFETIME

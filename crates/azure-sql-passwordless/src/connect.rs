@@ -1,21 +1,7 @@
 //! Opening a logged-in connection: TCP (with the connect timeout and `TCP_NODELAY`), TLS and the
 //! TDS login with the cached access token, then the two bounded loops Azure SQL needs:
 //!
-//! - **Redirect**: Azure SQL's gateway (the `Redirect` connection policy) answers the login with
-//!   a routing address; we log in again there with the same token, validating TLS against the
-//!   new host (unless `HostNameInCertificate` is set, which then applies to every hop). At most
-//!   [`MAX_REDIRECTS`] hops; an address seen twice is a loop and an error.
-//! - **Transient retry**: a connect that fails with one of
-//!   [`TRANSIENT_SQL_ERRORS`](crate::error::TRANSIENT_SQL_ERRORS), an I/O error or a timeout is
-//!   tried again up to `Connect Retry Count` times, the delays starting at `Connect Retry
-//!   Interval` and doubling (at most 60 s), each with ±25% jitter. Login failure 18456, TLS
-//!   errors and token errors are never retried here (the token cache retries its own requests).
-//!   Every attempt asks the [`TokenSource`] again, so a retry never uses a stale token.
-//!
-//! `Connect Timeout` bounds one attempt as a whole: the TCP connects, TLS handshakes and logins
-//! of all its hops together (each hop gets what the earlier ones left). Retries get a fresh
-//! bound each, so a connect that retries can take `Connect Retry Count + 1` times as long plus
-//! the delays; a pool's `get()` is bounded by its connection timeout in any case.
+//! What it does for callers, and its bounds, is documented on [`Connector`].
 
 use crate::config::{ApplicationIntent, Authentication, Config, Encrypt, IpAddressPreference};
 use crate::connection::{Client, Connection};
@@ -31,11 +17,11 @@ use tiberius::{AuthMethod, EncryptionLevel};
 use tokio::net::TcpStream;
 use tokio_util::compat::TokioAsyncWriteCompatExt;
 
-/// The most gateway redirects one login follows.
-pub const MAX_REDIRECTS: u32 = 10;
+// Public as `Connector::MAX_REDIRECTS`.
+pub(crate) const MAX_REDIRECTS: u32 = 10;
 
-/// The longest delay between two connect attempts, whatever `Connect Retry Interval` says.
-pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
+// Public as `Connector::MAX_RETRY_DELAY`.
+pub(crate) const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
 
 /// Opens one connection for `config`, for programs that need no pool: builds the token provider
 /// the `Authentication` keyword names, fetches a token, logs in (following redirects, retrying
@@ -60,6 +46,22 @@ pub async fn connect(config: &Config) -> Result<Connection, Error> {
 
 /// Opens connections for one configuration, sharing one [`TokenSource`] between them. Cheap to
 /// clone. This is what a [`crate::Pool`] uses; use it directly to manage connections yourself.
+///
+/// - **Redirect**: Azure SQL's gateway (the `Redirect` connection policy) answers the login with
+///   a routing address; we log in again there with the same token, validating TLS against the
+///   new host (unless `HostNameInCertificate` is set, which then applies to every hop). At most
+///   [`Connector::MAX_REDIRECTS`] hops; an address seen twice is a loop and an error.
+/// - **Transient retry**: a connect that fails with one of
+///   [`TRANSIENT_SQL_ERRORS`](Error::TRANSIENT_SQL_ERRORS), an I/O error or a timeout is
+///   tried again up to `Connect Retry Count` times, the delays starting at `Connect Retry
+///   Interval` and doubling (at most 60 s), each with ±25% jitter. Login failure 18456, TLS
+///   errors and token errors are never retried here (the token cache retries its own requests).
+///   Every attempt asks the [`TokenSource`] again, so a retry never uses a stale token.
+///
+/// `Connect Timeout` bounds one attempt as a whole: the TCP connects, TLS handshakes and logins
+/// of all its hops together (each hop gets what the earlier ones left). Retries get a fresh
+/// bound each, so a connect that retries can take `Connect Retry Count + 1` times as long plus
+/// the delays; a pool's `get()` is bounded by its connection timeout in any case.
 #[derive(Clone)]
 pub struct Connector {
     inner: Arc<Inner>,
@@ -400,7 +402,7 @@ fn retried_at_connect(e: &Error) -> bool {
     }
 }
 
-/// `interval · 2^(attempt-1)`, at most [`MAX_RETRY_DELAY`], ±25% jitter.
+/// `interval · 2^(attempt-1)`, at most [`Connector::MAX_RETRY_DELAY`], ±25% jitter.
 fn retry_delay(attempt: u32, interval: Duration) -> Duration {
     let exp = attempt.saturating_sub(1).min(16);
     let base = interval.saturating_mul(1 << exp).min(MAX_RETRY_DELAY);
@@ -486,12 +488,25 @@ pub(crate) fn keepalive() -> socket2::TcpKeepalive {
     keepalive
 }
 
-/// Silence before the first keep-alive probe.
-pub const KEEPALIVE_TIME: Duration = Duration::from_secs(30);
-/// Between keep-alive probes.
-pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(1);
-/// Unanswered probes before the connection is declared dead.
-pub const KEEPALIVE_PROBES: u32 = 10;
+// Public as `Connector::KEEPALIVE_TIME`.
+pub(crate) const KEEPALIVE_TIME: Duration = Duration::from_secs(30);
+// Public as `Connector::KEEPALIVE_INTERVAL`.
+pub(crate) const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(1);
+// Public as `Connector::KEEPALIVE_PROBES`.
+pub(crate) const KEEPALIVE_PROBES: u32 = 10;
+
+impl Connector {
+    /// The most gateway redirects one login follows.
+    pub const MAX_REDIRECTS: u32 = MAX_REDIRECTS;
+    /// The longest delay between two connect attempts, whatever `Connect Retry Interval` says.
+    pub const MAX_RETRY_DELAY: Duration = MAX_RETRY_DELAY;
+    /// Silence before the first keep-alive probe.
+    pub const KEEPALIVE_TIME: Duration = KEEPALIVE_TIME;
+    /// Between keep-alive probes.
+    pub const KEEPALIVE_INTERVAL: Duration = KEEPALIVE_INTERVAL;
+    /// Unanswered probes before the connection is declared dead.
+    pub const KEEPALIVE_PROBES: u32 = KEEPALIVE_PROBES;
+}
 
 #[cfg(test)]
 mod tests {

@@ -2,24 +2,7 @@
 //! (when its login token expires, when it was opened and last used, whether it is broken), and
 //! the query API through which errors are seen so a broken connection is never reused.
 //!
-//! A connection is **broken** once any request on it fails with an I/O error, a timeout, a
-//! protocol error, a fatal server error (severity 20 or more), or error 37396 (Azure SQL
-//! revalidated the session's token and found it expired), and also when a request's future was
-//! dropped before its answer arrived (the stream's state is then unknown). A pool discards
-//! broken connections when they come back.
-//!
-//! **Session reset.** When a pooled connection comes back, the pool asks for a session reset
-//! ([`Connection::prepare_for_reuse`]): the next request, whoever sends it (this wrapper or the
-//! raw [`client`](Connection::client)), carries the TDS RESETCONNECTION bit, and the server
-//! resets the session before running it (open transaction rolled back, temporary tables dropped,
-//! `SET` options, database and session context back to the login's). It costs no round trip.
-//! The server acknowledges the reset in the answer; a connection whose reset went out
-//! unacknowledged is never handed out again.
-//!
-//! **Transactions.** [`Connection::transaction`] begins one (a transaction-manager request, as
-//! SqlClient and the ODBC driver send); [`Transaction::commit`] and [`Transaction::rollback`]
-//! end it, and dropping it without either rolls it back before the connection's next request
-//! (or, in a pool, with the reset when it comes back).
+//! What it does for callers, and its bounds, is documented on [`Connection`].
 
 use crate::error::{tds_error_breaks_connection, Error};
 use crate::retirement::Retirement;
@@ -44,6 +27,25 @@ pub type Client = tiberius::Client<Compat<TcpStream>>;
 ///
 /// For the rest of `tiberius`'s API (bulk insert, transactions), [`client`](Self::client) gives
 /// the raw client; report any error seen through it with [`report_error`](Self::report_error).
+///
+/// A connection is **broken** once any request on it fails with an I/O error, a timeout, a
+/// protocol error, a fatal server error (severity 20 or more), or error 37396 (Azure SQL
+/// revalidated the session's token and found it expired), and also when a request's future was
+/// dropped before its answer arrived (the stream's state is then unknown). A pool discards
+/// broken connections when they come back.
+///
+/// **Session reset.** When a pooled connection comes back, the pool asks for a session reset
+/// (when the pool takes it back): the next request, whoever sends it (this wrapper or the
+/// raw [`client`](Connection::client)), carries the TDS RESETCONNECTION bit, and the server
+/// resets the session before running it (open transaction rolled back, temporary tables dropped,
+/// `SET` options, database and session context back to the login's). It costs no round trip.
+/// The server acknowledges the reset in the answer; a connection whose reset went out
+/// unacknowledged is never handed out again.
+///
+/// **Transactions.** [`Connection::transaction`] begins one (a transaction-manager request, as
+/// SqlClient and the ODBC driver send); [`Transaction::commit`] and [`Transaction::rollback`]
+/// end it, and dropping it without either rolls it back before the connection's next request
+/// (or, in a pool, with the reset when it comes back).
 pub struct Connection {
     client: Client,
     server: String,

@@ -2,9 +2,7 @@
 //! reading of what went wrong out of the errors of the crates below us: the Entra `AADSTS` code
 //! and text out of an `azure_core::Error`, the SQL error number out of a `tiberius::Error`.
 //!
-//! Every variant says what went wrong and what to do about it. No variant ever carries an access
-//! token, a client assertion or a password: texts that come from outside (Entra's descriptions,
-//! server messages) pass through `redact_jwts` before they are kept.
+//! What it does for callers, and its bounds, is documented on [`Error`].
 
 use crate::config::ConfigError;
 use std::fmt;
@@ -18,6 +16,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///
 /// `Display` says what failed and what to check; it never contains a token or a secret.
 /// [`Error::is_transient`] tells whether trying again later may succeed.
+///
+/// Every variant says what went wrong and what to do about it. No variant ever carries an access
+/// token, a client assertion or a password: texts that come from outside (Entra's descriptions,
+/// server messages) pass through `redact_jwts` before they are kept.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -52,7 +54,7 @@ pub enum Error {
         /// The kind of credential that was asked.
         provider: &'static str,
         /// How long ago the cached token expired (counted conservatively: see
-        /// [`crate::token::EXPIRY_GRANULARITY`]).
+        /// [`TokenSource::EXPIRY_GRANULARITY`](crate::TokenSource::EXPIRY_GRANULARITY)).
         expired_ago: Duration,
         /// Consecutive failed renewals.
         failures: u32,
@@ -128,7 +130,7 @@ pub enum Error {
         "the server redirected the login more than {max} times; the last target was {host}:{port}"
     )]
     TooManyRedirects {
-        /// The bound on redirects ([`crate::connect::MAX_REDIRECTS`]).
+        /// The bound on redirects ([`Connector::MAX_REDIRECTS`](crate::Connector::MAX_REDIRECTS)).
         max: u32,
         /// The last target.
         host: String,
@@ -220,6 +222,7 @@ impl From<ConfigError> for Error {
 
 /// What an identity provider answered when it did not issue a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TokenFailure {
     /// The Entra error number (`AADSTS70021` → `70021`), when the provider is Entra.
     pub aadsts: Option<u32>,
@@ -432,7 +435,7 @@ pub enum LoginFailureReason {
     NoDatabase,
     /// The plain text: the identity has no user in the database named.
     NoUser,
-    /// A SQL login's refusal ("Login failed for user '<name>'."): a wrong name or password, or
+    /// A SQL login's refusal ("Login failed for user '\<name\>'."): a wrong name or password, or
     /// no user in the database.
     SqlLogin,
 }
@@ -524,43 +527,54 @@ pub(crate) fn redact_jwts(text: &str) -> String {
     out
 }
 
-/// SQL error numbers worth retrying at connect: the list SqlClient, mssql-jdbc and Microsoft's
-/// Rust `mssql-tds` agree on. Login failure 18456 is deliberately absent.
-///
-/// | number | meaning |
-/// |---|---|
-/// | 233 | the client was connected but the server closed the connection (no process on the other end of the pipe) |
-/// | 4060 | cannot open the database requested by the login (often: it is being brought online) |
-/// | 4221 | login to a read-secondary failed: the secondary replica is not yet available |
-/// | 10928 | resource limit reached (requests, sessions) for the database |
-/// | 10929 | resource minimum guarantee not met; the server is too busy |
-/// | 40143 | the service has encountered an error processing the request |
-/// | 40197 | the service had an error (reconfiguration, failover, upgrade) |
-/// | 40501 | the service is busy (throttling) |
-/// | 40540 | the service has encountered an error processing the request |
-/// | 40613 | the database is not currently available (failover, reconfiguration) |
-/// | 42108 | cannot connect to the SQL pool: it is paused or resuming |
-/// | 42109 | the SQL pool is warming up |
-/// | 49918 | not enough resources to process the request (elastic pool) |
-/// | 49919 | too many create/update operations in progress for the subscription |
-/// | 49920 | too many operations in progress for the subscription |
-///
-/// I/O errors and timeouts while connecting are retried as well ([`Error::is_transient`]).
-pub const TRANSIENT_SQL_ERRORS: &[u32] = &[
+// Public as `Error::TRANSIENT_SQL_ERRORS`.
+pub(crate) const TRANSIENT_SQL_ERRORS: &[u32] = &[
     233, 4060, 4221, 10928, 10929, 40143, 40197, 40501, 40540, 40613, 42108, 42109, 49918, 49919,
     49920,
 ];
 
-/// SQL error 18456, login failed: never retried.
-pub const LOGIN_FAILED: u32 = 18456;
-/// SQL error 229, permission denied.
-pub const PERMISSION_DENIED: u32 = 229;
-/// SQL error 37396, the session's access token has expired (server-side revalidation).
-pub const SESSION_TOKEN_EXPIRED: u32 = 37396;
+// Public as `Error::LOGIN_FAILED`.
+pub(crate) const LOGIN_FAILED: u32 = 18456;
+// Public as `Error::PERMISSION_DENIED`.
+pub(crate) const PERMISSION_DENIED: u32 = 229;
+// Public as `Error::SESSION_TOKEN_EXPIRED`.
+pub(crate) const SESSION_TOKEN_EXPIRED: u32 = 37396;
+
+impl Error {
+    /// SQL error numbers worth retrying at connect: the list SqlClient, mssql-jdbc and Microsoft's
+    /// Rust `mssql-tds` agree on. Login failure 18456 is deliberately absent.
+    ///
+    /// | number | meaning |
+    /// |---|---|
+    /// | 233 | the client was connected but the server closed the connection (no process on the other end of the pipe) |
+    /// | 4060 | cannot open the database requested by the login (often: it is being brought online) |
+    /// | 4221 | login to a read-secondary failed: the secondary replica is not yet available |
+    /// | 10928 | resource limit reached (requests, sessions) for the database |
+    /// | 10929 | resource minimum guarantee not met; the server is too busy |
+    /// | 40143 | the service has encountered an error processing the request |
+    /// | 40197 | the service had an error (reconfiguration, failover, upgrade) |
+    /// | 40501 | the service is busy (throttling) |
+    /// | 40540 | the service has encountered an error processing the request |
+    /// | 40613 | the database is not currently available (failover, reconfiguration) |
+    /// | 42108 | cannot connect to the SQL pool: it is paused or resuming |
+    /// | 42109 | the SQL pool is warming up |
+    /// | 49918 | not enough resources to process the request (elastic pool) |
+    /// | 49919 | too many create/update operations in progress for the subscription |
+    /// | 49920 | too many operations in progress for the subscription |
+    ///
+    /// I/O errors and timeouts while connecting are retried as well ([`Error::is_transient`]).
+    pub const TRANSIENT_SQL_ERRORS: &[u32] = TRANSIENT_SQL_ERRORS;
+    /// SQL error 18456, login failed: never retried.
+    pub const LOGIN_FAILED: u32 = LOGIN_FAILED;
+    /// SQL error 229, permission denied.
+    pub const PERMISSION_DENIED: u32 = PERMISSION_DENIED;
+    /// SQL error 37396, the session's access token has expired (server-side revalidation).
+    pub const SESSION_TOKEN_EXPIRED: u32 = SESSION_TOKEN_EXPIRED;
+}
 
 impl Error {
     /// Whether trying again may succeed: connect-time I/O errors and timeouts, the transient SQL
-    /// errors of [`TRANSIENT_SQL_ERRORS`], a broken connection, a pool timeout, and token
+    /// errors of [`Error::TRANSIENT_SQL_ERRORS`], a broken connection, a pool timeout, and token
     /// failures Entra marks as its own trouble (HTTP 5xx, 429).
     pub fn is_transient(&self) -> bool {
         match self {

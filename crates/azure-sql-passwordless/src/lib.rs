@@ -38,17 +38,25 @@
 //! }
 //! ```
 //!
-//! # Where things are
+//! # The types, and where they live
 //!
-//! | module | job |
-//! |---|---|
-//! | [`config`] | the connection string parser, environment reader and typed setters → [`Config`] |
-//! | [`credential`] | `Authentication` → a [`TokenProvider`] (workload identity, managed identity, service principal, Azure CLI, default chain, your own credential or callback) |
-//! | [`token`] | the token cache: one token shared by every connection, single-flight fetches, background renewal ([`RenewalPolicy`]) |
-//! | [`connect`](mod@connect) | TCP + TLS + the TDS login with the token; gateway redirects and transient retries |
-//! | [`connection`] | the logged-in [`Connection`], its query API (which tracks broken connections), its session reset and [`Transaction`] |
-//! | [`pool`] | the `bb8` pool, its bounds (token freshness, connection lifetime) and its state |
-//! | [`error`] | the one runtime [`Error`]; each variant says what to fix |
+//! Every public type has one path, at the crate's root. The source is split by concept, one to
+//! a file (each file's top comment says its job):
+//!
+//! | type | job | file |
+//! |---|---|---|
+//! | [`Config`] | the connection string parser, environment reader and typed setters; [`ConfigError`] | `config.rs`, `config/` |
+//! | [`TokenProvider`], [`provider_for`] | `Authentication` → a token provider (workload identity, managed identity, service principal, Azure CLI, default chain, your own credential or callback) | `credential.rs`, `credential/` |
+//! | [`TokenSource`], [`RenewalPolicy`] | the token cache: one token shared by every connection, single-flight fetches, background renewal | `token.rs` |
+//! | [`Connector`], [`connect`] | TCP + TLS + the TDS login with the token; gateway redirects and transient retries | `connect.rs` |
+//! | [`Connection`], [`Transaction`] | a logged-in connection, its query API (which tracks broken connections) and its session reset | `connection.rs` |
+//! | (internal) | when a connection is retired: its login token, its lifetime | `retirement.rs` |
+//! | [`Pool`], [`PoolBuilder`] | the `bb8` pool: checkout, bounds, state, graceful close | `pool.rs`, `pool/` |
+//! | [`Error`] | the one runtime error; each variant says what to fix | `error.rs` |
+//!
+//! The crates in the public API are re-exported ([`tiberius`], [`bb8`], [`azure_core`],
+//! [`azure_identity`]), so a service names their types through this crate and never needs to
+//! pin matching versions of its own.
 //!
 //! # What happens on its own
 //!
@@ -67,25 +75,39 @@
 //! - A silent server costs a bounded ping (5 s) at checkout and a TCP keep-alive timeout in use,
 //!   never a caller's whole wait.
 //! - Logins follow the gateway's redirect (at most 10 hops) and retry the transient errors
-//!   Microsoft's drivers agree on ([`error::TRANSIENT_SQL_ERRORS`]); 18456 is never retried.
+//!   Microsoft's drivers agree on ([`Error::TRANSIENT_SQL_ERRORS`]); 18456 is never retried.
 //! - `tracing` events say what happened (token acquired or failed, renewals, connects,
 //!   redirects, retries), never with a token in them.
 
-pub mod config;
-pub mod connect;
-pub mod connection;
-pub mod credential;
-pub mod error;
-pub mod pool;
-mod retirement;
-pub mod token;
+#![warn(missing_docs)]
 
-pub use config::{ApplicationIntent, Authentication, Config, ConfigError, Encrypt, Secret};
+mod config;
+mod connect;
+mod connection;
+mod credential;
+mod error;
+mod pool;
+mod retirement;
+mod token;
+
+pub use config::{
+    ApplicationIntent, Authentication, Config, ConfigError, Encrypt, IpAddressPreference, Secret,
+};
 pub use connect::{connect, Connector};
 pub use connection::{Client, Connection, QueryStream, Transaction};
-pub use credential::TokenProvider;
+pub use credential::{
+    from_callback, from_token_credential, provider_for, provider_for_with, Environment,
+    TokenProvider,
+};
 pub use error::{Error, LoginFailureReason, Result, TimeoutKind, TokenFailure};
 pub use pool::{Closed, Manager, Pool, PoolBuilder, PoolState, PooledConnection};
 pub use token::{
     Margins, RefreshOutcome, RefreshRecord, RenewalPolicy, Token, TokenSource, TokenState,
 };
+
+// The crates whose types appear in this crate's API, so callers use the versions it was built
+// with.
+pub use azure_core;
+pub use azure_identity;
+pub use bb8;
+pub use tiberius;

@@ -1,30 +1,7 @@
 //! The connection pool: `bb8` over the [`Connector`], with the bounds that keep tokens,
 //! permissions and sessions honest.
 //!
-//! # Bounds
-//!
-//! | bound | default | why |
-//! |---|---|---|
-//! | login token freshness | a connection is not handed out once its login token is within the policy's minimum remaining lifetime of expiry (2 min for Entra's tokens, scaled down for short ones), plus a random share of up to a tenth of the token's lifetime, and a newer token is cached; with no newer token (renewal failing), it serves until its token expires, since a new login would carry the same token (see `retirement.rs`) | TDS cannot give an open session a new token, and Azure SQL may revalidate a session's token (error 37396) |
-//! | `Connection Lifetime` | 10 minutes ([`Config::connection_lifetime`]); each connection's own bound is drawn between 90% and 100% of it | a revoked role or a dropped user takes effect within it: new logins see the new permissions; the spread keeps connections opened together from reconnecting together |
-//! | session reset | every connection that comes back is reset by the server before the next caller's first statement runs (open transaction rolled back, temporary tables dropped, `SET` options, database and session context back to the login's); a reset the server does not acknowledge discards the connection | what one caller leaves on a session must never reach the next; the reset rides on the next request's first packet (TDS RESETCONNECTION), so it costs no round trip |
-//! | idle ping | a connection idle for more than 30 s is pinged (`SELECT 1`) before it is handed out, and the ping gets 5 s ([`PoolBuilder::ping_timeout`]); others are not pinged | a round trip per `get()` would double the cost of short requests; a connection idle that long may have been cut by a failover or the gateway, and a node that vanished without a reset must cost the caller seconds, not its whole wait: a ping that fails or times out discards the connection and the same `get()` goes on to another or a new one |
-//! | TCP keep-alive | probes after 30 s of silence, every second, 10 of them (as SqlClient) | a connection in use on a node that vanished fails within about 40 s instead of hanging |
-//! | idle timeout | 5 minutes | idle connections beyond `Min Pool Size` are closed |
-//! | wait for a connection | 30 s ([`PoolBuilder::connection_timeout`]) | then [`Error::PoolTimeout`], which carries the last connect error when connecting has been failing |
-//! | size | `Max Pool Size` 100, `Min Pool Size` 0 | |
-//!
-//! Checking freshness, lifetime, brokenness and the reset's acknowledgement costs no round trip.
-//! A connection that reports an I/O error, a timeout or 37396 is marked broken (see
-//! [`crate::connection`]) and discarded when it returns to the pool; the caller gets the error,
-//! the next `get()` a fresh connection.
-//!
-//! A connect that fails (after its own retries) fails one caller waiting for a connection, the
-//! one that has waited longest, with its error (the Entra `AADSTS` text, the login refusal,
-//! ...) rather than letting it wait out the connection timeout; callers holding a connection are
-//! not affected (see `waiters`).
-//!
-//! [`Pool::close`] drains the pool for a graceful shutdown.
+//! What it does for callers, and its bounds, is documented on [`Pool`].
 
 mod manager;
 mod waiters;
@@ -50,16 +27,27 @@ use waiters::ConnectFailures;
 /// A pooled connection; derefs to [`crate::Connection`] and returns to the pool when dropped.
 pub type PooledConnection<'a> = bb8::PooledConnection<'a, Manager>;
 
-/// Default for [`PoolBuilder::ping_after_idle`].
-pub const DEFAULT_PING_AFTER_IDLE: Duration = Duration::from_secs(30);
-/// Default for [`PoolBuilder::ping_timeout`]: HikariCP's `validationTimeout` default. A `SELECT 1`
-/// answers in milliseconds even on a busy Azure SQL database; 5 s without an answer means the
-/// node is gone, not slow.
-pub const DEFAULT_PING_TIMEOUT: Duration = Duration::from_secs(5);
-/// Default for [`PoolBuilder::idle_timeout`].
-pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
-/// Default for [`PoolBuilder::connection_timeout`].
-pub const DEFAULT_CONNECTION_TIMEOUT: Duration = Duration::from_secs(30);
+// Public as `PoolBuilder::DEFAULT_PING_AFTER_IDLE`.
+pub(crate) const DEFAULT_PING_AFTER_IDLE: Duration = Duration::from_secs(30);
+// Public as `PoolBuilder::DEFAULT_PING_TIMEOUT`.
+pub(crate) const DEFAULT_PING_TIMEOUT: Duration = Duration::from_secs(5);
+// Public as `PoolBuilder::DEFAULT_IDLE_TIMEOUT`.
+pub(crate) const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+// Public as `PoolBuilder::DEFAULT_CONNECTION_TIMEOUT`.
+pub(crate) const DEFAULT_CONNECTION_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl PoolBuilder {
+    /// Default for [`PoolBuilder::ping_after_idle`].
+    pub const DEFAULT_PING_AFTER_IDLE: Duration = DEFAULT_PING_AFTER_IDLE;
+    /// Default for [`PoolBuilder::ping_timeout`]: HikariCP's `validationTimeout` default. A `SELECT 1`
+    /// answers in milliseconds even on a busy Azure SQL database; 5 s without an answer means the
+    /// node is gone, not slow.
+    pub const DEFAULT_PING_TIMEOUT: Duration = DEFAULT_PING_TIMEOUT;
+    /// Default for [`PoolBuilder::idle_timeout`].
+    pub const DEFAULT_IDLE_TIMEOUT: Duration = DEFAULT_IDLE_TIMEOUT;
+    /// Default for [`PoolBuilder::connection_timeout`].
+    pub const DEFAULT_CONNECTION_TIMEOUT: Duration = DEFAULT_CONNECTION_TIMEOUT;
+}
 
 /// A pool of logged-in connections sharing one self-renewing token. Cheap to clone.
 ///
@@ -81,6 +69,30 @@ pub const DEFAULT_CONNECTION_TIMEOUT: Duration = Duration::from_secs(30);
 /// # Ok(())
 /// # }
 /// ```
+///
+/// # Bounds
+///
+/// | bound | default | why |
+/// |---|---|---|
+/// | login token freshness | a connection is not handed out once its login token is within the policy's minimum remaining lifetime of expiry (2 min for Entra's tokens, scaled down for short ones), plus a random share of up to a tenth of the token's lifetime, and a newer token is cached; with no newer token (renewal failing), it serves until its token expires, since a new login would carry the same token (see `retirement.rs`) | TDS cannot give an open session a new token, and Azure SQL may revalidate a session's token (error 37396) |
+/// | `Connection Lifetime` | 10 minutes ([`Config::connection_lifetime`]); each connection's own bound is drawn between 90% and 100% of it | a revoked role or a dropped user takes effect within it: new logins see the new permissions; the spread keeps connections opened together from reconnecting together |
+/// | session reset | every connection that comes back is reset by the server before the next caller's first statement runs (open transaction rolled back, temporary tables dropped, `SET` options, database and session context back to the login's); a reset the server does not acknowledge discards the connection | what one caller leaves on a session must never reach the next; the reset rides on the next request's first packet (TDS RESETCONNECTION), so it costs no round trip |
+/// | idle ping | a connection idle for more than 30 s is pinged (`SELECT 1`) before it is handed out, and the ping gets 5 s ([`PoolBuilder::ping_timeout`]); others are not pinged | a round trip per `get()` would double the cost of short requests; a connection idle that long may have been cut by a failover or the gateway, and a node that vanished without a reset must cost the caller seconds, not its whole wait: a ping that fails or times out discards the connection and the same `get()` goes on to another or a new one |
+/// | TCP keep-alive | probes after 30 s of silence, every second, 10 of them (as SqlClient) | a connection in use on a node that vanished fails within about 40 s instead of hanging |
+/// | idle timeout | 5 minutes | idle connections beyond `Min Pool Size` are closed |
+/// | wait for a connection | 30 s ([`PoolBuilder::connection_timeout`]) | then [`Error::PoolTimeout`], which carries the last connect error when connecting has been failing |
+/// | size | `Max Pool Size` 100, `Min Pool Size` 0 | |
+///
+/// Checking freshness, lifetime, brokenness and the reset's acknowledgement costs no round trip.
+/// A connection that reports an I/O error, a timeout or 37396 is marked broken (see [`Connection`](crate::Connection)) and discarded when it returns to the pool; the caller gets the error,
+/// the next `get()` a fresh connection.
+///
+/// A connect that fails (after its own retries) fails one caller waiting for a connection, the
+/// one that has waited longest, with its error (the Entra `AADSTS` text, the login refusal,
+/// ...) rather than letting it wait out the connection timeout; callers holding a connection are
+/// not affected (see `waiters`).
+///
+/// [`Pool::close`] drains the pool for a graceful shutdown.
 #[derive(Clone)]
 pub struct Pool {
     inner: bb8::Pool<Manager>,
@@ -469,7 +481,7 @@ impl PoolBuilder {
     }
 
     /// How long the checkout ping may take before the connection is discarded and `get()`
-    /// goes on to another (default 5 s, [`DEFAULT_PING_TIMEOUT`]; always within the
+    /// goes on to another (default 5 s, [`PoolBuilder::DEFAULT_PING_TIMEOUT`]; always within the
     /// connection timeout).
     pub fn ping_timeout(mut self, timeout: Duration) -> Self {
         self.ping_timeout = timeout;

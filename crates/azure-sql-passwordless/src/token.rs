@@ -1,46 +1,7 @@
 //! The token cache: one access token shared by every connection of one or more pools, fetched
 //! from a [`TokenProvider`] by a single background task that renews it before it expires.
 //!
-//! # The renewal policy, and how it compares
-//!
-//! | | renews | Entra requests per token lifetime | who waits |
-//! |---|---|---|---|
-//! | Microsoft.Data.SqlClient | lazily, at login, once the token is within 45 min of expiry (one caller refreshes, the others reuse the old token); within 10 min of expiry every login fetches its own | depends on logins: with steady logins one per 15–45 min for a 60–90 min token (up to 4); none while no login happens | the login that refreshes |
-//! | mssql-python | at checkout, within 5 min of expiry | about 1 | the checkout that refreshes |
-//! | MSAL (what `azure-identity` libraries build on) | at the next token request, once half the lifetime has passed, but only for tokens living 2 h or more; shorter tokens (SQL's are 60–90 min) within 5 min of expiry | about 1 (2 for long tokens) | the request that refreshes |
-//! | **this crate** | in the background, at 80% of the token's lifetime (12 min before expiry for a 60-min token, 18 for a 90-min one; no later than 10 min before expiry), retrying failures with backoff and jitter | **1.25** | nobody, unless the cached token has less than 2 min left and renewal has not failed yet (then callers wait on the one in-flight request; once one has failed, the token serves until it expires) |
-//!
-//! Why 80%: renewing any later saves little (1 request per lifetime is the floor, reached only
-//! by renewing at expiry, when callers would wait), and renewing earlier costs much (half-life
-//! renewal makes 2 requests per lifetime: double the load every pod puts on the tenant, for a
-//! 30-minute head start nobody needs). The 12 minutes it leaves on a 1-hour token hold 10
-//! minutes of retries before any caller would wait (13 to 19 attempts with the default backoff:
-//! enough to ride out an Entra incident or a throttling spell of several minutes), and the
-//! renewal finishes before the pool starts retiring connections logged in with the old token
-//! (from 8 minutes before expiry: see [`crate::pool`]), so every replacement login carries the
-//! new token. The reasoning for each number is in [`RenewalPolicy`]. All margins shrink with the
-//! token's lifetime (see [`RenewalPolicy::scaled`]), so a token that lives 6 seconds in a test
-//! is renewed after 4.8 seconds just as a 1-hour token is renewed after 48 minutes.
-//!
-//! # Guarantees
-//!
-//! - **Single flight**: one request to the identity provider is in flight at a time, however
-//!   many callers, connections and pools share the [`TokenSource`].
-//! - **No waiting while a usable token is cached**: [`TokenSource::token`] answers from the cache
-//!   whenever the token has more than the minimum remaining lifetime left.
-//! - **Failed renewal keeps serving**: the still-valid token is handed out while renewal retries
-//!   with exponential backoff and jitter, through its last margin too (callers wait on a renewal
-//!   inside that margin only until one has failed); callers see an error only once the token
-//!   has expired, and that error carries the provider's answer (the Entra `AADSTS` code and
-//!   text).
-//! - **No leaked task**: the background task holds no strong reference to the cache; it ends
-//!   when the last [`TokenSource`] clone is dropped (even in the middle of a request), and it is
-//!   a plain Tokio task, so it never keeps a runtime from shutting down. If its runtime goes away
-//!   (a test's runtime, say), even in the middle of a request, the next caller starts a new one;
-//!   a provider that panics counts as a failed request.
-//!
-//! Deadlines use [`tokio::time::Instant`], so the logic also runs under paused time; the expiry
-//! is computed from [`AccessToken::expires_on`] relative to the wall clock at receipt.
+//! What it does for callers, and its bounds, is documented on [`TokenSource`].
 
 use crate::credential::TokenProvider;
 use crate::error::{Error, TokenFailure};
@@ -56,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 /// When to renew, when callers must wait, and how to retry. Every duration is an upper bound
 /// that [`scaled`](RenewalPolicy::scaled) shrinks for short-lived tokens.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct RenewalPolicy {
     /// Renewal starts once this fraction of the token's lifetime (counted from its receipt) has
     /// passed. Default `0.8`: a 60-minute Entra token is renewed 12 minutes before it expires, a
@@ -115,6 +77,7 @@ impl Default for RenewalPolicy {
 
 /// The policy's margins for one token lifetime (see [`RenewalPolicy::scaled`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Margins {
     /// How long after receipt renewal starts.
     pub renew_after: Duration,
@@ -126,6 +89,41 @@ pub struct Margins {
     pub retry_max: Duration,
     /// See [`RenewalPolicy::fetch_timeout`].
     pub fetch_timeout: Duration,
+}
+
+/// Builder-style setters (the struct is `#[non_exhaustive]`, so it grows without breaking
+/// callers): `RenewalPolicy::default().renew_at_fraction(0.9)`.
+impl RenewalPolicy {
+    /// Sets [`renew_at_fraction`](Self::renew_at_fraction).
+    pub fn renew_at_fraction(mut self, fraction: f64) -> Self {
+        self.renew_at_fraction = fraction;
+        self
+    }
+    /// Sets [`renew_before_expiry`](Self::renew_before_expiry).
+    pub fn renew_before_expiry(mut self, before: Duration) -> Self {
+        self.renew_before_expiry = before;
+        self
+    }
+    /// Sets [`min_remaining`](Self::min_remaining).
+    pub fn min_remaining(mut self, left: Duration) -> Self {
+        self.min_remaining = left;
+        self
+    }
+    /// Sets [`retry_initial`](Self::retry_initial).
+    pub fn retry_initial(mut self, delay: Duration) -> Self {
+        self.retry_initial = delay;
+        self
+    }
+    /// Sets [`retry_max`](Self::retry_max).
+    pub fn retry_max(mut self, delay: Duration) -> Self {
+        self.retry_max = delay;
+        self
+    }
+    /// Sets [`fetch_timeout`](Self::fetch_timeout).
+    pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
+        self.fetch_timeout = timeout;
+        self
+    }
 }
 
 impl RenewalPolicy {
@@ -264,7 +262,7 @@ impl Token {
     pub fn secret(&self) -> &str {
         &self.secret
     }
-    /// When it expires, on Tokio's clock (counted conservatively: see [`EXPIRY_GRANULARITY`]).
+    /// When it expires, on Tokio's clock (counted conservatively: see [`TokenSource::EXPIRY_GRANULARITY`]).
     pub fn expires_at(&self) -> Instant {
         self.expiry.at
     }
@@ -307,6 +305,7 @@ impl fmt::Debug for Token {
 
 /// The outcome of the last request to the identity provider.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RefreshOutcome {
     /// A token was issued, valid for this long from receipt.
     Ok {
@@ -319,6 +318,7 @@ pub enum RefreshOutcome {
 
 /// One request to the identity provider, as [`TokenState`] reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RefreshRecord {
     /// When it started (wall clock).
     pub started: OffsetDateTime,
@@ -390,6 +390,47 @@ pub struct TokenState {
 /// # Ok(())
 /// # }
 /// ```
+///
+/// # The renewal policy, and how it compares
+///
+/// | | renews | Entra requests per token lifetime | who waits |
+/// |---|---|---|---|
+/// | Microsoft.Data.SqlClient | lazily, at login, once the token is within 45 min of expiry (one caller refreshes, the others reuse the old token); within 10 min of expiry every login fetches its own | depends on logins: with steady logins one per 15–45 min for a 60–90 min token (up to 4); none while no login happens | the login that refreshes |
+/// | mssql-python | at checkout, within 5 min of expiry | about 1 | the checkout that refreshes |
+/// | MSAL (what `azure-identity` libraries build on) | at the next token request, once half the lifetime has passed, but only for tokens living 2 h or more; shorter tokens (SQL's are 60–90 min) within 5 min of expiry | about 1 (2 for long tokens) | the request that refreshes |
+/// | **this crate** | in the background, at 80% of the token's lifetime (12 min before expiry for a 60-min token, 18 for a 90-min one; no later than 10 min before expiry), retrying failures with backoff and jitter | **1.25** | nobody, unless the cached token has less than 2 min left and renewal has not failed yet (then callers wait on the one in-flight request; once one has failed, the token serves until it expires) |
+///
+/// Why 80%: renewing any later saves little (1 request per lifetime is the floor, reached only
+/// by renewing at expiry, when callers would wait), and renewing earlier costs much (half-life
+/// renewal makes 2 requests per lifetime: double the load every pod puts on the tenant, for a
+/// 30-minute head start nobody needs). The 12 minutes it leaves on a 1-hour token hold 10
+/// minutes of retries before any caller would wait (13 to 19 attempts with the default backoff:
+/// enough to ride out an Entra incident or a throttling spell of several minutes), and the
+/// renewal finishes before the pool starts retiring connections logged in with the old token
+/// (from 8 minutes before expiry: see [`Pool`](crate::Pool)), so every replacement login carries the
+/// new token. The reasoning for each number is in [`RenewalPolicy`]. All margins shrink with the
+/// token's lifetime (see [`RenewalPolicy::scaled`]), so a token that lives 6 seconds in a test
+/// is renewed after 4.8 seconds just as a 1-hour token is renewed after 48 minutes.
+///
+/// # Guarantees
+///
+/// - **Single flight**: one request to the identity provider is in flight at a time, however
+///   many callers, connections and pools share the [`TokenSource`].
+/// - **No waiting while a usable token is cached**: [`TokenSource::token`] answers from the cache
+///   whenever the token has more than the minimum remaining lifetime left.
+/// - **Failed renewal keeps serving**: the still-valid token is handed out while renewal retries
+///   with exponential backoff and jitter, through its last margin too (callers wait on a renewal
+///   inside that margin only until one has failed); callers see an error only once the token
+///   has expired, and that error carries the provider's answer (the Entra `AADSTS` code and
+///   text).
+/// - **No leaked task**: the background task holds no strong reference to the cache; it ends
+///   when the last [`TokenSource`] clone is dropped (even in the middle of a request), and it is
+///   a plain Tokio task, so it never keeps a runtime from shutting down. If its runtime goes away
+///   (a test's runtime, say), even in the middle of a request, the next caller starts a new one;
+///   a provider that panics counts as a failed request.
+///
+/// Deadlines use [`tokio::time::Instant`], so the logic also runs under paused time; the expiry
+/// is computed from [`AccessToken::expires_on`] relative to the wall clock at receipt.
 #[derive(Clone)]
 pub struct TokenSource {
     shared: Arc<Shared>,
@@ -942,17 +983,22 @@ fn next_action(shared: &Shared) -> Next {
     }
 }
 
-/// Entra's `expires_in` and the token's own `exp` claim are whole seconds (`exp` = the issue
-/// second, truncated, plus the lifetime), and `azure_identity` turns `expires_in` into an
-/// `expires_on` counted from when the answer arrived: so the token can expire up to a second,
-/// plus the time the request took, before that `expires_on`. The cache counts it as expiring
-/// that much earlier (at most half of what is left: a token living under 2 seconds cannot be
-/// counted safely at whole-second precision, and only tests make such tokens), so a token it
-/// hands out is never one the server already considers expired.
-pub const EXPIRY_GRANULARITY: Duration = Duration::from_secs(1);
+// Public as `TokenSource::EXPIRY_GRANULARITY`.
+pub(crate) const EXPIRY_GRANULARITY: Duration = Duration::from_secs(1);
+
+impl TokenSource {
+    /// Entra's `expires_in` and the token's own `exp` claim are whole seconds (`exp` = the issue
+    /// second, truncated, plus the lifetime), and `azure_identity` turns `expires_in` into an
+    /// `expires_on` counted from when the answer arrived: so the token can expire up to a second,
+    /// plus the time the request took, before that `expires_on`. The cache counts it as expiring
+    /// that much earlier (at most half of what is left: a token living under 2 seconds cannot be
+    /// counted safely at whole-second precision, and only tests make such tokens), so a token it
+    /// hands out is never one the server already considers expired.
+    pub const EXPIRY_GRANULARITY: Duration = EXPIRY_GRANULARITY;
+}
 
 /// Turns the provider's answer to a request that took `took` into a cached token: expiry
-/// relative to now at receipt, less [`EXPIRY_GRANULARITY`] and `took`, at most half of what is
+/// relative to now at receipt, less [`TokenSource::EXPIRY_GRANULARITY`] and `took`, at most half of what is
 /// left.
 fn receive(access: AccessToken, now: Instant, took: Duration) -> Result<Token, TokenFailure> {
     let left = access.expires_on - OffsetDateTime::now_utc();

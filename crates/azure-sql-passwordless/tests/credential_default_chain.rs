@@ -3,7 +3,7 @@
 
 mod credential_common;
 
-use azure_sql_passwordless::credential::{provider_for_with, TokenProvider};
+use azure_sql_passwordless::{provider_for_with, TokenProvider};
 use credential_common::*;
 use std::sync::Arc;
 

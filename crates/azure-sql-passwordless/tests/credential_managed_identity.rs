@@ -8,8 +8,8 @@
 
 mod credential_common;
 
-use azure_sql_passwordless::credential::{provider_for, provider_for_with};
 use azure_sql_passwordless::Authentication;
+use azure_sql_passwordless::{provider_for, provider_for_with};
 use credential_common::*;
 
 const SERVER: &str = "Server=tcp:myserver.database.windows.net,1433;Database=customers";

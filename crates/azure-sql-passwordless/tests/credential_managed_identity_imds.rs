@@ -13,7 +13,7 @@
 
 mod credential_common;
 
-use azure_sql_passwordless::credential::provider_for;
+use azure_sql_passwordless::provider_for;
 use azure_sql_passwordless::Authentication;
 use credential_common::*;
 

@@ -3,7 +3,7 @@
 
 mod credential_common;
 
-use azure_sql_passwordless::credential::provider_for_with;
+use azure_sql_passwordless::provider_for_with;
 use azure_sql_passwordless::{Authentication, Config};
 use credential_common::*;
 

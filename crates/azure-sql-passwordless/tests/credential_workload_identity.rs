@@ -4,8 +4,8 @@
 
 mod credential_common;
 
-use azure_sql_passwordless::credential::{provider_for_with, TokenProvider};
 use azure_sql_passwordless::Config;
+use azure_sql_passwordless::{provider_for_with, TokenProvider};
 use azure_sql_sandbox::issuer::BadToken;
 use credential_common::*;
 use std::sync::Arc;

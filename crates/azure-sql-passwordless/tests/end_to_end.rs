@@ -217,10 +217,7 @@ async fn entra_failing_during_renewal_keeps_the_pool_serving_and_logging_in() {
     // cached token has most of its life left, whatever the machine's speed.
     let t = sandbox(lifetime(60)).await;
     let pool = Pool::builder(t.config.clone())
-        .renewal_policy(RenewalPolicy {
-            renew_at_fraction: 0.02,
-            ..RenewalPolicy::default()
-        })
+        .renewal_policy(RenewalPolicy::default().renew_at_fraction(0.02))
         .build()
         .await
         .expect("pool");
@@ -505,7 +502,7 @@ fn sandbox_config(t: &common::SandboxTarget, connection_string: &str) -> Config 
 /// A token source whose tokens are `jwt` whatever its claims say, valid for an hour by the
 /// cache's account (a token handed out by a cache or computed against a wrong clock).
 fn fixed_token(jwt: String) -> TokenSource {
-    let provider = azure_sql_passwordless::credential::from_callback(move |_scope: String| {
+    let provider = azure_sql_passwordless::from_callback(move |_scope: String| {
         let jwt = jwt.clone();
         async move {
             Ok::<_, std::io::Error>(azure_core::credentials::AccessToken::new(

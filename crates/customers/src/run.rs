@@ -6,7 +6,7 @@ use crate::health::{self, Health};
 use crate::output;
 use crate::query;
 use anyhow::Context;
-use azure_sql_passwordless::{pool, Config, Pool};
+use azure_sql_passwordless::{Config, Pool, PoolBuilder};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -57,7 +57,7 @@ pub struct WatchOptions {
 /// wait for a connection, plus the command timeout (or a minute without one), plus slack. A
 /// query past it is abandoned (the library discards its connection) and counts as failed.
 pub fn query_deadline(config: &Config) -> Duration {
-    pool::DEFAULT_CONNECTION_TIMEOUT
+    PoolBuilder::DEFAULT_CONNECTION_TIMEOUT
         + config
             .get_command_timeout()
             .unwrap_or(Duration::from_secs(60))

@@ -7,16 +7,29 @@ use super::error::ConfigError;
 use super::spelling::shorten;
 use super::Config;
 
-/// An ADO.NET connection string: when set, the other variables are not read.
-pub const ENV_CONNECTION_STRING: &str = "AZURE_SQL_CONNECTION_STRING";
-/// `tcp:<server>.database.windows.net,1433` (or `<server>`), with [`ENV_DATABASE`].
-pub const ENV_SERVER: &str = "AZURE_SQL_SERVER";
-/// The database, with [`ENV_SERVER`].
-pub const ENV_DATABASE: &str = "AZURE_SQL_DATABASE";
-/// Optional: the `Authentication` mode (default `Active Directory Default`).
-pub const ENV_AUTHENTICATION: &str = "AZURE_SQL_AUTHENTICATION";
-/// Optional: the port, when [`ENV_SERVER`] has none.
-pub const ENV_PORT: &str = "AZURE_SQL_PORT";
+// Public as `Config::ENV_CONNECTION_STRING`.
+pub(crate) const ENV_CONNECTION_STRING: &str = "AZURE_SQL_CONNECTION_STRING";
+// Public as `Config::ENV_SERVER`.
+pub(crate) const ENV_SERVER: &str = "AZURE_SQL_SERVER";
+// Public as `Config::ENV_DATABASE`.
+pub(crate) const ENV_DATABASE: &str = "AZURE_SQL_DATABASE";
+// Public as `Config::ENV_AUTHENTICATION`.
+pub(crate) const ENV_AUTHENTICATION: &str = "AZURE_SQL_AUTHENTICATION";
+// Public as `Config::ENV_PORT`.
+pub(crate) const ENV_PORT: &str = "AZURE_SQL_PORT";
+
+impl Config {
+    /// An ADO.NET connection string: when set, the other variables are not read.
+    pub const ENV_CONNECTION_STRING: &str = ENV_CONNECTION_STRING;
+    /// `tcp:<server>.database.windows.net,1433` (or `<server>`), with [`Config::ENV_DATABASE`].
+    pub const ENV_SERVER: &str = ENV_SERVER;
+    /// The database, with [`Config::ENV_SERVER`].
+    pub const ENV_DATABASE: &str = ENV_DATABASE;
+    /// Optional: the `Authentication` mode (default `Active Directory Default`).
+    pub const ENV_AUTHENTICATION: &str = ENV_AUTHENTICATION;
+    /// Optional: the port, when [`Config::ENV_SERVER`] has none.
+    pub const ENV_PORT: &str = ENV_PORT;
+}
 
 impl Config {
     /// Reads the configuration from the process environment: `AZURE_SQL_CONNECTION_STRING`, or

@@ -185,6 +185,7 @@ const UNSUPPORTED_AUTHENTICATION: &[(&str, &str)] = &[
 
 /// The `Encrypt` keyword.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum Encrypt {
     /// `True`/`Mandatory`/`Yes`: TLS negotiated in PRELOGIN (TDS 7.4), certificate validated.
     #[default]

@@ -1567,7 +1567,11 @@ fn display_round_trips_and_redacts() {
 fn every_keyword_is_in_the_documented_table() {
     let docs: String = include_str!("../config.rs")
         .lines()
-        .filter_map(|l| l.strip_prefix("//!"))
+        .filter_map(|l| {
+            l.trim_start()
+                .strip_prefix("//!")
+                .or(l.trim_start().strip_prefix("///"))
+        })
         .collect::<Vec<_>>()
         .join("\n");
     for name in KEYWORDS

@@ -17,12 +17,11 @@ use std::sync::Arc;
 /// modes it knows (they bypass that cache).
 ///
 /// ```no_run
-/// use azure_sql_passwordless::credential;
-/// use std::sync::Arc;
+/// use azure_sql_passwordless::{azure_core, azure_identity, from_token_credential};
 ///
 /// # fn example() -> azure_core::Result<()> {
 /// let credential = azure_identity::DeveloperToolsCredential::new(None)?;
-/// let provider = credential::from_token_credential(credential);
+/// let provider = from_token_credential(credential);
 /// assert_eq!(provider.kind(), "token credential");
 /// # Ok(())
 /// # }
@@ -61,10 +60,10 @@ impl TokenProvider for Credential {
 /// error, `anyhow::Error` included) becomes the fetch's error, with its text.
 ///
 /// ```
-/// use azure_core::credentials::AccessToken;
-/// use azure_sql_passwordless::credential;
+/// use azure_sql_passwordless::azure_core::{self, credentials::AccessToken};
+/// use azure_sql_passwordless::from_callback;
 ///
-/// let provider = credential::from_callback(|scope: String| async move {
+/// let provider = from_callback(|scope: String| async move {
 ///     // Fetch from a sidecar, a vault, ...
 ///     let token = format!("token-for-{scope}");
 ///     Ok::<_, std::io::Error>(AccessToken::new(

@@ -4,8 +4,8 @@
 //! a look inside refusals. Only the identity half of the sandbox runs: these tests never reach SQL.
 #![allow(dead_code)]
 
-use azure_sql_passwordless::credential::{provider_for, Environment};
 use azure_sql_passwordless::Config;
+use azure_sql_passwordless::{provider_for, Environment};
 use azure_sql_sandbox::entra::directory::{EntraDirectory, FederatedCredential, Tenant};
 use azure_sql_sandbox::entra::{Entra, EntraOptions};
 use azure_sql_sandbox::issuer::{Issuer, IssuerOptions, TOKEN_EXCHANGE_AUDIENCE};
