@@ -204,6 +204,9 @@ pub struct Config {
     pub(crate) authority_host: Option<String>,
     pub(crate) federated_token_file: Option<PathBuf>,
     pub(crate) trusted_root_pem: Vec<Vec<u8>>,
+    /// Set once [`Config::validate`] passed; any setter clears it. The way to a pool checks
+    /// (and warns) once, however many steps it takes.
+    pub(crate) validated: bool,
 }
 
 /// Shows every setting except the password (and the certificates' bytes, only their count).
@@ -377,6 +380,7 @@ impl Config {
             authority_host: None,
             federated_token_file: None,
             trusted_root_pem: Vec::new(),
+            validated: false,
         }
     }
 
@@ -384,88 +388,105 @@ impl Config {
 
     /// The server's DNS name (or IP address).
     pub fn host(&mut self, host: impl Into<String>) -> &mut Self {
+        self.validated = false;
         self.host = host.into();
         self
     }
     /// The TCP port (1433).
     pub fn port(&mut self, port: u16) -> &mut Self {
+        self.validated = false;
         self.port = port;
         self
     }
     /// The database (`Database`).
     pub fn database(&mut self, database: impl Into<String>) -> &mut Self {
+        self.validated = false;
         self.database = Some(database.into());
         self
     }
     /// How to obtain a token (`Authentication`).
     pub fn authentication(&mut self, authentication: Authentication) -> &mut Self {
+        self.validated = false;
         self.authentication = authentication;
         self
     }
     /// `User Id`: a client id for Entra modes, a login for `Sql Password`.
     pub fn user_id(&mut self, user_id: impl Into<String>) -> &mut Self {
+        self.validated = false;
         let user_id: String = user_id.into();
         self.user_id = Some(unbraced_guid(&user_id).to_owned());
         self
     }
     /// `Password`: the client secret (`Service Principal`) or the SQL password.
     pub fn password(&mut self, password: impl Into<Secret>) -> &mut Self {
+        self.validated = false;
         self.password = Some(password.into());
         self
     }
     /// `Encrypt`.
     pub fn encrypt(&mut self, encrypt: Encrypt) -> &mut Self {
+        self.validated = false;
         self.encrypt = encrypt;
         self
     }
     /// `TrustServerCertificate`: skip certificate validation (local containers only; logged as a
     /// warning when a pool or connector is built). Prefer [`Config::trust_root_certificate_file`].
     pub fn trust_server_certificate(&mut self, trust: bool) -> &mut Self {
+        self.validated = false;
         self.trust_server_certificate = trust;
         self
     }
     /// `HostNameInCertificate`.
     pub fn host_name_in_certificate(&mut self, name: impl Into<String>) -> &mut Self {
+        self.validated = false;
         self.host_name_in_certificate = Some(name.into());
         self
     }
     /// `Connect Timeout`: one attempt's TCP connect + TLS + login.
     pub fn connect_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.validated = false;
         self.connect_timeout = timeout;
         self
     }
     /// `Command Timeout`; `None` for no limit.
     pub fn command_timeout(&mut self, timeout: Option<Duration>) -> &mut Self {
+        self.validated = false;
         self.command_timeout = timeout;
         self
     }
     /// `Connect Retry Count`.
     pub fn connect_retry_count(&mut self, count: u8) -> &mut Self {
+        self.validated = false;
         self.connect_retry_count = count;
         self
     }
     /// `Connect Retry Interval` (1 to 60 s).
     pub fn connect_retry_interval(&mut self, interval: Duration) -> &mut Self {
+        self.validated = false;
         self.connect_retry_interval = interval;
         self
     }
     /// `Application Name`.
     pub fn application_name(&mut self, name: impl Into<String>) -> &mut Self {
+        self.validated = false;
         self.application_name = name.into();
         self
     }
     /// `Max Pool Size`.
     pub fn max_pool_size(&mut self, size: u32) -> &mut Self {
+        self.validated = false;
         self.max_pool_size = size;
         self
     }
     /// `Min Pool Size`.
     pub fn min_pool_size(&mut self, size: u32) -> &mut Self {
+        self.validated = false;
         self.min_pool_size = size;
         self
     }
     /// `Connection Lifetime`; [`Duration::ZERO`] means [`Config::DEFAULT_CONNECTION_LIFETIME`].
     pub fn connection_lifetime(&mut self, lifetime: Duration) -> &mut Self {
+        self.validated = false;
         self.connection_lifetime = if lifetime.is_zero() {
             DEFAULT_CONNECTION_LIFETIME
         } else {
@@ -475,41 +496,49 @@ impl Config {
     }
     /// `Application Intent`: [`ApplicationIntent::ReadOnly`] for a read-only replica.
     pub fn application_intent(&mut self, intent: ApplicationIntent) -> &mut Self {
+        self.validated = false;
         self.application_intent = intent;
         self
     }
     /// `IP Address Preference`: which of the server's addresses are tried first.
     pub fn ip_address_preference(&mut self, preference: IpAddressPreference) -> &mut Self {
+        self.validated = false;
         self.ip_address_preference = preference;
         self
     }
     /// `Workstation ID`: the client name the server shows (`HOST_NAME()`).
     pub fn workstation_id(&mut self, name: impl Into<String>) -> &mut Self {
+        self.validated = false;
         self.workstation_id = Some(name.into());
         self
     }
     /// `Packet Size` (512 to 32767 bytes).
     pub fn packet_size(&mut self, bytes: u32) -> &mut Self {
+        self.validated = false;
         self.packet_size = Some(bytes);
         self
     }
     /// The token scope, when the DNS-suffix table does not fit (a sovereign Synapse workspace).
     pub fn token_scope(&mut self, scope: impl Into<String>) -> &mut Self {
+        self.validated = false;
         self.token_scope = Some(scope.into());
         self
     }
     /// The Entra tenant (else `AZURE_TENANT_ID`).
     pub fn tenant_id(&mut self, tenant_id: impl Into<String>) -> &mut Self {
+        self.validated = false;
         self.tenant_id = Some(tenant_id.into());
         self
     }
     /// The Entra authority, an https URL (else `AZURE_AUTHORITY_HOST`, else the server's cloud).
     pub fn authority_host(&mut self, authority_host: impl Into<String>) -> &mut Self {
+        self.validated = false;
         self.authority_host = Some(authority_host.into());
         self
     }
     /// The projected service-account token file (else `AZURE_FEDERATED_TOKEN_FILE`).
     pub fn federated_token_file(&mut self, path: impl Into<PathBuf>) -> &mut Self {
+        self.validated = false;
         self.federated_token_file = Some(path.into());
         self
     }
@@ -517,6 +546,7 @@ impl Config {
     /// Entra HTTPS client trust, on top of the system's roots. This is how tests trust the
     /// sandbox's CA; checked by [`Config::validate`].
     pub fn trust_root_certificate_pem(&mut self, pem: impl Into<Vec<u8>>) -> &mut Self {
+        self.validated = false;
         self.trusted_root_pem.push(pem.into());
         self
     }
@@ -525,6 +555,7 @@ impl Config {
         &mut self,
         path: impl AsRef<Path>,
     ) -> Result<&mut Self, ConfigError> {
+        self.validated = false;
         let path = path.as_ref();
         let pem = std::fs::read(path).map_err(|source| ConfigError::ReadRootCertificate {
             path: path.to_owned(),

@@ -93,8 +93,8 @@ impl Connector {
         Self::build(config, Some(tokens))
     }
 
-    pub(crate) fn build(config: Config, tokens: Option<TokenSource>) -> Result<Self, Error> {
-        config.validate()?;
+    pub(crate) fn build(mut config: Config, tokens: Option<TokenSource>) -> Result<Self, Error> {
+        config.validate_once()?;
         let auth = match tokens {
             Some(t) => Auth::Token(t),
             None if config.get_authentication() == Authentication::SqlPassword => Auth::Sql,

@@ -94,7 +94,9 @@ pub fn provider_for_with(
     config: &Config,
     env: &Environment,
 ) -> Result<Option<Arc<dyn TokenProvider>>, ConfigError> {
-    config.validate()?;
+    if !config.validated {
+        config.validate()?;
+    }
     let provider: Arc<dyn TokenProvider> = match config.authentication {
         Authentication::WorkloadIdentity => {
             Arc::new(workload_identity::WorkloadIdentity::new(config, env)?)

@@ -506,7 +506,9 @@ impl PoolBuilder {
                 });
             }
         }
-        let config = self.config;
+        let mut config = self.config;
+        // Checked (and its warnings logged) once on the way to the pool.
+        config.validate_once()?;
         let owns_tokens = !matches!(self.tokens, Tokens::Source(_));
         let tokens = match self.tokens {
             Tokens::Source(t) => Some(t),

@@ -42,7 +42,7 @@ impl FromStr for Config {
                 Authentication::Default
             };
         }
-        config.validate()?;
+        config.validate_once()?;
         Ok(config)
     }
 }

@@ -105,7 +105,7 @@ impl Config {
         if let Some(a) = get(ENV_AUTHENTICATION) {
             config.authentication = a.parse().map_err(wrap(ENV_AUTHENTICATION))?;
         }
-        config.validate()?;
+        config.validate_once()?;
         Ok(config)
     }
 }

@@ -678,6 +678,23 @@ fn application_intent_workstation_id_and_packet_size() {
 }
 
 #[test]
+fn a_configuration_is_validated_once_until_a_setter_changes_it() {
+    let mut c = with("Database=db");
+    assert!(c.validated, "parsing validated it");
+    c.validate_once().expect("still valid, not checked again");
+    c.max_pool_size(0);
+    assert!(!c.validated, "a setter asks for a new check");
+    assert!(c.validate_once().is_err(), "and the new check runs");
+    c.max_pool_size(5);
+    c.validate_once().expect("valid again");
+    assert!(c.validated);
+    // A clone keeps the verdict; setters on either clear only their own.
+    let mut other = c.clone();
+    other.database("other");
+    assert!(c.validated && !other.validated);
+}
+
+#[test]
 fn ip_address_preference() {
     assert_eq!(
         with("").get_ip_address_preference(),

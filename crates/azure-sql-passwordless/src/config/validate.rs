@@ -8,6 +8,15 @@ use super::Config;
 use std::time::Duration;
 
 impl Config {
+    /// [`validate`](Self::validate) unless it already passed and nothing changed since.
+    pub(crate) fn validate_once(&mut self) -> Result<(), ConfigError> {
+        if !self.validated {
+            self.validate()?;
+            self.validated = true;
+        }
+        Ok(())
+    }
+
     // ----- validation ----------------------------------------------------------------------
 
     /// Checks the configuration as a whole: the rules of the keyword table, the cross-keyword
