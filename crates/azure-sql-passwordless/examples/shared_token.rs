@@ -34,7 +34,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     for (name, pool) in [("first", &first), ("second", &second)] {
         let mut conn = pool.get().await?;
-        let row = conn.simple_query("SELECT DB_NAME()").await?.into_row().await?;
+        let row = conn
+            .simple_query("SELECT DB_NAME()")
+            .await?
+            .into_row()
+            .await?;
         let database: Option<&str> = row.as_ref().and_then(|r| r.get(0));
         println!("{name} pool: database {}", database.unwrap_or("?"));
     }

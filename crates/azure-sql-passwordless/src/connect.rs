@@ -588,6 +588,15 @@ mod tests {
         assert!(retried_at_connect(&timeout));
     }
 
+    /// A loopback listener (kept open while the returned handle lives) and its port.
+    async fn listening() -> (tokio::net::TcpListener, u16) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        (listener, port)
+    }
+
     #[test]
     fn addresses_are_tried_in_the_preferred_family_first() {
         let v4a: SocketAddr = "10.0.0.1:1433".parse().expect("v4");
@@ -612,10 +621,7 @@ mod tests {
     async fn a_refused_address_falls_back_to_the_next_one() {
         // `localhost` has an IPv6 and an IPv4 address on most machines; only IPv4 listens here.
         // Asked for IPv6 first, the connect is refused there (or has no IPv6 at all) and goes on.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let port = listener.local_addr().expect("addr").port();
+        let (_listener, port) = listening().await;
         let stream = tcp_connect(
             "localhost",
             port,
@@ -630,10 +636,7 @@ mod tests {
 
     #[tokio::test]
     async fn connections_probe_a_silent_peer_with_tcp_keep_alive() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let port = listener.local_addr().expect("addr").port();
+        let (_listener, port) = listening().await;
         let stream = tcp_connect(
             "127.0.0.1",
             port,
@@ -662,10 +665,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreachable_server_is_a_connect_error_naming_it() {
-        // A port nobody listens on: bind, learn the port, close.
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        drop(listener);
+        let port = crate::test_support::closed_port();
         let err = tcp_connect(
             "127.0.0.1",
             port,
@@ -684,9 +684,7 @@ mod tests {
 
     #[tokio::test]
     async fn sql_password_needs_no_token_source_and_retries_refused_connections() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        drop(listener);
+        let port = crate::test_support::closed_port();
         let mut config = Config::new("127.0.0.1");
         config
             .port(port)

@@ -232,7 +232,4 @@ pub(crate) fn federated_token_file(config: &Config, env: &Environment) -> Option
 }
 
 #[cfg(test)]
-pub(crate) mod test_support;
-
-#[cfg(test)]
 mod tests;

@@ -90,6 +90,9 @@ mod pool;
 mod retirement;
 mod token;
 
+#[cfg(test)]
+mod test_support;
+
 pub use config::{
     ApplicationIntent, Authentication, Config, ConfigError, Encrypt, IpAddressPreference, Secret,
 };

@@ -608,10 +608,7 @@ mod tests {
     use crate::config::Authentication;
 
     fn unreachable_sql_config() -> Config {
-        // A port nobody listens on: bind, learn the port, close.
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        drop(listener);
+        let port = crate::test_support::closed_port();
         let mut config = Config::new("127.0.0.1");
         config
             .port(port)

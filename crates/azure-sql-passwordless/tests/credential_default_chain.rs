@@ -1,10 +1,10 @@
 //! `Active Directory Default` against the sandbox: the chain picks the first source present, in
 //! the documented order, and sticks to it.
 
-mod credential_common;
+mod common;
 
 use azure_sql_passwordless::{provider_for_with, TokenProvider};
-use credential_common::*;
+use common::identity::*;
 use std::sync::Arc;
 
 const DEFAULT: &str = "Server=tcp:myserver.database.windows.net,1433;Database=customers;\

@@ -1,11 +1,11 @@
 //! A service principal with a client secret against the sandbox's Entra: tokens for the right
 //! app, refusals with their AADSTS codes, and no secret in any `Debug` or error.
 
-mod credential_common;
+mod common;
 
 use azure_sql_passwordless::provider_for_with;
 use azure_sql_passwordless::{Authentication, Config};
-use credential_common::*;
+use common::identity::*;
 
 const SERVER: &str = "Server=tcp:myserver.database.windows.net,1433;Database=customers";
 

@@ -2,12 +2,12 @@
 //! is exchanged for an access token, read afresh on every fetch (a rotated file counts at once),
 //! and Entra's refusals surface with their AADSTS codes.
 
-mod credential_common;
+mod common;
 
 use azure_sql_passwordless::Config;
 use azure_sql_passwordless::{provider_for_with, TokenProvider};
 use azure_sql_sandbox::issuer::BadToken;
-use credential_common::*;
+use common::identity::*;
 use std::sync::Arc;
 
 fn provider(config: &Config, vars: Vec<(String, String)>) -> Arc<dyn TokenProvider> {

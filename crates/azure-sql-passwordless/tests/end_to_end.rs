@@ -446,14 +446,7 @@ async fn two_pools_on_two_databases_share_one_token_source() {
         ..SandboxOptions::default()
     })
     .await;
-    t.sandbox
-        .execute_admin(
-            "billing",
-            "CREATE USER [customers-identity] FROM EXTERNAL PROVIDER; \
-             ALTER ROLE db_datareader ADD MEMBER [customers-identity];",
-        )
-        .await
-        .expect("grant on billing");
+    common::add_reader(&t.sandbox, "billing").await;
     let customers = Pool::new(t.config.clone()).await.expect("customers pool");
     let mut billing_config = t.config.clone();
     billing_config.database("billing");

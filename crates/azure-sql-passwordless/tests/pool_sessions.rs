@@ -4,30 +4,32 @@
 
 mod common;
 
-use azure_sql_passwordless::{connect, Config, Connection, Pool};
+use azure_sql_passwordless::{connect, tiberius, Config, Connection, Pool};
 use azure_sql_sandbox::SandboxOptions;
 use common::{sandbox, target};
 
 /// A table the sandbox's identity may write (created by the admin with `db_datawriter`).
 const SCRATCH: &str = "dbo.PoolScratch";
 
-async fn scalar_i32(conn: &mut Connection, sql: &str) -> Option<i32> {
+/// The first row of `sql`'s answer (the statement must succeed).
+async fn first_row(conn: &mut Connection, sql: &str) -> Option<tiberius::Row> {
     conn.simple_query(sql)
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
         .into_row()
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+async fn scalar_i32(conn: &mut Connection, sql: &str) -> Option<i32> {
+    first_row(conn, sql)
+        .await
         .and_then(|row| row.get::<i32, _>(0))
 }
 
 async fn scalar_text(conn: &mut Connection, sql: &str) -> Option<String> {
-    conn.simple_query(sql)
+    first_row(conn, sql)
         .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .into_row()
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
         .and_then(|row| row.get::<&str, _>(0).map(str::to_owned))
 }
 
@@ -58,14 +60,7 @@ async fn writable_sandbox() -> common::SandboxTarget {
         )
         .await
         .expect("scratch table");
-    t.sandbox
-        .execute_admin(
-            "billing",
-            "CREATE USER [customers-identity] FROM EXTERNAL PROVIDER; \
-             ALTER ROLE db_datareader ADD MEMBER [customers-identity];",
-        )
-        .await
-        .expect("user on billing");
+    common::add_reader(&t.sandbox, "billing").await;
     t
 }
 

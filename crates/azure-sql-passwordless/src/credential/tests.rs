@@ -4,10 +4,10 @@
 
 use super::azure_cli::AzureCli;
 use super::default_chain::DefaultChain;
-use super::test_support::{closed_port, env, write_az, PathExecutor, Scratch};
 use super::workload_identity::WorkloadIdentity;
 use super::*;
 use crate::config::ConfigError;
+use crate::test_support::{closed_port, env, write_az, PathExecutor, Scratch};
 use azure_core::credentials::TokenRequestOptions;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;

@@ -1,8 +1,10 @@
-//! Shared by the end-to-end tests: the sandbox started in-process with the library configured
-//! for it (never through process environment variables), the target switch that points the same
-//! tests at a real server, and small helpers.
+//! The one support module of the library's integration tests: the sandbox started in-process
+//! with the library configured for it (never through process environment variables), the
+//! target switch that points the same tests at a real server (`target.rs`), the identity half
+//! of the sandbox for the credential tests (`identity.rs`), and small helpers.
 #![allow(dead_code)]
 
+pub mod identity;
 pub mod target;
 
 use azure_sql_passwordless::{Config, Connection};
@@ -49,6 +51,19 @@ pub fn config_from(sandbox: &Sandbox, connection_string: &str) -> Config {
         .authority_host(&env.authority_host)
         .federated_token_file(&env.federated_token_file);
     config
+}
+
+/// Creates the sandbox's workload identity as a user of `database` with `db_datareader`, as
+/// `sql/` does for the application database.
+pub async fn add_reader(sandbox: &Sandbox, database: &str) {
+    sandbox
+        .execute_admin(
+            database,
+            "CREATE USER [customers-identity] FROM EXTERNAL PROVIDER; \
+             ALTER ROLE db_datareader ADD MEMBER [customers-identity];",
+        )
+        .await
+        .unwrap_or_else(|e| panic!("a reader on {database}: {e}"));
 }
 
 /// Sandbox options with access tokens living `secs` seconds.

@@ -1,7 +1,7 @@
-//! Test helpers for the credential tests: a scratch directory, an `az`-shaped executable run as
-//! a real child process, and environments.
+//! The one support module of the library's unit tests: a scratch directory, an `az`-shaped
+//! executable run as a real child process, environments, and a port nobody listens on.
 
-use super::Environment;
+use crate::Environment;
 use azure_identity::Executor;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};

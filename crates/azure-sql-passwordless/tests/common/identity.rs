@@ -1,4 +1,4 @@
-//! Shared by the `credential_*` integration tests: the sandbox's identity services (its PKI, the
+//! For the `credential_*` integration tests: the sandbox's identity services (its PKI, the
 //! Kubernetes issuer writing a projected token file, Entra with a workload identity federated to
 //! that issuer), the library configured for them, the environment the AKS webhook would set, and
 //! a look inside refusals. Only the identity half of the sandbox runs: these tests never reach SQL.
@@ -171,4 +171,15 @@ pub async fn fetched_appid(config: &Config) -> azure_core::Result<String> {
         .as_str()
         .expect("an appid claim")
         .to_owned())
+}
+
+/// Asks for a managed identity that is not assigned to this host and checks the refusal says
+/// so (IMDS and App Service answer alike).
+pub async fn assert_not_assigned(config: &mut Config) {
+    config.user_id("00000000-0000-0000-0000-0000000000bb");
+    let error = fetched_appid(config).await.expect_err("not assigned");
+    assert!(
+        error.to_string().contains("has not been assigned"),
+        "{error}"
+    );
 }
