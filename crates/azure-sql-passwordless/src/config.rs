@@ -348,6 +348,9 @@ impl Config {
 }
 
 impl Config {
+    /// The `Application Name` sessions show when none is set.
+    pub const DEFAULT_APPLICATION_NAME: &'static str = "azure-sql-passwordless";
+
     /// A configuration for `host` with every other setting at its default: port 1433,
     /// `Active Directory Default`, `Encrypt=True`, 15 s connect timeout, 30 s command timeout,
     /// 3 connect retries 10 s apart (with backoff and jitter), pool of at most 100, connections
@@ -367,7 +370,7 @@ impl Config {
             command_timeout: Some(Duration::from_secs(30)),
             connect_retry_count: 3,
             connect_retry_interval: Duration::from_secs(10),
-            application_name: "azure-sql-passwordless".to_owned(),
+            application_name: Config::DEFAULT_APPLICATION_NAME.to_owned(),
             max_pool_size: 100,
             min_pool_size: 0,
             connection_lifetime: DEFAULT_CONNECTION_LIFETIME,

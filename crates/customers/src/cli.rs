@@ -59,22 +59,22 @@ pub struct Cli {
     /// ADO.NET connection string, e.g. "Server=tcp:<server>.database.windows.net,1433;Database=<db>;Authentication=Active Directory Workload Identity".
     #[arg(
         long,
-        env = "AZURE_SQL_CONNECTION_STRING",
+        env = Config::ENV_CONNECTION_STRING,
         value_name = "STRING",
         hide_env_values = true
     )]
     pub connection_string: Option<String>,
 
     /// Server, e.g. tcp:<server>.database.windows.net,1433 (with --database).
-    #[arg(long, env = "AZURE_SQL_SERVER", value_name = "SERVER")]
+    #[arg(long, env = Config::ENV_SERVER, value_name = "SERVER")]
     pub server: Option<String>,
 
     /// Database (with --server).
-    #[arg(long, env = "AZURE_SQL_DATABASE", value_name = "NAME")]
+    #[arg(long, env = Config::ENV_DATABASE, value_name = "NAME")]
     pub database: Option<String>,
 
     /// Authentication mode with --server [default: Active Directory Default].
-    #[arg(long, env = "AZURE_SQL_AUTHENTICATION", value_name = "MODE")]
+    #[arg(long, env = Config::ENV_AUTHENTICATION, value_name = "MODE")]
     pub authentication: Option<String>,
 
     /// Also trust this CA certificate (PEM) for SQL's TLS and Entra's HTTPS, on top of the system roots.
@@ -175,7 +175,7 @@ impl Cli {
         let matches = Cli::command().get_matches();
         match Cli::from_arg_matches(&matches) {
             Ok(cli) => {
-                let given = cli.given(&matches, std::env::var("AZURE_SQL_PORT").ok());
+                let given = cli.given(&matches, std::env::var(Config::ENV_PORT).ok());
                 (cli, given)
             }
             Err(e) => e.exit(),
@@ -233,7 +233,7 @@ impl Cli {
                 .trust_root_certificate_file(path)
                 .map_err(|e| UsageError(format!("{}: {e}", name_of("ca_file", *origin))))?;
         }
-        if config.get_application_name() == Config::new("x").get_application_name() {
+        if config.get_application_name() == Config::DEFAULT_APPLICATION_NAME {
             config.application_name("customers");
         }
         Ok(Target::Server(Box::new(config)))
@@ -279,10 +279,10 @@ fn sandbox_target(token_lifetime: Duration, given: &Given) -> Result<Target, Usa
 /// The flag and variable a setting comes from, for messages.
 fn name_of(id: &str, origin: Origin) -> String {
     let (flag, var) = match id {
-        "connection_string" => ("--connection-string", "AZURE_SQL_CONNECTION_STRING"),
-        "server" => ("--server", "AZURE_SQL_SERVER"),
-        "database" => ("--database", "AZURE_SQL_DATABASE"),
-        "authentication" => ("--authentication", "AZURE_SQL_AUTHENTICATION"),
+        "connection_string" => ("--connection-string", Config::ENV_CONNECTION_STRING),
+        "server" => ("--server", Config::ENV_SERVER),
+        "database" => ("--database", Config::ENV_DATABASE),
+        "authentication" => ("--authentication", Config::ENV_AUTHENTICATION),
         "ca_file" => ("--ca-file", "CUSTOMERS_CA_FILE"),
         _ => (id, id),
     };
@@ -350,11 +350,11 @@ fn config_from(given: &Given) -> Result<Config, UsageError> {
     let lookup = |name: &str| -> Option<String> {
         let pick = |v: &Option<(String, Origin)>| v.as_ref().map(|(s, _)| s.clone());
         match name {
-            "AZURE_SQL_CONNECTION_STRING" => pick(&cs),
-            "AZURE_SQL_SERVER" => pick(&server),
-            "AZURE_SQL_DATABASE" => pick(&database),
-            "AZURE_SQL_AUTHENTICATION" => pick(&authentication),
-            "AZURE_SQL_PORT" => port.clone(),
+            Config::ENV_CONNECTION_STRING => pick(&cs),
+            Config::ENV_SERVER => pick(&server),
+            Config::ENV_DATABASE => pick(&database),
+            Config::ENV_AUTHENTICATION => pick(&authentication),
+            Config::ENV_PORT => port.clone(),
             _ => None,
         }
     };
