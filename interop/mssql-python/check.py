@@ -10,7 +10,8 @@ the sandbox's SQL admin with autocommit off (which the driver implements with TD
 manager requests: begin, and commit or roll back with a new transaction begun), it inserts into a
 scratch table, checks that the workload identity's connection does not see the row (and is not
 blocked reading), rolls back, checks the row is gone, and commits a second insert. Last, the two
-refusals a service meets in Azure: a login naming no database (18456: master has no user for the
+refusals a service meets in Azure (after a check that the driver's pool resets a reused session:
+no temporary table or session context survives): a login naming no database (18456: master has no user for the
 identity) and an expired token (18456 "Token is expired.", with the token the sandbox writes).
 
 Run: source the env file written by `cargo run -p azure-sql-sandbox -- serve --env-file F` and set
@@ -80,8 +81,40 @@ def main():
         transaction_check(provider, server, database, conn)
     finally:
         conn.close()
+    reset_check(provider, conn_str, token)
     refusal_check(provider, server, token)
-    print(f"mssql-python check ({provider}): ok (workload identity token via SQL_COPT_SS_ACCESS_TOKEN, gateway redirect, batch and parameters, a transaction rolled back and one committed, 18456 without a database and for an expired token)")
+    print(f"mssql-python check ({provider}): ok (workload identity token via SQL_COPT_SS_ACCESS_TOKEN, gateway redirect, batch and parameters, a transaction rolled back and one committed, a pooled session reset on reuse, 18456 without a database and for an expired token)")
+
+
+def reset_check(provider, conn_str, token):
+    """mssql-python pools connections (on by default); the driver resets a pooled session when it
+    hands it out again (RESETCONNECTION on the next request). The second connection gets the
+    first one's session (same @@SPID) with nothing the first left on it."""
+    import mssql_python
+
+    def open_session():
+        conn = mssql_python.connect(
+            conn_str,
+            attrs_before={SQL_COPT_SS_ACCESS_TOKEN: access_token_struct(token)},
+            autocommit=True,
+        )
+        cursor = conn.cursor()
+        cursor.execute(
+            "SELECT @@SPID, @@TRANCOUNT, OBJECT_ID(N'tempdb..#leftover'), "
+            "CAST(SESSION_CONTEXT(N'tenant') AS NVARCHAR(20))"
+        )
+        return conn, cursor, tuple(cursor.fetchone())
+
+    conn, cursor, (spid, _, _, _) = open_session()
+    cursor.execute("CREATE TABLE #leftover (id INT)")
+    cursor.execute("EXEC sp_set_session_context @key = N'tenant', @value = N'first'")
+    conn.close()
+    conn, cursor, state = open_session()
+    conn.close()
+    if state[0] != spid:
+        sys.exit(f"mssql-python check ({provider}): reset: the pool did not hand the session back (@@SPID {spid}, then {state[0]})")
+    if state[1:] != (0, None, None):
+        sys.exit(f"mssql-python check ({provider}): reset: a reused session kept state: @@TRANCOUNT, #leftover, session context = {state[1:]}")
 
 
 def refusal_check(provider, server, token):

@@ -3,7 +3,8 @@
 // @azure/identity's WorkloadIdentityCredential. It trades the projected service-account token for
 // an Entra token at the sandbox's Entra stand-in, logs in through the sandbox's gateway (following
 // its redirect) with TDS 7.4 (TLS inside PRELOGIN) and with TDS 8.0 (`encrypt: 'strict'`), and
-// reads the Customer rows with a SQL batch and with a parameterised RPC (sp_executesql). Then the
+// reads the Customer rows with a SQL batch and with a parameterised RPC (sp_executesql); resets a
+// session as a pool does on reuse (RESETCONNECTION) and checks nothing is left of it. Then the
 // two refusals a service meets in Azure: a login that names no database (Azure SQL puts it in
 // master, where the workload identity has no user: 18456) and an expired token (18456 "Token is
 // expired.", with the expired token the sandbox writes for this).
@@ -128,6 +129,31 @@ async function main() {
     }
   }
 
+  // The session reset a pool asks for on reuse (tedious's `reset()`: RESETCONNECTION on the next
+  // request). Whatever the first user left (an open transaction, a temporary table, session
+  // context, NOCOUNT) is gone, and the server acknowledged the reset (ENVCHANGE 18).
+  const pooled = await connect(accessToken, true);
+  try {
+    await query(pooled, "BEGIN TRANSACTION; CREATE TABLE #leftover (id INT); EXEC sp_set_session_context @key = N'tenant', @value = N'first'; SET NOCOUNT ON", [], true);
+    const [[open]] = await query(pooled, 'SELECT @@TRANCOUNT', [], true);
+    if (open !== 1) throw new Error(`before the reset: expected an open transaction, @@TRANCOUNT ${open}`);
+    let acknowledged = false;
+    pooled.on('resetConnection', () => { acknowledged = true; });
+    await new Promise((resolve, reject) => pooled.reset((err) => (err ? reject(err) : resolve())));
+    if (!acknowledged) throw new Error('reset: the server did not acknowledge it (no ENVCHANGE 18)');
+    const [[trancount, temp, context]] = await query(
+      pooled,
+      "SELECT @@TRANCOUNT, OBJECT_ID(N'tempdb..#leftover'), CAST(SESSION_CONTEXT(N'tenant') AS NVARCHAR(20))",
+      [],
+      true,
+    );
+    if (trancount !== 0 || temp !== null || context !== null) {
+      throw new Error(`after the reset: @@TRANCOUNT ${trancount}, #leftover ${temp}, session context ${context}; expected 0, null, null`);
+    }
+  } finally {
+    pooled.close();
+  }
+
   // A login naming no database: master, where the identity has no user. The plain 18456.
   await expectRefusal(
     connect(accessToken, true, null),
@@ -141,7 +167,7 @@ async function main() {
     "Login failed for user '<token-identified principal>'. Token is expired.",
     'expired token',
   );
-  console.log('tedious check: ok (access token with TDS 7.4 and TDS 8.0 strict, token credential via FEDAUTHINFO; batch and RPC; workload identity via the gateway; 18456 without a database and for an expired token)');
+  console.log('tedious check: ok (access token with TDS 7.4 and TDS 8.0 strict, token credential via FEDAUTHINFO; batch and RPC; workload identity via the gateway; a session reset on reuse; 18456 without a database and for an expired token)');
 }
 
 main().catch((err) => {
