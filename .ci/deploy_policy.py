@@ -3,11 +3,12 @@
 
 Run by .ci/validate-deploy on the output of `kubectl kustomize`:
 
-    deploy_policy.py BASE.yaml --job JOB.yaml
-        BASE: k8s/ (what `kubectl apply -k k8s/` applies); JOB: k8s/job/ (the one-shot check)
+    deploy_policy.py BASE.yaml --job JOB.yaml --proxy PROXY.yaml
+        BASE: k8s/ (what `kubectl apply -k k8s/` applies); JOB: k8s/job/ (the one-shot check);
+        PROXY: k8s/ with the component components/proxy-connection-policy enabled
     deploy_policy.py --raw k8s/*.yaml --job k8s/job/job.yaml
         the same, on the unrendered files (no kubectl available), rendered-only rules skipped
-    deploy_policy.py --self-test BASE.yaml --job JOB.yaml
+    deploy_policy.py --self-test BASE.yaml --job JOB.yaml --proxy PROXY.yaml
         break each rule on a copy and prove it is caught
 
 Rules: no Secret anywhere; every pod runs as the workload identity (pod label, service account with
@@ -15,7 +16,8 @@ a client-id annotation, no API token), is hardened (non-root, read-only root fil
 privilege escalation, ALL capabilities dropped, seccomp RuntimeDefault, requests and limits), runs
 on Linux nodes and keeps the demo's own log filter (no RUST_LOG); the Deployment watches and has
 meaningful probes; the one-shot Job is not in k8s/ but in k8s/job/, bounded, with the same image
-and ConfigMap as the Deployment; the namespace enforces the restricted Pod Security profile; fill-in
+and ConfigMap as the Deployment; the NetworkPolicy allows the Redirect range (endPort) and the
+proxy component removes it; the namespace enforces the restricted Pod Security profile; fill-in
 values live only in k8s/settings/; the federated credential's subject in setup-azure.sh matches the
 manifests; the image's user matches the pods'; compose.yaml carries no password.
 """
@@ -160,10 +162,19 @@ def check_pods(docs, accounts, config_maps, f: Findings, rendered: bool) -> None
                     f"{where}: restartPolicy must be Never or OnFailure")
 
 
+def egress_ports(netpol):
+    """(protocol, port, endPort) of every egress port of a NetworkPolicy."""
+    out = []
+    for rule in (netpol.get("spec") or {}).get("egress") or []:
+        for port in rule.get("ports") or []:
+            out.append((port.get("protocol", "TCP"), port.get("port"), port.get("endPort")))
+    return out
+
+
 def check_manifests(state: State, f: Findings) -> None:
     base, job, rendered = state.base, state.job, state.rendered
     kinds = [d.get("kind") for d in base]
-    for kind in ("Namespace", "ServiceAccount", "Deployment"):
+    for kind in ("Namespace", "ServiceAccount", "Deployment", "NetworkPolicy"):
         f.check(kind in kinds, f"k8s/: no {kind} in the manifests")
     if rendered:
         f.check("ConfigMap" in kinds, "k8s/: no ConfigMap in the rendered manifests (configMapGenerator customers-sql)")
@@ -227,6 +238,26 @@ def check_manifests(state: State, f: Findings) -> None:
                 ref = (e.get("configMapRef") or {}).get("name")
                 f.check(ref in config_maps and job_maps.get(ref, {}).get("data") == config_maps[ref].get("data"),
                         f"k8s/job/: the Job reads ConfigMap {ref!r}, which is not the one k8s/ applies")
+
+    # The network: Redirect needs 1433 and the 11000-11999 range; the proxy component keeps 1433
+    # and drops the range, and changes nothing else.
+    for netpol in of_kind(base, "NetworkPolicy"):
+        ports = egress_ports(netpol)
+        f.check(("TCP", 1433, None) in ports, f"{name_of(netpol)}: no egress to TCP 1433 (the Azure SQL gateway)")
+        f.check(("TCP", 443, None) in ports, f"{name_of(netpol)}: no egress to TCP 443 (Microsoft Entra ID)")
+        f.check(("TCP", 11000, 11999) in ports,
+                f"{name_of(netpol)}: no egress to TCP 11000-11999 (port 11000, endPort 11999): Redirect logins would time out")
+    if state.proxy is not None:
+        proxy_policies = of_kind(state.proxy, "NetworkPolicy")
+        f.check(proxy_policies, "proxy component: the build has no NetworkPolicy")
+        for netpol in proxy_policies:
+            ports = egress_ports(netpol)
+            f.check(("TCP", 1433, None) in ports, f"proxy component: {name_of(netpol)} lost TCP 1433")
+            f.check(not any(p[2] for p in ports) and not any(p[1] == 11000 for p in ports),
+                    f"proxy component: {name_of(netpol)} still allows the Redirect range 11000-11999")
+        others = [d for d in state.proxy if d.get("kind") != "NetworkPolicy"]
+        f.check(others == [d for d in base if d.get("kind") != "NetworkPolicy"],
+                "proxy component: changes more than the NetworkPolicy")
 
 
 def check_files(state: State, f: Findings) -> None:
@@ -306,6 +337,9 @@ def self_test(state: State) -> list[str]:
         docs = s.job if kind == "Job" else s.base
         return of_kind(docs, kind)[0]["spec"]["template"]["spec"]["containers"][0]
 
+    def netpol_ports(docs):
+        return of_kind(docs, "NetworkPolicy")[0]["spec"]["egress"][1]["ports"]
+
     def edit(path, old, new):
         def mutate(s):
             assert old in s.files[path], f"self-test: {old!r} not in {path}"
@@ -337,6 +371,9 @@ def self_test(state: State) -> list[str]:
         "the Job's ConfigMap not k8s/'s": (lambda s: of_kind(s.job, "ConfigMap")[0]["data"].update(AZURE_SQL_DATABASE="other"), 'which is not the one k8s/ applies'),
         "RUST_LOG=info": (lambda s: container(s).setdefault("env", []).append({"name": "RUST_LOG", "value": "info"}), 'sets RUST_LOG'),
         "no Linux nodeSelector": (lambda s: of_kind(s.job, "Job")[0]["spec"]["template"]["spec"].pop("nodeSelector"), 'nodeSelector kubernetes.io/os'),
+        "Redirect range lost": (lambda s: netpol_ports(s.base)[2].pop("endPort"), 'Redirect logins would time out'),
+        "proxy component keeps the range": (lambda s: setattr(s, "proxy", copy.deepcopy(s.base)), 'still allows the Redirect range'),
+        "proxy component drops 1433": (lambda s: netpol_ports(s.proxy).pop(1), 'lost TCP 1433'),
         "REPLACE-ME outside k8s/settings/": (edit("k8s/deployment.yaml", "image: customers", "image: REPLACE-ME"), 'fill-ins belong in'),
         "image tag latest": (edit(SETTINGS, "newTag: REPLACE-ME-unique-tag", "newTag: latest"), 'never latest'),
     }
@@ -361,10 +398,12 @@ def main(argv: list[str]) -> int:
     mode.add_argument("--self-test", action="store_true", help="prove each rule catches a broken copy")
     parser.add_argument("base", nargs="+", help="k8s/ rendered (or its files with --raw)")
     parser.add_argument("--job", nargs="+", required=True, help="k8s/job/ rendered (or k8s/job/job.yaml with --raw)")
+    parser.add_argument("--proxy", help="k8s/ rendered with the proxy-connection-policy component")
     args = parser.parse_args(argv)
-    if not args.raw and len(args.base) != 1:
-        parser.error("rendered mode takes one BASE.yaml and --job JOB.yaml")
-    state = State(base=load(args.base), job=load(args.job), proxy=None, rendered=not args.raw, files=load_files())
+    if not args.raw and (len(args.base) != 1 or not args.proxy):
+        parser.error("rendered mode takes one BASE.yaml, --job JOB.yaml and --proxy PROXY.yaml")
+    state = State(base=load(args.base), job=load(args.job), proxy=load([args.proxy]) if args.proxy else None,
+                  rendered=not args.raw, files=load_files())
     errors = self_test(state) if args.self_test else run(state)
     for e in errors:
         print(f"deploy policy: {e}", file=sys.stderr)
