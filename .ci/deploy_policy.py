@@ -19,7 +19,8 @@ meaningful probes; the one-shot Job is not in k8s/ but in k8s/job/, bounded, wit
 and ConfigMap as the Deployment; the NetworkPolicy allows the Redirect range (endPort) and the
 proxy component removes it; the namespace enforces the restricted Pod Security profile; fill-in
 values live only in k8s/settings/; the federated credential's subject in setup-azure.sh matches the
-manifests; the image's user matches the pods'; compose.yaml carries no password.
+manifests; the image's user matches the pods'; every base image is pinned by digest and the build
+has a dependency layer; compose.yaml carries no password.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ WI_CLIENT_ID = "azure.workload.identity/client-id"
 SETTINGS = "k8s/settings/kustomization.yaml"
 # The files the cross-file rules read, by path under the repository.
 FILES = ("Dockerfile", "compose.yaml", "k8s/setup-azure.sh")
+DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
 
 class Findings:
@@ -260,8 +262,21 @@ def check_manifests(state: State, f: Findings) -> None:
                 "proxy component: changes more than the NetworkPolicy")
 
 
+def from_images(dockerfile: str):
+    """The images the Dockerfile's FROM lines name (stage names excluded)."""
+    stages, images = set(), []
+    for line in dockerfile.splitlines():
+        m = re.match(r"^\s*FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?", line, re.I)
+        if m:
+            if m.group(1) not in stages:
+                images.append(m.group(1))
+            if m.group(2):
+                stages.add(m.group(2))
+    return images
+
+
 def check_files(state: State, f: Findings) -> None:
-    """Cross-file rules: one place for fill-ins, subject and user consistency, compose passwords."""
+    """Cross-file rules: one place for fill-ins, subject and user consistency, pinned images."""
     files = state.files
     for path, text in files.items():
         if path.startswith("k8s/") and path.endswith(".yaml") and path != SETTINGS:
@@ -286,6 +301,17 @@ def check_files(state: State, f: Findings) -> None:
     f.check(user and user[-1] != "0", "Dockerfile: the final stage must set a numeric non-root USER")
     build = "cargo build --release --locked -p customers --no-default-features"
     f.check(build in dockerfile, f"Dockerfile: must build `{build}`")
+    images = from_images(dockerfile)
+    f.check(images, "Dockerfile: no FROM")
+    for image in images:
+        f.check(DIGEST.search(image) and ":" in image.split("@")[0],
+                f"Dockerfile: FROM {image} is not pinned as image:tag@sha256:<64 hex digits>")
+    # The dependency layer: in the stage that builds for real, a cargo build on the skeleton comes
+    # before the sources are copied in, so editing a source does not rebuild every dependency.
+    last_stage = dockerfile[dockerfile.rfind("AS build"):] if "AS build" in dockerfile else ""
+    first_build = last_stage.find(build)
+    f.check(0 <= first_build < last_stage.find("COPY . ."),
+            "Dockerfile: the build stage must build the dependencies (cargo build on the skeleton) before `COPY . .`")
     for _, template in pod_templates(state.base + state.job):
         uid = ((template.get("spec") or {}).get("securityContext") or {}).get("runAsUser")
         f.check(uid is None or (user and str(uid) == user[-1]), f"pods runAsUser {uid} != the image's USER {user[-1:]}")
@@ -346,6 +372,7 @@ def self_test(state: State) -> list[str]:
             s.files[path] = s.files[path].replace(old, new, 1)
         return mutate
 
+    first_digest = re.search(r"@sha256:[0-9a-f]{64}", state.files["Dockerfile"]).group(0)
     mutations = {
         "a Secret": (lambda s: s.base.append({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "customers"}}), 'a Secret;'),
         "readOnlyRootFilesystem off": (lambda s: container(s)["securityContext"].update(readOnlyRootFilesystem=False), 'readOnlyRootFilesystem'),
@@ -374,6 +401,9 @@ def self_test(state: State) -> list[str]:
         "Redirect range lost": (lambda s: netpol_ports(s.base)[2].pop("endPort"), 'Redirect logins would time out'),
         "proxy component keeps the range": (lambda s: setattr(s, "proxy", copy.deepcopy(s.base)), 'still allows the Redirect range'),
         "proxy component drops 1433": (lambda s: netpol_ports(s.proxy).pop(1), 'lost TCP 1433'),
+        "base image by tag only": (edit("Dockerfile", first_digest, ""), 'is not pinned'),
+        "placeholder digest": (edit("Dockerfile", first_digest, "@sha256:<digest>"), 'is not pinned'),
+        "no dependency layer": (edit("Dockerfile", "RUN cargo build --release --locked -p customers --no-default-features\n", ""), 'before `COPY . .`'),
         "REPLACE-ME outside k8s/settings/": (edit("k8s/deployment.yaml", "image: customers", "image: REPLACE-ME"), 'fill-ins belong in'),
         "image tag latest": (edit(SETTINGS, "newTag: REPLACE-ME-unique-tag", "newTag: latest"), 'never latest'),
     }
