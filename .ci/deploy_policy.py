@@ -20,7 +20,7 @@ and ConfigMap as the Deployment; the NetworkPolicy allows the Redirect range (en
 proxy component removes it; the namespace enforces the restricted Pod Security profile; fill-in
 values live only in k8s/settings/; the federated credential's subject in setup-azure.sh matches the
 manifests; the image's user matches the pods'; every base image is pinned by digest and the build
-has a dependency layer; compose.yaml carries no password.
+has a dependency layer; compose.yaml carries no password and pins SQL Server to a CU tag.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ SETTINGS = "k8s/settings/kustomization.yaml"
 # The files the cross-file rules read, by path under the repository.
 FILES = ("Dockerfile", "compose.yaml", "k8s/setup-azure.sh")
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+SQLSERVER_CU = re.compile(r"^mcr\.microsoft\.com/mssql/server:2022-CU\d+-ubuntu-\d+\.\d+(@sha256:[0-9a-f]{64})?$")
 
 
 class Findings:
@@ -329,6 +330,11 @@ def check_files(state: State, f: Findings) -> None:
             source = str(volume).split(":", 1)[0]
             if source.startswith("./"):
                 f.check((ROOT / source).exists(), f"compose.yaml {sname}: mounts {source}, which does not exist")
+        if "image" in service:
+            f.check(SQLSERVER_CU.match(str(service["image"])),
+                    f"compose.yaml {sname}: image {service['image']} is not a SQL Server 2022 CU tag (2022-CU<n>-ubuntu-<version>); a moving tag changes the engine under the tests")
+    compose_images = {s.get("image") for s in (compose.get("services") or {}).values() if s.get("image")}
+    f.check(len(compose_images) == 1, f"compose.yaml: the server and its init use different images {sorted(map(str, compose_images))}")
 
 
 def load(paths):
@@ -373,6 +379,7 @@ def self_test(state: State) -> list[str]:
         return mutate
 
     first_digest = re.search(r"@sha256:[0-9a-f]{64}", state.files["Dockerfile"]).group(0)
+    compose_image = yaml.safe_load(state.files["compose.yaml"])["services"]["sqlserver"]["image"]
     mutations = {
         "a Secret": (lambda s: s.base.append({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "customers"}}), 'a Secret;'),
         "readOnlyRootFilesystem off": (lambda s: container(s)["securityContext"].update(readOnlyRootFilesystem=False), 'readOnlyRootFilesystem'),
@@ -404,6 +411,7 @@ def self_test(state: State) -> list[str]:
         "base image by tag only": (edit("Dockerfile", first_digest, ""), 'is not pinned'),
         "placeholder digest": (edit("Dockerfile", first_digest, "@sha256:<digest>"), 'is not pinned'),
         "no dependency layer": (edit("Dockerfile", "RUN cargo build --release --locked -p customers --no-default-features\n", ""), 'before `COPY . .`'),
+        "compose on 2022-latest": (edit("compose.yaml", compose_image, "mcr.microsoft.com/mssql/server:2022-latest"), 'is not a SQL Server 2022 CU tag'),
         "REPLACE-ME outside k8s/settings/": (edit("k8s/deployment.yaml", "image: customers", "image: REPLACE-ME"), 'fill-ins belong in'),
         "image tag latest": (edit(SETTINGS, "newTag: REPLACE-ME-unique-tag", "newTag: latest"), 'never latest'),
     }
