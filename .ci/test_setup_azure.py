@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "k8s" / "setup-azure.sh"
 ISSUER = "https://eastus.oic.prod-aks.azure.com/tenant-guid/cluster-guid/"
+EGRESS_ID = "/subscriptions/s/resourceGroups/MC_rg1_aks1_eastus/providers/Microsoft.Network/publicIPAddresses/egress-1"
 
 FAKE_AZ = textwrap.dedent(
     r'''
@@ -70,7 +71,20 @@ FAKE_AZ = textwrap.dedent(
         out({None: "{}", "oidcIssuerProfile.enabled": str(c["oidc"]).lower(),
              "securityProfile.workloadIdentity.enabled": str(c["wi"]).lower(),
              "oidcIssuerProfile.issuerUrl": c["issuer"] if c["oidc"] else "",
-             "location": "eastus"}[query])
+             "location": "eastus",
+             "networkProfile.outboundType": c["outbound_type"],
+             "networkProfile.loadBalancerProfile.effectiveOutboundIPs[].id":
+                 "\n".join(c["egress"]) if c["outbound_type"] == "loadBalancer" else ""}[query])
+    elif args[:3] == ["network", "public-ip", "show"]:
+        ip = state["public_ips"].get(opt("--ids"))
+        if ip is None:
+            not_found("Microsoft.Network/publicIPAddresses")
+        assert query == "ipAddress", query
+        out(ip)
+    elif args[:4] == ["sql", "server", "firewall-rule", "list"]:
+        assert opt("--server") == state["sql"]["name"], args
+        assert query == "[].[name, startIpAddress, endIpAddress]", query
+        out("\n".join("\t".join(r) for r in state["sql"]["firewall"]))
     elif args[:2] == ["aks", "update"]:
         assert "--enable-oidc-issuer" in args and "--enable-workload-identity" in args, args
         state["cluster"].update(oidc=True, wi=True, issuer=os.environ["FAKE_ISSUER"]); save()
@@ -124,9 +138,11 @@ class Env:
         self.log = tmp / "az.log"
         self.write_state({
             "logged_in": True,
-            "cluster": {"rg": "rg1", "name": "aks1", "oidc": False, "wi": False, "issuer": ""},
+            "cluster": {"rg": "rg1", "name": "aks1", "oidc": False, "wi": False, "issuer": "",
+                        "outbound_type": "loadBalancer", "egress": [EGRESS_ID]},
+            "public_ips": {EGRESS_ID: "20.1.2.3"},
             "identities": {},
-            "sql": {"name": "sql1", "admin": "dba@contoso.com"},
+            "sql": {"name": "sql1", "admin": "dba@contoso.com", "firewall": []},
         })
         self.path = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
 
@@ -167,9 +183,58 @@ def test_first_run_creates_everything(env: Env):
                    "audiences": ["api://AzureADTokenExchange"]}, fic
     assert f"CLIENT_ID={ident['clientId']}" in p.stdout, p.stdout
     assert "AZURE_SQL_SERVER=tcp:sql1.database.windows.net,1433" in p.stdout, p.stdout
-    assert "-v IDENTITY_NAME=customers-identity" in p.stdout, p.stdout
-    assert "CREATE USER [customers-identity] FROM EXTERNAL PROVIDER;" in p.stdout, p.stdout
-    assert "ALTER ROLE db_datareader ADD MEMBER [customers-identity];" in p.stdout, p.stdout
+    assert "k8s/settings/kustomization.yaml" in p.stdout, p.stdout
+    # The SQL, in order: table, user by object id (with both ids), then the role.
+    order = [p.stdout.find(s) for s in ("-i sql/01_customer_table.sql", "-i sql/azure/01_create_user_by_object_id.sql",
+                                        "-i sql/02_grant_read_to_workload_identity.sql")]
+    assert -1 not in order and order == sorted(order), (order, p.stdout)
+    assert f"-v IDENTITY_NAME=customers-identity CLIENT_ID={ident['clientId']} PRINCIPAL_ID={ident['principalId']}" in p.stdout, p.stdout
+    assert "sql/azure/02_grant_select_on_customer_only.sql" in p.stdout, p.stdout
+
+
+def test_printed_paths_and_variables_match_the_repository(env: Env):
+    import re
+    p, _ = env.run()
+    assert p.returncode == 0, p.stderr
+    for path in sorted(set(re.findall(r"\b((?:k8s|sql)/[\w./-]+\.(?:sql|yaml))\b", p.stdout))):
+        assert (ROOT / path).is_file(), f"setup-azure.sh prints {path}, which does not exist"
+    # Each printed sqlcmd command passes exactly the variables its script uses (sqlcmd stops at
+    # an undefined one; an extra one means the reader was told the wrong thing).
+    commands = [line for line in p.stdout.replace("\\\n", " ").splitlines() if "sqlcmd " in line and " -i sql/" in line]
+    assert len(commands) == 4, commands
+    for command in commands:
+        script = re.search(r" -i (sql/\S+)", command).group(1)
+        given = set(re.findall(r"\b([A-Z_]+)=\S", command.split(" -v ", 1)[1])) if " -v " in command else set()
+        used = set(re.findall(r"\$\(([A-Z_]+)\)", (ROOT / script).read_text()))
+        assert given == used, f"{script}: setup-azure.sh passes {sorted(given)}, the script uses {sorted(used)}"
+
+
+def test_firewall_rule_for_the_cluster_egress_is_printed_not_created(env: Env):
+    p, calls = env.run()
+    assert p.returncode == 0, p.stderr
+    assert "egress address 20.1.2.3 is NOT allowed" in p.stdout, p.stdout
+    assert ("az sql server firewall-rule create --resource-group rg1 --server sql1 --name aks-aks1-egress-0 "
+            "--start-ip-address 20.1.2.3 --end-ip-address 20.1.2.3") in p.stdout, p.stdout
+    assert not any(c.startswith("sql server firewall-rule create") for c in calls), calls
+    state = env.read_state()
+    state["sql"]["firewall"] = [["office", "10.0.0.1", "10.0.0.1"], ["aks", "20.1.2.0", "20.1.2.255"]]
+    env.write_state(state)
+    p, _ = env.run()
+    assert "egress address 20.1.2.3 is allowed (rule aks)" in p.stdout, p.stdout
+    state["sql"]["firewall"] = [["AllowAllWindowsAzureIps", "0.0.0.0", "0.0.0.0"]]
+    env.write_state(state)
+    p, _ = env.run()
+    assert "all of Azure" in p.stdout and "is NOT allowed" in p.stdout, p.stdout
+
+
+def test_firewall_with_a_nat_gateway_says_where_the_address_is(env: Env):
+    state = env.read_state()
+    state["cluster"]["outbound_type"] = "userDefinedRouting"
+    env.write_state(state)
+    p, calls = env.run()
+    assert p.returncode == 0, p.stderr
+    assert "outbound type is userDefinedRouting" in p.stdout and "<egress IP>" in p.stdout, p.stdout
+    assert not any(c.startswith("network public-ip") for c in calls), calls
 
 
 def test_second_run_changes_nothing(env: Env):
