@@ -19,9 +19,10 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import textwrap
 from pathlib import Path
+
+from script_tests import run_tests
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "k8s" / "setup-azure.sh"
@@ -152,6 +153,12 @@ class Env:
     def read_state(self):
         return json.loads(self.state.read_text())
 
+    def change_state(self, change) -> None:
+        """Applies `change` (a function that edits the state in place) to the stand-in's state."""
+        state = self.read_state()
+        change(state)
+        self.write_state(state)
+
     def run(self, **overrides):
         env = {k: v for k, v in os.environ.items() if k not in (
             "SUBSCRIPTION", "RESOURCE_GROUP", "CLUSTER_NAME", "IDENTITY_NAME", "NAMESPACE", "SERVICE_ACCOUNT",
@@ -216,21 +223,16 @@ def test_firewall_rule_for_the_cluster_egress_is_printed_not_created(env: Env):
     assert ("az sql server firewall-rule create --resource-group rg1 --server sql1 --name aks-aks1-egress-0 "
             "--start-ip-address 20.1.2.3 --end-ip-address 20.1.2.3") in p.stdout, p.stdout
     assert not any(c.startswith("sql server firewall-rule create") for c in calls), calls
-    state = env.read_state()
-    state["sql"]["firewall"] = [["office", "10.0.0.1", "10.0.0.1"], ["aks", "20.1.2.0", "20.1.2.255"]]
-    env.write_state(state)
+    env.change_state(lambda s: s["sql"].update(firewall=[["office", "10.0.0.1", "10.0.0.1"], ["aks", "20.1.2.0", "20.1.2.255"]]))
     p, _ = env.run()
     assert "egress address 20.1.2.3 is allowed (rule aks)" in p.stdout, p.stdout
-    state["sql"]["firewall"] = [["AllowAllWindowsAzureIps", "0.0.0.0", "0.0.0.0"]]
-    env.write_state(state)
+    env.change_state(lambda s: s["sql"].update(firewall=[["AllowAllWindowsAzureIps", "0.0.0.0", "0.0.0.0"]]))
     p, _ = env.run()
     assert "all of Azure" in p.stdout and "is NOT allowed" in p.stdout, p.stdout
 
 
 def test_firewall_with_a_nat_gateway_says_where_the_address_is(env: Env):
-    state = env.read_state()
-    state["cluster"]["outbound_type"] = "userDefinedRouting"
-    env.write_state(state)
+    env.change_state(lambda s: s["cluster"].update(outbound_type="userDefinedRouting"))
     p, calls = env.run()
     assert p.returncode == 0, p.stderr
     assert "outbound type is userDefinedRouting" in p.stdout and "<egress IP>" in p.stdout, p.stdout
@@ -269,9 +271,7 @@ def test_missing_settings_say_what_to_set(env: Env):
 
 
 def test_logged_out_cli_says_az_login(env: Env):
-    state = env.read_state()
-    state["logged_in"] = False
-    env.write_state(state)
+    env.change_state(lambda s: s.update(logged_in=False))
     p, calls = env.run()
     assert p.returncode != 0 and "az login" in p.stderr, p.stderr
     assert mutating(calls) == [], calls
@@ -284,29 +284,11 @@ def test_unknown_cluster_is_named(env: Env):
 
 
 def test_sql_server_without_entra_admin_is_flagged(env: Env):
-    state = env.read_state()
-    state["sql"]["admin"] = ""
-    env.write_state(state)
+    env.change_state(lambda s: s["sql"].update(admin=""))
     p, _ = env.run()
     assert p.returncode == 0, p.stderr
     assert "no Microsoft Entra admin" in p.stdout and "az sql server ad-admin create" in p.stdout, p.stdout
 
 
-def main() -> int:
-    tests = [v for k, v in globals().items() if k.startswith("test_")]
-    passed = failed = 0
-    for test in tests:
-        with tempfile.TemporaryDirectory() as tmp:
-            try:
-                test(Env(Path(tmp)))
-                passed += 1
-                print(f"ok   {test.__name__}")
-            except AssertionError as e:
-                failed += 1
-                print(f"FAIL {test.__name__}: {e}")
-    print(f"setup-azure.sh: {passed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_tests(globals(), "setup-azure.sh", Env))

@@ -24,6 +24,8 @@ import re
 import sys
 from pathlib import Path
 
+from script_tests import run_tests
+
 ROOT = Path(__file__).resolve().parent.parent
 SQL = ROOT / "sql"
 OBJECT_ID_SCRIPT = "azure/01_create_user_by_object_id.sql"
@@ -165,20 +167,5 @@ def test_each_check_reports_a_broken_copy():
         assert any(expected in e for e in errors), f"{label}: not reported as '{expected}'; got {errors}"
 
 
-def main() -> int:
-    tests = [v for k, v in globals().items() if k.startswith("test_")]
-    passed = failed = 0
-    for test in tests:
-        try:
-            test()
-            passed += 1
-            print(f"ok   {test.__name__}")
-        except AssertionError as e:
-            failed += 1
-            print(f"FAIL {test.__name__}: {e}")
-    print(f"sql scripts: {passed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_tests(globals(), "sql scripts"))
