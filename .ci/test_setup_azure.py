@@ -19,13 +19,15 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import textwrap
 from pathlib import Path
+
+from script_tests import run_tests
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "k8s" / "setup-azure.sh"
 ISSUER = "https://eastus.oic.prod-aks.azure.com/tenant-guid/cluster-guid/"
+EGRESS_ID = "/subscriptions/s/resourceGroups/MC_rg1_aks1_eastus/providers/Microsoft.Network/publicIPAddresses/egress-1"
 
 FAKE_AZ = textwrap.dedent(
     r'''
@@ -70,7 +72,20 @@ FAKE_AZ = textwrap.dedent(
         out({None: "{}", "oidcIssuerProfile.enabled": str(c["oidc"]).lower(),
              "securityProfile.workloadIdentity.enabled": str(c["wi"]).lower(),
              "oidcIssuerProfile.issuerUrl": c["issuer"] if c["oidc"] else "",
-             "location": "eastus"}[query])
+             "location": "eastus",
+             "networkProfile.outboundType": c["outbound_type"],
+             "networkProfile.loadBalancerProfile.effectiveOutboundIPs[].id":
+                 "\n".join(c["egress"]) if c["outbound_type"] == "loadBalancer" else ""}[query])
+    elif args[:3] == ["network", "public-ip", "show"]:
+        ip = state["public_ips"].get(opt("--ids"))
+        if ip is None:
+            not_found("Microsoft.Network/publicIPAddresses")
+        assert query == "ipAddress", query
+        out(ip)
+    elif args[:4] == ["sql", "server", "firewall-rule", "list"]:
+        assert opt("--server") == state["sql"]["name"], args
+        assert query == "[].[name, startIpAddress, endIpAddress]", query
+        out("\n".join("\t".join(r) for r in state["sql"]["firewall"]))
     elif args[:2] == ["aks", "update"]:
         assert "--enable-oidc-issuer" in args and "--enable-workload-identity" in args, args
         state["cluster"].update(oidc=True, wi=True, issuer=os.environ["FAKE_ISSUER"]); save()
@@ -124,9 +139,11 @@ class Env:
         self.log = tmp / "az.log"
         self.write_state({
             "logged_in": True,
-            "cluster": {"rg": "rg1", "name": "aks1", "oidc": False, "wi": False, "issuer": ""},
+            "cluster": {"rg": "rg1", "name": "aks1", "oidc": False, "wi": False, "issuer": "",
+                        "outbound_type": "loadBalancer", "egress": [EGRESS_ID]},
+            "public_ips": {EGRESS_ID: "20.1.2.3"},
             "identities": {},
-            "sql": {"name": "sql1", "admin": "dba@contoso.com"},
+            "sql": {"name": "sql1", "admin": "dba@contoso.com", "firewall": []},
         })
         self.path = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
 
@@ -135,6 +152,12 @@ class Env:
 
     def read_state(self):
         return json.loads(self.state.read_text())
+
+    def change_state(self, change) -> None:
+        """Applies `change` (a function that edits the state in place) to the stand-in's state."""
+        state = self.read_state()
+        change(state)
+        self.write_state(state)
 
     def run(self, **overrides):
         env = {k: v for k, v in os.environ.items() if k not in (
@@ -167,9 +190,53 @@ def test_first_run_creates_everything(env: Env):
                    "audiences": ["api://AzureADTokenExchange"]}, fic
     assert f"CLIENT_ID={ident['clientId']}" in p.stdout, p.stdout
     assert "AZURE_SQL_SERVER=tcp:sql1.database.windows.net,1433" in p.stdout, p.stdout
-    assert "-v IDENTITY_NAME=customers-identity" in p.stdout, p.stdout
-    assert "CREATE USER [customers-identity] FROM EXTERNAL PROVIDER;" in p.stdout, p.stdout
-    assert "ALTER ROLE db_datareader ADD MEMBER [customers-identity];" in p.stdout, p.stdout
+    assert "k8s/settings/kustomization.yaml" in p.stdout, p.stdout
+    # The SQL, in order: table, user by object id (with both ids), then the role.
+    order = [p.stdout.find(s) for s in ("-i sql/01_customer_table.sql", "-i sql/azure/01_create_user_by_object_id.sql",
+                                        "-i sql/02_grant_read_to_workload_identity.sql")]
+    assert -1 not in order and order == sorted(order), (order, p.stdout)
+    assert f"-v IDENTITY_NAME=customers-identity CLIENT_ID={ident['clientId']} PRINCIPAL_ID={ident['principalId']}" in p.stdout, p.stdout
+    assert "sql/azure/02_grant_select_on_customer_only.sql" in p.stdout, p.stdout
+
+
+def test_printed_paths_and_variables_match_the_repository(env: Env):
+    import re
+    p, _ = env.run()
+    assert p.returncode == 0, p.stderr
+    for path in sorted(set(re.findall(r"\b((?:k8s|sql)/[\w./-]+\.(?:sql|yaml))\b", p.stdout))):
+        assert (ROOT / path).is_file(), f"setup-azure.sh prints {path}, which does not exist"
+    # Each printed sqlcmd command passes exactly the variables its script uses (sqlcmd stops at
+    # an undefined one; an extra one means the reader was told the wrong thing).
+    commands = [line for line in p.stdout.replace("\\\n", " ").splitlines() if "sqlcmd " in line and " -i sql/" in line]
+    assert len(commands) == 4, commands
+    for command in commands:
+        script = re.search(r" -i (sql/\S+)", command).group(1)
+        given = set(re.findall(r"\b([A-Z_]+)=\S", command.split(" -v ", 1)[1])) if " -v " in command else set()
+        used = set(re.findall(r"\$\(([A-Z_]+)\)", (ROOT / script).read_text()))
+        assert given == used, f"{script}: setup-azure.sh passes {sorted(given)}, the script uses {sorted(used)}"
+
+
+def test_firewall_rule_for_the_cluster_egress_is_printed_not_created(env: Env):
+    p, calls = env.run()
+    assert p.returncode == 0, p.stderr
+    assert "egress address 20.1.2.3 is NOT allowed" in p.stdout, p.stdout
+    assert ("az sql server firewall-rule create --resource-group rg1 --server sql1 --name aks-aks1-egress-0 "
+            "--start-ip-address 20.1.2.3 --end-ip-address 20.1.2.3") in p.stdout, p.stdout
+    assert not any(c.startswith("sql server firewall-rule create") for c in calls), calls
+    env.change_state(lambda s: s["sql"].update(firewall=[["office", "10.0.0.1", "10.0.0.1"], ["aks", "20.1.2.0", "20.1.2.255"]]))
+    p, _ = env.run()
+    assert "egress address 20.1.2.3 is allowed (rule aks)" in p.stdout, p.stdout
+    env.change_state(lambda s: s["sql"].update(firewall=[["AllowAllWindowsAzureIps", "0.0.0.0", "0.0.0.0"]]))
+    p, _ = env.run()
+    assert "all of Azure" in p.stdout and "is NOT allowed" in p.stdout, p.stdout
+
+
+def test_firewall_with_a_nat_gateway_says_where_the_address_is(env: Env):
+    env.change_state(lambda s: s["cluster"].update(outbound_type="userDefinedRouting"))
+    p, calls = env.run()
+    assert p.returncode == 0, p.stderr
+    assert "outbound type is userDefinedRouting" in p.stdout and "<egress IP>" in p.stdout, p.stdout
+    assert not any(c.startswith("network public-ip") for c in calls), calls
 
 
 def test_second_run_changes_nothing(env: Env):
@@ -204,9 +271,7 @@ def test_missing_settings_say_what_to_set(env: Env):
 
 
 def test_logged_out_cli_says_az_login(env: Env):
-    state = env.read_state()
-    state["logged_in"] = False
-    env.write_state(state)
+    env.change_state(lambda s: s.update(logged_in=False))
     p, calls = env.run()
     assert p.returncode != 0 and "az login" in p.stderr, p.stderr
     assert mutating(calls) == [], calls
@@ -219,29 +284,11 @@ def test_unknown_cluster_is_named(env: Env):
 
 
 def test_sql_server_without_entra_admin_is_flagged(env: Env):
-    state = env.read_state()
-    state["sql"]["admin"] = ""
-    env.write_state(state)
+    env.change_state(lambda s: s["sql"].update(admin=""))
     p, _ = env.run()
     assert p.returncode == 0, p.stderr
     assert "no Microsoft Entra admin" in p.stdout and "az sql server ad-admin create" in p.stdout, p.stdout
 
 
-def main() -> int:
-    tests = [v for k, v in globals().items() if k.startswith("test_")]
-    passed = failed = 0
-    for test in tests:
-        with tempfile.TemporaryDirectory() as tmp:
-            try:
-                test(Env(Path(tmp)))
-                passed += 1
-                print(f"ok   {test.__name__}")
-            except AssertionError as e:
-                failed += 1
-                print(f"FAIL {test.__name__}: {e}")
-    print(f"setup-azure.sh: {passed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_tests(globals(), "setup-azure.sh", Env))

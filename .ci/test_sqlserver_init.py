@@ -19,9 +19,10 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import textwrap
 from pathlib import Path
+
+from script_tests import run_tests
 
 ROOT = Path(__file__).resolve().parent.parent
 INIT = ROOT / "compose" / "sqlserver-init.sh"
@@ -154,21 +155,5 @@ def test_bad_database_name_is_refused(tmp: Path):
     assert state["calls"] == []
 
 
-def main() -> int:
-    tests = [v for k, v in globals().items() if k.startswith("test_")]
-    passed = failed = 0
-    for test in tests:
-        with tempfile.TemporaryDirectory() as tmp:
-            try:
-                test(Path(tmp))
-                passed += 1
-                print(f"ok   {test.__name__}")
-            except AssertionError as e:
-                failed += 1
-                print(f"FAIL {test.__name__}: {e}")
-    print(f"sqlserver-init.sh: {passed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_tests(globals(), "sqlserver-init.sh", lambda tmp: tmp))

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepares Azure for the customers demo on AKS with Microsoft Entra Workload ID, then prints the
-# values to fill into k8s/kustomization.yaml and the SQL that grants the identity read access.
+# values to fill into k8s/settings/kustomization.yaml, the firewall rules and the SQL to run.
 #
 #   1. enables the OIDC issuer and workload identity on an existing AKS cluster
 #   2. reads the cluster's OIDC issuer URL
@@ -8,11 +8,13 @@
 #   4. creates the federated credential that lets Entra accept the pods' service-account token:
 #      issuer = the cluster's issuer, subject = system:serviceaccount:<namespace>:<service account>,
 #      audience = api://AzureADTokenExchange
-#   5. checks the SQL server (if named) has a Microsoft Entra admin, who must run the grant
-#   6. prints what to put in k8s/ and the exact grant
+#   5. checks the SQL server (if named) has a Microsoft Entra admin, who must run the grant, and
+#      whether its firewall lets the cluster's outbound address in (printing the rule to add)
+#   6. prints what to put in k8s/settings/ and the exact SQL to run, in order
 #
 # Idempotent: every step looks first (`az ... show`) and only creates or changes what is missing
-# or different, so re-running it is safe and quick. It never creates a secret.
+# or different, so re-running it is safe and quick. It never creates a secret, and it changes
+# nothing on the SQL server: the firewall rules and the SQL it prints are yours to run.
 #
 # Usage: set the variables below (or export them), log in with `az login`, then
 #   RESOURCE_GROUP=my-rg CLUSTER_NAME=my-aks SQL_SERVER_NAME=my-sql SQL_DATABASE=my-db k8s/setup-azure.sh
@@ -41,11 +43,80 @@ readonly AUDIENCE="api://AzureADTokenExchange"
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly SCRIPT_DIR
 
+# The sql/ scripts whose commands this prints, in the order they run (README "Deploy to AKS").
+readonly TABLE_SCRIPT="sql/01_customer_table.sql"
+readonly USER_SCRIPT="sql/azure/01_create_user_by_object_id.sql"
+readonly GRANT_SCRIPT="sql/02_grant_read_to_workload_identity.sql"
+readonly LEAST_SCRIPT="sql/azure/02_grant_select_on_customer_only.sql"
+readonly DROP_SCRIPT="sql/revoke/02_drop_workload_identity_user.sql"
+
 step() { printf '\n== %s\n' "$*"; }
 info() { printf '   %s\n' "$*"; }
 die() {
   printf 'setup-azure.sh: %s\n' "$*" >&2
   exit 1
+}
+
+# The cluster's outbound addresses, one a line. Only for outbound type loadBalancer (the AKS
+# default) can they be read from the cluster: networkProfile.loadBalancerProfile.
+# effectiveOutboundIPs names public IP resources, as in Microsoft's "Upgrading from Basic Load
+# Balancer on AKS" (learn.microsoft.com/azure/aks/upgrade-basic-load-balancer-on-aks); with a NAT
+# gateway or user-defined routing through a firewall, the address is theirs.
+cluster_egress_ips() {
+  local id
+  while read -r id; do
+    [[ -z "$id" ]] || az network public-ip show --ids "$id" --query ipAddress --output tsv
+  done < <(az aks show --resource-group "$RESOURCE_GROUP" --name "$CLUSTER_NAME" \
+    --query "networkProfile.loadBalancerProfile.effectiveOutboundIPs[].id" --output tsv)
+}
+
+ip_to_int() {
+  local a b c d
+  IFS=. read -r a b c d <<<"$1"
+  echo $(((a << 24) + (b << 16) + (c << 8) + d))
+}
+
+# Says whether the SQL server's firewall lets the cluster in, and prints the rules to add (it
+# never adds one: opening the server is the operator's decision). Without a rule, every login from
+# the pods fails with error 40615 naming the refused address.
+firewall_check() {
+  local rules outbound_type ip ip_int name start end allowed n=0
+  local create="az sql server firewall-rule create --resource-group $SQL_RESOURCE_GROUP --server $SQL_SERVER_NAME"
+  rules="$(az sql server firewall-rule list --resource-group "$SQL_RESOURCE_GROUP" --server "$SQL_SERVER_NAME" \
+    --query "[].[name, startIpAddress, endIpAddress]" --output tsv)"
+  if grep -q $'\t0\.0\.0\.0\t0\.0\.0\.0$' <<<"$rules"; then
+    info "Firewall: the server accepts connections from all of Azure (a 0.0.0.0 rule), the cluster included,"
+    info "  and any other Azure customer's; a rule for the cluster's own address is narrower."
+  fi
+  outbound_type="$(az aks show --resource-group "$RESOURCE_GROUP" --name "$CLUSTER_NAME" \
+    --query networkProfile.outboundType --output tsv)"
+  if [[ "$outbound_type" != "loadBalancer" ]]; then
+    info "Firewall: the cluster's outbound type is ${outbound_type:-unknown}: its egress address is your NAT"
+    info "  gateway's or firewall's public IP, not readable here. Allow it (or use a private endpoint):"
+    info "  $create --name aks-${CLUSTER_NAME}-egress --start-ip-address <egress IP> --end-ip-address <egress IP>"
+  else
+    while read -r ip; do
+      [[ -n "$ip" ]] || continue
+      ip_int="$(ip_to_int "$ip")"
+      allowed=""
+      while IFS=$'\t' read -r name start end; do
+        [[ -n "$name" && "$start" != "0.0.0.0" ]] || continue
+        if ((ip_int >= $(ip_to_int "$start") && ip_int <= $(ip_to_int "$end"))); then
+          allowed="$name"
+          break
+        fi
+      done <<<"$rules"
+      if [[ -n "$allowed" ]]; then
+        info "Firewall: the cluster's egress address $ip is allowed (rule $allowed)"
+      else
+        info "Firewall: the cluster's egress address $ip is NOT allowed; add:"
+        info "  $create --name aks-${CLUSTER_NAME}-egress-${n} --start-ip-address $ip --end-ip-address $ip"
+        n=$((n + 1))
+      fi
+    done < <(cluster_egress_ips)
+  fi
+  info "Your own address needs a rule too, for sqlcmd (else error 40615, which names the address):"
+  info "  $create --name operator-\$USER --start-ip-address <your IP> --end-ip-address <your IP>"
 }
 
 # ---- Preconditions ------------------------------------------------------------------------------
@@ -60,6 +131,10 @@ command -v az >/dev/null 2>&1 ||
 if [[ -n "$SQL_SERVER_NAME" && "$SQL_SERVER_NAME" == *.* ]]; then
   die "SQL_SERVER_NAME '$SQL_SERVER_NAME' looks like an FQDN: give the short name (before .database.windows.net)"
 fi
+
+for f in "$TABLE_SCRIPT" "$USER_SCRIPT" "$GRANT_SCRIPT" "$LEAST_SCRIPT" "$DROP_SCRIPT"; do
+  [[ -f "$SCRIPT_DIR/../$f" ]] || die "$f is missing: this script and sql/ disagree"
+done
 
 az account show --output none 2>/dev/null || die "the Azure CLI is not logged in: run 'az login'"
 if [[ -n "$SUBSCRIPTION" ]]; then
@@ -129,7 +204,7 @@ else
 fi
 info "Entra may take a minute to accept a new or changed credential (until then: AADSTS70021)"
 
-# ---- 5. The SQL server's Entra admin (who runs the grant) ----------------------------------------
+# ---- 5. The SQL server: its Entra admin (who runs the grant), its firewall ----------------------
 SQL_HOST="<server>.database.windows.net"
 if [[ -n "$SQL_SERVER_NAME" ]]; then
   step "Azure SQL server $SQL_SERVER_NAME"
@@ -139,7 +214,7 @@ if [[ -n "$SQL_SERVER_NAME" ]]; then
   admin="$(az sql server ad-admin list --resource-group "$SQL_RESOURCE_GROUP" --server-name "$SQL_SERVER_NAME" \
     --query "[0].login" --output tsv)"
   if [[ -n "$admin" ]]; then
-    info "Microsoft Entra admin: $admin (run the grant below as this principal or a member of it)"
+    info "Microsoft Entra admin: $admin (run the SQL below as this principal or a member of it)"
   else
     info "WARNING: the server has no Microsoft Entra admin, so no one can run CREATE USER ... FROM EXTERNAL PROVIDER."
     info "Set one (for example yourself), then re-run this script:"
@@ -147,40 +222,37 @@ if [[ -n "$SQL_SERVER_NAME" ]]; then
     info "    --display-name \"\$(az ad signed-in-user show --query userPrincipalName -o tsv)\" \\"
     info "    --object-id \"\$(az ad signed-in-user show --query id -o tsv)\""
   fi
-  info "The cluster's outbound address must pass the server's firewall (or use a private endpoint);"
-  info "otherwise logins fail with error 40615 naming the refused address."
+  firewall_check
 fi
 
 # ---- 6. What to do next -------------------------------------------------------------------------
-grant_script="sql/<the grant script>.sql"
-for f in "$SCRIPT_DIR"/../sql/*.sql; do
-  if [[ -f "$f" ]] && sed 's/--.*//' "$f" | grep -qi 'FROM[[:space:]]\+EXTERNAL[[:space:]]\+PROVIDER'; then
-    grant_script="sql/$(basename "$f")"
-    break
-  fi
-done
 database="${SQL_DATABASE:-<database>}"
+sqlcmd_line="sqlcmd -S tcp:${SQL_HOST},1433 -d ${database} --authentication-method ActiveDirectoryDefault -b"
 
-step "Fill these into k8s/kustomization.yaml (replacing each REPLACE-ME)"
+step "Fill these into k8s/settings/kustomization.yaml (replacing each REPLACE-ME)"
 cat <<EOF
    configMapGenerator customers-sql:
      - AZURE_SQL_SERVER=tcp:${SQL_HOST},1433
      - AZURE_SQL_DATABASE=${database}
    configMapGenerator workload-identity:
      - CLIENT_ID=${CLIENT_ID}
-   images: newName: <your registry>/customers   newTag: <the tag you pushed>
+   images: newName: <your registry>/customers   newTag: <a tag you never reuse, e.g. the git commit>
    (namespace ${NAMESPACE} and service account ${SERVICE_ACCOUNT} are what the federated credential trusts)
 EOF
 
-step "Grant the identity read access (run as the server's Microsoft Entra admin)"
+step "Create the table, the identity's user, and its read access (as the server's Microsoft Entra admin)"
 cat <<EOF
-   With go-sqlcmd, signed in through 'az login':
-     sqlcmd -S tcp:${SQL_HOST},1433 -d ${database} --authentication-method ActiveDirectoryDefault -b \\
-       -v IDENTITY_NAME=${IDENTITY_NAME} -i ${grant_script}
-   which runs, in database ${database}:
-     CREATE USER [${IDENTITY_NAME}] FROM EXTERNAL PROVIDER;
-     ALTER ROLE db_datareader ADD MEMBER [${IDENTITY_NAME}];
-   (The user must be created in the application database itself, not in master.)
+   With go-sqlcmd, signed in through 'az login', in database ${database} (not master), in this order:
+     ${sqlcmd_line} -i ${TABLE_SCRIPT}
+     ${sqlcmd_line} \\
+       -v IDENTITY_NAME=${IDENTITY_NAME} CLIENT_ID=${CLIENT_ID} PRINCIPAL_ID=${PRINCIPAL_ID} \\
+       -i ${USER_SCRIPT}
+     ${sqlcmd_line} -v IDENTITY_NAME=${IDENTITY_NAME} -i ${GRANT_SCRIPT}
+   The second makes the user for this identity's object id, and stops if a user of that name
+   belongs to an identity deleted since (drop that one with ${DROP_SCRIPT}).
+   The third adds it to db_datareader, which reads every table; to grant SELECT on dbo.Customer
+   only, run this instead of the third:
+     ${sqlcmd_line} -v IDENTITY_NAME=${IDENTITY_NAME} -i ${LEAST_SCRIPT}
 EOF
 
 step "Then build, push and deploy: README.md, section \"Deploy to AKS\""

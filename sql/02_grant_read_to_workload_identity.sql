@@ -1,4 +1,4 @@
--- 02_grant_read_to_workload_identity.sql: lets the workload identity read, and nothing more.
+-- 02_grant_read_to_workload_identity.sql: lets the workload identity read the database's tables.
 --
 -- IDENTITY_NAME is the name of the user-assigned managed identity (or app registration) the pod
 -- runs as, exactly as Microsoft Entra ID shows it. Run this as the server's Microsoft Entra admin
@@ -9,7 +9,14 @@
 --     --authentication-method ActiveDirectoryDefault -b \
 --     -v IDENTITY_NAME=customers-identity -i sql/02_grant_read_to_workload_identity.sql
 --
--- Least privilege: the demo only reads, so the identity gets db_datareader and no other role.
+-- On Azure SQL Database, run sql/azure/01_create_user_by_object_id.sql first: it makes the user
+-- for the identity's object id and refuses a stale user left by a deleted identity of the same
+-- name, which this script, finding the user by name, would take as done (logins then fail with
+-- 18456). This script then only adds the role.
+--
+-- db_datareader reads every table and view in the database, not only dbo.Customer. The demo
+-- needs only that table: sql/azure/02_grant_select_on_customer_only.sql grants just SELECT on it,
+-- instead of this script's role.
 -- Safe to run again: the user is created only if missing; adding an existing member changes nothing.
 -- To take the access away, run sql/revoke/ (not part of the sorted run).
 

@@ -3,6 +3,9 @@
 //! the readers of its output.
 #![allow(dead_code)]
 
+#[path = "../../../azure-sql-passwordless/tests/common/target.rs"]
+pub mod target;
+
 use azure_sql_sandbox::{Sandbox, SandboxOptions};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
@@ -225,30 +228,12 @@ pub async fn get(addr: &str, path: &str) -> (u16, String) {
     (status, body)
 }
 
-/// External targets for the demo: the same variables as the library's end-to-end suite
-/// (`crates/azure-sql-passwordless/tests/common/target.rs`), passed to the binary as
-/// `--connection-string`. Prints each target skipped and the variable that enables it.
+/// External targets for the demo: the same variables as the library's end-to-end suite, read by
+/// its own `target.rs` (included below), passed to the binary as `--connection-string`. Prints
+/// each target skipped and the variable that enables it.
 pub fn external_targets(test: &str) -> Vec<(&'static str, String)> {
-    let mut targets = Vec::new();
-    for (name, variable, what) in [
-        (
-            "sqlserver",
-            "AZURE_SQL_TEST_SQLSERVER",
-            "a SQL Server container (compose.yaml), Authentication=Sql Password",
-        ),
-        (
-            "azure",
-            "AZURE_SQL_TEST_AZURE",
-            "a real Azure SQL database with Microsoft Entra authentication",
-        ),
-    ] {
-        match std::env::var(variable) {
-            Ok(value) if !value.trim().is_empty() => {
-                println!("{test}: also running against {name} ({variable})");
-                targets.push((name, value));
-            }
-            _ => println!("{test}: skipped target {name} ({what}): set {variable} to enable it"),
-        }
-    }
-    targets
+    target::configured(test)
+        .into_iter()
+        .map(|t| (t.name, t.connection_string))
+        .collect()
 }
