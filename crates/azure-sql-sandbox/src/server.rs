@@ -21,14 +21,14 @@
 //!
 //! This file starts the listeners; the conversation lives in `server/`: `session.rs` (the state
 //! machine, faults, ATTENTION), `login.rs` (credentials and the login answer), `requests.rs`
-//! (batches and system procedures on the engine), `transactions.rs` (transaction manager
-//! requests) and `response.rs` (outcomes as tokens).
+//! (batches and system procedures on the engine), `transaction_manager.rs` (transaction
+//! manager requests) and `outcomes.rs` (outcomes as tokens).
 
 mod login;
 mod requests;
-mod response;
+mod outcomes;
 mod session;
-mod transactions;
+mod transaction_manager;
 
 pub use login::AZURE_SQL_SPN;
 

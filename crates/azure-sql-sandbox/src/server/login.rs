@@ -7,11 +7,11 @@ use super::Shared;
 use crate::identity::RejectionKind;
 use crate::sql::{Session, SqlError};
 use crate::tds::collation::SQL_LATIN1_GENERAL_CP1_CI_AS;
-use crate::tds::fedauth_token::FedAuthToken;
+use crate::tds::fedauth_message::FedAuthMessage;
 use crate::tds::login7::{self, FedAuthLibrary, Login7};
 use crate::tds::messages;
 use crate::tds::packet::{MessageType, DEFAULT_PACKET_SIZE};
-use crate::tds::token::{
+use crate::tds::response::{
     done_status, Done, DoneKind, EnvChange, FeatureAck, FeatureExtAck, FedAuthInfo, LoginAck,
     Message as MessageToken, MessageKind,
 };
@@ -131,7 +131,7 @@ pub(super) async fn authenticate(
                     message.ty.name()
                 ))));
             }
-            match FedAuthToken::parse(&message.payload) {
+            match FedAuthMessage::parse(&message.payload) {
                 Ok(parsed) => {
                     if let Err(e) = check_nonce_echo(prelogin, parsed.nonce) {
                         tracing::warn!(%peer, "the FEDAUTH token's nonce does not echo the PRELOGIN answer");

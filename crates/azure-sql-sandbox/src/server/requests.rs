@@ -4,15 +4,15 @@
 //! between requests.
 
 use super::blocking;
-use super::response::{encode_outcomes, encode_transaction_change, error_response, inxact};
+use super::outcomes::{encode_outcomes, encode_transaction_change, error_response, inxact};
 use super::session::Work;
-use super::transactions::run_transaction;
+use super::transaction_manager::run_transaction;
 use super::Shared;
 use crate::sql::{Engine, Outcome, Session, SqlError, SqlType, TransactionChange, Value};
 use crate::tds::messages;
 use crate::tds::packet::Reset;
 use crate::tds::rpc::{self, SystemCall};
-use crate::tds::token::{
+use crate::tds::response::{
     done_status, ColMetaData, Done, DoneKind, EnvChange, Message as MessageToken, ReturnStatus,
     ReturnValue,
 };

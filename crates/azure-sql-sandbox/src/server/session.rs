@@ -4,7 +4,7 @@
 
 use super::login::{authenticate, login_response, send_login_failure, Authenticated};
 use super::requests::{reset_session, run_work, SessionState};
-use super::response::error_response;
+use super::outcomes::error_response;
 use super::{Role, Shared, MAX_LOGIN_MESSAGE, REFUSAL_TIMEOUT};
 use crate::faults::{Revalidation, StallWatch};
 use crate::sql::{Session, MASTER};
@@ -18,10 +18,10 @@ use crate::tds::packet::{
 use crate::tds::prelogin::{negotiate_encryption, Negotiated, PreloginRequest, PreloginResponse};
 use crate::tds::prelogin_tls::PreloginTls;
 use crate::tds::rpc;
-use crate::tds::token::{
+use crate::tds::response::{
     done_status, Done, DoneKind, EnvChange, Message as MessageToken, MessageKind,
 };
-use crate::tds::transaction::TmRequest;
+use crate::tds::tm_request::TmRequest;
 use std::io;
 use std::net::SocketAddr;
 use std::time::SystemTime;

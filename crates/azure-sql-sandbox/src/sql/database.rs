@@ -15,7 +15,7 @@
 
 use super::catalog::{quote, Catalog, Schema, Table};
 use super::errors;
-use super::functions::{self, CtxSession, FnCtx, IdentityCounter};
+use super::sqlite_functions::{self, CtxSession, FnCtx, IdentityCounter};
 use super::parse::{Located, NewUser, PermissionVerb, Stmt, TxnName, TxnStmt};
 use super::principals::{Kind, Permission, Principals, Securable};
 use super::storage::{self, sqlite_failure, Conn, DataDir, Store, METADATA_LOCK_TABLE};
@@ -101,7 +101,7 @@ impl Database {
         dir: Arc<DataDir>,
         file_name: &str,
     ) -> Result<Database, SqlError> {
-        let created = functions::now();
+        let created = sqlite_functions::now();
         let catalog = Catalog::new(&created);
         let system_tables = catalog
             .tables()
@@ -230,7 +230,7 @@ struct Exec<'a> {
 
 impl Exec<'_> {
     fn ctx_lock(&self) -> MutexGuard<'_, FnCtx> {
-        functions::lock(&self.link.ctx)
+        sqlite_functions::lock(&self.link.ctx)
     }
 
     fn meta_mut(&mut self) -> &mut Metadata {
@@ -441,7 +441,7 @@ impl Exec<'_> {
     /// Forgets the identity counters of tables the catalog does not have (dropped, or created
     /// by a transaction that rolled back). Called with the write lock held.
     fn prune_identities(&self, catalog: &Catalog) {
-        functions::lock_identities(&self.database.store.identity)
+        sqlite_functions::lock_identities(&self.database.store.identity)
             .retain(|table, _| catalog.get(Schema::Dbo, table).is_some());
     }
 
@@ -658,7 +658,7 @@ impl Exec<'_> {
                 if !Principals::may_ddl(b.session) {
                     return Err(errors::CREATE_TABLE_DENIED.with(&[db]));
                 }
-                let table = self.meta_mut().catalog.define(ct, db, &functions::now())?;
+                let table = self.meta_mut().catalog.define(ct, db, &sqlite_functions::now())?;
                 self.link
                     .conn
                     .execute_batch(&table.sqlite_ddl())
@@ -668,7 +668,7 @@ impl Exec<'_> {
                         .ty
                         .integer_range()
                         .unwrap_or((i64::MIN, i64::MAX));
-                    functions::lock_identities(&self.database.store.identity).insert(
+                    sqlite_functions::lock_identities(&self.database.store.identity).insert(
                         table.name.to_lowercase(),
                         IdentityCounter {
                             seed: identity.seed,
@@ -788,7 +788,7 @@ impl Exec<'_> {
                         .conn
                         .execute(&format!("DELETE FROM {}", table.sqlite_name()), [])
                         .map_err(sqlite_failure)?;
-                    if let Some(c) = functions::lock_identities(&self.database.store.identity)
+                    if let Some(c) = sqlite_functions::lock_identities(&self.database.store.identity)
                         .get_mut(&table.name.to_lowercase())
                     {
                         c.last = None;
@@ -810,7 +810,7 @@ impl Exec<'_> {
                     self.meta_mut().principals.create_role(
                         &n,
                         owner.as_deref(),
-                        &functions::now(),
+                        &sqlite_functions::now(),
                     )?;
                 }
                 self.done(b, None);
@@ -1155,7 +1155,7 @@ impl Exec<'_> {
             Schema::Temp,
             name,
             temp::next_object_id(),
-            &functions::now(),
+            &sqlite_functions::now(),
         )?;
         if table.identity.is_some() {
             return Err(errors::NOT_SUPPORTED.with(&["IDENTITY in a temporary table"]));
@@ -1779,7 +1779,7 @@ impl Exec<'_> {
         if !Principals::may_manage_users(b.session) {
             return Err(errors::NO_PERMISSION.plain());
         }
-        let now = functions::now();
+        let now = sqlite_functions::now();
         match how {
             NewUser::External { object_id } => {
                 let lookup = object_id.as_deref().unwrap_or(name);

@@ -16,14 +16,14 @@
 //! | `catalog` | tables, their declared SQL Server types and keys; the `sys.*` views |
 //! | `principals` | users, roles, membership, grants, the permission check |
 //! | `types` | SQL Server's types, conversions and the values that leave the engine |
-//! | `functions` | the SQLite functions and collation that keep SQL Server semantics |
+//! | `sqlite_functions` | the SQLite functions and collation that keep SQL Server semantics |
 //! | `storage` | each database's SQLite file (WAL), its connection pool, lock waits (1222) |
 //! | `transaction` | a session's transaction across requests: nesting, savepoints, its connection |
 //! | `session_context` | what `sp_set_session_context` sets and `SESSION_CONTEXT` reads, SQL Server's limits |
 //! | `temp` | a session's local temporary tables (`#name`) |
 //! | `database` | one database, its committed metadata and the executor |
 //! | `errors` | every SQL Server error number and text, in one table |
-//! | `script` | sqlcmd's rules (`GO`, `:setvar`, `$(NAME)`) |
+//! | `sqlcmd` | sqlcmd's rules (`GO`, `:setvar`, `$(NAME)`) |
 //! | [`scripts`] | the project's `sql/` files, embedded |
 //!
 //! Sessions are isolated as in Azure SQL Database (`READ_COMMITTED_SNAPSHOT` on): a reader sees
@@ -40,10 +40,10 @@
 mod catalog;
 mod database;
 mod errors;
-mod functions;
+mod sqlite_functions;
 mod parse;
 mod principals;
-mod script;
+mod sqlcmd;
 pub mod scripts;
 mod session_context;
 mod storage;
@@ -501,7 +501,7 @@ impl Engine {
         let db = self
             .database(database)
             .ok_or_else(|| errors::CANNOT_OPEN_DATABASE.with(&[database]))?;
-        let batches = script::split(script, vars)?;
+        let batches = sqlcmd::split(script, vars)?;
         let mut session = self.admin_session(&db, "sqlcmd");
         for batch in batches {
             for _ in 0..batch.repeat {

@@ -13,7 +13,7 @@
 
 use super::catalog::{display_name, quote, split_dotted, Catalog, Schema, Table};
 use super::errors;
-use super::functions::Spec;
+use super::sqlite_functions::Spec;
 use super::principals::Permission;
 use super::temp::{self, TempTables};
 use super::types::{parse_type, Mode, StoreTarget, TypeContext, TypeInfo};
@@ -1849,7 +1849,7 @@ impl<'a> Translator<'a> {
                 {
                     "BINARY"
                 } else {
-                    super::functions::COLLATION
+                    super::sqlite_functions::COLLATION
                 };
                 Ok(E::new(format!("({} COLLATE {c})", x.sql), x.ty))
             }
@@ -2842,7 +2842,7 @@ impl<'a> Translator<'a> {
                 match sqls.first() {
                     None => E::new(session("principal_id"), TypeInfo::of(SqlType::Int, false)),
                     Some(n) => E::new(
-                        format!("(SELECT \"principal_id\" FROM \"sys\".\"database_principals\" WHERE \"name\" = {n} COLLATE {})", super::functions::COLLATION),
+                        format!("(SELECT \"principal_id\" FROM \"sys\".\"database_principals\" WHERE \"name\" = {n} COLLATE {})", super::sqlite_functions::COLLATION),
                         TypeInfo::of(SqlType::Int, true),
                     ),
                 }

@@ -169,7 +169,7 @@ impl SqlType {
             | SqlType::NChar(_)
             | SqlType::NVarChar(_)
             | SqlType::UniqueIdentifier => {
-                format!("{text} COLLATE {}", super::functions::COLLATION)
+                format!("{text} COLLATE {}", super::sqlite_functions::COLLATION)
             }
             _ => text,
         }

@@ -10,15 +10,15 @@ pub mod collation;
 pub mod datetime;
 pub mod decimal;
 pub mod error;
-pub mod fedauth_token;
+pub mod fedauth_message;
 pub mod login7;
 pub mod messages;
 pub mod packet;
 pub mod prelogin;
 pub mod prelogin_tls;
 pub mod rpc;
-pub mod token;
-pub mod transaction;
+pub mod response;
+pub mod tm_request;
 pub mod types;
 pub mod wire;
 

@@ -8,14 +8,14 @@ use super::wire::{decode_utf16, Reader};
 
 /// A parsed FEDAUTH message.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FedAuthToken {
+pub struct FedAuthMessage {
     /// The access token.
     pub token: Secret,
     /// The nonce, when the client echoes the server's.
     pub nonce: Option<[u8; 32]>,
 }
 
-impl FedAuthToken {
+impl FedAuthMessage {
     /// Parses a FEDAUTH message payload.
     pub fn parse(payload: &[u8]) -> Result<Self, CodecError> {
         let mut r = Reader::new(payload, "FEDAUTH message");
@@ -74,7 +74,7 @@ mod tests {
     #[test]
     fn parses_the_message_tedious_sends() {
         // tedious: DataLen = token bytes + 4, TokenLen, token.
-        let parsed = FedAuthToken::parse(&message("ey.J", None)).unwrap();
+        let parsed = FedAuthMessage::parse(&message("ey.J", None)).unwrap();
         assert_eq!(parsed.token.expose(), "ey.J");
         assert_eq!(parsed.nonce, None);
         assert_eq!(
@@ -85,7 +85,7 @@ mod tests {
 
     #[test]
     fn reads_a_nonce() {
-        let parsed = FedAuthToken::parse(&message("t", Some([5; 32]))).unwrap();
+        let parsed = FedAuthMessage::parse(&message("t", Some([5; 32]))).unwrap();
         assert_eq!(parsed.nonce, Some([5; 32]));
     }
 
@@ -93,12 +93,12 @@ mod tests {
     fn malformed_messages_are_errors() {
         let good = message("token", None);
         for cut in 0..good.len() {
-            assert!(FedAuthToken::parse(&good[..cut]).is_err(), "cut at {cut}");
+            assert!(FedAuthMessage::parse(&good[..cut]).is_err(), "cut at {cut}");
         }
         let mut extra = message("t", None);
         extra.push(1);
         extra[0] += 1;
-        assert!(FedAuthToken::parse(&extra).is_err());
-        assert!(!format!("{:?}", FedAuthToken::parse(&good).unwrap()).contains("token\""));
+        assert!(FedAuthMessage::parse(&extra).is_err());
+        assert!(!format!("{:?}", FedAuthMessage::parse(&good).unwrap()).contains("token\""));
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::sql::{Outcome, SqlError, TransactionChange};
 use crate::tds::messages;
-use crate::tds::token::{
+use crate::tds::response::{
     done_status, ColMetaData, Done, DoneKind, EnvChange, Message as MessageToken, MessageKind, Row,
 };
 

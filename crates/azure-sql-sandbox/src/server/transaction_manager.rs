@@ -4,11 +4,11 @@
 //! transaction ENVCHANGE (begin, commit, rollback, with the 8-byte descriptor) and a DONE, or the
 //! error.
 
-use super::response::{encode_transaction_change, error_response, inxact};
+use super::outcomes::{encode_transaction_change, error_response, inxact};
 use crate::sql::{Engine, Outcome, Session, TransactionRequest};
 use crate::tds::messages;
-use crate::tds::token::{done_status, Done, DoneKind};
-use crate::tds::transaction::TmRequest;
+use crate::tds::response::{done_status, Done, DoneKind};
+use crate::tds::tm_request::TmRequest;
 
 /// Answers a transaction manager request. A commit or rollback that asks to begin a new
 /// transaction afterwards (ODBC's `SQLEndTran` with autocommit off) does both, announcing each.
