@@ -2,8 +2,8 @@
 //! workflow, after FEDAUTHINFO — or a SQL login), the failures Azure SQL gives, and the answer a
 //! successful login gets, in SQL Server's order (with the gateway's routing ENVCHANGE).
 
-use super::session::{Conn, Prelogin, SessionError};
-use super::Shared;
+use super::connection::{Conn, Prelogin, SessionError};
+use super::shared::Shared;
 use crate::identity::RejectionKind;
 use crate::sql::{Session, SqlError};
 use crate::tds::collation::SQL_LATIN1_GENERAL_CP1_CI_AS;

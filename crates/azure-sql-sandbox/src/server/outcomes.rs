@@ -171,7 +171,7 @@ pub(super) fn encode_outcomes(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::requests::end_proc;
+    use crate::server::procedures::end_proc;
     use crate::sql::{Column, ResultSet, SqlType, Value};
 
     fn tokens(outcomes: &[Outcome], kind: DoneKind) -> Vec<u8> {

@@ -15,9 +15,9 @@
 
 use super::catalog::{quote, Catalog, Schema, Table};
 use super::errors;
-use super::sqlite_functions::{self, CtxSession, FnCtx, IdentityCounter};
 use super::parse::{Located, NewUser, PermissionVerb, Stmt, TxnName, TxnStmt};
 use super::principals::{Kind, Permission, Principals, Securable};
+use super::sqlite_functions::{self, CtxSession, FnCtx, IdentityCounter};
 use super::storage::{self, sqlite_failure, Conn, DataDir, Store, METADATA_LOCK_TABLE};
 use super::temp;
 use super::transaction::{next_transaction_id, Savepoint, TransactionChange, TxnState};
@@ -658,7 +658,10 @@ impl Exec<'_> {
                 if !Principals::may_ddl(b.session) {
                     return Err(errors::CREATE_TABLE_DENIED.with(&[db]));
                 }
-                let table = self.meta_mut().catalog.define(ct, db, &sqlite_functions::now())?;
+                let table = self
+                    .meta_mut()
+                    .catalog
+                    .define(ct, db, &sqlite_functions::now())?;
                 self.link
                     .conn
                     .execute_batch(&table.sqlite_ddl())
@@ -788,8 +791,9 @@ impl Exec<'_> {
                         .conn
                         .execute(&format!("DELETE FROM {}", table.sqlite_name()), [])
                         .map_err(sqlite_failure)?;
-                    if let Some(c) = sqlite_functions::lock_identities(&self.database.store.identity)
-                        .get_mut(&table.name.to_lowercase())
+                    if let Some(c) =
+                        sqlite_functions::lock_identities(&self.database.store.identity)
+                            .get_mut(&table.name.to_lowercase())
                     {
                         c.last = None;
                     }

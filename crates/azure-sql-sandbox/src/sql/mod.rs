@@ -40,12 +40,12 @@
 mod catalog;
 mod database;
 mod errors;
-mod sqlite_functions;
 mod parse;
 mod principals;
-mod sqlcmd;
 pub mod scripts;
 mod session_context;
+mod sqlcmd;
+mod sqlite_functions;
 mod storage;
 mod temp;
 #[cfg(test)]

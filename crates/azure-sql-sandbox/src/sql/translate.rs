@@ -13,8 +13,8 @@
 
 use super::catalog::{display_name, quote, split_dotted, Catalog, Schema, Table};
 use super::errors;
-use super::sqlite_functions::Spec;
 use super::principals::Permission;
+use super::sqlite_functions::Spec;
 use super::temp::{self, TempTables};
 use super::types::{parse_type, Mode, StoreTarget, TypeContext, TypeInfo};
 use super::{Length, SqlError, SqlType};
