@@ -27,12 +27,14 @@
 mod connection;
 mod listener;
 mod login;
+mod messages;
 mod options;
 mod outcomes;
 mod procedures;
 mod requests;
 mod session;
 mod shared;
+mod system_call;
 mod transaction_manager;
 
 pub use listener::TdsServer;

@@ -3,13 +3,13 @@
 //! successful login gets, in SQL Server's order (with the gateway's routing ENVCHANGE).
 
 use super::connection::{Conn, Prelogin, SessionError};
+use super::messages;
 use super::shared::Shared;
 use crate::identity::RejectionKind;
 use crate::sql::{Session, SqlError};
 use crate::tds::collation::SQL_LATIN1_GENERAL_CP1_CI_AS;
 use crate::tds::fedauth_message::FedAuthMessage;
 use crate::tds::login7::{self, FedAuthLibrary, Login7};
-use crate::tds::messages;
 use crate::tds::packet::{MessageType, DEFAULT_PACKET_SIZE};
 use crate::tds::response::{
     done_status, Done, DoneKind, EnvChange, FeatureAck, FeatureExtAck, FedAuthInfo, LoginAck,

@@ -1,8 +1,8 @@
 //! Encoding the engine's outcomes as response tokens: result sets (COLMETADATA, ROW), DONE
 //! with DONE_MORE between statements of a batch, DONEINPROC inside procedures, INFO and ERROR.
 
+use super::messages;
 use crate::sql::{Outcome, SqlError, TransactionChange};
-use crate::tds::messages;
 use crate::tds::response::{
     done_status, ColMetaData, Done, DoneKind, EnvChange, Message as MessageToken, MessageKind, Row,
 };

@@ -2,13 +2,13 @@
 //! ODBC/JDBC's prepared statements `sp_prepexec`, `sp_prepare`, `sp_execute`, `sp_unprepare`
 //! with their `@handle` RETURNVALUE, and the prepared statements a session keeps for them.
 
+use super::messages;
 use super::outcomes::{encode_outcomes, error_response, inxact};
+use super::system_call::{bind, SystemCall};
 use crate::sql::{Engine, Outcome, Session, SqlError, SqlType, Value};
-use crate::tds::messages;
 use crate::tds::response::{
     done_status, ColMetaData, Done, DoneKind, Message as MessageToken, ReturnStatus, ReturnValue,
 };
-use crate::tds::rpc::{self, SystemCall};
 use std::collections::HashMap;
 
 /// A statement `sp_prepare`/`sp_prepexec` prepared on this session.
@@ -161,7 +161,7 @@ pub(super) fn run_call(
                 fail_proc(out, server, &unknown_handle(handle), session);
                 return;
             };
-            match rpc::bind(&statement.declared, &values) {
+            match bind(&statement.declared, &values) {
                 Ok(params) => {
                     let before = open(session);
                     let outcomes = engine.execute_rpc(session, &statement.statement, &params);

@@ -2,12 +2,13 @@
 //! RPCs (the system procedures, [`super::procedures`]) and transaction manager requests
 //! ([`super::transaction_manager`]); what a session carries between requests, and its reset.
 
+use super::messages;
 use super::outcomes::{encode_outcomes, encode_transaction_change, error_response};
 use super::procedures::{fail_proc, run_call, PreparedStatements};
 use super::shared::Shared;
+use super::system_call::system_call;
 use super::transaction_manager::run_transaction;
 use crate::sql::{Engine, Session, SqlError, TransactionChange};
-use crate::tds::messages;
 use crate::tds::packet::Reset;
 use crate::tds::response::{DoneKind, EnvChange};
 use crate::tds::rpc;
@@ -110,7 +111,7 @@ pub(super) async fn run_work(
             Work::Rpc(requests) => {
                 for request in requests {
                     tracing::debug!(procedure = %request.proc_ref.display_name(), params = request.params.len(), "RPC");
-                    match request.system_call() {
+                    match system_call(&request) {
                         Ok(call) => {
                             let no_metadata = request.options & rpc::OPTION_NO_METADATA != 0;
                             run_call(

@@ -4,6 +4,7 @@
 
 use super::connection::{handshake, read_message, Conn, SessionError};
 use super::login::{authenticate, login_response, send_login_failure, Authenticated};
+use super::messages;
 use super::outcomes::error_response;
 use super::requests::{reset_session, run_work, SessionState, Work};
 use super::shared::{Role, Shared};
@@ -11,7 +12,6 @@ use crate::faults::{Revalidation, StallWatch};
 use crate::sql::{Session, MASTER};
 use crate::tds::batch::SqlBatch;
 use crate::tds::login7::Login7;
-use crate::tds::messages;
 use crate::tds::packet::{FrameError, MessageType, DEFAULT_PACKET_SIZE, PACKET_SIZE_RANGE};
 use crate::tds::response::{
     done_status, Done, DoneKind, EnvChange, Message as MessageToken, MessageKind,

@@ -4,9 +4,9 @@
 //! transaction ENVCHANGE (begin, commit, rollback, with the 8-byte descriptor) and a DONE, or the
 //! error.
 
+use super::messages;
 use super::outcomes::{encode_transaction_change, error_response, inxact};
 use crate::sql::{Engine, Outcome, Session, TransactionRequest};
-use crate::tds::messages;
 use crate::tds::response::{done_status, Done, DoneKind};
 use crate::tds::tm_request::TmRequest;
 

@@ -1,4 +1,4 @@
-//! The SQL Server messages the TDS layer raises itself — login failures, Azure SQL's transient
+//! The SQL Server messages the server raises itself (not the engine) — login failures, Azure SQL's transient
 //! errors (what the fault switches inject), the mid-session token revalidation error, protocol
 //! errors — worded as SQL Server and Azure SQL word them, in one table.
 
@@ -47,11 +47,6 @@ pub fn login_failed_token_not_accepted() -> SqlError {
         14,
         format!("{TOKEN_PRINCIPAL} The server is not currently configured to accept this token."),
     )
-}
-
-/// 18456 for a SQL login.
-pub fn login_failed_user(user: &str) -> SqlError {
-    message(18456, 1, 14, format!("Login failed for user '{user}'."))
 }
 
 /// 18452: Windows (SSPI) authentication, which Azure SQL Database does not offer.
