@@ -36,6 +36,7 @@ mod session;
 mod shared;
 mod system_call;
 mod transaction_manager;
+mod wire_types;
 
 pub use listener::TdsServer;
 pub use login::AZURE_SQL_SPN;

@@ -5,6 +5,7 @@
 use super::connection::{Conn, Prelogin, SessionError};
 use super::messages;
 use super::shared::Shared;
+use super::wire_types::message_token;
 use crate::identity::RejectionKind;
 use crate::sql::{Session, SqlError};
 use crate::tds::collation::SQL_LATIN1_GENERAL_CP1_CI_AS;
@@ -38,7 +39,7 @@ pub(super) async fn send_login_failure(
     error: &SqlError,
 ) -> io::Result<()> {
     let mut out = Vec::new();
-    let mut token = MessageToken::from_sql(error, &shared.host_name);
+    let mut token = message_token(error, &shared.host_name);
     token.kind = MessageKind::Error;
     token.encode(&mut out);
     Done::new(DoneKind::Done, done_status::ERROR).encode(&mut out);

@@ -2,10 +2,10 @@
 //! with DONE_MORE between statements of a batch, DONEINPROC inside procedures, INFO and ERROR.
 
 use super::messages;
+use super::wire_types::{column_data, column_meta, message_token};
 use crate::sql::{Outcome, SqlError, TransactionChange};
-use crate::tds::response::{
-    done_status, ColMetaData, Done, DoneKind, EnvChange, Message as MessageToken, MessageKind, Row,
-};
+use crate::tds::response::{done_status, ColMetaData, Done, DoneKind, EnvChange, MessageKind, Row};
+use crate::tds::types::ColumnMeta;
 
 /// The ENVCHANGE announcing a transaction's start or end.
 pub(super) fn encode_transaction_change(out: &mut Vec<u8>, change: &TransactionChange) {
@@ -41,7 +41,7 @@ pub(super) fn error_response(
     kind: DoneKind,
     in_transaction: bool,
 ) {
-    let mut token = MessageToken::from_sql(error, server);
+    let mut token = message_token(error, server);
     token.kind = MessageKind::Error;
     token.encode(out);
     Done::new(kind, done_status::ERROR | inxact(in_transaction)).encode(out);
@@ -72,16 +72,20 @@ pub(super) fn encode_outcomes(
         match outcome {
             Outcome::Rows(rs) => {
                 let start = out.len();
+                let columns: Vec<ColumnMeta> = rs.columns.iter().map(column_meta).collect();
                 if no_metadata {
                     ColMetaData::encode_none(out);
                 } else {
-                    ColMetaData(&rs.columns).encode(out);
+                    ColMetaData(&columns).encode(out);
                 }
                 let mut bad = None;
+                let mut cells = Vec::with_capacity(columns.len());
                 for values in &rs.rows {
+                    cells.clear();
+                    cells.extend(values.iter().map(column_data));
                     if let Err(e) = (Row {
-                        columns: &rs.columns,
-                        values,
+                        columns: &columns,
+                        values: &cells,
                     })
                     .encode(out)
                     {
@@ -92,8 +96,7 @@ pub(super) fn encode_outcomes(
                 if let Some(e) = bad {
                     out.truncate(start);
                     tracing::warn!(error = %e, "a result value does not fit its column type");
-                    MessageToken::from_sql(&messages::conversion_failed(&e.to_string()), server)
-                        .encode(out);
+                    message_token(&messages::conversion_failed(&e.to_string()), server).encode(out);
                     dones.push(out.len());
                     Done::new(statement_done, done_status::ERROR | inxact(open)).encode(out);
                     failed = true;
@@ -131,13 +134,13 @@ pub(super) fn encode_outcomes(
                 last_is_done = false;
             }
             Outcome::Info(message) => {
-                let mut token = MessageToken::from_sql(message, server);
+                let mut token = message_token(message, server);
                 token.kind = MessageKind::Info;
                 token.encode(out);
                 last_is_done = false;
             }
             Outcome::Error(error) => {
-                let mut token = MessageToken::from_sql(error, server);
+                let mut token = message_token(error, server);
                 token.kind = MessageKind::Error;
                 token.encode(out);
                 dones.push(out.len());

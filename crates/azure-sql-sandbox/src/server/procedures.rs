@@ -5,10 +5,10 @@
 use super::messages;
 use super::outcomes::{encode_outcomes, error_response, inxact};
 use super::system_call::{bind, SystemCall};
-use crate::sql::{Engine, Outcome, Session, SqlError, SqlType, Value};
-use crate::tds::response::{
-    done_status, ColMetaData, Done, DoneKind, Message as MessageToken, ReturnStatus, ReturnValue,
-};
+use super::wire_types::{column_meta, message_token};
+use crate::sql::{Engine, Outcome, Session, SqlError, Value};
+use crate::tds::response::{done_status, ColMetaData, Done, DoneKind, ReturnStatus, ReturnValue};
+use crate::tds::types::{ColumnData, ColumnMeta, TypeInfo};
 use std::collections::HashMap;
 
 /// A statement `sp_prepare`/`sp_prepexec` prepared on this session.
@@ -143,7 +143,8 @@ pub(super) fn run_call(
                 if let Some(Outcome::Rows(rs)) =
                     outcomes.iter().find(|o| matches!(o, Outcome::Rows(_)))
                 {
-                    ColMetaData(&rs.columns).encode(out);
+                    let columns: Vec<ColumnMeta> = rs.columns.iter().map(column_meta).collect();
+                    ColMetaData(&columns).encode(out);
                 }
             }
             let handle = prepared.prepare(statement, declared);
@@ -218,17 +219,16 @@ pub(super) fn end_proc(
         ReturnStatus(0).encode(out);
     }
     if let Some((name, handle)) = handle {
-        let value = Value::Int(i64::from(handle));
+        let value = ColumnData::Int(i64::from(handle));
         let token = ReturnValue {
             ordinal: 0,
             name,
-            ty: &SqlType::Int,
+            ty: &TypeInfo::Int,
             value: &value,
         };
         if let Err(e) = token.encode(out) {
             // An INT always fits; report rather than send a broken token if that ever changes.
-            MessageToken::from_sql(&messages::conversion_failed(&e.to_string()), server)
-                .encode(out);
+            message_token(&messages::conversion_failed(&e.to_string()), server).encode(out);
         }
     }
     let status = if failed {

@@ -8,14 +8,13 @@ use super::messages;
 use super::outcomes::error_response;
 use super::requests::{reset_session, run_work, SessionState, Work};
 use super::shared::{Role, Shared};
+use super::wire_types::message_token;
 use crate::faults::{Revalidation, StallWatch};
 use crate::sql::{Session, MASTER};
 use crate::tds::batch::SqlBatch;
 use crate::tds::login7::Login7;
 use crate::tds::packet::{FrameError, MessageType, DEFAULT_PACKET_SIZE, PACKET_SIZE_RANGE};
-use crate::tds::response::{
-    done_status, Done, DoneKind, EnvChange, Message as MessageToken, MessageKind,
-};
+use crate::tds::response::{done_status, Done, DoneKind, EnvChange, MessageKind};
 use crate::tds::rpc;
 use crate::tds::tm_request::TmRequest;
 use std::net::SocketAddr;
@@ -359,10 +358,8 @@ async fn answer_requests(
         {
             tracing::info!(peer = %conn.peer, ?revalidation, "revalidation: the session's access token has expired");
             if revalidation == Revalidation::LoginExpired {
-                let mut token = MessageToken::from_sql(
-                    &messages::login_failed_token_expired(),
-                    &shared.host_name,
-                );
+                let mut token =
+                    message_token(&messages::login_failed_token_expired(), &shared.host_name);
                 token.kind = MessageKind::Error;
                 token.encode(&mut out);
                 Done::new(kind, done_status::ERROR | done_status::SRVERROR).encode(&mut out);

@@ -5,10 +5,12 @@
 //! engine binds; SQL Server's errors for a call it cannot make sense of.
 
 use super::messages;
+use super::wire_types::value;
 use crate::sql::{SqlError, Value};
 use crate::tds::rpc::{
     RpcParam, RpcRequest, SP_EXECUTE, SP_EXECUTESQL, SP_PREPARE, SP_PREPEXEC, SP_UNPREPARE,
 };
+use crate::tds::types::ColumnData;
 
 /// What a call to one of the system procedures drivers use asks for.
 #[derive(Clone, Debug, PartialEq)]
@@ -124,7 +126,7 @@ pub(super) fn bind(
 
 fn text_param(p: Option<&RpcParam>, proc_name: &str, param: &str) -> Result<String, SqlError> {
     match p.map(|p| &p.value) {
-        Some(Value::Text(s)) => Ok(s.clone()),
+        Some(ColumnData::Text(s)) => Ok(s.to_string()),
         _ => Err(sql_error(
             214,
             format!(
@@ -136,8 +138,8 @@ fn text_param(p: Option<&RpcParam>, proc_name: &str, param: &str) -> Result<Stri
 
 fn declaration(p: Option<&RpcParam>, proc_name: &str) -> Result<Vec<String>, SqlError> {
     match p.map(|p| &p.value) {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Text(s)) => Ok(declared_names(s)),
+        None | Some(ColumnData::Null) => Ok(Vec::new()),
+        Some(ColumnData::Text(s)) => Ok(declared_names(s)),
         Some(_) => Err(sql_error(
             214,
             format!(
@@ -153,8 +155,8 @@ fn handle(p: Option<&RpcParam>, proc_name: &str) -> Result<Option<i32>, SqlError
             201,
             format!("Procedure or function '{proc_name}' expects parameter '@handle', which was not supplied."),
         )),
-        Some(Value::Null) => Ok(None),
-        Some(Value::Int(h)) => i32::try_from(*h)
+        Some(ColumnData::Null) => Ok(None),
+        Some(ColumnData::Int(h)) => i32::try_from(*h)
             .map(Some)
             .map_err(|_| sql_error(8179, format!("Could not find prepared statement with handle {h}."))),
         Some(other) => Err(sql_error(
@@ -167,7 +169,7 @@ fn handle(p: Option<&RpcParam>, proc_name: &str) -> Result<Option<i32>, SqlError
 fn values(params: &[RpcParam]) -> Vec<(String, Value)> {
     params
         .iter()
-        .map(|p| (p.name.clone(), p.value.clone()))
+        .map(|p| (p.name.clone(), value(&p.value)))
         .collect()
 }
 
@@ -286,7 +288,7 @@ mod tests {
             params: vec![],
         };
         assert_eq!(system_call(&req).unwrap_err().number, 214);
-        let p = |name: &str, value: Value| RpcParam {
+        let p = |name: &str, value: ColumnData<'static>| RpcParam {
             name: name.into(),
             by_ref: false,
             param_type: ParamType::Null,
@@ -296,9 +298,9 @@ mod tests {
             proc_ref: ProcRef::Id(10),
             options: 0,
             params: vec![
-                p("", Value::Text("SELECT 1".into())),
-                p("", Value::Text(String::new())),
-                p("", Value::Int(1)),
+                p("", ColumnData::Text("SELECT 1".into())),
+                p("", ColumnData::Text("".into())),
+                p("", ColumnData::Int(1)),
             ],
         };
         assert_eq!(system_call(&req).unwrap_err().number, 8144);
@@ -310,7 +312,7 @@ mod tests {
         assert_eq!(system_call(&req).unwrap_err().number, 2812);
     }
 
-    fn param(name: &str, by_ref: bool, value: Value) -> RpcParam {
+    fn param(name: &str, by_ref: bool, value: ColumnData<'static>) -> RpcParam {
         RpcParam {
             name: name.into(),
             by_ref,
@@ -326,11 +328,11 @@ mod tests {
             proc_ref: ProcRef::Id(SP_PREPEXEC),
             options: 0,
             params: vec![
-                param("", true, Value::Null),
-                param("", false, Value::Text("@P1 bit,@P2 int".into())),
-                param("", false, Value::Text("SELECT 1 WHERE ? = @P1".into())),
-                param("", false, Value::Bool(true)),
-                param("", false, Value::Int(1)),
+                param("", true, ColumnData::Null),
+                param("", false, ColumnData::Text("@P1 bit,@P2 int".into())),
+                param("", false, ColumnData::Text("SELECT 1 WHERE ? = @P1".into())),
+                param("", false, ColumnData::Bool(true)),
+                param("", false, ColumnData::Int(1)),
             ],
         };
         assert_eq!(
@@ -350,8 +352,8 @@ mod tests {
             proc_ref: ProcRef::Name("sp_execute".into()),
             options: 0,
             params: vec![
-                param("", false, Value::Int(3)),
-                param("", false, Value::Int(9)),
+                param("", false, ColumnData::Int(3)),
+                param("", false, ColumnData::Int(9)),
             ],
         };
         assert_eq!(
@@ -364,7 +366,7 @@ mod tests {
         let req = RpcRequest {
             proc_ref: ProcRef::Id(SP_UNPREPARE),
             options: 0,
-            params: vec![param("", false, Value::Int(3))],
+            params: vec![param("", false, ColumnData::Int(3))],
         };
         assert_eq!(
             system_call(&req).unwrap(),
@@ -380,9 +382,9 @@ mod tests {
             proc_ref: ProcRef::Id(SP_PREPARE),
             options: 0,
             params: vec![
-                param("@h", true, Value::Int(2)),
-                param("", false, Value::Null),
-                param("", false, Value::Text("SELECT 1".into())),
+                param("@h", true, ColumnData::Int(2)),
+                param("", false, ColumnData::Null),
+                param("", false, ColumnData::Text("SELECT 1".into())),
             ],
         };
         assert_eq!(

@@ -1,7 +1,7 @@
 //! Dates and times on the wire: `DATE` (days since 0001-01-01), `TIME`/`DATETIME2` (units of
 //! 10^-scale seconds since midnight), the legacy `DATETIME`/`SMALLDATETIME` (since 1900-01-01)
-//! and `DATETIMEOFFSET`; and their ISO-8601 text, which is how the engine holds them
-//! (`"2024-05-01 13:45:00.1234567"`).
+//! and `DATETIMEOFFSET`; and their ISO-8601 text, which is how
+//! [`ColumnData`](super::types::ColumnData) holds them (`"2024-05-01 13:45:00.1234567"`).
 
 /// 100-nanosecond ticks in a day.
 pub const TICKS_PER_DAY: u64 = 864_000_000_000;

@@ -5,9 +5,8 @@
 
 use super::batch::skip_all_headers;
 use super::error::CodecError;
-use super::types::{read_type_info, read_value, ParamType};
+use super::types::{read_type_info, read_value, ColumnData, ParamType};
 use super::wire::Reader;
-use crate::sql::Value;
 
 /// ProcID of `sp_executesql`.
 pub const SP_EXECUTESQL: u16 = 10;
@@ -60,7 +59,7 @@ pub struct RpcParam {
     /// Its declared type.
     pub param_type: ParamType,
     /// Its value.
-    pub value: Value,
+    pub value: ColumnData<'static>,
 }
 
 /// One RPC request.
@@ -228,9 +227,9 @@ pub(crate) mod tests {
         assert_eq!(req.proc_ref, ProcRef::Id(10));
         assert!(req.proc_ref.is_execute_sql());
         assert_eq!(req.params.len(), 3);
-        assert_eq!(req.params[0].value, Value::Text("SELECT @P1".into()));
+        assert_eq!(req.params[0].value, ColumnData::Text("SELECT @P1".into()));
         assert_eq!(req.params[2].name, "@P1");
-        assert_eq!(req.params[2].value, Value::Int(7));
+        assert_eq!(req.params[2].value, ColumnData::Int(7));
     }
 
     #[test]
@@ -255,7 +254,10 @@ pub(crate) mod tests {
         out.extend_from_slice(&second[22..]);
         let requests = parse(&out).unwrap();
         assert_eq!(requests.len(), 2);
-        assert_eq!(requests[1].params[0].value, Value::Text("SELECT 2".into()));
+        assert_eq!(
+            requests[1].params[0].value,
+            ColumnData::Text("SELECT 2".into())
+        );
     }
 
     #[test]

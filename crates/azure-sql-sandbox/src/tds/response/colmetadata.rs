@@ -2,8 +2,7 @@
 //! user type, flags (nullable), TYPE_INFO and name.
 
 use super::token_type;
-use crate::sql::Column;
-use crate::tds::types::put_type_info;
+use crate::tds::types::{put_type_info, ColumnMeta};
 use crate::tds::wire::put_b_varchar;
 
 /// `fNullable`.
@@ -13,7 +12,7 @@ const UPDATEABLE_UNKNOWN: u16 = 0x0008;
 
 /// A COLMETADATA token.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ColMetaData<'a>(pub &'a [Column]);
+pub struct ColMetaData<'a>(pub &'a [ColumnMeta<'a>]);
 
 /// The count that stands for "no metadata": the client asked for none (RPC option
 /// `fNoMetaData`) and reuses what it already has, e.g. from `sp_prepare`.
@@ -35,7 +34,7 @@ impl ColMetaData<'_> {
             let flags = UPDATEABLE_UNKNOWN | if column.nullable { NULLABLE } else { 0 };
             out.extend_from_slice(&flags.to_le_bytes());
             put_type_info(out, &column.ty);
-            put_b_varchar(out, &column.name);
+            put_b_varchar(out, column.name);
         }
     }
 }
@@ -43,7 +42,7 @@ impl ColMetaData<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sql::{Length, SqlType};
+    use crate::tds::types::{Length, TypeInfo};
 
     #[test]
     fn no_metadata_is_count_ffff() {
@@ -55,14 +54,14 @@ mod tests {
     #[test]
     fn bytes_are_exact() {
         let columns = [
-            Column {
-                name: "id".into(),
-                ty: SqlType::Int,
+            ColumnMeta {
+                name: "id",
+                ty: TypeInfo::Int,
                 nullable: false,
             },
-            Column {
-                name: "n".into(),
-                ty: SqlType::VarChar(Length::Fixed(50)),
+            ColumnMeta {
+                name: "n",
+                ty: TypeInfo::VarChar(Length::Fixed(50)),
                 nullable: true,
             },
         ];

@@ -2,7 +2,6 @@
 //! severity (class), text, server name, procedure and line. The two tokens share one layout.
 
 use super::token_type;
-use crate::sql::SqlError;
 use crate::tds::wire::{put_b_varchar, put_us_varchar, put_with_u16_len};
 
 /// Which of the two tokens.
@@ -36,24 +35,6 @@ pub struct Message {
 }
 
 impl Message {
-    /// The token for an engine message; severity decides INFO or ERROR when `kind` is `None`.
-    pub fn from_sql(error: &SqlError, server: &str) -> Self {
-        Self {
-            kind: if error.severity <= 10 {
-                MessageKind::Info
-            } else {
-                MessageKind::Error
-            },
-            number: error.number,
-            state: error.state,
-            class: error.severity,
-            text: error.message.clone(),
-            server: server.to_string(),
-            procedure: String::new(),
-            line: error.line,
-        }
-    }
-
     /// Appends the token.
     pub fn encode(&self, out: &mut Vec<u8>) {
         let token = match self.kind {
@@ -103,27 +84,6 @@ mod tests {
                 1, 0, 0, 0
             ]
         );
-    }
-
-    #[test]
-    fn severity_decides_info_or_error() {
-        let info = SqlError {
-            number: 5701,
-            state: 2,
-            severity: 0,
-            message: "Changed database context to 'db'.".into(),
-            line: 1,
-        };
-        assert_eq!(Message::from_sql(&info, "s").kind, MessageKind::Info);
-        let error = SqlError {
-            severity: 16,
-            ..info
-        };
-        let m = Message::from_sql(&error, "s");
-        assert_eq!(m.kind, MessageKind::Error);
-        let mut out = Vec::new();
-        m.encode(&mut out);
-        assert_eq!(out[0], 0xAA);
     }
 
     #[test]

@@ -2,9 +2,8 @@
 //! RETURNSTATUS — for the sandbox, the prepared-statement handle of `sp_prepare`/`sp_prepexec`.
 
 use super::token_type;
-use crate::sql::{SqlType, Value};
 use crate::tds::error::CodecError;
-use crate::tds::types::{put_type_info, put_value};
+use crate::tds::types::{put_type_info, put_value, ColumnData, TypeInfo};
 use crate::tds::wire::put_b_varchar;
 
 /// `Status`: the value of an output parameter (not a UDF's result).
@@ -20,9 +19,9 @@ pub struct ReturnValue<'a> {
     /// The parameter's name as the client sent it (may be empty).
     pub name: &'a str,
     /// Its type.
-    pub ty: &'a SqlType,
+    pub ty: &'a TypeInfo,
     /// Its value.
-    pub value: &'a Value,
+    pub value: &'a ColumnData<'a>,
 }
 
 impl ReturnValue<'_> {
@@ -54,8 +53,8 @@ mod tests {
         ReturnValue {
             ordinal: 0,
             name: "",
-            ty: &SqlType::Int,
-            value: &Value::Int(1),
+            ty: &TypeInfo::Int,
+            value: &ColumnData::Int(1),
         }
         .encode(&mut out)
         .unwrap();
@@ -67,8 +66,8 @@ mod tests {
         ReturnValue {
             ordinal: 2,
             name: "@h",
-            ty: &SqlType::Int,
-            value: &Value::Null,
+            ty: &TypeInfo::Int,
+            value: &ColumnData::Null,
         }
         .encode(&mut out)
         .unwrap();

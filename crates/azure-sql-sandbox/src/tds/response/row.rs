@@ -1,17 +1,16 @@
 //! ROW (MS-TDS 2.2.7.19): one row's values, each encoded as its column's type says.
 
 use super::token_type;
-use crate::sql::{Column, Value};
 use crate::tds::error::CodecError;
-use crate::tds::types::put_value;
+use crate::tds::types::{put_value, ColumnData, ColumnMeta};
 
 /// A ROW token.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row<'a> {
     /// The result set's columns.
-    pub columns: &'a [Column],
+    pub columns: &'a [ColumnMeta<'a>],
     /// One value per column.
-    pub values: &'a [Value],
+    pub values: &'a [ColumnData<'a>],
 }
 
 impl Row<'_> {
@@ -43,28 +42,32 @@ impl Row<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sql::{Length, SqlType};
+    use crate::tds::types::{Length, TypeInfo};
 
     #[test]
     fn bytes_are_exact() {
         let columns = [
-            Column {
-                name: "id".into(),
-                ty: SqlType::Int,
+            ColumnMeta {
+                name: "id",
+                ty: TypeInfo::Int,
                 nullable: false,
             },
-            Column {
-                name: "n".into(),
-                ty: SqlType::VarChar(Length::Fixed(50)),
+            ColumnMeta {
+                name: "n",
+                ty: TypeInfo::VarChar(Length::Fixed(50)),
                 nullable: true,
             },
-            Column {
-                name: "a".into(),
-                ty: SqlType::Bit,
+            ColumnMeta {
+                name: "a",
+                ty: TypeInfo::Bit,
                 nullable: true,
             },
         ];
-        let values = [Value::Int(1), Value::Text("Jo".into()), Value::Null];
+        let values = [
+            ColumnData::Int(1),
+            ColumnData::Text("Jo".into()),
+            ColumnData::Null,
+        ];
         let mut out = Vec::new();
         Row {
             columns: &columns,
@@ -77,13 +80,13 @@ mod tests {
 
     #[test]
     fn a_bad_value_leaves_nothing_behind() {
-        let columns = [Column {
-            name: "id".into(),
-            ty: SqlType::Int,
+        let columns = [ColumnMeta {
+            name: "id",
+            ty: TypeInfo::Int,
             nullable: false,
         }];
         let mut out = vec![1, 2, 3];
-        let values = [Value::Text("x".into())];
+        let values = [ColumnData::Text("x".into())];
         assert!(Row {
             columns: &columns,
             values: &values
@@ -91,7 +94,7 @@ mod tests {
         .encode(&mut out)
         .is_err());
         assert_eq!(out, [1, 2, 3]);
-        let values = [Value::Int(1), Value::Int(2)];
+        let values = [ColumnData::Int(1), ColumnData::Int(2)];
         assert!(Row {
             columns: &columns,
             values: &values
