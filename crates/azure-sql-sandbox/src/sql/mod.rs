@@ -361,14 +361,6 @@ impl fmt::Debug for Engine {
     }
 }
 
-/// Compares secrets without leaking where they differ through timing.
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 impl Engine {
     /// An engine with no databases yet.
     pub fn new(directory: Arc<dyn Directory>) -> Self {
@@ -576,7 +568,12 @@ impl Engine {
         let admin = {
             let logins = self.inner.logins.read().unwrap_or_else(|p| p.into_inner());
             logins.get(&user.to_lowercase()).and_then(|l| {
-                constant_time_eq(l.password.as_bytes(), password.as_bytes()).then(|| l.name.clone())
+                aws_lc_rs::constant_time::verify_slices_are_equal(
+                    l.password.as_bytes(),
+                    password.as_bytes(),
+                )
+                .is_ok()
+                .then(|| l.name.clone())
             })
         };
         let failed = || errors::LOGIN_FAILED.with(&[user]);

@@ -55,7 +55,8 @@ impl Password {
 
     /// Whether `attempt` is this password.
     pub(crate) fn matches(&self, attempt: &str) -> bool {
-        super::constant_time_eq(self.0.as_bytes(), attempt.as_bytes())
+        aws_lc_rs::constant_time::verify_slices_are_equal(self.0.as_bytes(), attempt.as_bytes())
+            .is_ok()
     }
 }
 
