@@ -6,9 +6,9 @@
 //! `dbo` is the only user schema, as in the project's scripts; `sys` and `INFORMATION_SCHEMA` live
 //! in SQLite databases attached under those names.
 
-use super::errors;
+use super::errors::{self, SqlError};
 use super::types::{parse_type, TypeContext};
-use super::{SqlError, SqlType};
+use super::types::{Length, SqlType};
 use sqlparser::ast::{
     ColumnOption, CreateTable, Expr, IdentityPropertyFormatKind, IdentityPropertyKind, ObjectName,
     ObjectNamePart, TableConstraint, UnaryOperator, Value as AstValue,
@@ -258,7 +258,7 @@ impl Catalog {
                 .map(|(name, ty, nullable)| Column {
                     name: name.to_string(),
                     ty: parse_type(ty, TypeContext::Declaration, 1, "")
-                        .unwrap_or(SqlType::NVarChar(super::Length::Fixed(128))),
+                        .unwrap_or(SqlType::NVarChar(Length::Fixed(128))),
                     nullable: *nullable,
                     default: None,
                     identity: false,
@@ -580,7 +580,6 @@ pub(crate) fn split_dotted(s: &str) -> Vec<String> {
 
 /// `sys.columns.system_type_id` and `max_length` of a type.
 pub(crate) fn system_type(ty: &SqlType) -> (i32, i32, i32, i32) {
-    use super::Length;
     let len = |l: &Length, unit: i32| match l {
         Length::Fixed(n) => *n as i32 * unit,
         Length::Max => -1,
@@ -750,10 +749,7 @@ mod tests {
                 step: 1
             })
         );
-        assert_eq!(
-            t.columns[1].ty,
-            SqlType::VarChar(super::super::Length::Fixed(50))
-        );
+        assert_eq!(t.columns[1].ty, SqlType::VarChar(Length::Fixed(50)));
         assert!(t.columns[1].nullable);
         assert_eq!(t.columns[3].ty, SqlType::Bit);
         assert!(t.keys[0].primary && t.keys[0].name.starts_with("PK__Customer__"));

@@ -15,15 +15,19 @@
 
 use super::catalog::{quote, Catalog, Schema, Table};
 use super::errors;
+use super::errors::SqlError;
+use super::metadata::{next_version, Metadata};
+use super::outcome::{Column, Outcome, ResultSet};
 use super::parse::{Located, NewUser, PermissionVerb, Stmt, TxnName, TxnStmt};
 use super::principals::{Kind, Permission, Principals, Securable};
+use super::session::Session;
 use super::sqlite_functions::{self, CtxSession, FnCtx, IdentityCounter};
 use super::storage::{self, sqlite_failure, Conn, DataDir, Store, METADATA_LOCK_TABLE};
 use super::temp;
 use super::transaction::{next_transaction_id, Savepoint, TransactionChange, TxnState};
 use super::translate::{OutColumn, Plan, PlanKind, Translator};
 use super::types::{self, Mode, TypeContext, TypeInfo};
-use super::{Column, Outcome, ResultSet, Session, SqlError, SqlType, Value};
+use super::types::{Length, SqlType, Value};
 use crate::identity::Directory;
 use rusqlite::types::Value as Sv;
 use rusqlite::Connection;
@@ -31,7 +35,6 @@ use sqlparser::ast::{
     DeclareAssignment, ObjectName, ObjectType, Set, SetSessionParamKind, Statement, Use,
 };
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// A batch's variables: `@P1`-style parameters of an RPC and `DECLARE`d ones, by lower-case name.
@@ -68,21 +71,6 @@ pub(crate) struct Batch<'a> {
     pub logins: Vec<String>,
     /// The batch text, for caching plans of its top-level statements.
     pub text: &'a str,
-}
-
-/// A database's catalog and principals at one point. Each version has its own number, which
-/// plans and each connection's copy of the system views are checked against.
-#[derive(Clone)]
-pub(crate) struct Metadata {
-    pub version: u64,
-    pub catalog: Catalog,
-    pub principals: Principals,
-}
-
-/// A new metadata version number (never 0, which means "none").
-fn next_version() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// A database.
@@ -918,7 +906,7 @@ impl Exec<'_> {
                 let (v, source) = self.scalar(b, &p.message, db)?;
                 let text = match types::convert(
                     (&v).into(),
-                    &SqlType::NVarChar(super::Length::Max),
+                    &SqlType::NVarChar(Length::Max),
                     source.as_ref(),
                     &Mode::Cast { try_: false },
                 )? {
@@ -1357,8 +1345,8 @@ impl Exec<'_> {
                     t if t.is_character() => {
                         Sv::Integer(t.char_length().map(|n| n as i64).unwrap_or(-1))
                     }
-                    SqlType::VarBinary(super::Length::Fixed(n)) => Sv::Integer(*n as i64),
-                    SqlType::VarBinary(super::Length::Max) => Sv::Integer(-1),
+                    SqlType::VarBinary(Length::Fixed(n)) => Sv::Integer(*n as i64),
+                    SqlType::VarBinary(Length::Max) => Sv::Integer(-1),
                     _ => Sv::Null,
                 };
                 info_columns.push(vec![

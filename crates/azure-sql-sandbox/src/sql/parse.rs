@@ -5,8 +5,7 @@
 //! no semicolons between them, as in T-SQL. A syntax error becomes SQL Server's 102 (or 156 near
 //! a keyword, 105 for an unclosed quote) with the line it is on.
 
-use super::errors;
-use super::SqlError;
+use super::errors::{self, SqlError};
 use sqlparser::ast::{BinaryOperator, Expr, ObjectName, Statement, UnaryOperator};
 use sqlparser::dialect::MsSqlDialect;
 use sqlparser::keywords::Keyword;

@@ -10,8 +10,8 @@
 
 use super::catalog::{Schema, Table};
 use super::errors;
+use super::errors::SqlError;
 use super::types::guid_to_bytes;
-use super::{Session, SqlError};
 use crate::identity::{DirectoryEntry, PrincipalKind};
 use std::collections::BTreeSet;
 
@@ -84,6 +84,17 @@ impl Principal {
     fn is_user(&self) -> bool {
         !self.is_role()
     }
+}
+
+/// Who asks for something a permission guards, as the checks read it: the database user, the
+/// roles it held at login and whether it is the server admin (a [`Session`](super::Session)).
+pub(crate) trait Caller {
+    /// The database user's name.
+    fn user(&self) -> &str;
+    /// The roles the user held when the session logged in.
+    fn roles(&self) -> &[String];
+    /// Whether the session is the server admin (dbo of every database).
+    fn is_admin(&self) -> bool;
 }
 
 /// A permission a statement needs or a `GRANT` names.
@@ -526,21 +537,26 @@ impl Principals {
     /// anything; a `DENY` (or `db_denydatareader`/`db_denydatawriter`) wins over any grant; then
     /// `db_datareader` gives `SELECT`, `db_datawriter` `INSERT`/`UPDATE`/`DELETE`, and `GRANT`s to
     /// the user, its roles or `public` give what they name (`CONTROL` gives everything).
-    pub(crate) fn allowed(&self, session: &Session, permission: Permission, table: &Table) -> bool {
-        let has = |role: &str| session.roles.iter().any(|r| r.eq_ignore_ascii_case(role));
-        if session.is_admin || has("db_owner") {
+    pub(crate) fn allowed(
+        &self,
+        session: &impl Caller,
+        permission: Permission,
+        table: &Table,
+    ) -> bool {
+        let has = |role: &str| session.roles().iter().any(|r| r.eq_ignore_ascii_case(role));
+        if session.is_admin() || has("db_owner") {
             return true;
         }
         if table.schema != Schema::Dbo {
             return permission == Permission::Select;
         }
         let mut ids: BTreeSet<i32> = session
-            .roles
+            .roles()
             .iter()
             .filter_map(|r| self.find(r).map(|p| p.id))
             .collect();
         ids.insert(0);
-        if let Some(user) = self.find(&session.user) {
+        if let Some(user) = self.find(session.user()) {
             ids.insert(user.id);
         }
         let applies = |g: &Grant| {
@@ -564,22 +580,22 @@ impl Principals {
     }
 
     /// Whether a session may create, alter or drop tables.
-    pub(crate) fn may_ddl(session: &Session) -> bool {
-        let has = |role: &str| session.roles.iter().any(|r| r.eq_ignore_ascii_case(role));
-        session.is_admin || has("db_owner") || has("db_ddladmin")
+    pub(crate) fn may_ddl(session: &impl Caller) -> bool {
+        let has = |role: &str| session.roles().iter().any(|r| r.eq_ignore_ascii_case(role));
+        session.is_admin() || has("db_owner") || has("db_ddladmin")
     }
 
     /// Whether a session may create or drop users.
-    pub(crate) fn may_manage_users(session: &Session) -> bool {
-        let has = |role: &str| session.roles.iter().any(|r| r.eq_ignore_ascii_case(role));
-        session.is_admin || has("db_owner") || has("db_accessadmin")
+    pub(crate) fn may_manage_users(session: &impl Caller) -> bool {
+        let has = |role: &str| session.roles().iter().any(|r| r.eq_ignore_ascii_case(role));
+        session.is_admin() || has("db_owner") || has("db_accessadmin")
     }
 
     /// Whether a session may change `role`'s membership, create roles, or grant: `db_owner` for
     /// the fixed roles, `db_securityadmin` too for the others.
-    pub(crate) fn may_manage_role(&self, session: &Session, role: Option<&str>) -> bool {
-        let has = |r: &str| session.roles.iter().any(|x| x.eq_ignore_ascii_case(r));
-        if session.is_admin || has("db_owner") {
+    pub(crate) fn may_manage_role(&self, session: &impl Caller, role: Option<&str>) -> bool {
+        let has = |r: &str| session.roles().iter().any(|x| x.eq_ignore_ascii_case(r));
+        if session.is_admin() || has("db_owner") {
             return true;
         }
         let fixed = role
@@ -687,6 +703,7 @@ impl Principals {
 mod tests {
     use super::*;
     use crate::sql::catalog::Catalog;
+    use crate::sql::Session;
 
     fn entry(name: &str, kind: PrincipalKind) -> DirectoryEntry {
         DirectoryEntry {

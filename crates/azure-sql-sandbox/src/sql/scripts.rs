@@ -4,7 +4,8 @@
 //! sorted run does not pick up. A test fails if a `.sql` file exists that is not embedded here, or
 //! the other way round.
 
-use super::{Engine, SqlError};
+use super::engine::Engine;
+use super::errors::SqlError;
 
 /// One embedded script.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

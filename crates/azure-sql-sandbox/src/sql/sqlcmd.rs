@@ -5,8 +5,7 @@
 //! variable is an error naming it. `:on error exit|ignore` is accepted (the engine always stops at
 //! the first error); other sqlcmd commands are refused rather than skipped.
 
-use super::errors;
-use super::SqlError;
+use super::errors::{self, SqlError};
 use std::collections::HashMap;
 
 /// One batch of a script, with the script line it starts on.

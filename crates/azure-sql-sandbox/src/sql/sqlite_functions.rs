@@ -10,17 +10,15 @@
 //! executor reports that one.
 
 use super::errors;
-use super::types::{self, Mode};
-use super::{SessionContext, SqlError, SqlType};
+use super::errors::SqlError;
+use super::session_context::SessionContext;
+use super::types::{self, Mode, SqlType, COLLATION};
 use rusqlite::functions::{Context, FunctionFlags};
 use rusqlite::types::{Value as Sv, ValueRef};
 use rusqlite::Connection;
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
-
-/// The collation every character column gets.
-pub(crate) const COLLATION: &str = "MSSQL_CI_AS";
 
 /// What one `mssql_conv` / `mssql_identity` call site does, by its index in the running plan.
 #[derive(Clone, Debug, PartialEq)]
@@ -613,8 +611,8 @@ pub(crate) fn now() -> String {
 /// `DATEADD`, `DATEDIFF`, `DATEPART` on the engine's `DATETIME2` text.
 pub(crate) mod dates {
     use super::super::errors;
+    use super::super::errors::SqlError;
     use super::super::types::parse_datetime;
-    use super::super::SqlError;
 
     const TICKS_PER_DAY: i64 = 86_400 * 10_000_000;
 

@@ -13,10 +13,9 @@
 //! handles. A lease dropped with a transaction still open (a session that ended, a TCP
 //! connection that dropped) rolls it back before the connection is reused.
 
-use super::errors;
+use super::errors::{self, SqlError};
 use super::sqlite_functions::{self, FnCtx, Identities, Shared};
 use super::translate::Plan;
-use super::SqlError;
 use rusqlite::{Connection, TransactionState};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -12,12 +12,12 @@
 //! blanks, `ISNULL`, `GETDATE()`, `USER_NAME()`, `SERVERPROPERTY`, ...
 
 use super::catalog::{display_name, quote, split_dotted, Catalog, Schema, Table};
-use super::errors;
+use super::errors::{self, SqlError};
 use super::principals::Permission;
 use super::sqlite_functions::Spec;
 use super::temp::{self, TempTables};
 use super::types::{parse_type, Mode, StoreTarget, TypeContext, TypeInfo};
-use super::{Length, SqlError, SqlType};
+use super::types::{Length, SqlType};
 use sqlparser::ast::{
     AssignmentTarget, BinaryOperator, CastKind, Delete, Distinct, Expr, FromTable, Function,
     FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, Insert, JoinConstraint,
@@ -1849,7 +1849,7 @@ impl<'a> Translator<'a> {
                 {
                     "BINARY"
                 } else {
-                    super::sqlite_functions::COLLATION
+                    super::types::COLLATION
                 };
                 Ok(E::new(format!("({} COLLATE {c})", x.sql), x.ty))
             }
@@ -2842,7 +2842,7 @@ impl<'a> Translator<'a> {
                 match sqls.first() {
                     None => E::new(session("principal_id"), TypeInfo::of(SqlType::Int, false)),
                     Some(n) => E::new(
-                        format!("(SELECT \"principal_id\" FROM \"sys\".\"database_principals\" WHERE \"name\" = {n} COLLATE {})", super::sqlite_functions::COLLATION),
+                        format!("(SELECT \"principal_id\" FROM \"sys\".\"database_principals\" WHERE \"name\" = {n} COLLATE {})", super::types::COLLATION),
                         TypeInfo::of(SqlType::Int, true),
                     ),
                 }

@@ -9,10 +9,87 @@
 //! `UNIQUEIDENTIFIER` as upper-case canonical text and `DATETIME2` as `YYYY-MM-DD hh:mm:ss.fffffff`
 //! text, which sorts and compares like the instant it names.
 
-use super::errors;
-use super::{Length, SqlError, SqlType, Value};
+use super::errors::{self, SqlError};
 use rusqlite::types::{Value as Sv, ValueRef};
 use std::fmt;
+
+/// A SQL Server column type, as it goes out in COLMETADATA.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SqlType {
+    /// `TINYINT`
+    TinyInt,
+    /// `SMALLINT`
+    SmallInt,
+    /// `INT`
+    Int,
+    /// `BIGINT`
+    BigInt,
+    /// `BIT`
+    Bit,
+    /// `REAL`
+    Real,
+    /// `FLOAT`
+    Float,
+    /// `DECIMAL(p, s)` / `NUMERIC(p, s)`
+    Decimal {
+        /// Total digits, 1..=38.
+        precision: u8,
+        /// Digits after the point.
+        scale: u8,
+    },
+    /// `CHAR(n)`
+    Char(u16),
+    /// `VARCHAR(n)` / `VARCHAR(MAX)`
+    VarChar(Length),
+    /// `NCHAR(n)`
+    NChar(u16),
+    /// `NVARCHAR(n)` / `NVARCHAR(MAX)`
+    NVarChar(Length),
+    /// `VARBINARY(n)` / `VARBINARY(MAX)`
+    VarBinary(Length),
+    /// `UNIQUEIDENTIFIER`
+    UniqueIdentifier,
+    /// `DATETIME2(7)` (values travel as ISO-8601 text inside the engine)
+    DateTime2,
+    /// `SQL_VARIANT`, as `SESSION_CONTEXT` answers it: each value travels with its own base type
+    /// (taken from the value: `int` or `bigint`, `float`, `nvarchar`, `varbinary`, ...). Not a
+    /// type a column or variable can be declared with in the sandbox.
+    Variant,
+}
+
+/// The declared length of a variable-length type: characters for `CHAR`/`VARCHAR`/`NVARCHAR`,
+/// bytes for `VARBINARY`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Length {
+    /// `(n)`, 1..=8000 (1..=4000 for `NVARCHAR`).
+    Fixed(u16),
+    /// `(MAX)`
+    Max,
+}
+
+/// One value in a row, or a parameter value of an RPC.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// `NULL`
+    Null,
+    /// `BIT`
+    Bool(bool),
+    /// Any integer type.
+    Int(i64),
+    /// `REAL` / `FLOAT`
+    Float(f64),
+    /// `DECIMAL` / `NUMERIC`, as its exact decimal text (`"12.50"`).
+    Decimal(String),
+    /// Character types, `UNIQUEIDENTIFIER` (upper case, `6F9619FF-8B86-D011-B42D-00C04FC964FF`)
+    /// and `DATETIME2` (`YYYY-MM-DD hh:mm:ss.fffffff`, seven fractional digits).
+    Text(String),
+    /// `VARBINARY`
+    Bytes(Vec<u8>),
+}
+
+/// The collation every character column gets (SQLite's name for it; the SQLite functions
+/// register it on every connection).
+pub(crate) const COLLATION: &str = "MSSQL_CI_AS";
 
 /// What the engine knows about an expression's type before running it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -169,7 +246,7 @@ impl SqlType {
             | SqlType::NChar(_)
             | SqlType::NVarChar(_)
             | SqlType::UniqueIdentifier => {
-                format!("{text} COLLATE {}", super::sqlite_functions::COLLATION)
+                format!("{text} COLLATE {}", COLLATION)
             }
             _ => text,
         }
