@@ -13,9 +13,10 @@
 //!
 //! This file holds the [`Translator`], the [`Plan`] it produces and what its parts share; the
 //! parts are `dml` (`INSERT`, `UPDATE`, `DELETE`), `query` (`SELECT`), `resolve` (tables,
-//! columns, variables), `expr` (operators, `CAST`, literals) and `functions` (aggregates and
-//! built-in functions).
+//! columns, variables), `expr` (operators, `CAST`, literals) and `functions` (function calls, aggregates) with
+//! `builtins` (the built-in scalar functions).
 
+mod builtins;
 mod dml;
 mod expr;
 mod functions;
