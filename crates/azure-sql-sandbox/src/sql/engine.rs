@@ -3,8 +3,9 @@
 //! batches, `sp_executesql` and transaction manager requests, reset sessions, run sqlcmd
 //! scripts.
 
-use super::database::{Batch, Database, Vars};
+use super::database::Database;
 use super::errors::{self, SqlError};
+use super::executor::{self, Batch, Vars};
 use super::outcome::Outcome;
 use super::parse::{self, Located, Stmt, TxnName, TxnStmt};
 use super::session::Session;
@@ -356,7 +357,7 @@ impl Engine {
             logins,
             text,
         };
-        db.execute(&mut batch, &statements);
+        executor::run_batch(db, &mut batch, &statements);
         batch.out
     }
 
@@ -475,7 +476,7 @@ impl Engine {
             logins: Vec::new(),
             text: "",
         };
-        db.execute(&mut batch, &statements);
+        executor::run_batch(&db, &mut batch, &statements);
         batch.out
     }
 }

@@ -26,7 +26,8 @@
 //! | `transaction` | a session's transaction across requests: nesting, savepoints, its connection |
 //! | `session_context` | what `sp_set_session_context` sets and `SESSION_CONTEXT` reads, SQL Server's limits |
 //! | `temp` | a session's local temporary tables (`#name`) |
-//! | `database` | one database, its committed metadata and the executor |
+//! | `database` | one database: its file, pool and committed metadata, the users a login finds |
+//! | `executor` | runs a batch's statements on a session's connection (the dispatcher in `executor/statements`) |
 //! | `errors` | [`SqlError`], and every SQL Server error number and text in one table |
 //! | `sqlcmd` | sqlcmd's rules (`GO`, `:setvar`, `$(NAME)`) |
 //! | [`scripts`] | the project's `sql/` files, embedded |
@@ -46,6 +47,7 @@ mod catalog;
 mod database;
 mod engine;
 mod errors;
+mod executor;
 mod metadata;
 mod outcome;
 mod parse;

@@ -7,7 +7,7 @@ use super::{
 };
 use crate::sql::catalog::{display_name, split_dotted};
 use crate::sql::errors::{self, SqlError};
-use crate::sql::temp::{self};
+use crate::sql::temp;
 use crate::sql::types::{Length, SqlType, TypeInfo};
 use sqlparser::ast::{
     Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, OrderBySort, WindowType,
