@@ -12,7 +12,8 @@ use super::session::Session;
 use super::sqlcmd;
 use super::storage::DataDir;
 use super::transaction::{TransactionChange, TransactionRequest};
-use super::types::{self, Value};
+use super::types::Value;
+use super::values;
 use crate::identity::{Directory, TokenIdentity};
 use std::collections::HashMap;
 use std::fmt;
@@ -433,7 +434,11 @@ impl Engine {
             } else {
                 format!("@{name}")
             };
-            vars.set(&name, types::to_storage(value), types::type_of_value(value));
+            vars.set(
+                &name,
+                values::to_storage(value),
+                values::type_of_value(value),
+            );
         }
         let before = session.transaction_count();
         let mut out = self.run_batch(&db, session, statement, vars);

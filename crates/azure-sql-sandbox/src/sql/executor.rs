@@ -16,6 +16,7 @@ mod temp_tables;
 mod transactions;
 mod users;
 
+use super::values;
 use crate::identity::Directory;
 use crate::sql::database::Database;
 use crate::sql::errors;
@@ -29,7 +30,7 @@ use crate::sql::storage::{sqlite_failure, Conn};
 use crate::sql::temp;
 use crate::sql::transaction::{TransactionChange, TxnState};
 use crate::sql::translate::OutColumn;
-use crate::sql::types::{self, TypeInfo};
+use crate::sql::types::TypeInfo;
 use crate::sql::types::{SqlType, Value};
 use rusqlite::types::Value as Sv;
 use sqlparser::ast::{ObjectName, ObjectType, Statement};
@@ -324,16 +325,19 @@ pub(crate) fn result_set(columns: &[OutColumn], rows: Vec<Vec<Sv>>) -> ResultSet
         .collect();
     for (i, c) in columns.iter().enumerate() {
         let converted: Option<Vec<Value>> = match &c.info.ty {
-            Some(t) => rows.iter().map(|r| types::output_value(&r[i], t)).collect(),
+            Some(t) => rows
+                .iter()
+                .map(|r| values::output_value(&r[i], t))
+                .collect(),
             None => None,
         };
         let (ty, values) = match converted {
             Some(values) => (c.info.ty.clone().unwrap_or(SqlType::Int), values),
             None => {
-                let ty = types::type_of_values(rows.iter().map(|r| &r[i]));
+                let ty = values::type_of_values(rows.iter().map(|r| &r[i]));
                 let values = rows
                     .iter()
-                    .map(|r| types::output_value(&r[i], &ty).unwrap_or(Value::Null))
+                    .map(|r| values::output_value(&r[i], &ty).unwrap_or(Value::Null))
                     .collect();
                 (ty, values)
             }

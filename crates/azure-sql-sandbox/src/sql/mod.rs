@@ -19,7 +19,9 @@
 //! | `translate` | T-SQL → SQLite with SQL Server's name resolution and result types |
 //! | `catalog` | tables, their declared SQL Server types and keys; the `sys.*` views |
 //! | `principals` | users, roles, membership, grants, the permission check |
-//! | `types` | SQL Server's types, conversions and the values that leave the engine |
+//! | `types` | SQL Server's types, the values that leave the engine, declared types parsed |
+//! | `conversion` | SQL Server's conversion rules: implicit, `CAST`/`CONVERT`, storing into a column |
+//! | `values` | the forms values take in SQLite, to and from the typed values |
 //! | `metadata` | a database's catalog and principals at one version |
 //! | `sqlite_functions` | the SQLite functions and collation that keep SQL Server semantics |
 //! | `storage` | each database's SQLite file (WAL), its connection pool, lock waits (1222) |
@@ -44,6 +46,7 @@
 //! Server error (40517, 102, 2812), never a panic or a dropped connection.
 
 mod catalog;
+mod conversion;
 mod database;
 mod engine;
 mod errors;
@@ -64,6 +67,7 @@ pub(crate) mod testing;
 mod transaction;
 mod translate;
 mod types;
+mod values;
 
 pub use engine::{ConnectionCounts, Engine, MASTER};
 pub use errors::SqlError;

@@ -9,9 +9,8 @@
 //! later takes effect on the next login; grants and denials are checked live, as SQL Server does.
 
 use super::catalog::{Schema, Table};
-use super::errors;
-use super::errors::SqlError;
-use super::types::guid_to_bytes;
+use super::errors::{self, SqlError};
+use super::values::guid_to_bytes;
 use crate::identity::{DirectoryEntry, PrincipalKind};
 use std::collections::BTreeSet;
 

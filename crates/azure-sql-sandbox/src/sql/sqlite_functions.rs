@@ -9,10 +9,12 @@
 //! a function that fails stores the SQL Server error in [`FnCtx::pending_error`] first and the
 //! executor reports that one.
 
-use super::errors;
-use super::errors::SqlError;
+use super::conversion;
+use super::conversion::Mode;
+use super::errors::{self, SqlError};
 use super::session_context::SessionContext;
-use super::types::{self, Mode, SqlType, COLLATION};
+use super::types::{SqlType, COLLATION};
+use super::values;
 use rusqlite::functions::{Context, FunctionFlags};
 use rusqlite::types::{Value as Sv, ValueRef};
 use rusqlite::Connection;
@@ -138,14 +140,14 @@ fn fail<T>(ctx: &Shared, error: SqlError) -> rusqlite::Result<T> {
     Err(rusqlite::Error::UserFunctionError(Box::new(error)))
 }
 
-use types::owned;
+use values::owned;
 
 fn text(v: ValueRef<'_>) -> Option<String> {
     match v {
         ValueRef::Null => None,
         ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t).into_owned()),
         ValueRef::Integer(i) => Some(i.to_string()),
-        ValueRef::Real(f) => Some(types::format_real(f, None)),
+        ValueRef::Real(f) => Some(values::format_real(f, None)),
     }
 }
 
@@ -462,9 +464,9 @@ fn remember_key(ctx: &Shared, key_column: &Option<String>, value: &Sv) {
         let shown = match value {
             Sv::Null => "<NULL>".to_string(),
             Sv::Integer(i) => i.to_string(),
-            Sv::Real(f) => types::format_real(*f, None),
+            Sv::Real(f) => values::format_real(*f, None),
             Sv::Text(t) => t.clone(),
-            Sv::Blob(b) => format!("0x{}", types::hex(b)),
+            Sv::Blob(b) => format!("0x{}", values::hex(b)),
         };
         let mut g = lock(ctx);
         match g.last_key.iter_mut().find(|(c, _)| c == column) {
@@ -481,7 +483,7 @@ fn conv(ctx: &Shared, f: &Context<'_>) -> rusqlite::Result<Sv> {
             source,
             mode,
             key_column,
-        } => match types::convert(f.get_raw(0), &target, source.as_ref(), &mode) {
+        } => match conversion::convert(f.get_raw(0), &target, source.as_ref(), &mode) {
             Ok(v) => {
                 remember_key(ctx, &key_column, &v);
                 Ok(v)
@@ -494,7 +496,7 @@ fn conv(ctx: &Shared, f: &Context<'_>) -> rusqlite::Result<Sv> {
             source,
             mode,
             key_column,
-        } => match types::convert(f.get_raw(0), &target, source.as_ref(), &mode) {
+        } => match conversion::convert(f.get_raw(0), &target, source.as_ref(), &mode) {
             Ok(v) => {
                 remember_key(ctx, &key_column, &v);
                 if let Sv::Integer(i) = v {
@@ -580,8 +582,8 @@ fn plus(ctx: &Shared, f: &Context<'_>) -> rusqlite::Result<Sv> {
             } else {
                 SqlType::BigInt
             };
-            let x = types::convert(a, &target, None, &Mode::Implicit);
-            let y = types::convert(b, &target, None, &Mode::Implicit);
+            let x = conversion::convert(a, &target, None, &Mode::Implicit);
+            let y = conversion::convert(b, &target, None, &Mode::Implicit);
             match (x, y) {
                 (Ok(Sv::Integer(x)), Ok(Sv::Integer(y))) => Ok(Sv::Integer(x.wrapping_add(y))),
                 (Ok(Sv::Real(x)), Ok(Sv::Real(y))) => Ok(Sv::Real(x + y)),
@@ -612,7 +614,7 @@ pub(crate) fn now() -> String {
 pub(crate) mod dates {
     use super::super::errors;
     use super::super::errors::SqlError;
-    use super::super::types::parse_datetime;
+    use super::super::values::parse_datetime;
 
     const TICKS_PER_DAY: i64 = 86_400 * 10_000_000;
 

@@ -4,6 +4,8 @@
 
 use super::{result_set, writable, Batch, Exec};
 use crate::sql::catalog::Schema;
+use crate::sql::conversion;
+use crate::sql::conversion::Mode;
 use crate::sql::errors;
 use crate::sql::errors::SqlError;
 use crate::sql::outcome::Outcome;
@@ -12,7 +14,7 @@ use crate::sql::storage;
 use crate::sql::temp;
 use crate::sql::translate::{Plan, PlanKind, Translator};
 use crate::sql::types::SqlType;
-use crate::sql::types::{self, Mode};
+use crate::sql::values;
 use rusqlite::types::Value as Sv;
 use sqlparser::ast::Statement;
 use std::sync::Arc;
@@ -120,7 +122,7 @@ impl Exec<'_> {
             while let Some(row) = rows.next()? {
                 let mut values = Vec::with_capacity(width);
                 for i in 0..width {
-                    values.push(types::owned(row.get_ref(i)?));
+                    values.push(values::owned(row.get_ref(i)?));
                 }
                 out.push(values);
             }
@@ -161,7 +163,7 @@ impl Exec<'_> {
                                 targets.iter().zip(last.iter().zip(columns.iter()))
                             {
                                 let value = match &ty.ty {
-                                    Some(t) => types::convert(
+                                    Some(t) => conversion::convert(
                                         v.into(),
                                         t,
                                         c.info.ty.as_ref(),

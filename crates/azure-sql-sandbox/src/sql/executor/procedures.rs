@@ -2,10 +2,13 @@
 //! arguments.
 
 use super::{Batch, Exec, Vars};
+use crate::sql::conversion;
+use crate::sql::conversion::Mode;
 use crate::sql::errors;
 use crate::sql::errors::SqlError;
 use crate::sql::types::SqlType;
-use crate::sql::types::{self, Mode, TypeContext, TypeInfo};
+use crate::sql::types::{self, TypeContext, TypeInfo};
+use crate::sql::values;
 use rusqlite::types::Value as Sv;
 use sqlparser::ast::Statement;
 
@@ -83,7 +86,7 @@ impl Exec<'_> {
                 return Err(errors::SP_EXECUTESQL_UNKNOWN_PARAMETER.with(&[&name]));
             };
             let (v, source) = self.scalar(b, value_expr, db)?;
-            let v = types::convert(
+            let v = conversion::convert(
                 (&v).into(),
                 ty,
                 source.as_ref(),
@@ -144,7 +147,7 @@ impl Exec<'_> {
             }
             Sv::Text(t) => t.clone(),
             Sv::Integer(i) => i.to_string(),
-            Sv::Real(r) => types::format_real(*r, None),
+            Sv::Real(r) => values::format_real(*r, None),
             Sv::Blob(_) => return Err(errors::INVALID_PROCEDURE_PARAMETER.with(&[INTERNAL_NAME])),
         };
         if key.is_empty() {

@@ -2,10 +2,11 @@
 //! `IDENTITY_INSERT`, ...) and variable assignment.
 
 use super::{Batch, Exec};
+use crate::sql::conversion;
+use crate::sql::conversion::Mode;
 use crate::sql::errors;
 use crate::sql::errors::SqlError;
 use crate::sql::session::Session;
-use crate::sql::types::{self, Mode};
 use sqlparser::ast::{Set, SetSessionParamKind};
 
 impl Exec<'_> {
@@ -51,7 +52,7 @@ impl Exec<'_> {
                 };
                 let (v, source) = self.scalar(b, e, db)?;
                 let value = match &ty.ty {
-                    Some(t) => types::convert(
+                    Some(t) => conversion::convert(
                         (&v).into(),
                         t,
                         source.as_ref(),

@@ -3,6 +3,8 @@
 
 use super::{is_temp_name, writable, Batch, Exec};
 use crate::sql::catalog::{quote, Schema};
+use crate::sql::conversion;
+use crate::sql::conversion::Mode;
 use crate::sql::errors;
 use crate::sql::errors::SqlError;
 use crate::sql::outcome::Outcome;
@@ -10,7 +12,7 @@ use crate::sql::parse::{TxnName, TxnStmt};
 use crate::sql::principals::Principals;
 use crate::sql::sqlite_functions::{self, IdentityCounter};
 use crate::sql::storage::sqlite_failure;
-use crate::sql::types::{self, Mode, TypeContext, TypeInfo};
+use crate::sql::types::{self, TypeContext, TypeInfo};
 use crate::sql::types::{Length, SqlType};
 use rusqlite::types::Value as Sv;
 use sqlparser::ast::{DeclareAssignment, ObjectType, Statement, Use};
@@ -281,7 +283,7 @@ impl Exec<'_> {
                                 | DeclareAssignment::MsSqlAssignment(e),
                             ) => {
                                 let (v, source) = self.scalar(b, e, db)?;
-                                types::convert(
+                                conversion::convert(
                                     (&v).into(),
                                     &ty,
                                     source.as_ref(),
@@ -298,7 +300,7 @@ impl Exec<'_> {
             }
             Statement::Print(p) => {
                 let (v, source) = self.scalar(b, &p.message, db)?;
-                let text = match types::convert(
+                let text = match conversion::convert(
                     (&v).into(),
                     &SqlType::NVarChar(Length::Max),
                     source.as_ref(),

@@ -7,10 +7,11 @@ use super::{
     Translator, E,
 };
 use crate::sql::catalog::{display_name, quote, Schema, Table};
+use crate::sql::conversion::{Mode, StoreTarget};
 use crate::sql::errors::{self, SqlError};
 use crate::sql::principals::Permission;
 use crate::sql::sqlite_functions::Spec;
-use crate::sql::types::{Mode, SqlType, StoreTarget, TypeInfo};
+use crate::sql::types::{SqlType, TypeInfo};
 use sqlparser::ast::{
     AssignmentTarget, Delete, Expr, FromTable, Ident, Insert, ObjectName, OutputClause, SelectItem,
     SelectItemQualifiedWildcardKind, SetExpr, TableFactor, TableObject, Update,

@@ -8,8 +8,9 @@ use super::{
     PlanKind, Translator, E,
 };
 use crate::sql::catalog::display_name;
+use crate::sql::conversion::Mode;
 use crate::sql::errors::{self, SqlError};
-use crate::sql::types::{parse_type, Length, Mode, SqlType, TypeContext, TypeInfo, COLLATION};
+use crate::sql::types::{parse_type, Length, SqlType, TypeContext, TypeInfo, COLLATION};
 use sqlparser::ast::{BinaryOperator, CastKind, Expr, UnaryOperator, Value as AstValue};
 
 impl<'a> Translator<'a> {

@@ -24,12 +24,13 @@ mod query;
 mod resolve;
 
 use super::catalog::{display_name, Catalog, Schema, Table};
+use super::conversion::Mode;
 use super::errors::{self, SqlError};
 use super::principals::Permission;
 use super::sqlite_functions::Spec;
 use super::temp::{self, TempTables};
+use super::types::TypeInfo;
 use super::types::{Length, SqlType};
-use super::types::{Mode, TypeInfo};
 use sqlparser::ast::{BinaryOperator, Expr, ObjectName, ObjectNamePart, Value as AstValue};
 use std::collections::HashMap;
 use std::sync::Arc;
