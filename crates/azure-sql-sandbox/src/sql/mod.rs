@@ -24,6 +24,7 @@
 //! | `values` | the forms values take in SQLite, to and from the typed values |
 //! | `metadata` | a database's catalog and principals at one version |
 //! | `sqlite_functions` | the SQLite functions and collation that keep SQL Server semantics |
+//! | `date_arithmetic` | `DATEADD`, `DATEDIFF`, `DATEPART` on `DATETIME2` text |
 //! | `storage` | each database's SQLite file (WAL), its connection pool, lock waits (1222) |
 //! | `transaction` | a session's transaction across requests: nesting, savepoints, its connection |
 //! | `session_context` | what `sp_set_session_context` sets and `SESSION_CONTEXT` reads, SQL Server's limits |
@@ -48,6 +49,7 @@
 mod catalog;
 mod conversion;
 mod database;
+mod date_arithmetic;
 mod engine;
 mod errors;
 mod executor;
