@@ -4,45 +4,44 @@
 
 use super::errors::{self, SqlError};
 use super::values::parse_datetime;
+use time::{Date, Month};
 
 const TICKS_PER_DAY: i64 = 86_400 * 10_000_000;
 
-/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+/// The Julian day number of 1970-01-01, the day count's epoch.
+const JULIAN_DAY_1970: i64 = 2_440_588;
+
+/// Days since 1970-01-01.
+fn days_of(date: Date) -> i64 {
+    i64::from(date.to_julian_day()) - JULIAN_DAY_1970
 }
 
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        if m <= 2 {
-            yoe + era * 400 + 1
-        } else {
-            yoe + era * 400
-        },
-        m,
-        d,
-    )
+/// The date `days` after 1970-01-01, if the calendar has it.
+fn date_of(days: i64) -> Option<Date> {
+    let julian = i32::try_from(days.checked_add(JULIAN_DAY_1970)?).ok()?;
+    Date::from_julian_day(julian).ok()
+}
+
+/// A date of the `DATETIME2` range (0001-01-01 to 9999-12-31), or error 517.
+fn datetime2_date(days: i64) -> Result<Date, SqlError> {
+    date_of(days)
+        .filter(|date| (1..=9999).contains(&date.year()))
+        .ok_or_else(|| errors::DATE_OVERFLOW.with(&["datetime2"]))
 }
 
 /// (days since epoch, 100-ns ticks into the day).
 fn split(text: &str) -> Result<(i64, i64), SqlError> {
     let t = parse_datetime(text.trim()).ok_or_else(|| errors::CONVERT_DATETIME.plain())?;
     let num = |r: std::ops::Range<usize>| t[r].parse::<i64>().unwrap_or(0);
-    let days = days_from_civil(num(0..4), num(5..7), num(8..10));
+    let month = u8::try_from(num(5..7))
+        .ok()
+        .and_then(|m| Month::try_from(m).ok());
+    let date = month
+        .zip(i32::try_from(num(0..4)).ok())
+        .zip(u8::try_from(num(8..10)).ok())
+        .and_then(|((m, y), d)| Date::from_calendar_date(y, m, d).ok())
+        .ok_or_else(|| errors::CONVERT_DATETIME.plain())?;
+    let days = days_of(date);
     let ticks = ((num(11..13) * 60 + num(14..16)) * 60 + num(17..19)) * 10_000_000 + num(20..27);
     Ok((days, ticks))
 }
@@ -50,10 +49,8 @@ fn split(text: &str) -> Result<(i64, i64), SqlError> {
 fn join(days: i64, ticks: i64) -> Result<String, SqlError> {
     let days = days + ticks.div_euclid(TICKS_PER_DAY);
     let ticks = ticks.rem_euclid(TICKS_PER_DAY);
-    let (y, m, d) = civil_from_days(days);
-    if !(1..=9999).contains(&y) {
-        return Err(errors::DATE_OVERFLOW.with(&["datetime2"]));
-    }
+    let date = datetime2_date(days)?;
+    let (y, m, d) = (date.year(), u8::from(date.month()), date.day());
     let seconds = ticks / 10_000_000;
     Ok(format!(
         "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:07}",
@@ -109,12 +106,21 @@ pub(crate) fn add(part: &str, n: i64, date: &str) -> Result<String, SqlError> {
                 _ => Some(n),
             }
             .ok_or_else(overflow)?;
-            let (y, m, d) = civil_from_days(days);
+            let date = datetime2_date(days)?;
+            let (y, m) = (i64::from(date.year()), i64::from(u8::from(date.month())));
             let total = (y * 12 + m - 1).checked_add(months).ok_or_else(overflow)?;
             let (ny, nm) = (total.div_euclid(12), total.rem_euclid(12) + 1);
-            let last = days_from_civil(ny, nm + 1, 1) - days_from_civil(ny, nm, 1);
-            let last = if nm == 12 { 31 } else { last };
-            join(days_from_civil(ny, nm, d.min(last)), ticks)
+            let year = i32::try_from(ny)
+                .ok()
+                .filter(|y| (1..=9999).contains(y))
+                .ok_or_else(overflow)?;
+            let month = u8::try_from(nm)
+                .ok()
+                .and_then(|m| Month::try_from(m).ok())
+                .ok_or_else(overflow)?;
+            let day = date.day().min(month.length(year));
+            let moved = Date::from_calendar_date(year, month, day).map_err(|_| overflow())?;
+            join(days_of(moved), ticks)
         }
         other => {
             let per = tick_unit(other).unwrap_or(1);
@@ -134,8 +140,9 @@ pub(crate) fn diff(part: &str, a: &str, b: &str) -> Result<i64, SqlError> {
     let unit = unit(part)?;
     let (da, ta) = split(a)?;
     let (db, tb) = split(b)?;
-    let (ya, ma, _) = civil_from_days(da);
-    let (yb, mb, _) = civil_from_days(db);
+    let (a, b) = (datetime2_date(da)?, datetime2_date(db)?);
+    let (ya, ma) = (i64::from(a.year()), i64::from(u8::from(a.month())));
+    let (yb, mb) = (i64::from(b.year()), i64::from(u8::from(b.month())));
     Ok(match unit {
         "year" => yb - ya,
         "quarter" => (yb * 4 + (mb - 1) / 3) - (ya * 4 + (ma - 1) / 3),
@@ -155,15 +162,16 @@ pub(crate) fn diff(part: &str, a: &str, b: &str) -> Result<i64, SqlError> {
 pub(crate) fn part(part: &str, date: &str) -> Result<i64, SqlError> {
     let unit = unit(part)?;
     let (days, ticks) = split(date)?;
-    let (y, m, d) = civil_from_days(days);
+    let date = datetime2_date(days)?;
+    let m = i64::from(u8::from(date.month()));
     Ok(match unit {
-        "year" => y,
+        "year" => i64::from(date.year()),
         "quarter" => (m - 1) / 3 + 1,
         "month" => m,
-        "dayofyear" => days - days_from_civil(y, 1, 1) + 1,
-        "day" => d,
+        "dayofyear" => i64::from(date.ordinal()),
+        "day" => i64::from(date.day()),
         "week" => {
-            let jan1 = days_from_civil(y, 1, 1);
+            let jan1 = days - i64::from(date.ordinal()) + 1;
             (days + 4).div_euclid(7) - (jan1 + 4).div_euclid(7) + 1
         }
         // DATEFIRST 7 (us_english): Sunday is 1. 1970-01-01 was a Thursday.

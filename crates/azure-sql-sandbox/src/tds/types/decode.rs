@@ -159,6 +159,11 @@ pub fn read_type_info(r: &mut Reader<'_>) -> Result<ParamType, CodecError> {
     })
 }
 
+/// A parameter value the wire bytes do not make.
+fn invalid_value(detail: String) -> CodecError {
+    CodecError::invalid("parameter value", detail)
+}
+
 /// A character, date/time or GUID value read off the wire.
 fn text(s: String) -> ColumnData<'static> {
     ColumnData::Text(s.into())
@@ -217,14 +222,20 @@ fn scalar(t: u8, bytes: &[u8]) -> Result<ColumnData<'static>, CodecError> {
             ColumnData::Float(f64::from_le_bytes(a))
         }
         (ty::MONEY | ty::MONEY4 | ty::MONEYN, 4 | 8) => money(bytes),
-        (ty::DATETIME | ty::DATETIMN, 8) => text(datetime::format_legacy_datetime(
-            i32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]),
-            u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]),
-        )),
-        (ty::DATETIM4 | ty::DATETIMN, 4) => text(datetime::format_small_datetime(
-            u16::from_le_bytes([bytes[0], bytes[1]]),
-            u16::from_le_bytes([bytes[2], bytes[3]]),
-        )),
+        (ty::DATETIME | ty::DATETIMN, 8) => text(
+            datetime::format_legacy_datetime(
+                i32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]),
+                u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]),
+            )
+            .map_err(invalid_value)?,
+        ),
+        (ty::DATETIM4 | ty::DATETIMN, 4) => text(
+            datetime::format_small_datetime(
+                u16::from_le_bytes([bytes[0], bytes[1]]),
+                u16::from_le_bytes([bytes[2], bytes[3]]),
+            )
+            .map_err(invalid_value)?,
+        ),
         (ty::GUID, 16) => {
             let mut a = [0u8; 16];
             a.copy_from_slice(bytes);
@@ -283,9 +294,9 @@ pub fn read_value(
         },
         ParamType::Date => match r.u8()? {
             0 => Ok(ColumnData::Null),
-            3 => Ok(text(datetime::format_date(datetime::date_days(
-                r.bytes(3)?,
-            )))),
+            3 => Ok(text(
+                datetime::format_date(datetime::date_days(r.bytes(3)?)).map_err(invalid_value)?,
+            )),
             n => Err(CodecError::invalid(
                 "parameter value",
                 format!("a DATE of {n} bytes"),
@@ -311,20 +322,23 @@ pub fn read_value(
             let bytes = r.bytes(n)?;
             let ticks = datetime::time_ticks(&bytes[..time_len], *scale)
                 .map_err(|detail| CodecError::invalid("parameter value", detail))?;
-            Ok(text(match *t {
-                ty::TIMEN => datetime::format_time(ticks, *scale),
-                ty::DATETIME2N => datetime::format_datetime(
-                    datetime::date_days(&bytes[time_len..]),
-                    ticks,
-                    *scale,
-                ),
-                _ => datetime::format_datetimeoffset(
-                    datetime::date_days(&bytes[time_len..time_len + 3]),
-                    ticks,
-                    *scale,
-                    i16::from_le_bytes([bytes[time_len + 3], bytes[time_len + 4]]),
-                ),
-            }))
+            Ok(text(
+                match *t {
+                    ty::TIMEN => Ok(datetime::format_time(ticks, *scale)),
+                    ty::DATETIME2N => datetime::format_datetime(
+                        datetime::date_days(&bytes[time_len..]),
+                        ticks,
+                        *scale,
+                    ),
+                    _ => datetime::format_datetimeoffset(
+                        datetime::date_days(&bytes[time_len..time_len + 3]),
+                        ticks,
+                        *scale,
+                        i16::from_le_bytes([bytes[time_len + 3], bytes[time_len + 4]]),
+                    ),
+                }
+                .map_err(invalid_value)?,
+            ))
         }
         ParamType::ShortLen { ty: t, collation } => match r.u16_le()? {
             MAX_LEN => Ok(ColumnData::Null),
