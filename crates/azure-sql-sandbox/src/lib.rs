@@ -33,6 +33,7 @@
 //! It is test and development infrastructure, not a product: it never imports the library it
 //! examines (`azure-sql-passwordless`), so a bug there cannot pass its own exam.
 
+pub mod client_env;
 pub mod entra;
 pub mod faults;
 pub mod http_server;
@@ -46,9 +47,10 @@ pub mod sql;
 pub mod stats;
 pub mod tds;
 
+pub use client_env::SandboxEnv;
 pub use entra::directory::{ManagedIdentity, ServicePrincipal};
 pub use faults::{Faults, Revalidation, TokenEndpointFault};
 pub use issuer::{BadToken, Issuer};
 pub use server::{Limits, TdsServer, TdsServerOptions};
-pub use services::{Sandbox, SandboxEnv, SandboxError, SandboxOptions};
+pub use services::{Sandbox, SandboxError, SandboxOptions};
 pub use stats::{Stats, StatsSnapshot};
