@@ -8,10 +8,11 @@
 //! a one-row table), so one session at a time changes them; outside a transaction it commits and
 //! publishes the new metadata at once, inside one it stays the transaction's own until `COMMIT`.
 
-use super::catalog::{Catalog, Schema, Table};
+use super::catalog::{Catalog, Table};
 use super::errors::SqlError;
 use super::metadata::{next_version, Metadata};
 use super::principals::{Kind, Principals};
+use super::schema::Schema;
 use super::sqlite_functions;
 use super::storage::{DataDir, Store};
 use std::sync::{Arc, Mutex, MutexGuard};

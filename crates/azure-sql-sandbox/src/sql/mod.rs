@@ -15,9 +15,12 @@
 //! | `engine` | the server's databases and SQL logins; logging sessions in; running batches, RPCs, transaction manager requests and scripts |
 //! | `session` | a logged-in session: identity, database, `SET` options, its transaction |
 //! | `outcome` | what a batch produces: result sets, counts, messages, errors, transaction changes |
+//! | `syntax_errors` | a batch that does not parse, as SQL Server words it (102, 105, 156) |
 //! | `parse` | batch → statements (`sqlparser` MsSql + `CREATE USER`, `GRANT ... ON OBJECT::`, `IF`, named transactions) |
 //! | `translate` | T-SQL → SQLite with SQL Server's name resolution and result types |
-//! | `catalog` | tables, their declared SQL Server types and keys; the `sys.*` views |
+//! | `catalog` | tables, their declared SQL Server types and keys |
+//! | `schema` | the schemas a database has (`dbo`, `sys`, `INFORMATION_SCHEMA`, `#temp`) |
+//! | `system_catalog` | the `sys.*` and `INFORMATION_SCHEMA` views' definitions, type ids |
 //! | `principals` | users, roles, membership, grants, the permission check |
 //! | `types` | SQL Server's types, the values that leave the engine, declared types parsed |
 //! | `conversion` | SQL Server's conversion rules: implicit, `CAST`/`CONVERT`, storing into a column |
@@ -57,12 +60,15 @@ mod metadata;
 mod outcome;
 mod parse;
 mod principals;
+mod schema;
 pub mod scripts;
 mod session;
 mod session_context;
 mod sqlcmd;
 mod sqlite_functions;
 mod storage;
+mod syntax_errors;
+mod system_catalog;
 mod temp;
 #[cfg(test)]
 pub(crate) mod testing;

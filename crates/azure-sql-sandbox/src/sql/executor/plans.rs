@@ -3,12 +3,12 @@
 //! scalar expressions and conditions outside queries (`SET @v = ...`, `IF`).
 
 use super::{result_set, writable, Batch, Exec};
-use crate::sql::catalog::Schema;
 use crate::sql::conversion;
 use crate::sql::conversion::Mode;
 use crate::sql::errors;
 use crate::sql::errors::SqlError;
 use crate::sql::outcome::Outcome;
+use crate::sql::schema::Schema;
 use crate::sql::session::Session;
 use crate::sql::storage;
 use crate::sql::temp;

@@ -2,7 +2,7 @@
 //! `DECLARE`/`SET`/`IF`, `USE`, `EXEC`, users and roles, `GRANT`, transactions.
 
 use super::{is_temp_name, writable, Batch, Exec};
-use crate::sql::catalog::{quote, Schema};
+use crate::sql::catalog::quote;
 use crate::sql::conversion;
 use crate::sql::conversion::Mode;
 use crate::sql::errors;
@@ -10,6 +10,7 @@ use crate::sql::errors::SqlError;
 use crate::sql::outcome::Outcome;
 use crate::sql::parse::{TxnName, TxnStmt};
 use crate::sql::principals::Principals;
+use crate::sql::schema::Schema;
 use crate::sql::sqlite_functions::{self, IdentityCounter};
 use crate::sql::storage::sqlite_failure;
 use crate::sql::types::{self, TypeContext, TypeInfo};

@@ -2,8 +2,9 @@
 //! statement sees.
 
 use super::Exec;
-use crate::sql::catalog::{Schema, Table};
+use crate::sql::catalog::Table;
 use crate::sql::principals::Kind;
+use crate::sql::schema::Schema;
 use crate::sql::types::{Length, SqlType};
 use rusqlite::types::Value as Sv;
 use rusqlite::Connection;
@@ -114,7 +115,7 @@ impl Exec<'_> {
         for t in &user_tables {
             for (i, c) in t.columns.iter().enumerate() {
                 let (type_id, max_length, precision, scale) =
-                    crate::sql::catalog::system_type(&c.ty);
+                    crate::sql::system_catalog::system_type(&c.ty);
                 columns.push(vec![
                     int(t.object_id as i64),
                     text(&c.name),

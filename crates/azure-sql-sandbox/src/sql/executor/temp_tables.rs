@@ -2,10 +2,11 @@
 //! kept in step with its transaction.
 
 use super::{is_temp_name, Batch, Exec};
-use crate::sql::catalog::{quote, Schema};
+use crate::sql::catalog::quote;
 use crate::sql::errors;
 use crate::sql::errors::SqlError;
 use crate::sql::principals::Principals;
+use crate::sql::schema::Schema;
 use crate::sql::sqlite_functions;
 use crate::sql::storage::sqlite_failure;
 use crate::sql::temp;

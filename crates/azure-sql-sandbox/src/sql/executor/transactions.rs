@@ -2,12 +2,13 @@
 //! changes to the catalog and principals: taken under the write lock, published at commit.
 
 use super::{Batch, Exec};
-use crate::sql::catalog::{Catalog, Schema};
+use crate::sql::catalog::Catalog;
 use crate::sql::errors;
 use crate::sql::errors::SqlError;
 use crate::sql::metadata::next_version;
 use crate::sql::outcome::Outcome;
 use crate::sql::parse::{TxnName, TxnStmt};
+use crate::sql::schema::Schema;
 use crate::sql::sqlite_functions;
 use crate::sql::storage::METADATA_LOCK_TABLE;
 use crate::sql::transaction::{next_transaction_id, Savepoint, TransactionChange};

@@ -2,11 +2,11 @@
 //! `GRANT`/`DENY`/`REVOKE`.
 
 use super::{Batch, Exec};
-use crate::sql::catalog::Schema;
 use crate::sql::errors;
 use crate::sql::errors::SqlError;
 use crate::sql::parse::{NewUser, PermissionVerb};
 use crate::sql::principals::{Permission, Principals, Securable};
+use crate::sql::schema::Schema;
 use crate::sql::sqlite_functions;
 use sqlparser::ast::ObjectName;
 

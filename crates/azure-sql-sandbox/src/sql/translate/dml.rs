@@ -6,10 +6,11 @@ use super::{
     object_name_last, table_columns, unsupported, Frame, OutColumn, Plan, PlanKind, Source,
     Translator, E,
 };
-use crate::sql::catalog::{display_name, quote, Schema, Table};
+use crate::sql::catalog::{display_name, quote, Table};
 use crate::sql::conversion::{Mode, StoreTarget};
 use crate::sql::errors::{self, SqlError};
 use crate::sql::principals::Permission;
+use crate::sql::schema::Schema;
 use crate::sql::sqlite_functions::Spec;
 use crate::sql::types::{SqlType, TypeInfo};
 use sqlparser::ast::{

@@ -23,10 +23,11 @@ mod functions;
 mod query;
 mod resolve;
 
-use super::catalog::{display_name, Catalog, Schema, Table};
+use super::catalog::{display_name, Catalog, Table};
 use super::conversion::Mode;
 use super::errors::{self, SqlError};
 use super::principals::Permission;
+use super::schema::Schema;
 use super::sqlite_functions::Spec;
 use super::temp::{self, TempTables};
 use super::types::TypeInfo;
