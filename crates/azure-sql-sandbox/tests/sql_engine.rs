@@ -1,15 +1,15 @@
 //! The SQL engine through its public API, as the TDS server drives it: logins by access token and
 //! by SQL login, batches, RPCs, permissions, and SQL Server's errors for what goes wrong.
 
-mod engine_support;
+mod support;
 
-use azure_sql_sandbox::identity::{Directory, DirectoryEntry, PrincipalKind, TokenIdentity};
+use azure_sql_sandbox::identity::{DirectoryEntry, FixedDirectory, PrincipalKind, TokenIdentity};
 use azure_sql_sandbox::sql::{
     scripts, Engine, Length, Outcome, ResultSet, Session, SqlType, Value,
 };
-use engine_support::*;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+use support::engine::*;
 
 const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 const ADMIN_PASSWORD: &str = "Adm1n-Pa55word!";
@@ -60,35 +60,13 @@ fn alice() -> DirectoryEntry {
     )
 }
 
-/// The in-test directory: a fixed list of identities.
-struct Fixed(Vec<DirectoryEntry>);
-
-impl Directory for Fixed {
-    fn find(&self, name: &str) -> Option<DirectoryEntry> {
-        self.0
-            .iter()
-            .find(|e| {
-                e.display_name.eq_ignore_ascii_case(name) || e.app_id.eq_ignore_ascii_case(name)
-            })
-            .cloned()
-    }
-}
-
 fn token(e: &DirectoryEntry) -> TokenIdentity {
-    TokenIdentity {
-        tenant_id: e.tenant_id.clone(),
-        object_id: e.object_id.clone(),
-        app_id: match e.kind {
-            PrincipalKind::User => None,
-            _ => Some(e.app_id.clone()),
-        },
-        expires_at: SystemTime::now() + Duration::from_secs(30),
-    }
+    e.token_identity(SystemTime::now() + Duration::from_secs(30))
 }
 
 /// A sandbox database as `Sandbox::start` makes it: the scripts run with the workload identity.
 fn engine() -> Engine {
-    let engine = Engine::new(Arc::new(Fixed(vec![
+    let engine = Engine::new(Arc::new(FixedDirectory(vec![
         reader(),
         writer(),
         stranger(),

@@ -1,8 +1,6 @@
 //! Helpers for tests that drive the SQL engine through its API (no TDS): run a batch that must
 //! succeed or must fail, and pick the result set, the value or the error out of its outcomes.
 
-#![allow(dead_code)]
-
 use azure_sql_sandbox::sql::{Engine, Outcome, ResultSet, Session, SqlError, Value};
 
 /// The errors among a batch's outcomes.

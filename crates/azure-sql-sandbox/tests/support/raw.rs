@@ -1,7 +1,7 @@
 //! A raw TDS client for tests that must choose every byte: TDS 8.0 (TLS first, rustls trusting
 //! the test CA), hand-built PRELOGIN, LOGIN7 and requests, and a reader of the answers.
 
-use super::*;
+use super::tds::*;
 use azure_sql_sandbox::tds::packet::{frame_message, MessageReader, MessageType};
 use rustls_pki_types::pem::PemObject;
 use std::sync::Arc;

@@ -3,13 +3,9 @@
 //! engine with the Customer table and a reader user, and tiberius configurations that trust the
 //! test CA explicitly (never `trust_cert()`).
 
-#![allow(dead_code)]
-
-pub mod raw;
-
 use azure_sql_sandbox::identity::{
-    AccessTokenValidator, Directory, DirectoryEntry, PrincipalKind, RejectionKind, TokenIdentity,
-    TokenRejection, ValidateFuture,
+    AccessTokenValidator, DirectoryEntry, FixedDirectory, PrincipalKind, RejectionKind,
+    TokenIdentity, TokenRejection, ValidateFuture,
 };
 use azure_sql_sandbox::server::{tls_config, TdsServer, TdsServerOptions};
 use azure_sql_sandbox::sql::Engine;
@@ -123,20 +119,14 @@ impl Drop for TestPki {
     }
 }
 
-/// Knows the reader identity.
-pub struct TestDirectory;
-
-impl Directory for TestDirectory {
-    fn find(&self, name: &str) -> Option<DirectoryEntry> {
-        (name.eq_ignore_ascii_case(READER_NAME) || name.eq_ignore_ascii_case(READER_APP_ID)).then(
-            || DirectoryEntry {
-                display_name: READER_NAME.into(),
-                object_id: READER_OID.into(),
-                app_id: READER_APP_ID.into(),
-                tenant_id: TENANT.into(),
-                kind: PrincipalKind::Application,
-            },
-        )
+/// The reader identity, the one the directory knows.
+pub fn reader() -> DirectoryEntry {
+    DirectoryEntry {
+        display_name: READER_NAME.into(),
+        object_id: READER_OID.into(),
+        app_id: READER_APP_ID.into(),
+        tenant_id: TENANT.into(),
+        kind: PrincipalKind::Application,
     }
 }
 
@@ -159,12 +149,7 @@ impl TestValidator {
 }
 
 pub fn reader_identity(expires_in: Duration) -> TokenIdentity {
-    TokenIdentity {
-        tenant_id: TENANT.into(),
-        object_id: READER_OID.into(),
-        app_id: Some(READER_APP_ID.into()),
-        expires_at: SystemTime::now() + expires_in,
-    }
+    reader().token_identity(SystemTime::now() + expires_in)
 }
 
 impl AccessTokenValidator for TestValidator {
@@ -205,7 +190,7 @@ pub struct Sandbox {
 }
 
 pub fn engine() -> Engine {
-    let engine = Engine::new(Arc::new(TestDirectory));
+    let engine = Engine::new(Arc::new(FixedDirectory(vec![reader()])));
     engine
         .create_database(DATABASE)
         .expect("create the database");
