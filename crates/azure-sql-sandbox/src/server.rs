@@ -17,7 +17,7 @@
 //! "gateway") checks the login and answers with a routing ENVCHANGE to the second (the "node"),
 //! which does real logins; a login with `ApplicationIntent=ReadOnly` is routed to a third, the
 //! read-only replica of read scale-out, serving the same databases read-only. Faults
-//! ([`Faults`]) and counters ([`Stats`]) are consulted on the way.
+//! ([`Faults`](crate::Faults)) and counters ([`Stats`](crate::Stats)) are consulted on the way.
 //!
 //! This file starts the listeners; the conversation lives in `server/`: `session.rs` (the state
 //! machine, faults, ATTENTION), `login.rs` (credentials and the login answer), `requests.rs`

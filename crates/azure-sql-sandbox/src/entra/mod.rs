@@ -7,11 +7,11 @@
 //!   JWKS ([`discovery`]);
 //! - **plain HTTP** (`http://127.0.0.1:PORT`): managed identity, IMDS and App Service ([`imds`]).
 //!
-//! One concept per file: the running service (`service.rs`: [`Entra`], its options, listeners
-//! and routes) and what its handlers share (`state.rs`); the [`directory`] of tenants, apps and identities; the [`aadsts`]
-//! refusal table; the signing [`keys`] and their rotation; the [`access_token`]s issued;
-//! federated [`assertion`] validation with issuers' keys fetched by [`remote_keys`]; and the SQL
-//! side's [`validator`].
+//! One concept per file: the running service (`service.rs`: [`Entra`], its options, listeners and
+//! routes) and what its handlers share (`state.rs`); the [`directory`] of tenants, apps and
+//! identities; the [`aadsts`] refusal table; the signing [`keys`] and their rotation; the
+//! [`access_token`]s issued; federated [`assertion`] validation with issuers' keys fetched by
+//! [`remote_keys`]; and the SQL side's [`validator`].
 
 pub mod aadsts;
 pub mod access_token;

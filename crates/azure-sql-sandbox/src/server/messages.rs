@@ -1,6 +1,6 @@
-//! The SQL Server messages the server raises itself (not the engine) — login failures, Azure SQL's transient
-//! errors (what the fault switches inject), the mid-session token revalidation error, protocol
-//! errors — worded as SQL Server and Azure SQL word them, in one table.
+//! The SQL Server messages the server raises itself (not the engine) — login failures, Azure SQL's
+//! transient errors (what the fault switches inject), the mid-session token revalidation error,
+//! protocol errors — worded as SQL Server and Azure SQL word them, in one table.
 
 use crate::sql::SqlError;
 

@@ -49,9 +49,9 @@ pub(super) fn error_response(
 
 /// The tokens of a request's outcomes. A batch ends each statement with DONE (DONE_MORE on all
 /// but the last, a final DONE added when needed); a procedure ends each with DONEINPROC and
-/// leaves the end to [`end_proc`]. Each DONE carries DONE_INXACT while a transaction is open:
-/// `in_transaction` says whether one was before the request, the outcomes' transaction changes
-/// say when that changed. Returns whether a statement failed.
+/// leaves the end to [`end_proc`](super::procedures::end_proc). Each DONE carries DONE_INXACT
+/// while a transaction is open: `in_transaction` says whether one was before the request, the
+/// outcomes' transaction changes say when that changed. Returns whether a statement failed.
 pub(super) fn encode_outcomes(
     out: &mut Vec<u8>,
     outcomes: &[Outcome],

@@ -1,8 +1,8 @@
-//! The executor: runs a batch's parsed statements for a session on its connection, producing
-//! one [`Outcome`] per statement and stopping at the first error: DDL, DML and queries through
+//! The executor: runs a batch's parsed statements for a session on its connection, producing one
+//! [`Outcome`] per statement and stopping at the first error: DDL, DML and queries through
 //! [`translate`](super::translate), users and roles through [`principals`](super::principals),
-//! `SET`, `IF`, variables and transactions ([`transaction`](super::transaction)). This file holds the batch's
-//! run (the connection it leases or its transaction holds, the batch's start and end, a
+//! `SET`, `IF`, variables and transactions ([`transaction`](super::transaction)). This file holds
+//! the batch's run (the connection it leases or its transaction holds, the batch's start and end, a
 //! failure's effect on the transaction) and one statement's; the statements themselves are in
 //! `statements` (the dispatcher), `plans`, `transactions`, `procedures`, `settings`, `users`,
 //! `temp_tables` and `system_views`.

@@ -76,8 +76,9 @@ impl Caller for Session {
 /// The `SET` options a session has in force (the rest are accepted and have no effect here).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionOptions {
-    /// `SET NOCOUNT ON`: DONE tokens carry no row count ([`Outcome::Done`] has no
-    /// `rows_affected`, a [`ResultSet`] is not `counted`).
+    /// `SET NOCOUNT ON`: DONE tokens carry no row count
+    /// ([`Outcome::Done`](super::Outcome::Done) has no `rows_affected`, a
+    /// [`ResultSet`](super::ResultSet) is not `counted`).
     pub nocount: bool,
     /// `SET XACT_ABORT` (recorded; a batch always stops at its first error).
     pub xact_abort: bool,

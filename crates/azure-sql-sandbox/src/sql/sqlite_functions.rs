@@ -1,8 +1,9 @@
 //! The functions and the collation each database's SQLite connection gets, so translated T-SQL
 //! keeps SQL Server's behaviour: conversions with its errors (`mssql_conv`), `IDENTITY` values
 //! (`mssql_identity`), divide-by-zero as an error (`mssql_nz`), the session's `USER_NAME()` and
-//! friends (`mssql_session`), the date functions (whose arithmetic is `date_arithmetic`), and case-insensitive comparison that ignores
-//! trailing blanks (collation `MSSQL_CI_AS`, like `SQL_Latin1_General_CP1_CI_AS`).
+//! friends (`mssql_session`), the date functions (whose arithmetic is `date_arithmetic`), and
+//! case-insensitive comparison that ignores trailing blanks (collation `MSSQL_CI_AS`, like
+//! `SQL_Latin1_General_CP1_CI_AS`).
 //!
 //! The functions read what they need from a [`FnCtx`] shared with the executor: the running
 //! statement's conversion specs and the session. An error raised inside SQLite loses its shape, so
