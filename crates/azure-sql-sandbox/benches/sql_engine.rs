@@ -7,7 +7,8 @@
 //! ones measured when it was written are in the sandbox's `sql` module report.
 
 use azure_sql_sandbox::identity::{DirectoryEntry, FixedDirectory, PrincipalKind, TokenIdentity};
-use azure_sql_sandbox::sql::{scripts, Engine, Outcome, Value};
+use azure_sql_sandbox::scripts;
+use azure_sql_sandbox::sql::{Engine, Outcome, Value};
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 use std::sync::Arc;

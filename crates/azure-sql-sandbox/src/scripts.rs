@@ -1,69 +1,101 @@
-//! The project's `sql/` scripts, embedded from the very files a DBA runs by hand (not copies), and
-//! run the way sqlcmd runs them. [`SETUP`] holds the top-level `sql/*.sql` in the order their
-//! names sort (what the sandbox runs at start); [`REVOKE`] holds `sql/revoke/*.sql`, which the
-//! sorted run does not pick up. A test fails if a `.sql` file exists that is not embedded here, or
-//! the other way round.
+//! The T-SQL scripts a sandbox sets its database up with, run the way sqlcmd runs them: a
+//! service's own ([`Script::new`], [`Script::from_file`], in
+//! [`SandboxOptions::scripts`](crate::SandboxOptions::scripts)), or by default the project's
+//! `sql/` scripts, embedded from the very files a DBA runs by hand (not copies; the crate's
+//! `sql` is a link to them). [`SETUP`] holds the top-level `sql/*.sql` in the order their names
+//! sort; [`REVOKE`] holds `sql/revoke/*.sql`, which the sorted run does not pick up. A test
+//! fails if a `.sql` file exists that is not embedded here, or the other way round.
 
-use super::engine::Engine;
-use super::errors::SqlError;
+use crate::sql::{Engine, SqlError};
+use std::borrow::Cow;
+use std::path::Path;
 
-/// One embedded script.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// One script: T-SQL with sqlcmd's `GO` separators, `:setvar` and `$(NAME)` variables.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Script {
-    /// Its path under `sql/`.
-    pub name: &'static str,
+    /// Its name, for errors: a path under `sql/` for the project's scripts, the file's path for
+    /// [`Script::from_file`].
+    pub name: Cow<'static, str>,
     /// Its text.
-    pub text: &'static str,
+    pub text: Cow<'static, str>,
+}
+
+impl Script {
+    /// A script named `name`.
+    pub fn new(name: impl Into<Cow<'static, str>>, text: impl Into<Cow<'static, str>>) -> Self {
+        Script {
+            name: name.into(),
+            text: text.into(),
+        }
+    }
+
+    /// A script read from a file (UTF-8), named by its path.
+    pub fn from_file(path: impl AsRef<Path>) -> std::io::Result<Script> {
+        let path = path.as_ref();
+        Ok(Script::new(
+            path.display().to_string(),
+            std::fs::read_to_string(path)?,
+        ))
+    }
+
+    const fn embedded(name: &'static str, text: &'static str) -> Script {
+        Script {
+            name: Cow::Borrowed(name),
+            text: Cow::Borrowed(text),
+        }
+    }
 }
 
 /// `sql/*.sql`, in the order their names sort: the Customer table, then the grant (which needs
 /// the sqlcmd variable `IDENTITY_NAME`).
 pub const SETUP: &[Script] = &[
-    Script {
-        name: "01_customer_table.sql",
-        text: include_str!("../../../../sql/01_customer_table.sql"),
-    },
-    Script {
-        name: "02_grant_read_to_workload_identity.sql",
-        text: include_str!("../../../../sql/02_grant_read_to_workload_identity.sql"),
-    },
+    Script::embedded(
+        "01_customer_table.sql",
+        include_str!("../sql/01_customer_table.sql"),
+    ),
+    Script::embedded(
+        "02_grant_read_to_workload_identity.sql",
+        include_str!("../sql/02_grant_read_to_workload_identity.sql"),
+    ),
 ];
 
 /// `sql/revoke/*.sql`, in the order their names sort: drop the role membership, then (optionally)
 /// the user.
 pub const REVOKE: &[Script] = &[
-    Script {
-        name: "revoke/01_revoke_read_from_workload_identity.sql",
-        text: include_str!("../../../../sql/revoke/01_revoke_read_from_workload_identity.sql"),
-    },
-    Script {
-        name: "revoke/02_drop_workload_identity_user.sql",
-        text: include_str!("../../../../sql/revoke/02_drop_workload_identity_user.sql"),
-    },
+    Script::embedded(
+        "revoke/01_revoke_read_from_workload_identity.sql",
+        include_str!("../sql/revoke/01_revoke_read_from_workload_identity.sql"),
+    ),
+    Script::embedded(
+        "revoke/02_drop_workload_identity_user.sql",
+        include_str!("../sql/revoke/02_drop_workload_identity_user.sql"),
+    ),
 ];
 
 /// A script that failed: which one, and SQL Server's error with the script line it stopped at.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("sql/{script}, line {}: error {} (severity {}): {}; fix the script or the variables passed to it", error.line, error.number, error.severity, error.message)]
+#[error("{script}, line {}: error {} (severity {}): {}; fix the script or the variables passed to it", error.line, error.number, error.severity, error.message)]
 pub struct ScriptError {
-    /// The script's path under `sql/`.
-    pub script: &'static str,
+    /// The script's name.
+    pub script: String,
     /// The error, its line counted in the script.
     pub error: SqlError,
 }
 
-fn run(
+/// Runs `scripts` in order in `database` as the server admin, as `sqlcmd -v NAME=value -i` would
+/// with these variables; the first error stops them.
+pub fn run(
     scripts: &[Script],
     engine: &Engine,
     database: &str,
     vars: &[(String, String)],
 ) -> Result<(), ScriptError> {
     for script in scripts {
-        tracing::debug!(script = script.name, database, "running sql script");
+        tracing::debug!(script = %script.name, database, "running sql script");
         engine
-            .run_script(database, script.text, vars)
+            .run_script(database, &script.text, vars)
             .map_err(|error| ScriptError {
-                script: script.name,
+                script: script.name.to_string(),
                 error,
             })?;
     }
@@ -99,7 +131,7 @@ mod tests {
     use std::path::{Path, PathBuf};
 
     fn sql_dir() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sql")
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("sql")
     }
 
     fn sql_files(dir: &Path) -> Vec<String> {
@@ -117,7 +149,7 @@ mod tests {
     #[test]
     fn every_sql_file_is_embedded_in_sorted_order_and_nothing_else() {
         let top = sql_files(&sql_dir());
-        let embedded: Vec<&str> = SETUP.iter().map(|s| s.name).collect();
+        let embedded: Vec<&str> = SETUP.iter().map(|s| &*s.name).collect();
         assert_eq!(
             top, embedded,
             "sql/*.sql and scripts::SETUP differ: embed every file, in sorted order"
@@ -126,13 +158,13 @@ mod tests {
             .into_iter()
             .map(|n| format!("revoke/{n}"))
             .collect();
-        let embedded: Vec<&str> = REVOKE.iter().map(|s| s.name).collect();
+        let embedded: Vec<&str> = REVOKE.iter().map(|s| &*s.name).collect();
         assert_eq!(
             revoke, embedded,
             "sql/revoke/*.sql and scripts::REVOKE differ"
         );
         for s in SETUP.iter().chain(REVOKE) {
-            let on_disk = std::fs::read_to_string(sql_dir().join(s.name)).unwrap();
+            let on_disk = std::fs::read_to_string(sql_dir().join(&*s.name)).unwrap();
             assert_eq!(on_disk, s.text, "{} is not the file on disk", s.name);
         }
     }
@@ -224,7 +256,7 @@ mod tests {
         );
         assert!(e
             .to_string()
-            .contains("sql/02_grant_read_to_workload_identity.sql, line"));
+            .contains("02_grant_read_to_workload_identity.sql, line"));
     }
 
     #[test]

@@ -3,11 +3,11 @@
 //!
 //! [`Sandbox::start`] goes: PKI (CA written to the state dir) → the Kubernetes issuer (first token
 //! written to the projected file) and Entra side by side (a tenant, and the workload identity's app
-//! registration `identity_name` with a federated credential for
-//! `system:serviceaccount:<ns>:<sa>` from the issuer) → SQL engine (the databases, a server admin login with a random password, the
-//! repository's `sql/` scripts run with `IDENTITY_NAME`) → TDS server (gateway on by default) →
-//! the environment. Everything listens on loopback, port 0. Dropping the sandbox stops every
-//! service and removes a temporary state dir.
+//! registration `identity_name` with a federated credential for `system:serviceaccount:<ns>:<sa>`
+//! from the issuer) → SQL engine (the databases, a server admin login with a random password,
+//! [`SandboxOptions::scripts`] run with `IDENTITY_NAME`: by default the repository's `sql/`
+//! scripts) → TDS server (gateway on by default) → the environment. Everything listens on loopback,
+//! port 0. Dropping the sandbox stops every service and removes a temporary state dir.
 
 use crate::client_env::SandboxEnv;
 use crate::entra::access_token::{self, ClientAuth, Grantee};
@@ -19,8 +19,8 @@ use crate::entra::{Entra, EntraError, EntraOptions};
 use crate::faults::Faults;
 use crate::issuer::{Issuer, IssuerError, IssuerOptions, TOKEN_EXCHANGE_AUDIENCE};
 use crate::pki::{Pki, PkiError};
+use crate::scripts::{self, Script, ScriptError};
 use crate::server::{Limits, TdsServer, TdsServerOptions};
-use crate::sql::scripts::ScriptError;
 use crate::sql::{self, Engine, SqlError};
 use crate::stats::{Stats, StatsSnapshot};
 use rand::Rng;
@@ -45,7 +45,7 @@ pub struct SandboxOptions {
     /// Azure SQL's Redirect connection policy: the first address routes logins to a second one.
     /// Default on.
     pub gateway: bool,
-    /// The application database, where the `sql/` scripts run. Default `customers`.
+    /// The application database, where [`SandboxOptions::scripts`] run. Default `customers`.
     pub database: String,
     /// More (empty) databases on the same server.
     pub extra_databases: Vec<String>,
@@ -61,6 +61,11 @@ pub struct SandboxOptions {
     pub identity_name: String,
     /// The SQL endpoint's bounds (login time, request size, connections).
     pub limits: Limits,
+    /// The T-SQL scripts run in `database` at start, in order, as the server admin with
+    /// sqlcmd's rules (`GO`, `:setvar`, `$(NAME)`), the sqlcmd variable `IDENTITY_NAME` set to
+    /// `identity_name`: a service's own schema and grants ([`Script::from_file`]). Default the
+    /// project's `sql/` scripts ([`scripts::SETUP`]: the demo's `dbo.Customer` and its grant).
+    pub scripts: Vec<Script>,
 }
 
 impl Default for SandboxOptions {
@@ -77,6 +82,7 @@ impl Default for SandboxOptions {
             service_account: "customers".into(),
             identity_name: "customers-identity".into(),
             limits: Limits::default(),
+            scripts: scripts::SETUP.to_vec(),
         }
     }
 }
@@ -119,7 +125,7 @@ pub enum SandboxError {
         /// SQL Server's error.
         error: SqlError,
     },
-    /// One of the `sql/` scripts failed.
+    /// One of [`SandboxOptions::scripts`] failed.
     #[error(transparent)]
     Script(#[from] ScriptError),
     /// The TDS server could not start.
@@ -339,7 +345,8 @@ impl Sandbox {
         }
         let admin_password = admin_password();
         engine.add_admin_login(ADMIN_USER, &admin_password);
-        sql::scripts::run_all(
+        scripts::run(
+            &options.scripts,
             &engine,
             &options.database,
             &[("IDENTITY_NAME".to_string(), options.identity_name.clone())],

@@ -4,9 +4,8 @@
 mod support;
 
 use azure_sql_sandbox::identity::{DirectoryEntry, FixedDirectory, PrincipalKind, TokenIdentity};
-use azure_sql_sandbox::sql::{
-    scripts, Engine, Length, Outcome, ResultSet, Session, SqlType, Value,
-};
+use azure_sql_sandbox::scripts;
+use azure_sql_sandbox::sql::{Engine, Length, Outcome, ResultSet, Session, SqlType, Value};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use support::engine::*;

@@ -36,7 +36,6 @@
 //! | `executor` | runs a batch's statements on a session's connection (the dispatcher in `executor/statements`) |
 //! | `errors` | [`SqlError`], and every SQL Server error number and text in one table |
 //! | `sqlcmd` | sqlcmd's rules (`GO`, `:setvar`, `$(NAME)`) |
-//! | [`scripts`] | the project's `sql/` files, embedded |
 //!
 //! Sessions are isolated as in Azure SQL Database (`READ_COMMITTED_SNAPSHOT` on): a reader sees
 //! the last committed data and never waits; writers take turns (a writer waiting longer than its
@@ -61,7 +60,6 @@ mod outcome;
 mod parse;
 mod principals;
 mod schema;
-pub mod scripts;
 mod session;
 mod session_context;
 mod sqlcmd;
