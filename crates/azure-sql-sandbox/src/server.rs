@@ -19,10 +19,14 @@
 //! read-only replica of read scale-out, serving the same databases read-only. Faults
 //! ([`Faults`](crate::Faults)) and counters ([`Stats`](crate::Stats)) are consulted on the way.
 //!
-//! This file starts the listeners; the conversation lives in `server/`: `session.rs` (the state
-//! machine, faults, ATTENTION), `login.rs` (credentials and the login answer), `requests.rs`
-//! (batches and system procedures on the engine), `transaction_manager.rs` (transaction
-//! manager requests) and `outcomes.rs` (outcomes as tokens).
+//! This file only lists the parts, each importing only those below it: `options.rs` (limits, TLS
+//! configurations), `shared.rs` (what every session reads), `listener.rs` (the accept loops),
+//! `connection.rs` (PRELOGIN and TLS both ways), `session.rs` (the state machine, faults,
+//! ATTENTION), `login.rs` (credentials and the login answer), `requests.rs` (a request on the
+//! engine), `system_call.rs` and `procedures.rs` (the system procedures drivers call),
+//! `transaction_manager.rs` (transaction manager requests), `outcomes.rs` (outcomes as tokens),
+//! `messages.rs` (the errors the server raises itself) and `wire_types.rs` (engine values as
+//! the codec's wire types, the one place the two meet).
 
 mod connection;
 mod listener;
