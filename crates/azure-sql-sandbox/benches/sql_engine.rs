@@ -6,23 +6,13 @@
 //! Run: `cargo bench -p azure-sql-sandbox --bench sql_engine`. It prints criterion's figures; the
 //! ones measured when it was written are in the sandbox's `sql` module report.
 
-use azure_sql_sandbox::identity::{Directory, DirectoryEntry, PrincipalKind, TokenIdentity};
-use azure_sql_sandbox::sql::{scripts, Engine, Outcome, Value};
+use azure_sql_sandbox::identity::{DirectoryEntry, FixedDirectory, PrincipalKind, TokenIdentity};
+use azure_sql_sandbox::scripts;
+use azure_sql_sandbox::sql::{Engine, Outcome, Value};
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-
-struct One(DirectoryEntry);
-
-impl Directory for One {
-    fn find(&self, name: &str) -> Option<DirectoryEntry> {
-        self.0
-            .display_name
-            .eq_ignore_ascii_case(name)
-            .then(|| self.0.clone())
-    }
-}
 
 fn identity() -> DirectoryEntry {
     DirectoryEntry {
@@ -35,17 +25,11 @@ fn identity() -> DirectoryEntry {
 }
 
 fn token() -> TokenIdentity {
-    let e = identity();
-    TokenIdentity {
-        tenant_id: e.tenant_id,
-        object_id: e.object_id,
-        app_id: Some(e.app_id),
-        expires_at: SystemTime::now() + Duration::from_secs(3600),
-    }
+    identity().token_identity(SystemTime::now() + Duration::from_secs(3600))
 }
 
 fn engine() -> Engine {
-    let engine = Engine::new(Arc::new(One(identity())));
+    let engine = Engine::new(Arc::new(FixedDirectory(vec![identity()])));
     engine
         .create_database("customers")
         .expect("create the database");

@@ -2,8 +2,8 @@
 //! service shows in production. Every switch is a plain value behind an `Arc`, so a test flips it
 //! from its own task while the services read it on their hot paths without locks.
 //!
-//! Counted faults ("the next `n` logins fail") are consumed one at a time with
-//! [`Faults::take`]-style methods; durations and flags stay in force until cleared.
+//! Counted faults ("the next `n` logins fail") are consumed one at a time with `take_*` methods
+//! ([`Faults::take_failed_login`], ...); durations and flags stay in force until cleared.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,8 +22,8 @@ pub enum Revalidation {
     /// Each request fails with 37396 "Query cannot be executed, access token is expired..."
     /// (severity 16) and the session stays open (dotnet/SqlClient#2792).
     QueryRefused = 1,
-    /// The request fails with 18456 state 233 "Login failed for user '<token-identified
-    /// principal>'. Token is expired." and a DONE with DONE_SRVERROR, and the server closes the
+    /// The request fails with 18456 state 233 "Login failed for user '&lt;token-identified
+    /// principal&gt;'. Token is expired." and a DONE with DONE_SRVERROR, and the server closes the
     /// connection (dotnet/SqlClient#1333 and #617: "... Token is expired. A severe error occurred
     /// on the current command", the text SqlClient adds for DONE_SRVERROR, after which "the server
     /// will always break the connection", SqlClient's TdsParser.TryProcessDone).

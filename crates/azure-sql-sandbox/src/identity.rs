@@ -37,10 +37,45 @@ pub struct DirectoryEntry {
     pub kind: PrincipalKind,
 }
 
+impl DirectoryEntry {
+    /// What a validated access token for this identity says, valid until `expires_at`: its
+    /// tenant and object id, and its application id unless it is a user (as Azure SQL reads
+    /// `appid`/`azp`).
+    pub fn token_identity(&self, expires_at: SystemTime) -> TokenIdentity {
+        TokenIdentity {
+            tenant_id: self.tenant_id.clone(),
+            object_id: self.object_id.clone(),
+            app_id: match self.kind {
+                PrincipalKind::User => None,
+                PrincipalKind::Application | PrincipalKind::ManagedIdentity => {
+                    Some(self.app_id.clone())
+                }
+            },
+            expires_at,
+        }
+    }
+}
+
 /// Looks identities up, as Azure SQL asks Entra when it runs `CREATE USER ... FROM EXTERNAL PROVIDER`.
 pub trait Directory: Send + Sync + 'static {
     /// Finds an identity by display name (case-insensitive), or by application id.
     fn find(&self, name: &str) -> Option<DirectoryEntry>;
+}
+
+/// A [`Directory`] over a fixed list of identities, for an engine driven without the Entra
+/// stand-in (the engine's tests and benchmarks, or a caller's own).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FixedDirectory(pub Vec<DirectoryEntry>);
+
+impl Directory for FixedDirectory {
+    fn find(&self, name: &str) -> Option<DirectoryEntry> {
+        self.0
+            .iter()
+            .find(|e| {
+                e.display_name.eq_ignore_ascii_case(name) || e.app_id.eq_ignore_ascii_case(name)
+            })
+            .cloned()
+    }
 }
 
 /// What a validated access token says about its bearer.

@@ -7,6 +7,7 @@
 //! ```
 
 use anyhow::{bail, Context};
+use azure_sql_sandbox::scripts::Script;
 use azure_sql_sandbox::{Limits, Sandbox, SandboxOptions};
 use clap::{Args, Parser, Subcommand};
 use std::io::Write;
@@ -47,9 +48,13 @@ struct ServeArgs {
     /// Turn off the gateway (Redirect connection policy): logins are answered where they land.
     #[arg(long)]
     no_gateway: bool,
-    /// The application database, where the sql/ scripts run.
+    /// The application database, where the scripts run.
     #[arg(long, value_name = "NAME", default_value = "customers")]
     database: String,
+    /// A T-SQL script (sqlcmd rules) to run in the database at start, instead of the project's
+    /// sql/ scripts; repeatable, run in the order given.
+    #[arg(long = "script", value_name = "PATH")]
+    scripts: Vec<PathBuf>,
     /// Another (empty) database on the same server; repeatable.
     #[arg(long = "extra-database", value_name = "NAME")]
     extra_databases: Vec<String>,
@@ -184,6 +189,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         limits: Limits {
             max_connections: args.max_connections as usize,
             ..Limits::default()
+        },
+        scripts: if args.scripts.is_empty() {
+            SandboxOptions::default().scripts
+        } else {
+            args.scripts
+                .iter()
+                .map(|path| {
+                    Script::from_file(path)
+                        .with_context(|| format!("could not read the script {}", path.display()))
+                })
+                .collect::<anyhow::Result<_>>()?
         },
     };
     let sandbox = Sandbox::start(options)

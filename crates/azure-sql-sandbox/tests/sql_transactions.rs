@@ -4,15 +4,14 @@
 //! wait and then fail with 1222, and is rolled back when its session ends. Also the smaller
 //! fidelity points: MAX columns, NOCOUNT on result sets, and error 512.
 
-mod engine_support;
-mod tds_support;
+mod support;
 
 use azure_sql_sandbox::sql::{
     Engine, Length, Outcome, Session, SqlType, TransactionChange, TransactionRequest, Value,
 };
-use engine_support::*;
 use std::time::{Duration, Instant};
-use tds_support::{engine, reader_identity, ADMIN_PASSWORD, ADMIN_USER, DATABASE};
+use support::engine::*;
+use support::tds::{engine, reader_identity, ADMIN_PASSWORD, ADMIN_USER, DATABASE};
 
 fn admin(engine: &Engine) -> Session {
     engine

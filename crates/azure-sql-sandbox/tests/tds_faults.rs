@@ -3,13 +3,13 @@
 //! Azure SQL's mid-session token revalidation (error 37396, or 18456 "Token is expired"), and
 //! sessions that stall as a node that vanished behind a firewall does.
 
-mod tds_support;
+mod support;
 
 use azure_sql_sandbox::tds::packet::MessageType;
 use azure_sql_sandbox::Revalidation;
 use std::time::{Duration, Instant};
-use tds_support::raw::*;
-use tds_support::*;
+use support::raw::*;
+use support::tds::*;
 
 #[tokio::test]
 async fn a_refused_connection_fails_and_the_next_one_works() {
@@ -227,7 +227,7 @@ async fn revalidation_can_answer_token_is_expired_and_end_the_session() {
 #[tokio::test]
 async fn revalidation_sends_done_srverror_with_token_is_expired() {
     use azure_sql_sandbox::tds::packet::MessageType;
-    use tds_support::raw::*;
+    use support::raw::*;
     let sandbox = Sandbox::start(false).await;
     let lifetime = Duration::from_millis(300);
     let expires = tokio::time::Instant::now() + lifetime;

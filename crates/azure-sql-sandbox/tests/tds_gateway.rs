@@ -3,9 +3,9 @@
 //! login with `ApplicationIntent=ReadOnly` is routed to the read-only replica instead (read
 //! scale-out), which serves the same databases and refuses writes.
 
-mod tds_support;
+mod support;
 
-use tds_support::*;
+use support::tds::*;
 
 #[tokio::test]
 async fn the_gateway_routes_a_token_login_to_the_node() {

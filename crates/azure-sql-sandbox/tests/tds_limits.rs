@@ -2,13 +2,13 @@
 //! Azure SQL's session-limit error 10928), a cap on a request's size, and logins that never wait
 //! behind requests waiting for SQLite's write lock.
 
-mod tds_support;
+mod support;
 
 use azure_sql_sandbox::tds::packet::MessageType;
 use azure_sql_sandbox::Limits;
 use std::time::Duration;
-use tds_support::raw::*;
-use tds_support::*;
+use support::raw::*;
+use support::tds::*;
 
 /// Polls (nothing to await) until `done` holds, at most 30 s.
 async fn until(what: &str, done: impl Fn() -> bool) {

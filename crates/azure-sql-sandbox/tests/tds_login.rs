@@ -1,9 +1,9 @@
 //! Logging in to the TDS server with tiberius: Entra access tokens (FEDAUTH) and SQL logins, over
 //! TDS 7.4 (TLS inside PRELOGIN) and TDS 8.0 (TLS first), and the refusals Azure SQL gives.
 
-mod tds_support;
+mod support;
 
-use tds_support::*;
+use support::tds::*;
 use tiberius::{AuthMethod, EncryptionLevel};
 
 #[tokio::test]
@@ -32,7 +32,7 @@ async fn token_login_over_tds74_reads_the_customers() {
 #[tokio::test]
 async fn loginack_says_tds_8_on_a_tds_8_login_and_7_4_otherwise() {
     use azure_sql_sandbox::tds::packet::MessageType;
-    use tds_support::raw::*;
+    use support::raw::*;
     let sandbox = Sandbox::start(false).await;
     let version_of = |answer: &[u8]| {
         let at = answer.iter().position(|b| *b == 0xAD).expect("LOGINACK");

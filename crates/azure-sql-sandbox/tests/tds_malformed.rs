@@ -5,12 +5,12 @@
 //! These tests speak raw TDS: TDS 8.0 (TLS first, with a rustls client trusting the test CA) so
 //! the bytes inside TLS are entirely the test's to choose.
 
-mod tds_support;
+mod support;
 
 use azure_sql_sandbox::tds::packet::{MessageReader, MessageType};
 use rand::{Rng, SeedableRng};
-use tds_support::raw::*;
-use tds_support::*;
+use support::raw::*;
+use support::tds::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

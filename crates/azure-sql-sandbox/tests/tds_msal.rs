@@ -3,13 +3,13 @@
 //! FEDAUTHINFO (STS URL and SPN), the client sends its token in a FEDAUTH message, and the login
 //! completes — spoken byte by byte, since tiberius only knows the security-token library.
 
-mod tds_support;
+mod support;
 
 use azure_sql_sandbox::server::AZURE_SQL_SPN;
 use azure_sql_sandbox::tds::packet::MessageType;
-use tds_support::raw::Raw;
-use tds_support::raw::*;
-use tds_support::*;
+use support::raw::Raw;
+use support::raw::*;
+use support::tds::*;
 
 fn utf16_text(bytes: &[u8]) -> String {
     let units: Vec<u16> = bytes

@@ -3,11 +3,11 @@
 //! `@handle` RETURNVALUE and NTEXT declarations; and transaction manager requests, through
 //! tiberius' `begin_transaction`/`commit_transaction`/`rollback_transaction`.
 
-mod tds_support;
+mod support;
 
 use azure_sql_sandbox::tds::packet::MessageType;
-use tds_support::raw::*;
-use tds_support::*;
+use support::raw::*;
+use support::tds::*;
 
 const QUERY: &str = "SELECT first_name FROM dbo.Customer WHERE customer_id = @P1 AND active = @P2";
 

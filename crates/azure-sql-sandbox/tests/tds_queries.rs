@@ -2,10 +2,10 @@
 //! (`sp_executesql`) with typed parameters in and every result type out (PLP for MAX types,
 //! code page 1252 for VARCHAR), errors that keep the session, and hundreds of sessions at once.
 
-mod tds_support;
+mod support;
 
 use std::sync::Arc;
-use tds_support::*;
+use support::tds::*;
 use tiberius::numeric::Numeric;
 use tiberius::Uuid;
 

@@ -4,10 +4,10 @@
 //! RESETCONNECTIONSKIPTRAN, how it is acknowledged (ENVCHANGE 18 first, no database ENVCHANGE),
 //! both bits at once refused, and the fault that makes the server ignore resets.
 
-mod tds_support;
+mod support;
 
-use tds_support::raw::*;
-use tds_support::*;
+use support::raw::*;
+use support::tds::*;
 
 const TRANCOUNT: &str = "SELECT CONCAT(N'trancount=', @@TRANCOUNT)";
 

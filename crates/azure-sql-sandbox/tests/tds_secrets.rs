@@ -1,13 +1,13 @@
 //! Access tokens and passwords never reach the server's log, whatever happens to the login,
 //! while the reason a token was refused does.
 
-mod tds_support;
+mod support;
 
 use azure_sql_sandbox::tds::packet::MessageType;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use tds_support::raw::*;
-use tds_support::*;
+use support::raw::*;
+use support::tds::*;
 use tiberius::{AuthMethod, EncryptionLevel};
 
 #[derive(Clone, Default)]

@@ -3,9 +3,9 @@
 //! database's `Updateability`, in batches and in `sp_executesql` (how tiberius' `query()` sends
 //! text), and that another session sees none of it.
 
-mod tds_support;
+mod support;
 
-use tds_support::*;
+use support::tds::*;
 
 /// The first column of the first row, as text (`None` for NULL).
 async fn text(client: &mut TdsClient, sql: &str) -> Option<String> {

@@ -5,12 +5,12 @@
 //! connection drops or is reset, and the ENVCHANGE tokens announcing it all. Also NOCOUNT's DONE,
 //! MAX columns and error 512 on the wire.
 
-mod tds_support;
+mod support;
 
 use azure_sql_sandbox::tds::packet::MessageType;
 use std::time::Duration;
-use tds_support::raw::*;
-use tds_support::*;
+use support::raw::*;
+use support::tds::*;
 
 async fn insert(client: &mut TdsClient, name: &str) -> tiberius::Result<u64> {
     let result = client

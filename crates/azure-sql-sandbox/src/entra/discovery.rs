@@ -11,7 +11,7 @@
 //! An unknown tenant gets AADSTS90002, as from Entra.
 
 use super::aadsts::Aadsts;
-use super::EntraState;
+use super::state::EntraState;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;

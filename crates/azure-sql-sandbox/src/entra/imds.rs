@@ -17,7 +17,7 @@
 
 use super::access_token::{self, ClientAuth, Grantee, AZURE_SQL_RESOURCE};
 use super::directory::IdentitySelector;
-use super::EntraState;
+use super::state::EntraState;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};

@@ -13,8 +13,9 @@
 
 use super::aadsts::{add_entra_headers, Aadsts};
 use super::access_token::{self, ClientAuth, Grantee, AZURE_SQL_RESOURCE};
+use super::assertion;
 use super::directory::SecretCheck;
-use super::{assertion, EntraState};
+use super::state::EntraState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;

@@ -2,16 +2,17 @@
 //! workflow, after FEDAUTHINFO — or a SQL login), the failures Azure SQL gives, and the answer a
 //! successful login gets, in SQL Server's order (with the gateway's routing ENVCHANGE).
 
-use super::session::{Conn, Prelogin, SessionError};
-use super::Shared;
+use super::connection::{Conn, Prelogin, SessionError};
+use super::messages;
+use super::shared::Shared;
+use super::wire_types::message_token;
 use crate::identity::RejectionKind;
 use crate::sql::{Session, SqlError};
 use crate::tds::collation::SQL_LATIN1_GENERAL_CP1_CI_AS;
-use crate::tds::fedauth_token::FedAuthToken;
+use crate::tds::fedauth_message::FedAuthMessage;
 use crate::tds::login7::{self, FedAuthLibrary, Login7};
-use crate::tds::messages;
 use crate::tds::packet::{MessageType, DEFAULT_PACKET_SIZE};
-use crate::tds::token::{
+use crate::tds::response::{
     done_status, Done, DoneKind, EnvChange, FeatureAck, FeatureExtAck, FedAuthInfo, LoginAck,
     Message as MessageToken, MessageKind,
 };
@@ -38,7 +39,7 @@ pub(super) async fn send_login_failure(
     error: &SqlError,
 ) -> io::Result<()> {
     let mut out = Vec::new();
-    let mut token = MessageToken::from_sql(error, &shared.host_name);
+    let mut token = message_token(error, &shared.host_name);
     token.kind = MessageKind::Error;
     token.encode(&mut out);
     Done::new(DoneKind::Done, done_status::ERROR).encode(&mut out);
@@ -131,7 +132,7 @@ pub(super) async fn authenticate(
                     message.ty.name()
                 ))));
             }
-            match FedAuthToken::parse(&message.payload) {
+            match FedAuthMessage::parse(&message.payload) {
                 Ok(parsed) => {
                     if let Err(e) = check_nonce_echo(prelogin, parsed.nonce) {
                         tracing::warn!(%peer, "the FEDAUTH token's nonce does not echo the PRELOGIN answer");

@@ -5,7 +5,35 @@
 //! role"), so the engine never invents its own: a new failure gets the number SQL Server uses for
 //! it, added here.
 
-use super::SqlError;
+use std::fmt;
+
+/// A SQL Server error or informational message (ERROR / INFO token).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct SqlError {
+    /// The error number (208, 229, 18456, ...).
+    pub number: u32,
+    /// The state.
+    pub state: u8,
+    /// The severity (class): 0..=10 informational, 11..=16 user errors, 20+ fatal.
+    pub severity: u8,
+    /// The message text, worded as SQL Server words it.
+    pub message: String,
+    /// The 1-based line of the batch it refers to.
+    pub line: u32,
+}
+
+impl fmt::Display for SqlError {
+    /// As sqlcmd prints it: `Msg 208, Level 16, State 1, Line 1: Invalid object name 'x'.`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Msg {}, Level {}, State {}, Line {}: {}",
+            self.number, self.severity, self.state, self.line, self.message
+        )
+    }
+}
+
+impl std::error::Error for SqlError {}
 
 /// One SQL Server message: its number, severity, state and text template.
 #[derive(Clone, Copy, Debug)]

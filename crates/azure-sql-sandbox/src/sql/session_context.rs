@@ -5,8 +5,7 @@
 //! (15664), until the session ends or is reset (15667 names "reset session context" as part of
 //! a session reset). Values are not transactional: a rollback keeps them.
 
-use super::errors;
-use super::SqlError;
+use super::errors::{self, SqlError};
 use rusqlite::types::Value as Sv;
 
 /// The largest key, in characters (`sysname`; 15666 says 256 bytes of UTF-16).

@@ -13,10 +13,9 @@
 //! handles. A lease dropped with a transaction still open (a session that ended, a TCP
 //! connection that dropped) rolls it back before the connection is reused.
 
-use super::errors;
-use super::functions::{self, FnCtx, Identities, Shared};
+use super::errors::{self, SqlError};
+use super::sqlite_functions::{self, FnCtx, Identities, Shared};
 use super::translate::Plan;
-use super::SqlError;
 use rusqlite::{Connection, TransactionState};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -235,7 +234,7 @@ impl Store {
         };
         let mut conn = Connection::open(&self.path).map_err(fail)?;
         let ctx: Shared = Arc::new(Mutex::new(FnCtx::new(self.identity.clone())));
-        functions::register(&conn, ctx.clone()).map_err(fail)?;
+        sqlite_functions::register(&conn, ctx.clone()).map_err(fail)?;
         conn.set_prepared_statement_cache_capacity(256);
         conn.execute_batch(
             "PRAGMA synchronous = OFF; PRAGMA temp_store = MEMORY; \

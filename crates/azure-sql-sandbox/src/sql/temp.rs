@@ -166,7 +166,8 @@ impl TempTables {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sql::catalog::{build_table, Schema};
+    use crate::sql::catalog::build_table;
+    use crate::sql::schema::Schema;
     use sqlparser::ast::Statement;
     use sqlparser::dialect::MsSqlDialect;
     use sqlparser::parser::Parser;

@@ -1,7 +1,7 @@
 //! Test fixtures shared by the engine's unit tests: a directory over a fixed list of identities,
 //! and the access-token identities their tokens would carry.
 
-use crate::identity::{Directory, DirectoryEntry, PrincipalKind, TokenIdentity};
+use crate::identity::{Directory, DirectoryEntry, FixedDirectory, PrincipalKind, TokenIdentity};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, SystemTime};
 
@@ -35,20 +35,6 @@ pub(crate) static ALICE: LazyLock<DirectoryEntry> = LazyLock::new(|| DirectoryEn
     kind: PrincipalKind::User,
 });
 
-/// A directory over a fixed list.
-pub(crate) struct FixedDirectory(pub Vec<DirectoryEntry>);
-
-impl Directory for FixedDirectory {
-    fn find(&self, name: &str) -> Option<DirectoryEntry> {
-        self.0
-            .iter()
-            .find(|e| {
-                e.display_name.eq_ignore_ascii_case(name) || e.app_id.eq_ignore_ascii_case(name)
-            })
-            .cloned()
-    }
-}
-
 /// The directory holding the fixtures.
 pub(crate) fn directory() -> Arc<dyn Directory> {
     Arc::new(FixedDirectory(vec![
@@ -65,14 +51,6 @@ pub(crate) trait TokenFor {
 
 impl TokenFor for DirectoryEntry {
     fn token(&self) -> TokenIdentity {
-        TokenIdentity {
-            tenant_id: self.tenant_id.clone(),
-            object_id: self.object_id.clone(),
-            app_id: match self.kind {
-                PrincipalKind::User => None,
-                _ => Some(self.app_id.clone()),
-            },
-            expires_at: SystemTime::now() + Duration::from_secs(60),
-        }
+        self.token_identity(SystemTime::now() + Duration::from_secs(60))
     }
 }

@@ -10,7 +10,7 @@
 //! reads the last committed data (as under `READ_COMMITTED_SNAPSHOT`); from its first write on it
 //! holds the database's write lock, so it also sees everything committed before it.
 
-use super::database::Metadata;
+use super::metadata::Metadata;
 use super::storage::Lease;
 use super::temp::TempTables;
 use std::fmt;

@@ -1,7 +1,9 @@
 //! Dates and times on the wire: `DATE` (days since 0001-01-01), `TIME`/`DATETIME2` (units of
 //! 10^-scale seconds since midnight), the legacy `DATETIME`/`SMALLDATETIME` (since 1900-01-01)
-//! and `DATETIMEOFFSET`; and their ISO-8601 text, which is how the engine holds them
-//! (`"2024-05-01 13:45:00.1234567"`).
+//! and `DATETIMEOFFSET`; and their ISO-8601 text, which is how
+//! [`ColumnData`](super::types::ColumnData) holds them (`"2024-05-01 13:45:00.1234567"`).
+
+use time::{Date, Month};
 
 /// 100-nanosecond ticks in a day.
 pub const TICKS_PER_DAY: u64 = 864_000_000_000;
@@ -9,47 +11,22 @@ const TICKS_PER_SECOND: u64 = 10_000_000;
 /// Days from 0001-01-01 to 1900-01-01 (the legacy `DATETIME` epoch).
 const DAYS_TO_1900: i64 = 693_595;
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (i64::from(m) + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day count since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
+/// The Julian day number of 0001-01-01, day 0 of `DATE`.
+const JULIAN_DAY_0001: i32 = 1_721_426;
 
 /// Days since 0001-01-01.
-pub fn days_since_0001(y: i64, m: u32, d: u32) -> i64 {
-    days_from_civil(y, m, d) - days_from_civil(1, 1, 1)
+fn days_of(date: Date) -> i64 {
+    i64::from(date.to_julian_day() - JULIAN_DAY_0001)
 }
 
-fn date_of(days: i64) -> (i64, u32, u32) {
-    civil_from_days(days + days_from_civil(1, 1, 1))
-}
-
-fn days_in_month(y: i64, m: u32) -> u32 {
-    match m {
-        4 | 6 | 9 | 11 => 30,
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        _ => 31,
-    }
+/// The date `days` after 0001-01-01, if `DATE` can hold it (0001-01-01 to 9999-12-31).
+fn date_of(days: i64) -> Result<Date, String> {
+    i32::try_from(days)
+        .ok()
+        .and_then(|days| days.checked_add(JULIAN_DAY_0001))
+        .and_then(|julian| Date::from_julian_day(julian).ok())
+        .filter(|date| (1..=9999).contains(&date.year()))
+        .ok_or_else(|| format!("day {days} is not a date between 0001-01-01 and 9999-12-31"))
 }
 
 fn number(s: &str, what: &str, text: &str) -> Result<u32, String> {
@@ -72,15 +49,23 @@ pub fn parse(text: &str) -> Result<(i64, u64), String> {
     let mut parts = date.splitn(3, '-');
     let (y, m, d) = match (parts.next(), parts.next(), parts.next()) {
         (Some(y), Some(m), Some(d)) => (
-            number(y, "year", text)? as i64,
+            number(y, "year", text)?,
             number(m, "month", text)?,
             number(d, "day", text)?,
         ),
         _ => return Err(format!("'{text}' is not a date/time: expected YYYY-MM-DD")),
     };
-    if !(1..=9999).contains(&y) || !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
-        return Err(format!("'{text}' is not a valid date"));
-    }
+    let invalid = || format!("'{text}' is not a valid date");
+    let month = u8::try_from(m)
+        .ok()
+        .and_then(|m| Month::try_from(m).ok())
+        .ok_or_else(invalid)?;
+    let date = i32::try_from(y)
+        .ok()
+        .filter(|y| (1..=9999).contains(y))
+        .zip(u8::try_from(d).ok())
+        .and_then(|(y, d)| Date::from_calendar_date(y, month, d).ok())
+        .ok_or_else(invalid)?;
     let ticks = match time {
         None => 0,
         Some(time) => {
@@ -111,13 +96,18 @@ pub fn parse(text: &str) -> Result<(i64, u64), String> {
                 + frac_ticks
         }
     };
-    Ok((days_since_0001(y, m, d), ticks))
+    Ok((days_of(date), ticks))
 }
 
-/// `YYYY-MM-DD`.
-pub fn format_date(days: i64) -> String {
-    let (y, m, d) = date_of(days);
-    format!("{y:04}-{m:02}-{d:02}")
+/// `YYYY-MM-DD`; an error for a day `DATE` cannot hold.
+pub fn format_date(days: i64) -> Result<String, String> {
+    let date = date_of(days)?;
+    Ok(format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    ))
 }
 
 /// `HH:MM:SS` and, for `scale` > 0, that many fraction digits.
@@ -134,8 +124,12 @@ pub fn format_time(ticks: u64, scale: u8) -> String {
 }
 
 /// `YYYY-MM-DD HH:MM:SS.fffffff` (fraction digits by `scale`).
-pub fn format_datetime(days: i64, ticks: u64, scale: u8) -> String {
-    format!("{} {}", format_date(days), format_time(ticks, scale))
+pub fn format_datetime(days: i64, ticks: u64, scale: u8) -> Result<String, String> {
+    Ok(format!(
+        "{} {}",
+        format_date(days)?,
+        format_time(ticks, scale)
+    ))
 }
 
 /// Bytes of a `TIME` part at this scale.
@@ -179,7 +173,7 @@ pub fn date_days(bytes: &[u8]) -> i64 {
 }
 
 /// Text of a legacy `DATETIME` (days since 1900, 1/300 s).
-pub fn format_legacy_datetime(days_1900: i32, three_hundredths: u32) -> String {
+pub fn format_legacy_datetime(days_1900: i32, three_hundredths: u32) -> Result<String, String> {
     let ticks = (u64::from(three_hundredths) * TICKS_PER_SECOND + 150) / 300;
     format_datetime(
         i64::from(days_1900) + DAYS_TO_1900,
@@ -189,7 +183,7 @@ pub fn format_legacy_datetime(days_1900: i32, three_hundredths: u32) -> String {
 }
 
 /// Text of a `SMALLDATETIME` (days since 1900, minutes).
-pub fn format_small_datetime(days_1900: u16, minutes: u16) -> String {
+pub fn format_small_datetime(days_1900: u16, minutes: u16) -> Result<String, String> {
     format_datetime(
         i64::from(days_1900) + DAYS_TO_1900,
         u64::from(minutes) * 60 * TICKS_PER_SECOND,
@@ -198,7 +192,12 @@ pub fn format_small_datetime(days_1900: u16, minutes: u16) -> String {
 }
 
 /// Text of a `DATETIMEOFFSET`: the UTC instant shifted to its offset, then `+HH:MM`.
-pub fn format_datetimeoffset(days: i64, ticks: u64, scale: u8, offset_minutes: i16) -> String {
+pub fn format_datetimeoffset(
+    days: i64,
+    ticks: u64,
+    scale: u8,
+    offset_minutes: i16,
+) -> Result<String, String> {
     let total = days as i128 * TICKS_PER_DAY as i128
         + ticks as i128
         + i128::from(offset_minutes) * 60 * TICKS_PER_SECOND as i128;
@@ -206,17 +205,21 @@ pub fn format_datetimeoffset(days: i64, ticks: u64, scale: u8, offset_minutes: i
     let ticks = total.rem_euclid(TICKS_PER_DAY as i128) as u64;
     let sign = if offset_minutes < 0 { '-' } else { '+' };
     let off = offset_minutes.unsigned_abs();
-    format!(
+    Ok(format!(
         "{} {sign}{:02}:{:02}",
-        format_datetime(days, ticks, scale),
+        format_datetime(days, ticks, scale)?,
         off / 60,
         off % 60
-    )
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn days_since_0001(y: i32, m: u8, d: u8) -> i64 {
+        days_of(Date::from_calendar_date(y, Month::try_from(m).unwrap(), d).unwrap())
+    }
 
     #[test]
     fn day_counts_match_sql_server() {
@@ -224,8 +227,12 @@ mod tests {
         assert_eq!(days_since_0001(1900, 1, 1), DAYS_TO_1900);
         // 2024-05-01 is day 739006 (0x0B46BE), as SQL Server's DATE bytes BE 46 0B say.
         assert_eq!(days_since_0001(2024, 5, 1), 739_006);
-        assert_eq!(format_date(739_006), "2024-05-01");
-        assert_eq!(format_date(days_since_0001(9999, 12, 31)), "9999-12-31");
+        assert_eq!(format_date(739_006).unwrap(), "2024-05-01");
+        assert_eq!(
+            format_date(days_since_0001(9999, 12, 31)).unwrap(),
+            "9999-12-31"
+        );
+        assert!(format_date(days_since_0001(9999, 12, 31) + 1).is_err());
     }
 
     #[test]
@@ -255,7 +262,10 @@ mod tests {
     #[test]
     fn formats_and_wire_bytes() {
         let (d, t) = parse("2024-05-01 13:45:00.1234567").unwrap();
-        assert_eq!(format_datetime(d, t, 7), "2024-05-01 13:45:00.1234567");
+        assert_eq!(
+            format_datetime(d, t, 7).unwrap(),
+            "2024-05-01 13:45:00.1234567"
+        );
         assert_eq!(format_time(t, 3), "13:45:00.123");
         let mut out = Vec::new();
         put_datetime2(&mut out, d, t);
@@ -268,15 +278,18 @@ mod tests {
 
     #[test]
     fn legacy_and_offset_forms() {
-        assert_eq!(format_legacy_datetime(0, 300), "1900-01-01 00:00:01.000");
-        assert_eq!(format_small_datetime(1, 61), "1900-01-02 01:01:00");
+        assert_eq!(
+            format_legacy_datetime(0, 300).unwrap(),
+            "1900-01-01 00:00:01.000"
+        );
+        assert_eq!(format_small_datetime(1, 61).unwrap(), "1900-01-02 01:01:00");
         let (d, t) = parse("2024-05-01 23:30:00").unwrap();
         assert_eq!(
-            format_datetimeoffset(d, t, 0, 60),
+            format_datetimeoffset(d, t, 0, 60).unwrap(),
             "2024-05-02 00:30:00 +01:00"
         );
         assert_eq!(
-            format_datetimeoffset(d, t, 0, -90),
+            format_datetimeoffset(d, t, 0, -90).unwrap(),
             "2024-05-01 22:00:00 -01:30"
         );
         assert!(time_ticks(&[0xFF, 0xFF, 0xFF, 0xFF, 0xFF], 7).is_err());

@@ -1,6 +1,6 @@
 //! `DECIMAL`/`NUMERIC` on the wire (MS-TDS 2.2.5.5.1.6): a sign byte and a little-endian
 //! magnitude of 4, 8, 12 or 16 bytes by precision, and its exact text form (`"12.50"`), which is
-//! how the engine holds decimals.
+//! how [`ColumnData`](super::types::ColumnData) holds decimals.
 
 /// Bytes a value of this precision takes on the wire, sign byte included (5, 9, 13 or 17).
 pub fn wire_len(precision: u8) -> u8 {

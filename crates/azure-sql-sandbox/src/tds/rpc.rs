@@ -1,15 +1,12 @@
-//! RPC requests (MS-TDS 2.2.6.6): ALL_HEADERS, the procedure (by ProcID or by name), option
-//! flags and typed parameters; several requests may share a message, separated by a batch flag.
-//! Also the meaning of the system procedures drivers call — `sp_executesql` (ProcID 10, tiberius,
-//! tedious, SqlClient), `sp_prepexec`/`sp_prepare`/`sp_execute`/`sp_unprepare` (13, 11, 12, 15:
-//! Microsoft's ODBC and JDBC drivers): statement, parameter declaration, prepared-statement
-//! handles and the named (or positional) values the engine binds.
+//! RPC requests (MS-TDS 2.2.6.6): ALL_HEADERS, the procedure (by ProcID or by name, with the
+//! ProcIDs of the system procedures drivers call), option flags and typed parameters; several
+//! requests may share a message, separated by a batch flag. What a system procedure's
+//! parameters mean is the server's business (`crate::server`).
 
 use super::batch::skip_all_headers;
 use super::error::CodecError;
-use super::types::{read_type_info, read_value, ParamType};
+use super::types::{read_type_info, read_value, ColumnData, ParamType};
 use super::wire::Reader;
-use crate::sql::{SqlError, Value};
 
 /// ProcID of `sp_executesql`.
 pub const SP_EXECUTESQL: u16 = 10;
@@ -62,7 +59,7 @@ pub struct RpcParam {
     /// Its declared type.
     pub param_type: ParamType,
     /// Its value.
-    pub value: Value,
+    pub value: ColumnData<'static>,
 }
 
 /// One RPC request.
@@ -193,240 +190,13 @@ impl ProcRef {
     }
 }
 
-/// What a call to one of the system procedures drivers use asks for.
-#[derive(Clone, Debug, PartialEq)]
-pub enum SystemCall {
-    /// `sp_executesql`: run `statement` with these named values.
-    ExecuteSql {
-        /// The statement.
-        statement: String,
-        /// The values, by name (`@P1`).
-        params: Vec<(String, Value)>,
-    },
-    /// `sp_prepexec`: prepare `statement` (after dropping `unprepare`), return its handle, run it.
-    PrepExec {
-        /// A handle to drop first (the client piggybacks the release of an old one).
-        unprepare: Option<i32>,
-        /// The `@handle` parameter's name as sent, for the RETURNVALUE.
-        handle_name: String,
-        /// The statement.
-        statement: String,
-        /// The parameter names its declaration gives, in order.
-        declared: Vec<String>,
-        /// The values, by name.
-        params: Vec<(String, Value)>,
-    },
-    /// `sp_prepare`: prepare `statement` and return its handle.
-    Prepare {
-        /// A handle to drop first.
-        unprepare: Option<i32>,
-        /// The `@handle` parameter's name as sent.
-        handle_name: String,
-        /// The statement.
-        statement: String,
-        /// The parameter names its declaration gives, in order.
-        declared: Vec<String>,
-    },
-    /// `sp_execute`: run a prepared statement with these values (named, or empty names for
-    /// positional ones).
-    Execute {
-        /// The prepared statement's handle.
-        handle: i32,
-        /// The values as sent.
-        values: Vec<(String, Value)>,
-    },
-    /// `sp_unprepare`: forget a prepared statement.
-    Unprepare {
-        /// Its handle.
-        handle: i32,
-    },
-}
-
-fn sql_error(number: u32, message: String) -> SqlError {
-    SqlError {
-        number,
-        state: 1,
-        severity: 16,
-        message,
-        line: 1,
-    }
-}
-
-/// The names declared in `@params` (`N'@P1 int, @name nvarchar(50) OUTPUT'`), in order.
-pub fn declared_names(declaration: &str) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut depth = 0usize;
-    let mut item = String::new();
-    for c in declaration.chars().chain(std::iter::once(',')) {
-        match c {
-            '(' => depth += 1,
-            ')' => depth = depth.saturating_sub(1),
-            ',' if depth == 0 => {
-                if let Some(name) = item.split_whitespace().next() {
-                    names.push(name.to_string());
-                }
-                item.clear();
-                continue;
-            }
-            _ => {}
-        }
-        item.push(c);
-    }
-    names
-}
-
-/// Names each value: its own name when the client sent one, else the declaration's name at its
-/// position (8144 when there are more values than declared names). Every name starts with `@`.
-pub fn bind(
-    declared: &[String],
-    values: &[(String, Value)],
-) -> Result<Vec<(String, Value)>, SqlError> {
-    values
-        .iter()
-        .enumerate()
-        .map(|(i, (name, value))| {
-            let name = if name.is_empty() {
-                declared.get(i).cloned().ok_or_else(|| {
-                    sql_error(
-                        8144,
-                        "Procedure or function has too many arguments specified.".into(),
-                    )
-                })?
-            } else {
-                name.clone()
-            };
-            let name = if name.starts_with('@') {
-                name
-            } else {
-                format!("@{name}")
-            };
-            Ok((name, value.clone()))
-        })
-        .collect()
-}
-
-fn text_param(p: Option<&RpcParam>, proc_name: &str, param: &str) -> Result<String, SqlError> {
-    match p.map(|p| &p.value) {
-        Some(Value::Text(s)) => Ok(s.clone()),
-        _ => Err(sql_error(
-            214,
-            format!(
-                "Procedure {proc_name} expects parameter '{param}' of type 'ntext/nchar/nvarchar'."
-            ),
-        )),
-    }
-}
-
-fn declaration(p: Option<&RpcParam>, proc_name: &str) -> Result<Vec<String>, SqlError> {
-    match p.map(|p| &p.value) {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Text(s)) => Ok(declared_names(s)),
-        Some(_) => Err(sql_error(
-            214,
-            format!(
-                "Procedure {proc_name} expects parameter '@params' of type 'ntext/nchar/nvarchar'."
-            ),
-        )),
-    }
-}
-
-fn handle(p: Option<&RpcParam>, proc_name: &str) -> Result<Option<i32>, SqlError> {
-    match p.map(|p| &p.value) {
-        None => Err(sql_error(
-            201,
-            format!("Procedure or function '{proc_name}' expects parameter '@handle', which was not supplied."),
-        )),
-        Some(Value::Null) => Ok(None),
-        Some(Value::Int(h)) => i32::try_from(*h)
-            .map(Some)
-            .map_err(|_| sql_error(8179, format!("Could not find prepared statement with handle {h}."))),
-        Some(other) => Err(sql_error(
-            8114,
-            format!("Error converting data type {other:?} to int for parameter '@handle'."),
-        )),
-    }
-}
-
-fn values(params: &[RpcParam]) -> Vec<(String, Value)> {
-    params
-        .iter()
-        .map(|p| (p.name.clone(), p.value.clone()))
-        .collect()
-}
-
-impl RpcRequest {
-    /// Reads a call to `sp_executesql`, `sp_prepexec`, `sp_prepare`, `sp_execute` or
-    /// `sp_unprepare`; any other procedure is SQL Server's 2812, and missing or mistyped
-    /// arguments its 201/214/8144.
-    pub fn system_call(&self) -> Result<SystemCall, SqlError> {
-        let name = self.proc_ref.display_name();
-        let p = &self.params;
-        match self.proc_ref.system_proc() {
-            Some(SP_EXECUTESQL) => {
-                let statement = text_param(p.first(), &name, "@statement")?;
-                let declared = declaration(p.get(1), &name)?;
-                let params = bind(&declared, &values(p.get(2..).unwrap_or_default()))?;
-                Ok(SystemCall::ExecuteSql { statement, params })
-            }
-            Some(SP_PREPEXEC) => {
-                let unprepare = handle(p.first(), &name)?;
-                let declared = declaration(p.get(1), &name)?;
-                let statement = text_param(p.get(2), &name, "@stmt")?;
-                let params = bind(&declared, &values(p.get(3..).unwrap_or_default()))?;
-                Ok(SystemCall::PrepExec {
-                    unprepare,
-                    handle_name: p[0].name.clone(),
-                    statement,
-                    declared,
-                    params,
-                })
-            }
-            Some(SP_PREPARE) => {
-                let unprepare = handle(p.first(), &name)?;
-                let declared = declaration(p.get(1), &name)?;
-                let statement = text_param(p.get(2), &name, "@stmt")?;
-                Ok(SystemCall::Prepare {
-                    unprepare,
-                    handle_name: p[0].name.clone(),
-                    statement,
-                    declared,
-                })
-            }
-            Some(SP_EXECUTE) => match handle(p.first(), &name)? {
-                Some(handle) => Ok(SystemCall::Execute {
-                    handle,
-                    values: values(&p[1..]),
-                }),
-                None => Err(sql_error(
-                    8179,
-                    "Could not find prepared statement with handle NULL.".into(),
-                )),
-            },
-            Some(SP_UNPREPARE) => match handle(p.first(), &name)? {
-                Some(handle) => Ok(SystemCall::Unprepare { handle }),
-                None => Err(sql_error(
-                    8179,
-                    "Could not find prepared statement with handle NULL.".into(),
-                )),
-            },
-            _ => Err(SqlError {
-                number: 2812,
-                state: 62,
-                severity: 16,
-                message: format!("Could not find stored procedure '{name}'."),
-                line: 1,
-            }),
-        }
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
     use crate::tds::batch::tests::all_headers;
     use crate::tds::wire::{put_b_varchar, put_utf16};
 
-    fn nvarchar_param(out: &mut Vec<u8>, name: &str, value: &str) {
+    pub(crate) fn nvarchar_param(out: &mut Vec<u8>, name: &str, value: &str) {
         put_b_varchar(out, name);
         out.push(0);
         out.extend_from_slice(&[0xE7, 0x40, 0x1F, 0, 0, 0, 0, 0]);
@@ -456,41 +226,10 @@ pub(crate) mod tests {
         let req = &requests[0];
         assert_eq!(req.proc_ref, ProcRef::Id(10));
         assert!(req.proc_ref.is_execute_sql());
-        assert_eq!(
-            req.system_call().unwrap(),
-            SystemCall::ExecuteSql {
-                statement: "SELECT @P1".into(),
-                params: vec![("@P1".to_string(), Value::Int(7))]
-            }
-        );
-    }
-
-    #[test]
-    fn parses_execute_sql_by_name_with_positional_values() {
-        let mut out = all_headers();
-        let mut name = Vec::new();
-        let n = put_utf16(&mut name, "sp_executesql");
-        out.extend_from_slice(&(n as u16).to_le_bytes());
-        out.extend_from_slice(&name);
-        out.extend_from_slice(&[0, 0]);
-        nvarchar_param(&mut out, "", "SELECT @a, @b");
-        nvarchar_param(&mut out, "", "@a decimal(10, 2), @b nvarchar(10) OUTPUT");
-        nvarchar_param(&mut out, "", "x");
-        put_b_varchar(&mut out, "");
-        out.push(0);
-        out.push(0x1F);
-        let req = &parse(&out).unwrap()[0];
-        assert_eq!(req.proc_ref, ProcRef::Name("sp_executesql".into()));
-        let SystemCall::ExecuteSql { params, .. } = req.system_call().unwrap() else {
-            panic!("not sp_executesql");
-        };
-        assert_eq!(
-            params,
-            vec![
-                ("@a".to_string(), Value::Text("x".into())),
-                ("@b".to_string(), Value::Null)
-            ]
-        );
+        assert_eq!(req.params.len(), 3);
+        assert_eq!(req.params[0].value, ColumnData::Text("SELECT @P1".into()));
+        assert_eq!(req.params[2].name, "@P1");
+        assert_eq!(req.params[2].value, ColumnData::Int(7));
     }
 
     #[test]
@@ -508,154 +247,6 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn execute_sql_errors_are_sql_server_errors() {
-        let req = RpcRequest {
-            proc_ref: ProcRef::Id(10),
-            options: 0,
-            params: vec![],
-        };
-        assert_eq!(req.system_call().unwrap_err().number, 214);
-        let p = |name: &str, value: Value| RpcParam {
-            name: name.into(),
-            by_ref: false,
-            param_type: ParamType::Null,
-            value,
-        };
-        let req = RpcRequest {
-            proc_ref: ProcRef::Id(10),
-            options: 0,
-            params: vec![
-                p("", Value::Text("SELECT 1".into())),
-                p("", Value::Text(String::new())),
-                p("", Value::Int(1)),
-            ],
-        };
-        assert_eq!(req.system_call().unwrap_err().number, 8144);
-        let req = RpcRequest {
-            proc_ref: ProcRef::Name("sp_who".into()),
-            options: 0,
-            params: vec![],
-        };
-        assert_eq!(req.system_call().unwrap_err().number, 2812);
-    }
-
-    fn param(name: &str, by_ref: bool, value: Value) -> RpcParam {
-        RpcParam {
-            name: name.into(),
-            by_ref,
-            param_type: ParamType::Null,
-            value,
-        }
-    }
-
-    #[test]
-    fn reads_the_prepared_statement_procedures() {
-        // sp_prepexec as ODBC sends it: @handle OUTPUT (NULL), declaration, statement, values.
-        let req = RpcRequest {
-            proc_ref: ProcRef::Id(SP_PREPEXEC),
-            options: 0,
-            params: vec![
-                param("", true, Value::Null),
-                param("", false, Value::Text("@P1 bit,@P2 int".into())),
-                param("", false, Value::Text("SELECT 1 WHERE ? = @P1".into())),
-                param("", false, Value::Bool(true)),
-                param("", false, Value::Int(1)),
-            ],
-        };
-        assert_eq!(
-            req.system_call().unwrap(),
-            SystemCall::PrepExec {
-                unprepare: None,
-                handle_name: String::new(),
-                statement: "SELECT 1 WHERE ? = @P1".into(),
-                declared: vec!["@P1".into(), "@P2".into()],
-                params: vec![
-                    ("@P1".into(), Value::Bool(true)),
-                    ("@P2".into(), Value::Int(1))
-                ],
-            }
-        );
-        let req = RpcRequest {
-            proc_ref: ProcRef::Name("sp_execute".into()),
-            options: 0,
-            params: vec![
-                param("", false, Value::Int(3)),
-                param("", false, Value::Int(9)),
-            ],
-        };
-        assert_eq!(
-            req.system_call().unwrap(),
-            SystemCall::Execute {
-                handle: 3,
-                values: vec![(String::new(), Value::Int(9))]
-            }
-        );
-        let req = RpcRequest {
-            proc_ref: ProcRef::Id(SP_UNPREPARE),
-            options: 0,
-            params: vec![param("", false, Value::Int(3))],
-        };
-        assert_eq!(
-            req.system_call().unwrap(),
-            SystemCall::Unprepare { handle: 3 }
-        );
-        let req = RpcRequest {
-            proc_ref: ProcRef::Id(SP_EXECUTE),
-            options: 0,
-            params: vec![],
-        };
-        assert_eq!(req.system_call().unwrap_err().number, 201);
-        let req = RpcRequest {
-            proc_ref: ProcRef::Id(SP_PREPARE),
-            options: 0,
-            params: vec![
-                param("@h", true, Value::Int(2)),
-                param("", false, Value::Null),
-                param("", false, Value::Text("SELECT 1".into())),
-            ],
-        };
-        assert_eq!(
-            req.system_call().unwrap(),
-            SystemCall::Prepare {
-                unprepare: Some(2),
-                handle_name: "@h".into(),
-                statement: "SELECT 1".into(),
-                declared: vec![]
-            }
-        );
-    }
-
-    #[test]
-    fn binds_positional_values_by_declaration() {
-        let declared = vec!["@a".to_string(), "b".to_string()];
-        assert_eq!(
-            bind(
-                &declared,
-                &[
-                    (String::new(), Value::Int(1)),
-                    (String::new(), Value::Int(2))
-                ]
-            )
-            .unwrap(),
-            vec![
-                ("@a".to_string(), Value::Int(1)),
-                ("@b".to_string(), Value::Int(2))
-            ]
-        );
-        assert_eq!(
-            bind(&declared, &vec![(String::new(), Value::Null); 3])
-                .unwrap_err()
-                .number,
-            8144
-        );
-        assert_eq!(
-            declared_names("@a decimal(10, 2), @b nvarchar(max) OUTPUT"),
-            ["@a", "@b"]
-        );
-        assert!(declared_names("").is_empty());
-    }
-
-    #[test]
     fn several_requests_in_one_message() {
         let mut out = tiberius_execute_sql("SELECT 1", 1);
         out.push(0xFF);
@@ -663,10 +254,10 @@ pub(crate) mod tests {
         out.extend_from_slice(&second[22..]);
         let requests = parse(&out).unwrap();
         assert_eq!(requests.len(), 2);
-        assert!(matches!(
-            requests[1].system_call(),
-            Ok(SystemCall::ExecuteSql { statement, .. }) if statement == "SELECT 2"
-        ));
+        assert_eq!(
+            requests[1].params[0].value,
+            ColumnData::Text("SELECT 2".into())
+        );
     }
 
     #[test]
