@@ -2,9 +2,9 @@
 //! manifest set them. The variable names are public so a program that documents or checks its
 //! environment names the same ones.
 
-use super::connection_string::parse_server;
 use super::error::ConfigError;
 use super::spelling::shorten;
+use super::values::parse_server;
 use super::Config;
 
 // Public as `Config::ENV_CONNECTION_STRING`.

@@ -3,10 +3,7 @@
 //! routed ([`ApplicationIntent`]), and the [`Secret`] wrapper that keeps passwords out of
 //! `Debug` and `Display`.
 
-use super::error::ConfigError;
-use super::spelling::{nearest, normalize, shorten};
 use std::fmt;
-use std::str::FromStr;
 
 /// Where the login asks to be routed (the `Application Intent` keyword).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -25,22 +22,6 @@ impl ApplicationIntent {
         match self {
             ApplicationIntent::ReadWrite => "ReadWrite",
             ApplicationIntent::ReadOnly => "ReadOnly",
-        }
-    }
-}
-
-impl FromStr for ApplicationIntent {
-    type Err = ConfigError;
-
-    fn from_str(s: &str) -> Result<Self, ConfigError> {
-        match normalize(s).as_str() {
-            "readwrite" => Ok(ApplicationIntent::ReadWrite),
-            "readonly" => Ok(ApplicationIntent::ReadOnly),
-            _ => Err(ConfigError::InvalidValue {
-                keyword: "Application Intent",
-                value: shorten(s.trim()),
-                expected: "`ReadWrite` or `ReadOnly`",
-            }),
         }
     }
 }
@@ -106,83 +87,6 @@ impl fmt::Display for Authentication {
     }
 }
 
-/// Parses the `Authentication` keyword's value, case- and space-insensitively.
-impl FromStr for Authentication {
-    type Err = ConfigError;
-
-    fn from_str(value: &str) -> Result<Self, ConfigError> {
-        let norm = normalize(value);
-        let mode = match norm.as_str() {
-            "activedirectoryworkloadidentity" => Authentication::WorkloadIdentity,
-            "activedirectorymanagedidentity" | "activedirectorymsi" => {
-                Authentication::ManagedIdentity
-            }
-            "activedirectoryserviceprincipal" => Authentication::ServicePrincipal,
-            "activedirectoryazurecli" => Authentication::AzureCli,
-            "activedirectorydefault" => Authentication::Default,
-            "sqlpassword" => Authentication::SqlPassword,
-            _ => {
-                if let Some(&(_, instead)) = UNSUPPORTED_AUTHENTICATION
-                    .iter()
-                    .find(|(name, _)| normalize(name) == norm)
-                {
-                    return Err(ConfigError::UnsupportedAuthentication {
-                        value: value.trim().to_owned(),
-                        instead,
-                    });
-                }
-                let names = AUTHENTICATION_NAMES.iter().copied();
-                return Err(ConfigError::UnknownAuthentication {
-                    value: shorten(value.trim()),
-                    suggestion: nearest(&norm, names),
-                });
-            }
-        };
-        Ok(mode)
-    }
-}
-
-/// Accepted spellings, for suggestions.
-pub(super) const AUTHENTICATION_NAMES: &[&str] = &[
-    "Active Directory Workload Identity",
-    "Active Directory Managed Identity",
-    "Active Directory MSI",
-    "Active Directory Service Principal",
-    "Active Directory Azure CLI",
-    "Active Directory Default",
-    "Sql Password",
-];
-
-/// SqlClient modes this library refuses, with what to use instead.
-const UNSUPPORTED_AUTHENTICATION: &[(&str, &str)] = &[
-    (
-        "Active Directory Password",
-        "the username/password flow (ROPC) is deprecated by Microsoft and fails for accounts with \
-         MFA; use `Active Directory Service Principal` for an application, or `Active Directory \
-         Azure CLI` / `Active Directory Default` for a developer",
-    ),
-    (
-        "Active Directory Interactive",
-        "a service has no browser; on a developer machine run `az login` and use `Active \
-         Directory Azure CLI` or `Active Directory Default`",
-    ),
-    (
-        "Active Directory Device Code Flow",
-        "run `az login --use-device-code` once and use `Active Directory Azure CLI` or `Active \
-         Directory Default`",
-    ),
-    (
-        "Active Directory Integrated",
-        "Windows/Kerberos integrated login is not available here; use `Active Directory Managed \
-         Identity`, `Active Directory Workload Identity` or `Active Directory Default`",
-    ),
-    (
-        "Active Directory Developer Tools",
-        "there is no such SqlClient mode; use `Active Directory Azure CLI` (after `az login`) or \
-         `Active Directory Default`",
-    ),
-];
-
 /// The `Encrypt` keyword.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
@@ -216,25 +120,6 @@ impl fmt::Display for Encrypt {
     }
 }
 
-/// Parses the `Encrypt` keyword's value, case-insensitively.
-impl FromStr for Encrypt {
-    type Err = ConfigError;
-
-    fn from_str(value: &str) -> Result<Self, ConfigError> {
-        match normalize(value).as_str() {
-            "true" | "yes" | "mandatory" => Ok(Encrypt::Mandatory),
-            "false" | "no" | "optional" => Ok(Encrypt::Optional),
-            "strict" => Ok(Encrypt::Strict),
-            _ => Err(ConfigError::InvalidValue {
-                keyword: "Encrypt",
-                value: shorten(value.trim()),
-                expected:
-                    "`True` (or `Yes`, `Mandatory`), `False` (or `No`, `Optional`) or `Strict`",
-            }),
-        }
-    }
-}
-
 /// Which addresses of a server name are tried first (the `IP Address Preference` keyword), as
 /// SqlClient orders them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -256,23 +141,6 @@ impl IpAddressPreference {
             IpAddressPreference::Ipv4First => "IPv4First",
             IpAddressPreference::Ipv6First => "IPv6First",
             IpAddressPreference::UsePlatformDefault => "UsePlatformDefault",
-        }
-    }
-}
-
-impl FromStr for IpAddressPreference {
-    type Err = ConfigError;
-
-    fn from_str(s: &str) -> Result<Self, ConfigError> {
-        match normalize(s).as_str() {
-            "ipv4first" => Ok(IpAddressPreference::Ipv4First),
-            "ipv6first" => Ok(IpAddressPreference::Ipv6First),
-            "useplatformdefault" => Ok(IpAddressPreference::UsePlatformDefault),
-            _ => Err(ConfigError::InvalidValue {
-                keyword: "IP Address Preference",
-                value: shorten(s.trim()),
-                expected: "`IPv4First`, `IPv6First` or `UsePlatformDefault`",
-            }),
         }
     }
 }

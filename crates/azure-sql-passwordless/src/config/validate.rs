@@ -4,6 +4,9 @@
 use super::error::ConfigError;
 use super::settings::{Authentication, Encrypt};
 use super::spelling::shorten;
+use super::values::{
+    check_client_id, check_len, check_pem, validate_authority_host, validate_tenant_id,
+};
 use super::Config;
 use std::time::Duration;
 
@@ -241,94 +244,5 @@ impl Config {
             }
         }
         Ok(())
-    }
-}
-
-/// SQL Server's limit for names (database, login, application name).
-pub(super) fn check_len(keyword: &'static str, value: &str) -> Result<(), ConfigError> {
-    if value.chars().count() > 128 {
-        return Err(ConfigError::InvalidValue {
-            keyword,
-            value: shorten(value),
-            expected: "at most 128 characters (SQL Server's limit for names)",
-        });
-    }
-    Ok(())
-}
-
-/// A client id is a GUID: catches a login name or an object path given as `User Id`.
-pub(super) fn check_client_id(
-    authentication: Authentication,
-    value: &str,
-) -> Result<(), ConfigError> {
-    if is_guid(value) {
-        Ok(())
-    } else {
-        Err(ConfigError::InvalidClientId {
-            authentication,
-            value: shorten(value),
-        })
-    }
-}
-
-pub(crate) fn is_guid(value: &str) -> bool {
-    let value = value
-        .strip_prefix('{')
-        .and_then(|v| v.strip_suffix('}'))
-        .unwrap_or(value);
-    let groups: Vec<&str> = value.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, len)| g.len() == len && g.chars().all(|c| c.is_ascii_hexdigit()))
-}
-
-pub(crate) fn validate_tenant_id(value: &str) -> Result<(), ConfigError> {
-    let ok = !value.is_empty()
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
-    if ok {
-        Ok(())
-    } else {
-        Err(ConfigError::InvalidTenantId {
-            value: shorten(value),
-        })
-    }
-}
-
-pub(crate) fn validate_authority_host(value: &str) -> Result<(), ConfigError> {
-    let invalid = |reason: String| ConfigError::InvalidAuthorityHost {
-        value: shorten(value),
-        reason,
-    };
-    let url = url::Url::parse(value.trim()).map_err(|e| invalid(format!("not a URL ({e})")))?;
-    if url.scheme() != "https" {
-        return Err(invalid(format!(
-            "the scheme is `{}`, not https",
-            url.scheme()
-        )));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(invalid("it has no host".to_owned()));
-    }
-    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
-        return Err(invalid(
-            "it has a query, a fragment or credentials".to_owned(),
-        ));
-    }
-    Ok(())
-}
-
-pub(super) fn check_pem(pem: &[u8], origin: impl Fn() -> String) -> Result<(), ConfigError> {
-    let invalid = |reason: String| ConfigError::InvalidRootCertificate {
-        origin: origin(),
-        reason,
-    };
-    match reqwest::Certificate::from_pem_bundle(pem) {
-        Ok(certs) if certs.is_empty() => Err(invalid("it holds no certificate".to_owned())),
-        Ok(_) => Ok(()),
-        Err(e) => Err(invalid(format!("it does not parse as PEM ({e})"))),
     }
 }
