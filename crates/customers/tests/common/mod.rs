@@ -3,6 +3,8 @@
 //! the readers of its output.
 #![allow(dead_code)]
 
+#[path = "../../../azure-sql-passwordless/tests/common/prometheus_text.rs"]
+pub mod prometheus_text;
 #[path = "../../../azure-sql-passwordless/tests/common/target.rs"]
 pub mod target;
 
