@@ -302,7 +302,12 @@ impl Connection {
 
     /// How long since the connection last started a request.
     pub fn idle_for(&self) -> Duration {
-        self.last_used.elapsed()
+        self.idle_at(Instant::now())
+    }
+
+    /// How long it has been idle at `now`.
+    pub(crate) fn idle_at(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.last_used)
     }
 
     /// Closes the connection politely.

@@ -7,8 +7,9 @@
 //! a checkout, a return) and does not change shape for them. Without the feature every type here
 //! is empty and every method compiles to nothing. With it, events are counted by synchronous
 //! instruments, and what the pool and the token cache hold now (sizes, callers waiting, time left
-//! on the token) is read by callbacks when the exporter collects: a warm `get()` records two
-//! histogram points (its wait, and at return its use) and nothing else.
+//! on the token) is read by callbacks when the exporter collects. A warm `get()` records nothing
+//! (it keeps the time its checks already read); its two histogram points, its wait and its use,
+//! are recorded when the connection comes back.
 //!
 //! | name | instrument | unit | attributes |
 //! |---|---|---|---|

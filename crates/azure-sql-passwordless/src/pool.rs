@@ -234,11 +234,11 @@ impl Pool {
                 Err(_elapsed) => return Err(self.pool_timeout(started)),
             };
             match self.check_out(&mut conn, deadline).await {
-                None => {
-                    conn.checked_out = shared.manager.metrics.checked_out(started);
+                Ok(at) => {
+                    conn.checked_out = shared.manager.metrics.checked_out(started, at);
                     return Ok(conn);
                 }
-                Some(reason) => {
+                Err(reason) => {
                     tracing::debug!(
                         server = conn.server(),
                         reason = reason.as_str(),
@@ -252,30 +252,32 @@ impl Pool {
         }
     }
 
-    /// Why `conn` must not be handed out, if it must not: the free checks, then, for a
-    /// connection idle long enough, a ping bounded by the ping timeout (and the caller's
-    /// deadline), which also proves the session reset asked for at its return.
+    /// When `conn` was found fit to hand out, or why it must not be: the free checks (one
+    /// clock read for all of them), then, for a connection idle long enough, a ping bounded by
+    /// the ping timeout (and the caller's deadline), which also proves the session reset asked
+    /// for at its return.
     async fn check_out(
         &self,
         conn: &mut PooledConnection<'_>,
         deadline: Instant,
-    ) -> Option<RetireReason> {
+    ) -> Result<Instant, RetireReason> {
         let shared = &self.shared;
-        if let Some(reason) = shared.manager.retire_reason(conn) {
-            return Some(reason);
+        let now = Instant::now();
+        if let Some(reason) = shared.manager.retire_reason(conn, now) {
+            return Err(reason);
         }
-        if conn.idle_for() <= shared.ping_after_idle {
-            return None;
+        if conn.idle_at(now) <= shared.ping_after_idle {
+            return Ok(now);
         }
         let bound = shared
             .ping_timeout
             .min(deadline.saturating_duration_since(Instant::now()));
         match tokio::time::timeout(bound, conn.ping()).await {
-            Ok(Ok(())) if conn.reset_unacknowledged() => Some(RetireReason::ResetUnacknowledged),
-            Ok(Ok(())) => None,
+            Ok(Ok(())) if conn.reset_unacknowledged() => Err(RetireReason::ResetUnacknowledged),
+            Ok(Ok(())) => Ok(Instant::now()),
             Ok(Err(e)) => {
                 tracing::info!(server = conn.server(), error = %e, "pool: checkout ping failed");
-                Some(RetireReason::PingFailed)
+                Err(RetireReason::PingFailed)
             }
             Err(_) => {
                 tracing::warn!(
@@ -283,7 +285,7 @@ impl Pool {
                     after_ms = u64::try_from(bound.as_millis()).unwrap_or(u64::MAX),
                     "pool: checkout ping got no answer; the server may have gone away"
                 );
-                Some(RetireReason::PingFailed)
+                Err(RetireReason::PingFailed)
             }
         }
     }

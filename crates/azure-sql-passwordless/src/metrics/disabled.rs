@@ -21,7 +21,7 @@ impl PoolMetrics {
         Self
     }
     #[inline(always)]
-    pub(crate) fn checked_out(&self, _: Instant) -> Stamp {
+    pub(crate) fn checked_out(&self, _: Instant, _: Instant) -> Stamp {
         Stamp(())
     }
     #[inline(always)]

@@ -30,8 +30,8 @@ pub struct Manager {
 }
 
 impl Manager {
-    /// Why `conn` must not be handed out or kept, if it must not.
-    pub(super) fn retire_reason(&self, conn: &Connection) -> Option<RetireReason> {
+    /// Why `conn` must not be handed out or kept at `now`, if it must not.
+    pub(super) fn retire_reason(&self, conn: &Connection, now: Instant) -> Option<RetireReason> {
         if let Some(reason) = conn.broken_reason() {
             Some(reason)
         } else if conn.reset_unacknowledged() {
@@ -43,7 +43,7 @@ impl Manager {
                 .connector
                 .token_source()
                 .and_then(TokenSource::cached_expires_at);
-            conn.retirement().reason(Instant::now(), newest)
+            conn.retirement().reason(now, newest)
         }
     }
 }
@@ -84,7 +84,7 @@ impl bb8::ManageConnection for Manager {
         // Every connection leaving a caller's hands comes back through here (those retired at
         // checkout too, marked with their reason): the one place that counts retirements.
         self.metrics.returned(&mut conn.checked_out);
-        let discard = match self.retire_reason(conn) {
+        let discard = match self.retire_reason(conn, Instant::now()) {
             Some(reason) => {
                 tracing::debug!(
                     server = conn.server(),
