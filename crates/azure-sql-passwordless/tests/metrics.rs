@@ -10,13 +10,10 @@ mod prometheus_text;
 
 use azure_sql_passwordless::{Error, Pool};
 use azure_sql_sandbox::{Revalidation, SandboxOptions};
-use common::{customer_ids, lifetime, sandbox, target};
+use common::{customer_ids, lifetime, query_past_the_login_token, sandbox, target};
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use prometheus_text::{count, kind, sample};
 use std::time::Duration;
-
-/// A guard against hangs, not a speed target.
-const PATIENCE: Duration = Duration::from_secs(60);
 
 /// A meter provider of the test's own (not the global one: tests run in parallel) and what
 /// its Prometheus exporter would serve.
@@ -246,18 +243,7 @@ async fn a_session_whose_token_the_server_refuses_is_retired_for_that_reason() {
     customer_ids(&mut conn)
         .await
         .expect("query while the token is valid");
-    // Held past its login token's expiry, as a long unit of work would hold it.
-    tokio::time::sleep(conn.token_expires_in().expect("an Entra login")).await;
-    let error = tokio::time::timeout(PATIENCE, async {
-        loop {
-            match customer_ids(&mut conn).await {
-                Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-                Err(e) => break e,
-            }
-        }
-    })
-    .await
-    .expect("the server revalidates");
+    let error = query_past_the_login_token(&mut conn).await;
     assert_eq!(error.sql_error_number(), Some(37396), "{error:?}");
     drop(conn);
     let text = metrics.scrape();

@@ -306,26 +306,7 @@ async fn watch_serves_health_follows_a_revoked_role_and_stops_on_sigterm() {
         ),
         ("CUSTOMERS_CA_FILE", env.ca_pem_path.display().to_string()),
     ]);
-    let mut demo = spawn(
-        customers(&vars),
-        &[
-            "--watch",
-            "200ms",
-            "--format",
-            "json",
-            "--health-addr",
-            "127.0.0.1:0",
-        ],
-    );
-    let line = demo
-        .stderr_until("announcing the health address", |l| {
-            log_fields(l).is_some_and(|f| f.get("addr").is_some())
-        })
-        .await;
-    let addr = log_fields(&line).expect("json")["addr"]
-        .as_str()
-        .expect("addr is a string")
-        .to_string();
+    let (mut demo, addr) = watch_with_health(customers(&vars)).await;
 
     // A printed query means the loop has recorded it: ready, with a token.
     let first = demo.next_stdout().await;
@@ -487,26 +468,7 @@ async fn metrics_follow_a_token_renewal_and_an_entra_outage() {
     // Access tokens live 6 s (counted as 5 s): renewal after 4 s, with 1 s left for the retries
     // of the outage below before the token would expire.
     let sandbox = sandbox(lifetime(6)).await;
-    let mut demo = spawn(
-        customers(&pod_env(&sandbox)),
-        &[
-            "--watch",
-            "200ms",
-            "--format",
-            "json",
-            "--health-addr",
-            "127.0.0.1:0",
-        ],
-    );
-    let line = demo
-        .stderr_until("announcing the health address", |l| {
-            log_fields(l).is_some_and(|f| f.get("addr").is_some())
-        })
-        .await;
-    let addr = log_fields(&line).expect("json")["addr"]
-        .as_str()
-        .expect("addr is a string")
-        .to_string();
+    let (mut demo, addr) = watch_with_health(customers(&pod_env(&sandbox))).await;
     demo.next_stdout().await;
 
     let provider = ("azure_sql_token_provider", "workload identity");

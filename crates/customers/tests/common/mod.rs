@@ -214,6 +214,32 @@ impl Running {
     }
 }
 
+/// Starts `command` as `--watch 200ms --format json --health-addr 127.0.0.1:0` and returns it with
+/// the address its health server announced (probes and `/metrics`).
+pub async fn watch_with_health(command: Command) -> (Running, String) {
+    let mut demo = spawn(
+        command,
+        &[
+            "--watch",
+            "200ms",
+            "--format",
+            "json",
+            "--health-addr",
+            "127.0.0.1:0",
+        ],
+    );
+    let line = demo
+        .stderr_until("announcing the health address", |l| {
+            log_fields(l).is_some_and(|f| f.get("addr").is_some())
+        })
+        .await;
+    let addr = log_fields(&line).expect("json")["addr"]
+        .as_str()
+        .expect("addr is a string")
+        .to_string();
+    (demo, addr)
+}
+
 /// A JSON log line's `fields` (the demo logs JSON with `--format json`).
 pub fn log_fields(line: &str) -> Option<serde_json::Value> {
     let value: serde_json::Value = serde_json::from_str(line).ok()?;
