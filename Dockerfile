@@ -1,5 +1,6 @@
 # The `customers` demo as a minimal production image: no shell, no package manager, non-root,
-# and no local stand-in (built without the `sandbox` feature). Build it for the nodes' platform:
+# and no local stand-in (built without the `sandbox` feature, with `metrics`). Build it for the
+# nodes' platform:
 #
 #   docker build --platform linux/amd64 -t <registry>/customers:<unique tag> .
 #   az acr build --registry <acr> --platform linux/amd64 --image customers:<unique tag> .
@@ -52,17 +53,18 @@ RUN mkdir -p /skeleton \
 FROM rust:1.95-slim-bookworm@sha256:d7482085ff5b415f84dba5647ae71606650bdef00db7aeb69f4b3d170c3e4082 AS build
 WORKDIR /src
 # --locked: exactly the dependency versions in Cargo.lock. --no-default-features: without the
-# `sandbox` feature, so no local stand-in is compiled in. The release profile strips symbols.
+# `sandbox` feature, so no local stand-in is compiled in; --features metrics: with GET /metrics
+# (the library's metrics, for Azure Monitor managed Prometheus). The release profile strips symbols.
 # (Plain RUN, no BuildKit-only cache mounts: builds the same with `docker build`, `az acr build`,
 # podman or buildah.)
 COPY --from=skeleton /skeleton/ ./
-RUN cargo build --release --locked -p customers --no-default-features
+RUN cargo build --release --locked -p customers --no-default-features --features metrics
 # The real sources (.dockerignore keeps target/, .git and the rest out). Touch them: their
 # timestamps come from the build context and may be older than the stubs' build, and cargo
 # rebuilds a workspace crate only when a source is newer than its last build.
 COPY . .
 RUN find crates -name '*.rs' -exec touch {} + \
-    && cargo build --release --locked -p customers --no-default-features \
+    && cargo build --release --locked -p customers --no-default-features --features metrics \
     && install -D -m 0755 target/release/customers /out/customers \
     && case "$(/out/customers --version)" in "customers "*) ;; *) echo "the stub, not the demo, was built" >&2; exit 1 ;; esac
 

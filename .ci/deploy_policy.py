@@ -3,12 +3,13 @@
 
 Run by .ci/validate-deploy on the output of `kubectl kustomize`:
 
-    deploy_policy.py BASE.yaml --job JOB.yaml --proxy PROXY.yaml
+    deploy_policy.py BASE.yaml --job JOB.yaml --proxy PROXY.yaml --monitoring MONITORING.yaml
         BASE: k8s/ (what `kubectl apply -k k8s/` applies); JOB: k8s/job/ (the one-shot check);
-        PROXY: k8s/ with the component components/proxy-connection-policy enabled
+        PROXY: k8s/ with the component components/proxy-connection-policy enabled;
+        MONITORING: k8s/ with the component components/azure-monitor-prometheus enabled
     deploy_policy.py --raw k8s/*.yaml --job k8s/job/job.yaml
         the same, on the unrendered files (no kubectl available), rendered-only rules skipped
-    deploy_policy.py --self-test BASE.yaml --job JOB.yaml --proxy PROXY.yaml
+    deploy_policy.py --self-test BASE.yaml --job JOB.yaml --proxy PROXY.yaml --monitoring MONITORING.yaml
         break each rule on a copy and prove it is caught
 
 Rules: no Secret anywhere; every pod runs as the workload identity (pod label, service account with
@@ -17,7 +18,11 @@ privilege escalation, ALL capabilities dropped, seccomp RuntimeDefault, requests
 on Linux nodes and keeps the demo's own log filter (no RUST_LOG); the Deployment watches and has
 meaningful probes; the one-shot Job is not in k8s/ but in k8s/job/, bounded, with the same image
 and ConfigMap as the Deployment; the NetworkPolicy allows the Redirect range (endPort) and the
-proxy component removes it; the namespace enforces the restricted Pod Security profile; fill-in
+proxy component removes it; every container port is named and the NetworkPolicy lets the
+probes and the metrics scrape reach the --health-addr port; the monitoring component adds only a
+PodMonitor in Azure Monitor's group (azmonitoring.coreos.com/v1) with Microsoft's label limits,
+selecting the watch pod's named port at /metrics, and the image is built with the `metrics`
+feature that serves it; the namespace enforces the restricted Pod Security profile; fill-in
 values live only in k8s/settings/; the federated credential's subject in setup-azure.sh matches the
 manifests; the image's user matches the pods'; every base image is pinned by digest and the build
 has a dependency layer; compose.yaml carries no password and pins SQL Server to a CU tag.
@@ -61,6 +66,7 @@ class State:
     job: list
     proxy: list | None
     rendered: bool
+    monitoring: list | None = None
     files: dict[str, str] = field(default_factory=dict)
 
 
@@ -163,6 +169,66 @@ def check_pods(docs, accounts, config_maps, f: Findings, rendered: bool) -> None
                 f.check(isinstance(jspec.get(key), int), f"{where}: spec.{key} must be set")
             f.check((template.get("spec") or {}).get("restartPolicy") in ("Never", "OnFailure"),
                     f"{where}: restartPolicy must be Never or OnFailure")
+
+
+def ingress_ports(netpol):
+    """(protocol, port) of every ingress port of a NetworkPolicy."""
+    out = []
+    for rule in (netpol.get("spec") or {}).get("ingress") or []:
+        for port in rule.get("ports") or []:
+            out.append((port.get("protocol", "TCP"), port.get("port")))
+    return out
+
+
+def health_port(container) -> str | None:
+    """The port of the container's --health-addr (probes and /metrics), as text."""
+    args = [str(a) for a in (container.get("args") or [])]
+    addr = next((args[i + 1] for i, a in enumerate(args[:-1]) if a == "--health-addr"), None)
+    return addr.rsplit(":", 1)[-1] if addr else None
+
+
+def check_monitoring(state: State, f: Findings) -> None:
+    """The http port is named and reachable; the monitoring component's PodMonitor scrapes it."""
+    deployments = of_kind(state.base, "Deployment")
+    containers = [c for d in deployments for c in (d["spec"]["template"]["spec"].get("containers") or [])]
+    named = {}
+    for c in containers:
+        for p in c.get("ports") or []:
+            f.check(p.get("name"), f"Deployment container {c.get('name')}: container port {p.get('containerPort')} has no name (probes and the PodMonitor refer to it by name)")
+            named[p.get("name")] = p.get("containerPort")
+    ports = {health_port(c) for c in containers} - {None}
+    for netpol in of_kind(state.base, "NetworkPolicy"):
+        allowed = {str(p) for _, p in ingress_ports(netpol)}
+        for port in ports:
+            f.check(port in allowed,
+                    f"{name_of(netpol)}: does not allow ingress to TCP {port}, the --health-addr port: the probes and the metrics scrape would be refused")
+    if state.monitoring is None:
+        return
+    monitors = of_kind(state.monitoring, "PodMonitor")
+    f.check(len(monitors) == 1, "monitoring component: the build must hold exactly one PodMonitor")
+    labels = {}
+    for d in deployments:
+        labels.update(((d["spec"]["template"].get("metadata") or {}).get("labels") or {}))
+    for pm in monitors:
+        where = f"monitoring component: {name_of(pm)}"
+        f.check(pm.get("apiVersion") == "azmonitoring.coreos.com/v1",
+                f"{where}: apiVersion {pm.get('apiVersion')!r}; Azure Monitor's add-on reads only azmonitoring.coreos.com/v1")
+        if state.rendered:
+            f.check((pm.get("metadata") or {}).get("namespace") == "customers", f"{where}: not in the pods' namespace")
+        spec = pm.get("spec") or {}
+        for limit in ("labelLimit", "labelNameLengthLimit", "labelValueLengthLimit"):
+            f.check(isinstance(spec.get(limit), int), f"{where}: spec.{limit} missing (Microsoft: series are dropped without it)")
+        match = (spec.get("selector") or {}).get("matchLabels") or {}
+        f.check(match and all(labels.get(k) == v for k, v in match.items()),
+                f"{where}: selector {match} selects no pod of the Deployment")
+        endpoints = spec.get("podMetricsEndpoints") or []
+        f.check(endpoints, f"{where}: no podMetricsEndpoints")
+        for e in endpoints:
+            f.check(e.get("path") == "/metrics", f"{where}: must scrape /metrics, not {e.get('path')!r}")
+            f.check(e.get("port") in named and str(named.get(e.get("port"))) in ports,
+                    f"{where}: port {e.get('port')!r} is not the container's named --health-addr port {sorted(named)}")
+    others = [d for d in state.monitoring if d.get("kind") != "PodMonitor"]
+    f.check(others == state.base, "monitoring component: changes more than adding the PodMonitor")
 
 
 def egress_ports(netpol):
@@ -300,8 +366,11 @@ def check_files(state: State, f: Findings) -> None:
     dockerfile = files["Dockerfile"]
     user = re.findall(r"^USER\s+(\d+)", dockerfile, re.M)
     f.check(user and user[-1] != "0", "Dockerfile: the final stage must set a numeric non-root USER")
-    build = "cargo build --release --locked -p customers --no-default-features"
+    # No stand-in (no `sandbox`), and GET /metrics (`metrics`), which the PodMonitor scrapes.
+    build = "cargo build --release --locked -p customers --no-default-features --features metrics"
     f.check(build in dockerfile, f"Dockerfile: must build `{build}`")
+    for line in re.findall(r"^(?!\s*#).*?(cargo build[^\n\\]*)", dockerfile, re.M):
+        f.check(line.strip() == build, f"Dockerfile: `{line.strip()}`; every build there must build `{build}`")
     images = from_images(dockerfile)
     f.check(images, "Dockerfile: no FROM")
     for image in images:
@@ -355,6 +424,7 @@ def load_files() -> dict[str, str]:
 def run(state: State) -> list[str]:
     f = Findings()
     check_manifests(state, f)
+    check_monitoring(state, f)
     check_files(state, f)
     return f.errors
 
@@ -410,7 +480,17 @@ def self_test(state: State) -> list[str]:
         "proxy component drops 1433": (lambda s: netpol_ports(s.proxy).pop(1), 'lost TCP 1433'),
         "base image by tag only": (edit("Dockerfile", first_digest, ""), 'is not pinned'),
         "placeholder digest": (edit("Dockerfile", first_digest, "@sha256:<digest>"), 'is not pinned'),
-        "no dependency layer": (edit("Dockerfile", "RUN cargo build --release --locked -p customers --no-default-features\n", ""), 'before `COPY . .`'),
+        "no dependency layer": (edit("Dockerfile", "RUN cargo build --release --locked -p customers --no-default-features --features metrics\n", ""), 'before `COPY . .`'),
+        # Issue 12's rules: the metrics reach Azure Monitor managed Prometheus.
+        "image without /metrics": (edit("Dockerfile", " --features metrics \\\n", " \\\n"), 'must build'),
+        "unnamed container port": (lambda s: container(s)["ports"][0].pop("name"), 'has no name'),
+        "ingress misses the scrape": (lambda s: of_kind(s.base, "NetworkPolicy")[0]["spec"]["ingress"][0]["ports"][0].update(port=9090), 'does not allow ingress'),
+        "PodMonitor in the open-source group": (lambda s: of_kind(s.monitoring, "PodMonitor")[0].update(apiVersion="monitoring.coreos.com/v1"), 'reads only azmonitoring.coreos.com/v1'),
+        "PodMonitor without label limits": (lambda s: of_kind(s.monitoring, "PodMonitor")[0]["spec"].pop("labelLimit"), 'spec.labelLimit missing'),
+        "PodMonitor selects the Job": (lambda s: of_kind(s.monitoring, "PodMonitor")[0]["spec"]["selector"]["matchLabels"].update({"app.kubernetes.io/component": "once"}), 'selects no pod'),
+        "PodMonitor on another port": (lambda s: of_kind(s.monitoring, "PodMonitor")[0]["spec"]["podMetricsEndpoints"][0].update(port="health"), "is not the container's named"),
+        "PodMonitor path": (lambda s: of_kind(s.monitoring, "PodMonitor")[0]["spec"]["podMetricsEndpoints"][0].update(path="/"), 'must scrape /metrics'),
+        "monitoring component changes more": (lambda s: s.monitoring.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}), 'changes more than adding'),
         "compose on 2022-latest": (edit("compose.yaml", compose_image, "mcr.microsoft.com/mssql/server:2022-latest"), 'is not a SQL Server 2022 CU tag'),
         "REPLACE-ME outside k8s/settings/": (edit("k8s/deployment.yaml", "image: customers", "image: REPLACE-ME"), 'fill-ins belong in'),
         "image tag latest": (edit(SETTINGS, "newTag: REPLACE-ME-unique-tag", "newTag: latest"), 'never latest'),
@@ -437,11 +517,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("base", nargs="+", help="k8s/ rendered (or its files with --raw)")
     parser.add_argument("--job", nargs="+", required=True, help="k8s/job/ rendered (or k8s/job/job.yaml with --raw)")
     parser.add_argument("--proxy", help="k8s/ rendered with the proxy-connection-policy component")
+    parser.add_argument("--monitoring", help="k8s/ rendered with the azure-monitor-prometheus component")
     args = parser.parse_args(argv)
-    if not args.raw and (len(args.base) != 1 or not args.proxy):
-        parser.error("rendered mode takes one BASE.yaml, --job JOB.yaml and --proxy PROXY.yaml")
+    if not args.raw and (len(args.base) != 1 or not args.proxy or not args.monitoring):
+        parser.error("rendered mode takes one BASE.yaml, --job JOB.yaml, --proxy PROXY.yaml and --monitoring MONITORING.yaml")
     state = State(base=load(args.base), job=load(args.job), proxy=load([args.proxy]) if args.proxy else None,
-                  rendered=not args.raw, files=load_files())
+                  rendered=not args.raw, files=load_files(),
+                  monitoring=load([args.monitoring]) if args.monitoring else None)
     errors = self_test(state) if args.self_test else run(state)
     for e in errors:
         print(f"deploy policy: {e}", file=sys.stderr)

@@ -13,13 +13,15 @@
 //! Run: `cargo bench -p azure-sql-passwordless --bench pool` (a bench binary, not criterion:
 //! it prints percentiles and counts, and how it got them). Name sections to run only those:
 //! `cargo bench -p azure-sql-passwordless --bench pool -- warm` (`warm`, `concurrent`,
-//! `renewal`, `steady`).
+//! `renewal`, `steady`). With `--features opentelemetry` the pools record their metrics into
+//! an OpenTelemetry SDK meter provider read by the Prometheus exporter, as a service
+//! publishing them would: compare the warm figures of the two builds, run alternately.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
 use azure_core::credentials::AccessToken;
-use azure_sql_passwordless::{Pool, RefreshRecord, TokenProvider, TokenSource};
+use azure_sql_passwordless::{Pool, PoolBuilder, RefreshRecord, TokenProvider, TokenSource};
 use azure_sql_sandbox::{Sandbox, SandboxOptions};
 use common::config_for;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,11 +37,16 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn show(d: Duration) -> String {
-    format!("{:.1} µs", d.as_secs_f64() * 1e6)
+    format!("{:.2} µs", d.as_secs_f64() * 1e6)
 }
 
-/// Warm `get()` latency with `tasks` tasks each doing `per_task` get/drop cycles.
-async fn warm_get_latency(pool: &Pool, tasks: usize, per_task: usize) -> Vec<Duration> {
+/// Warm `get()` latency with `tasks` tasks each doing `per_task` get/drop cycles: the gets, and
+/// the whole cycles (get, then the drop that returns the connection), each sorted.
+async fn warm_get_latency(
+    pool: &Pool,
+    tasks: usize,
+    per_task: usize,
+) -> (Vec<Duration>, Vec<Duration>) {
     // Warm: open as many connections as tasks, and return them.
     let mut held = Vec::new();
     for _ in 0..tasks {
@@ -54,19 +61,89 @@ async fn warm_get_latency(pool: &Pool, tasks: usize, per_task: usize) -> Vec<Dur
             for _ in 0..per_task {
                 let started = Instant::now();
                 let conn = pool.get().await.expect("get");
-                samples.push(started.elapsed());
+                let got = started.elapsed();
                 drop(conn);
+                samples.push((got, started.elapsed()));
                 tokio::task::yield_now().await;
             }
             samples
         }));
     }
-    let mut all = Vec::new();
+    let (mut gets, mut cycles) = (Vec::new(), Vec::new());
     for h in handles {
-        all.extend(h.await.expect("task"));
+        for (get, cycle) in h.await.expect("task") {
+            gets.push(get);
+            cycles.push(cycle);
+        }
     }
-    all.sort();
-    all
+    gets.sort();
+    cycles.sort();
+    (gets, cycles)
+}
+
+/// The meter provider the pools record into, with the `opentelemetry` feature: the SDK with the
+/// Prometheus exporter as its reader (what the demo serves at `/metrics`).
+struct Metrics {
+    #[cfg(feature = "opentelemetry")]
+    provider: opentelemetry_sdk::metrics::SdkMeterProvider,
+    #[cfg(feature = "opentelemetry")]
+    registry: prometheus::Registry,
+}
+
+impl Metrics {
+    #[cfg(feature = "opentelemetry")]
+    fn new() -> Self {
+        let registry = prometheus::Registry::new();
+        let exporter = opentelemetry_prometheus::exporter()
+            .with_registry(registry.clone())
+            .build()
+            .expect("exporter");
+        Self {
+            provider: opentelemetry_sdk::metrics::SdkMeterProvider::builder()
+                .with_reader(exporter)
+                .build(),
+            registry,
+        }
+    }
+
+    #[cfg(not(feature = "opentelemetry"))]
+    fn new() -> Self {
+        Self {}
+    }
+
+    fn on(&self, builder: PoolBuilder) -> PoolBuilder {
+        #[cfg(feature = "opentelemetry")]
+        let builder = builder.meter_provider(&self.provider);
+        builder
+    }
+
+    fn describe(&self) -> &'static str {
+        if cfg!(feature = "opentelemetry") {
+            "on (feature opentelemetry; OpenTelemetry SDK meter provider, Prometheus exporter)"
+        } else {
+            "off (built without the opentelemetry feature)"
+        }
+    }
+
+    /// How many checkouts the wait-time histogram holds (proof the metrics were recorded).
+    fn waits_recorded(&self) -> Option<u64> {
+        #[cfg(feature = "opentelemetry")]
+        {
+            let families = self.registry.gather();
+            let family = families
+                .iter()
+                .find(|f| f.name() == "db_client_connection_wait_time_seconds")?;
+            Some(
+                family
+                    .get_metric()
+                    .iter()
+                    .map(|m| m.get_histogram().get_sample_count())
+                    .sum(),
+            )
+        }
+        #[cfg(not(feature = "opentelemetry"))]
+        None
+    }
 }
 
 /// Issues a token living `lifetime` at once, counting requests.
@@ -150,17 +227,28 @@ async fn main() {
         let sandbox = Sandbox::start(SandboxOptions::default())
             .await
             .expect("sandbox");
-        let pool = Pool::new(config_for(&sandbox)).await.expect("pool");
-        println!("1. warm pool.get() latency (get + drop back to the pool; connections already open, no ping: idle < 30 s)");
+        let metrics = Metrics::new();
+        let pool = metrics
+            .on(Pool::builder(config_for(&sandbox)))
+            .build()
+            .await
+            .expect("pool");
+        println!("1. warm pool.get() latency (connections already open, no ping: idle < 30 s), and of the whole cycle with the drop that returns the connection");
+        println!("   metrics: {}", metrics.describe());
         for (tasks, per_task) in [(1usize, 20_000usize), (64, 1_000)] {
-            let samples = warm_get_latency(&pool, tasks, per_task).await;
+            let (samples, cycles) = warm_get_latency(&pool, tasks, per_task).await;
             println!(
-                "   {tasks:>2} task(s), {:>6} gets: p50 {}  p99 {}  max {}",
+                "   {tasks:>2} task(s), {:>6} gets: p50 {}  p99 {}  max {}   (get + drop: p50 {}  p99 {})",
                 samples.len(),
                 show(percentile(&samples, 50.0)),
                 show(percentile(&samples, 99.0)),
                 show(*samples.last().unwrap_or(&Duration::ZERO)),
+                show(percentile(&cycles, 50.0)),
+                show(percentile(&cycles, 99.0)),
             );
+        }
+        if let Some(recorded) = metrics.waits_recorded() {
+            println!("   checkouts recorded in db.client.connection.wait_time: {recorded}");
         }
         drop(pool);
         println!();

@@ -7,6 +7,7 @@ use crate::config::{ApplicationIntent, Authentication, Config, Encrypt, IpAddres
 use crate::connection::{Client, Connection};
 use crate::credential;
 use crate::error::{Error, TimeoutKind, LOGIN_FAILED};
+use crate::metrics::{self, ConnectMetrics, Meters};
 use crate::retirement::Retirement;
 use crate::token::{RenewalPolicy, TokenSource};
 use std::fmt;
@@ -70,6 +71,7 @@ pub struct Connector {
 struct Inner {
     config: Config,
     auth: Auth,
+    metrics: ConnectMetrics,
 }
 
 enum Auth {
@@ -83,17 +85,28 @@ impl Connector {
     pub fn new(config: Config) -> Result<Self, Error> {
         let tokens = credential::provider_for(&config)?
             .map(|p| TokenSource::new(p, config.get_token_scope()));
-        Self::build(config, tokens)
+        Self::standalone(config, tokens)
     }
 
     /// A connector using `tokens`, for example one shared with other pools (several databases
     /// on one server make one token request per lifetime between them). The configuration's
     /// `Authentication` keyword is then not used to pick a provider.
     pub fn with_token_source(config: Config, tokens: TokenSource) -> Result<Self, Error> {
-        Self::build(config, Some(tokens))
+        Self::standalone(config, Some(tokens))
     }
 
-    pub(crate) fn build(mut config: Config, tokens: Option<TokenSource>) -> Result<Self, Error> {
+    /// A connector of its own (not a pool's): its metrics go to the global meter provider,
+    /// named as a pool on the same configuration would be.
+    fn standalone(config: Config, tokens: Option<TokenSource>) -> Result<Self, Error> {
+        let metrics = ConnectMetrics::new(&Meters::default(), &metrics::default_pool_name(&config));
+        Self::build(config, tokens, metrics)
+    }
+
+    pub(crate) fn build(
+        mut config: Config,
+        tokens: Option<TokenSource>,
+        metrics: ConnectMetrics,
+    ) -> Result<Self, Error> {
         config.validate_once()?;
         let auth = match tokens {
             Some(t) => Auth::Token(t),
@@ -120,7 +133,11 @@ impl Connector {
             }
         }
         Ok(Self {
-            inner: Arc::new(Inner { config, auth }),
+            inner: Arc::new(Inner {
+                config,
+                auth,
+                metrics,
+            }),
         })
     }
 
@@ -155,11 +172,16 @@ impl Connector {
         loop {
             attempt += 1;
             let error = match self.attempt(attempt).await {
-                Ok(conn) => return Ok(conn),
+                Ok(conn) => {
+                    self.inner.metrics.login(Ok(()), false);
+                    return Ok(conn);
+                }
                 Err(e) => e,
             };
             failed_attempt(&error);
-            if !retried_at_connect(&error) {
+            let transient = retried_at_connect(&error);
+            self.inner.metrics.login(Err(&error), transient);
+            if !transient {
                 return Err(error);
             }
             if attempt > retries {
@@ -177,6 +199,7 @@ impl Connector {
                     last: Box::new(error),
                 });
             }
+            self.inner.metrics.retrying(&error);
             let delay = retry_delay(attempt, config.get_connect_retry_interval());
             tracing::warn!(
                 server = config.get_host(),
@@ -259,6 +282,7 @@ impl Connector {
                     port: next_port,
                 }) => {
                     hops = follow_redirect(&mut visited, &next_host, next_port)?;
+                    self.inner.metrics.redirected();
                     tracing::info!(
                         from = %format!("{host}:{port}"),
                         to = %format!("{next_host}:{next_port}"),

@@ -5,7 +5,8 @@
 //! What it does for callers, and its bounds, is documented on [`Connection`].
 
 use crate::error::{tds_error_breaks_connection, Error};
-use crate::retirement::Retirement;
+use crate::metrics::Stamp;
+use crate::retirement::{RetireReason, Retirement};
 use futures_util::Stream;
 use std::borrow::Cow;
 use std::fmt;
@@ -51,12 +52,17 @@ pub struct Connection {
     server: String,
     retirement: Retirement,
     last_used: Instant,
-    broken: bool,
+    /// Why it must not be used again, once it must not: [`RetireReason::Broken`], or
+    /// [`RetireReason::SessionTokenExpired`] when the server refused the session's token, or the
+    /// pool's reason for retiring it at checkout.
+    broken: Option<RetireReason>,
     in_request: bool,
     /// A [`Transaction`] was dropped without commit or rollback: roll back before the next
     /// request.
     rollback_pending: bool,
     command_timeout: Option<Duration>,
+    /// When the pool handed it out (for the use-time metric; empty without metrics).
+    pub(crate) checked_out: Stamp,
 }
 
 /// The statement that ends whatever transaction a dropped [`Transaction`] left open.
@@ -74,10 +80,11 @@ impl Connection {
             server,
             last_used: retirement.opened_at(),
             retirement,
-            broken: false,
+            broken: None,
             in_request: false,
             rollback_pending: false,
             command_timeout,
+            checked_out: Stamp::default(),
         }
     }
 
@@ -227,22 +234,34 @@ impl Connection {
     /// connection.
     pub fn report_error(&mut self, error: &tiberius::error::Error) -> bool {
         if tds_error_breaks_connection(error) {
-            self.mark_broken();
+            self.retire(broken_by(error));
         }
-        self.broken
+        self.broken.is_some()
     }
 
     /// Marks the connection as unusable: the pool discards it when it comes back.
     pub fn mark_broken(&mut self) {
-        if !self.broken {
-            tracing::debug!(server = %self.server, "connection: marked broken");
+        self.retire(RetireReason::Broken);
+    }
+
+    /// Marks it not to be used again, for `reason` (the first reason given stays).
+    pub(crate) fn retire(&mut self, reason: RetireReason) {
+        if self.broken.is_none() {
+            tracing::debug!(server = %self.server, reason = reason.as_str(), "connection: marked broken");
         }
-        self.broken = true;
+        self.broken.get_or_insert(reason);
+    }
+
+    /// Why it must not be used again, if it must not (a request's future dropped mid-way
+    /// counts as broken).
+    pub(crate) fn broken_reason(&self) -> Option<RetireReason> {
+        self.broken
+            .or(self.in_request.then_some(RetireReason::Broken))
     }
 
     /// Whether the connection must not be used again (see the module docs).
     pub fn is_broken(&self) -> bool {
-        self.broken || self.in_request
+        self.broken.is_some() || self.in_request
     }
 
     /// The server (`host:port`) this connection is logged in to, after any redirect.
@@ -283,7 +302,12 @@ impl Connection {
 
     /// How long since the connection last started a request.
     pub fn idle_for(&self) -> Duration {
-        self.last_used.elapsed()
+        self.idle_at(Instant::now())
+    }
+
+    /// How long it has been idle at `now`.
+    pub(crate) fn idle_at(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.last_used)
     }
 
     /// Closes the connection politely.
@@ -303,9 +327,9 @@ impl Connection {
     /// Checks the connection can take a request and marks one started; first rolls back what a
     /// dropped [`Transaction`] left open.
     async fn begin(&mut self) -> Result<(), Error> {
-        if self.broken || self.in_request {
+        if self.broken.is_some() || self.in_request {
             // A previous request's future was dropped mid-way: the stream is out of sync.
-            self.broken = true;
+            self.broken.get_or_insert(RetireReason::Broken);
             return Err(Error::AlreadyBroken);
         }
         self.last_used = Instant::now();
@@ -398,13 +422,33 @@ impl fmt::Debug for Transaction<'_> {
 }
 
 /// Classifies an error seen on the connection, marking it broken when it must not be reused.
-fn seen(broken: &mut bool, e: tiberius::error::Error, timeout: Option<Duration>) -> Error {
+fn seen(
+    broken: &mut Option<RetireReason>,
+    e: tiberius::error::Error,
+    timeout: Option<Duration>,
+) -> Error {
     if tds_error_breaks_connection(&e) {
-        *broken = true;
+        broken.get_or_insert(broken_by(&e));
     }
     let error = Error::from_statement(e, timeout);
-    tracing::debug!(error = %error, broken = *broken, "connection: request failed");
+    tracing::debug!(error = %error, broken = broken.is_some(), "connection: request failed");
     error
+}
+
+/// Why an error that breaks the connection retires it: the server refusing the session's token
+/// (37396, or 18456 on an open session) has its own reason.
+fn broken_by(e: &tiberius::error::Error) -> RetireReason {
+    match e {
+        tiberius::error::Error::Server(t)
+            if matches!(
+                t.code(),
+                crate::error::SESSION_TOKEN_EXPIRED | crate::error::LOGIN_FAILED
+            ) =>
+        {
+            RetireReason::SessionTokenExpired
+        }
+        _ => RetireReason::Broken,
+    }
 }
 
 impl fmt::Debug for Connection {
@@ -422,7 +466,7 @@ impl fmt::Debug for Connection {
 /// result set). Errors mark the connection broken when they must.
 pub struct QueryStream<'a> {
     inner: tiberius::QueryStream<'a>,
-    broken: &'a mut bool,
+    broken: &'a mut Option<RetireReason>,
     timeout: Option<Duration>,
 }
 
@@ -430,7 +474,7 @@ impl<'a> QueryStream<'a> {
     /// Wraps the driver's answer to a request: its stream, or its error seen by the connection.
     fn started(
         result: tiberius::Result<tiberius::QueryStream<'a>>,
-        broken: &'a mut bool,
+        broken: &'a mut Option<RetireReason>,
         timeout: Option<Duration>,
     ) -> Result<Self, Error> {
         match result {

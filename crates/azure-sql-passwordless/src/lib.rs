@@ -52,6 +52,7 @@
 //! | [`Connection`], [`Transaction`] | a logged-in connection, its query API (which tracks broken connections) and its session reset | `connection.rs` |
 //! | (internal) | when a connection is retired: its login token, its lifetime | `retirement.rs` |
 //! | [`Pool`], [`PoolBuilder`] | the `bb8` pool: checkout, bounds, state, graceful close | `pool.rs`, `pool/` |
+//! | (internal) | metrics by OpenTelemetry's conventions (feature `opentelemetry`): the pool, the token, connection events | `metrics.rs`, `metrics/` |
 //! | [`Error`] | the one runtime error; each variant says what to fix | `error.rs` |
 //!
 //! The crates in the public API are re-exported ([`tiberius`], [`bb8`], [`azure_core`],
@@ -78,6 +79,10 @@
 //!   Microsoft's drivers agree on ([`Error::TRANSIENT_SQL_ERRORS`]); 18456 is never retried.
 //! - `tracing` events say what happened (token acquired or failed, renewals, connects,
 //!   redirects, retries), never with a token in them.
+//! - With the `opentelemetry` feature, the pool (`db.client.connection.*`, by OpenTelemetry's
+//!   database-client conventions), the token cache and the connection events are recorded
+//!   through the OpenTelemetry metrics API; the application installs the meter provider
+//!   (`opentelemetry::global::set_meter_provider`, or `PoolBuilder::meter_provider`).
 
 #![warn(missing_docs)]
 
@@ -86,6 +91,7 @@ mod connect;
 mod connection;
 mod credential;
 mod error;
+mod metrics;
 mod pool;
 mod retirement;
 mod token;
@@ -113,4 +119,6 @@ pub use token::{
 pub use azure_core;
 pub use azure_identity;
 pub use bb8;
+#[cfg(feature = "opentelemetry")]
+pub use opentelemetry;
 pub use tiberius;

@@ -12,13 +12,14 @@ use crate::config::Config;
 use crate::connect::Connector;
 use crate::credential::{self, TokenProvider};
 use crate::error::Error;
+use crate::metrics::{self, ConnectMetrics, Meters, PoolMetrics, PoolReading};
 use crate::retirement::RetireReason;
 use crate::token::{RenewalPolicy, TokenSource, TokenState};
 use azure_core::credentials::TokenCredential;
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -95,11 +96,14 @@ impl PoolBuilder {
 /// [`Pool::close`] drains the pool for a graceful shutdown.
 #[derive(Clone)]
 pub struct Pool {
-    inner: bb8::Pool<Manager>,
     shared: Arc<Shared>,
 }
 
 struct Shared {
+    inner: bb8::Pool<Manager>,
+    /// `db.client.connection.pool.name` in metrics, and in logs.
+    name: String,
+    min_idle: u32,
     waiting: AtomicU32,
     max_size: u32,
     connection_timeout: Duration,
@@ -171,6 +175,8 @@ impl Pool {
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
             ping_after_idle: DEFAULT_PING_AFTER_IDLE,
             ping_timeout: DEFAULT_PING_TIMEOUT,
+            name: None,
+            meters: Meters::default(),
         }
     }
 
@@ -180,13 +186,13 @@ impl Pool {
     /// if connecting has been failing); a connect that fails while the caller waits for a
     /// connection fails the wait with its error.
     pub async fn get(&self) -> Result<PooledConnection<'_>, Error> {
-        self.checkout(|| self.inner.get()).await
+        self.checkout(|| self.shared.inner.get()).await
     }
 
     /// Like [`get`](Self::get), for a connection that must outlive the borrow of the pool (to
     /// move it into a task).
     pub async fn get_owned(&self) -> Result<PooledConnection<'static>, Error> {
-        self.checkout(|| self.inner.get_owned()).await
+        self.checkout(|| self.shared.inner.get_owned()).await
     }
 
     /// Waits for a connection from bb8, checks it, and goes on to another while a check fails,
@@ -228,44 +234,50 @@ impl Pool {
                 Err(_elapsed) => return Err(self.pool_timeout(started)),
             };
             match self.check_out(&mut conn, deadline).await {
-                None => return Ok(conn),
-                Some(reason) => {
+                Ok(at) => {
+                    conn.checked_out = shared.manager.metrics.checked_out(started, at);
+                    return Ok(conn);
+                }
+                Err(reason) => {
                     tracing::debug!(
                         server = conn.server(),
                         reason = reason.as_str(),
                         "pool: retiring a connection at checkout"
                     );
                     shared.closed_invalid.fetch_add(1, Ordering::Relaxed);
-                    conn.mark_broken();
+                    // Discarded on its way back, where the reason is counted.
+                    conn.retire(reason);
                 }
             }
         }
     }
 
-    /// Why `conn` must not be handed out, if it must not: the free checks, then, for a
-    /// connection idle long enough, a ping bounded by the ping timeout (and the caller's
-    /// deadline), which also proves the session reset asked for at its return.
+    /// When `conn` was found fit to hand out, or why it must not be: the free checks (one
+    /// clock read for all of them), then, for a connection idle long enough, a ping bounded by
+    /// the ping timeout (and the caller's deadline), which also proves the session reset asked
+    /// for at its return.
     async fn check_out(
         &self,
         conn: &mut PooledConnection<'_>,
         deadline: Instant,
-    ) -> Option<RetireReason> {
+    ) -> Result<Instant, RetireReason> {
         let shared = &self.shared;
-        if let Some(reason) = shared.manager.retire_reason(conn) {
-            return Some(reason);
+        let now = Instant::now();
+        if let Some(reason) = shared.manager.retire_reason(conn, now) {
+            return Err(reason);
         }
-        if conn.idle_for() <= shared.ping_after_idle {
-            return None;
+        if conn.idle_at(now) <= shared.ping_after_idle {
+            return Ok(now);
         }
         let bound = shared
             .ping_timeout
             .min(deadline.saturating_duration_since(Instant::now()));
         match tokio::time::timeout(bound, conn.ping()).await {
-            Ok(Ok(())) if conn.reset_unacknowledged() => Some(RetireReason::ResetUnacknowledged),
-            Ok(Ok(())) => None,
+            Ok(Ok(())) if conn.reset_unacknowledged() => Err(RetireReason::ResetUnacknowledged),
+            Ok(Ok(())) => Ok(Instant::now()),
             Ok(Err(e)) => {
                 tracing::info!(server = conn.server(), error = %e, "pool: checkout ping failed");
-                Some(RetireReason::PingFailed)
+                Err(RetireReason::PingFailed)
             }
             Err(_) => {
                 tracing::warn!(
@@ -273,7 +285,7 @@ impl Pool {
                     after_ms = u64::try_from(bound.as_millis()).unwrap_or(u64::MAX),
                     "pool: checkout ping got no answer; the server may have gone away"
                 );
-                Some(RetireReason::PingFailed)
+                Err(RetireReason::PingFailed)
             }
         }
     }
@@ -296,8 +308,8 @@ impl Pool {
         let deadline = Instant::now() + grace;
         shared.manager.closing.store(true, Ordering::Release);
         // Idle connections: take each out and drop it (a closing pool keeps none).
-        while self.inner.state().idle_connections > 0 {
-            match tokio::time::timeout(Duration::from_millis(50), self.inner.get()).await {
+        while shared.inner.state().idle_connections > 0 {
+            match tokio::time::timeout(Duration::from_millis(50), shared.inner.get()).await {
                 Ok(Ok(conn)) => drop(conn),
                 _ => break,
             }
@@ -327,7 +339,7 @@ impl Pool {
 
     /// Size, idle, in use, waiting, lifetime counters and the token's state.
     pub fn state(&self) -> PoolState {
-        let s = self.inner.state();
+        let s = self.shared.inner.state();
         let st = &s.statistics;
         let closed_invalid = self.shared.closed_invalid.load(Ordering::Relaxed);
         PoolState {
@@ -352,6 +364,11 @@ impl Pool {
         self.shared.tokens.as_ref()
     }
 
+    /// The pool's name: [`PoolBuilder::name`], by default `host:port/database`.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
     fn run_error(&self, e: bb8::RunError<Error>, started: Instant) -> Error {
         match e {
             bb8::RunError::User(e) => e,
@@ -360,7 +377,8 @@ impl Pool {
     }
 
     fn pool_timeout(&self, started: Instant) -> Error {
-        let s = self.inner.state();
+        self.shared.manager.metrics.timed_out();
+        let s = self.shared.inner.state();
         Error::PoolTimeout {
             waited: started.elapsed(),
             size: s.connections,
@@ -378,8 +396,25 @@ impl Pool {
 impl fmt::Debug for Pool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pool")
+            .field("name", &self.shared.name)
             .field("state", &self.state())
             .finish()
+    }
+}
+
+impl Shared {
+    /// What the metrics callbacks read at collection time.
+    fn reading(&self) -> PoolReading {
+        let s = self.inner.state();
+        PoolReading {
+            idle: s.idle_connections,
+            used: s.connections.saturating_sub(s.idle_connections),
+            pending: self.waiting.load(Ordering::Relaxed),
+            max: self.max_size,
+            min_idle: self.min_idle,
+            reaped_lifetime: s.statistics.connections_closed_max_lifetime,
+            reaped_idle: s.statistics.connections_closed_idle_timeout,
+        }
     }
 }
 
@@ -431,9 +466,30 @@ pub struct PoolBuilder {
     idle_timeout: Option<Duration>,
     ping_after_idle: Duration,
     ping_timeout: Duration,
+    name: Option<String>,
+    meters: Meters,
 }
 
 impl PoolBuilder {
+    /// The pool's name in metrics (`db.client.connection.pool.name`) and logs; unique within the
+    /// application. Default: `host:port/database` (the OpenTelemetry conventions' suggestion).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Record this pool's metrics (and those of the token source it creates) through
+    /// `provider` instead of the global meter provider (`opentelemetry::global`, read when the
+    /// pool is built). README "Metrics" lists what is recorded.
+    #[cfg(feature = "opentelemetry")]
+    pub fn meter_provider<P>(mut self, provider: &P) -> Self
+    where
+        P: opentelemetry::metrics::MeterProvider + ?Sized,
+    {
+        self.meters = Meters::from_provider(provider);
+        self
+    }
+
     /// Log in with tokens from `tokens` (shared with other pools, say) instead of a provider
     /// picked from the `Authentication` keyword.
     pub fn token_source(mut self, tokens: TokenSource) -> Self {
@@ -510,17 +566,24 @@ impl PoolBuilder {
         // Checked (and its warnings logged) once on the way to the pool.
         config.validate_once()?;
         let owns_tokens = !matches!(self.tokens, Tokens::Source(_));
+        let meters = self.meters;
         let tokens = match self.tokens {
             Tokens::Source(t) => Some(t),
-            Tokens::Provider(p) => Some(TokenSource::with_policy(
+            Tokens::Provider(p) => Some(TokenSource::with_meters(
                 p,
                 config.get_token_scope(),
                 self.policy,
+                &meters,
             )),
-            Tokens::FromConfig => credential::provider_for(&config)?
-                .map(|p| TokenSource::with_policy(p, config.get_token_scope(), self.policy)),
+            Tokens::FromConfig => credential::provider_for(&config)?.map(|p| {
+                TokenSource::with_meters(p, config.get_token_scope(), self.policy, &meters)
+            }),
         };
-        let connector = Connector::build(config, tokens.clone())?;
+        let name = self
+            .name
+            .unwrap_or_else(|| metrics::default_pool_name(&config));
+        let connector =
+            Connector::build(config, tokens.clone(), ConnectMetrics::new(&meters, &name))?;
         let config = connector.config();
         let lifetime = config.get_connection_lifetime();
         let max_size = config.get_max_pool_size();
@@ -530,6 +593,7 @@ impl PoolBuilder {
             failures: Arc::new(ConnectFailures::default()),
             closing: Arc::new(AtomicBool::new(false)),
             returned: Arc::new(Notify::new()),
+            metrics: Arc::new(PoolMetrics::new(&meters, &name)),
         };
         let builder = bb8::Pool::builder()
             .max_size(max_size)
@@ -548,6 +612,7 @@ impl PoolBuilder {
             .error_sink(Box::new(LogSink));
         let inner = builder.build(manager.clone()).await?;
         tracing::info!(
+            pool = %name,
             server = config.get_host(),
             database = config.get_database().unwrap_or_default(),
             max_size,
@@ -556,20 +621,28 @@ impl PoolBuilder {
             token_provider = tokens.as_ref().map(TokenSource::provider_kind),
             "pool: ready"
         );
-        Ok(Pool {
+        let shared = Arc::new(Shared {
             inner,
-            shared: Arc::new(Shared {
-                waiting: AtomicU32::new(0),
-                max_size,
-                connection_timeout: self.connection_timeout,
-                ping_after_idle: self.ping_after_idle,
-                ping_timeout: self.ping_timeout,
-                manager,
-                closed_invalid: AtomicU64::new(0),
-                tokens,
-                owns_tokens,
-            }),
-        })
+            name,
+            min_idle,
+            waiting: AtomicU32::new(0),
+            max_size,
+            connection_timeout: self.connection_timeout,
+            ping_after_idle: self.ping_after_idle,
+            ping_timeout: self.ping_timeout,
+            manager,
+            closed_invalid: AtomicU64::new(0),
+            tokens,
+            owns_tokens,
+        });
+        // Read at collection time through a weak reference: the meter provider keeps its
+        // callbacks for its own lifetime, and must not keep the pool alive.
+        let weak: Weak<Shared> = Arc::downgrade(&shared);
+        shared
+            .manager
+            .metrics
+            .observe(move || weak.upgrade().map(|shared| shared.reading()));
+        Ok(Pool { shared })
     }
 }
 
@@ -581,6 +654,7 @@ impl fmt::Debug for PoolBuilder {
             .field("idle_timeout", &self.idle_timeout)
             .field("ping_after_idle", &self.ping_after_idle)
             .field("ping_timeout", &self.ping_timeout)
+            .field("name", &self.name)
             .finish_non_exhaustive()
     }
 }

@@ -27,6 +27,9 @@ use tokio::time::Instant;
 pub(crate) enum RetireReason {
     /// A request failed in a way that leaves the session unusable (see [`crate::connection`]).
     Broken,
+    /// The server refused the session's token on an open session (37396, or 18456 "Token is
+    /// expired" after Azure SQL revalidated it): broken too, but for a reason of its own.
+    SessionTokenExpired,
     /// A session reset went out with a request and the server never acknowledged it: nothing
     /// proves the previous caller's state is gone.
     ResetUnacknowledged,
@@ -41,14 +44,43 @@ pub(crate) enum RetireReason {
 }
 
 impl RetireReason {
+    /// Every reason, in declaration order (`reason as usize` indexes it).
+    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
+    pub(crate) const ALL: [RetireReason; 7] = [
+        RetireReason::Broken,
+        RetireReason::SessionTokenExpired,
+        RetireReason::ResetUnacknowledged,
+        RetireReason::TokenExpiring,
+        RetireReason::LifetimeReached,
+        RetireReason::PingFailed,
+        RetireReason::PoolClosing,
+    ];
+
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             RetireReason::Broken => "broken",
+            RetireReason::SessionTokenExpired => "the server refused the session's token (37396)",
             RetireReason::ResetUnacknowledged => "session reset not acknowledged by the server",
             RetireReason::TokenExpiring => "login token about to expire",
             RetireReason::LifetimeReached => "Connection Lifetime reached",
             RetireReason::PingFailed => "checkout ping failed",
             RetireReason::PoolClosing => "pool closing",
+        }
+    }
+}
+
+impl RetireReason {
+    /// One word for it, as metrics label it (`azure_sql.connection.retire_reason`).
+    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            RetireReason::Broken => "broken",
+            RetireReason::SessionTokenExpired => "session_token_expired",
+            RetireReason::ResetUnacknowledged => "reset_unacknowledged",
+            RetireReason::TokenExpiring => "token_expiring",
+            RetireReason::LifetimeReached => "lifetime",
+            RetireReason::PingFailed => "ping_failed",
+            RetireReason::PoolClosing => "pool_closing",
         }
     }
 }
@@ -184,6 +216,17 @@ mod tests {
         // Once its own token has expired it goes whatever is cached.
         let expired = now + Duration::from_secs(3601);
         assert_eq!(r.reason(expired, same), Some(RetireReason::TokenExpiring));
+    }
+
+    #[test]
+    fn every_reason_is_listed_once_at_its_own_index() {
+        for (i, reason) in RetireReason::ALL.iter().enumerate() {
+            assert_eq!(*reason as usize, i, "{reason:?}");
+            assert!(reason
+                .code()
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '_'));
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use crate::credential::TokenProvider;
 use crate::error::{Error, TokenFailure};
+use crate::metrics::{Meters, TokenMetrics, TokenReading};
 use azure_core::credentials::AccessToken;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -265,6 +266,7 @@ struct Shared {
     wake: Arc<Notify>,
     /// Cancelled when the last handle goes: stops the task.
     stop: CancellationToken,
+    metrics: TokenMetrics,
 }
 
 impl Drop for Shared {
@@ -355,23 +357,46 @@ impl TokenSource {
     }
 
     /// A cache with an explicit policy.
+    ///
+    /// With the `opentelemetry` feature, its metrics go to the global meter provider as
+    /// installed now (a pool's builder can name another: `PoolBuilder::meter_provider`).
     pub fn with_policy(
         provider: Arc<dyn TokenProvider>,
         scope: impl Into<String>,
         policy: RenewalPolicy,
     ) -> Self {
+        Self::with_meters(provider, scope, policy, &Meters::default())
+    }
+
+    /// A cache whose metrics go through `meters`.
+    pub(crate) fn with_meters(
+        provider: Arc<dyn TokenProvider>,
+        scope: impl Into<String>,
+        policy: RenewalPolicy,
+        meters: &Meters,
+    ) -> Self {
         let scope: String = scope.into();
         let (changed, _) = watch::channel(0);
+        let kind = provider.kind();
         Self {
-            shared: Arc::new(Shared {
-                kind: provider.kind(),
-                provider,
-                scope: scope.into(),
-                policy,
-                state: Mutex::new(State::default()),
-                changed,
-                wake: Arc::new(Notify::new()),
-                stop: CancellationToken::new(),
+            // The metrics read the state at collection time through a weak reference: the meter
+            // provider keeps its callbacks for its own lifetime and must not keep the cache
+            // (or its renewal task) alive.
+            shared: Arc::new_cyclic(|weak: &Weak<Shared>| {
+                let weak = weak.clone();
+                Shared {
+                    kind,
+                    provider,
+                    scope: scope.into(),
+                    policy,
+                    state: Mutex::new(State::default()),
+                    changed,
+                    wake: Arc::new(Notify::new()),
+                    stop: CancellationToken::new(),
+                    metrics: TokenMetrics::new(meters, kind, move || {
+                        weak.upgrade().map(|shared| shared.reading())
+                    }),
+                }
             }),
         }
     }
@@ -437,6 +462,7 @@ impl TokenSource {
                 if waited.is_none() {
                     waited = Some((now, st.completed));
                     st.waits += 1;
+                    shared.metrics.waited();
                     tracing::debug!(
                         provider = shared.kind,
                         in_flight = st.in_flight,
@@ -564,6 +590,21 @@ impl Shared {
     fn notify_changed(&self) {
         self.changed.send_modify(|v| *v = v.wrapping_add(1));
     }
+
+    /// What the metrics callbacks read at collection time.
+    fn reading(&self) -> TokenReading {
+        let st = self.lock();
+        let expires_in = match &st.current {
+            Some(t) => Some(t.left(Instant::now())),
+            // Every request so far failed: no time left, for alerts to see.
+            None if st.completed > 0 => Some(Duration::ZERO),
+            None => None,
+        };
+        TokenReading {
+            expires_in,
+            consecutive_failures: st.consecutive_failures,
+        }
+    }
 }
 
 /// The background task: the only code that calls the provider.
@@ -617,6 +658,7 @@ impl Drop for Alive {
                     retry_in_ms = millis(delay),
                     "token: the provider panicked during a request"
                 );
+                shared.metrics.requested(Some(&failure), false);
                 st.last_failure = Some(failure);
             }
         }
@@ -689,6 +731,7 @@ impl Task {
         let Some(shared) = self.shared.upgrade() else {
             return false;
         };
+        let timed_out = result.is_err();
         let outcome = match result {
             Ok(Ok(access)) => receive(access, now, took),
             Ok(Err(e)) => Err(TokenFailure::from_azure(&e)),
@@ -728,6 +771,10 @@ impl Task {
                     st.renew_at = Some(renew_at.max(now + delay));
                     st.next_attempt_at = None;
                 }
+                shared.metrics.requested(None, false);
+                if progressed && st.current.is_some() {
+                    shared.metrics.renewed();
+                }
                 tracing::info!(
                     provider = kind,
                     expires_in_ms = millis(token.lifetime),
@@ -766,6 +813,7 @@ impl Task {
                     duration_ms = millis(took),
                     "token: request failed"
                 );
+                shared.metrics.requested(Some(&failure), timed_out);
                 st.last_failure = Some(failure);
             }
         }

@@ -11,7 +11,7 @@ use azure_sql_passwordless::{
 };
 use azure_sql_sandbox::entra::directory::FederatedCredential;
 use azure_sql_sandbox::{Revalidation, SandboxOptions, TokenEndpointFault};
-use common::{customer_ids, lifetime, sandbox, target};
+use common::{customer_ids, lifetime, query_past_the_login_token, sandbox, target};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -342,21 +342,7 @@ async fn a_session_revalidated_with_37396_or_18456_is_discarded_and_the_next_get
         customer_ids(&mut conn)
             .await
             .expect("query while the token is valid");
-        // Hold the connection past its login token's expiry, as a long unit of work would (the
-        // cache counts expiry up to a second and the request's duration early, so the server
-        // may still accept the token a little longer: keep querying until it does not).
-        let left = conn.token_expires_in().expect("Entra login");
-        tokio::time::sleep(left).await;
-        let error = tokio::time::timeout(PATIENCE, async {
-            loop {
-                match customer_ids(&mut conn).await {
-                    Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-                    Err(e) => break e,
-                }
-            }
-        })
-        .await
-        .expect("the server revalidates");
+        let error = query_past_the_login_token(&mut conn).await;
         assert!(
             matches!(error, Error::SessionTokenExpired { .. }),
             "{number}: {error:?}"

@@ -35,11 +35,13 @@ Examples:
   AZURE_SQL_CONNECTION_STRING='Server=...;Database=...;Authentication=Active Directory Workload Identity' \\
     customers --watch 30s --health-addr 0.0.0.0:8080
 
-Health (with --watch and --health-addr):
+Health and metrics (with --watch and --health-addr):
   GET /livez   200 while the watch loop ticks (its last query finished within 3 intervals, or
                the one running is within its deadline); 503 otherwise
   GET /readyz  200 when the last query succeeded and a valid access token is cached; 503 with a
                one-line reason otherwise
+  GET /metrics the library's pool, token and connection metrics in Prometheus text (a build
+               with the `metrics` feature, the default and the container image's; 404 otherwise)
 
 Output: `Customer ID-->N` per row on stdout (--format json: one JSON object per query); logs on
 stderr (RUST_LOG, default: info for the demo and the library, warn for the rest).
@@ -89,7 +91,7 @@ pub struct Cli {
     #[arg(long, env = "CUSTOMERS_FORMAT", value_enum, default_value_t = Format::Text)]
     pub format: Format,
 
-    /// Serve /livez and /readyz on this address (needs --watch), e.g. 0.0.0.0:8080.
+    /// Serve /livez, /readyz and /metrics on this address (needs --watch), e.g. 0.0.0.0:8080.
     #[arg(long, env = "CUSTOMERS_HEALTH_ADDR", value_name = "ADDR")]
     pub health_addr: Option<SocketAddr>,
 

@@ -9,8 +9,12 @@
 //!   token is needed with `Sql Password`); 503 with a one-line reason otherwise (no query yet,
 //!   the last query's error, or why no token is cached).
 //!
-//! Both answer `text/plain` with one line; `HEAD` works too. Anything else is 404 or 405.
+//! - `GET /metrics`: the library's metrics in Prometheus text (see `metrics`), when the build
+//!   has the `metrics` feature; 404 otherwise.
+//!
+//! The probes answer `text/plain` with one line; `HEAD` works too. Anything else is 404 or 405.
 
+use crate::metrics::Exporter;
 use azure_sql_passwordless::{Pool, RefreshOutcome, TokenState};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE};
@@ -231,9 +235,10 @@ impl Listener {
     }
 }
 
-/// Serves `/livez` and `/readyz` from `health` and `pool` until the task is dropped or
-/// aborted. A slow or broken client only ever holds its own connection.
-pub async fn serve(listener: Listener, health: Arc<Health>, pool: Pool) {
+/// Serves `/livez` and `/readyz` from `health` and `pool`, and `/metrics` from `metrics`,
+/// until the task is dropped or aborted. A slow or broken client only ever holds its own
+/// connection.
+pub async fn serve(listener: Listener, health: Arc<Health>, pool: Pool, metrics: Arc<Exporter>) {
     loop {
         let (stream, peer) = match listener.listener.accept().await {
             Ok(accepted) => accepted,
@@ -246,9 +251,10 @@ pub async fn serve(listener: Listener, health: Arc<Health>, pool: Pool) {
         };
         let health = health.clone();
         let pool = pool.clone();
+        let metrics = metrics.clone();
         tokio::spawn(async move {
             let service = service_fn(move |request| {
-                let response = respond(&request, &health, &pool);
+                let response = respond(&request, &health, &pool, &metrics);
                 async move { Ok::<_, Infallible>(response) }
             });
             let served = http1::Builder::new()
@@ -264,21 +270,20 @@ pub async fn serve(listener: Listener, health: Arc<Health>, pool: Pool) {
     }
 }
 
-fn respond(request: &Request<Incoming>, health: &Health, pool: &Pool) -> Response<String> {
+fn respond(
+    request: &Request<Incoming>,
+    health: &Health,
+    pool: &Pool,
+    metrics: &Exporter,
+) -> Response<String> {
     let now = Instant::now();
-    let verdict = match request.uri().path() {
-        "/livez" => health.liveness(now),
-        "/readyz" => {
-            let token = pool.state().token.as_ref().map(TokenView::from);
-            health.readiness(now, token.as_ref())
-        }
-        _ => {
-            return plain(
-                StatusCode::NOT_FOUND,
-                "not found: the health endpoints are /livez and /readyz".into(),
-            )
-        }
-    };
+    let path = request.uri().path();
+    if !matches!(path, "/livez" | "/readyz" | "/metrics") {
+        return plain(
+            StatusCode::NOT_FOUND,
+            "not found: the endpoints are /livez, /readyz and /metrics".into(),
+        );
+    }
     if request.method() != Method::GET && request.method() != Method::HEAD {
         let mut response = plain(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -289,6 +294,14 @@ fn respond(request: &Request<Incoming>, health: &Health, pool: &Pool) -> Respons
             .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
         return response;
     }
+    let verdict = match path {
+        "/livez" => health.liveness(now),
+        "/readyz" => {
+            let token = pool.state().token.as_ref().map(TokenView::from);
+            health.readiness(now, token.as_ref())
+        }
+        _ => return exposition(metrics),
+    };
     if !verdict.healthy {
         tracing::debug!(path = request.uri().path(), reason = %verdict.reason, "health: unhealthy");
     }
@@ -298,6 +311,30 @@ fn respond(request: &Request<Incoming>, health: &Health, pool: &Pool) -> Respons
         StatusCode::SERVICE_UNAVAILABLE
     };
     plain(status, verdict.reason)
+}
+
+/// `/metrics`: the exporter's text, or 404 in a build without metrics.
+fn exposition(metrics: &Exporter) -> Response<String> {
+    match metrics.render() {
+        Some(text) => {
+            let mut response = Response::new(text);
+            let headers = response.headers_mut();
+            headers.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
+            );
+            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        None if cfg!(feature = "metrics") => plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the metrics could not be encoded (see the log)".into(),
+        ),
+        None => plain(
+            StatusCode::NOT_FOUND,
+            "not found: this build has no metrics (cargo feature `metrics`)".into(),
+        ),
+    }
 }
 
 fn plain(status: StatusCode, line: String) -> Response<String> {

@@ -14,7 +14,8 @@
 //! | `run` | once (one-shot `connect`) or watch (a pool, a query every interval, until a signal) |
 //! | `query` | the one query |
 //! | `output` | `Customer ID-->N` or JSON on stdout |
-//! | `health` | `/livez` and `/readyz` for `--watch` |
+//! | `health` | `/livez`, `/readyz` and `/metrics` for `--watch` |
+//! | `metrics` | the OpenTelemetry meter provider and its Prometheus exporter, for `/metrics` |
 //! | `logging` | `tracing` on stderr, text or JSON |
 //! | `sandbox` | `--sandbox`: the local stand-ins in-process (feature `sandbox`) |
 //!
@@ -24,6 +25,7 @@
 mod cli;
 mod health;
 mod logging;
+mod metrics;
 mod output;
 mod query;
 mod run;

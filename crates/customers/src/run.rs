@@ -3,6 +3,7 @@
 
 use crate::cli::Format;
 use crate::health::{self, Health};
+use crate::metrics::Exporter;
 use crate::output;
 use crate::query;
 use anyhow::Context;
@@ -49,7 +50,7 @@ pub struct WatchOptions {
     pub interval: Duration,
     /// Output format.
     pub format: Format,
-    /// Serve `/livez` and `/readyz` here.
+    /// Serve `/livez`, `/readyz` and `/metrics` here.
     pub health_addr: Option<SocketAddr>,
 }
 
@@ -73,27 +74,34 @@ pub async fn watch(
 ) -> anyhow::Result<Ended> {
     let target = describe(&config);
     let deadline = query_deadline(&config);
+    // The meter provider goes in before the pool is built (the library reads it then); only
+    // with somewhere to serve the metrics.
+    let metrics = match options.health_addr {
+        Some(_) => Some(Arc::new(Exporter::install()?)),
+        None => None,
+    };
     let pool = Pool::builder(config)
         .build()
         .await
         .with_context(|| format!("could not set up the pool for {target}"))?;
     let health = Arc::new(Health::new(options.interval, deadline, Instant::now()));
-    let server = match options.health_addr {
-        Some(addr) => {
+    let server = match (options.health_addr, metrics) {
+        (Some(addr), Some(metrics)) => {
             let listener = health::Listener::bind(addr).await.with_context(|| {
                 format!("could not listen on --health-addr {addr} (in use, or not an address of this host?)")
             })?;
             let bound = listener
                 .local_addr()
                 .context("reading the health address")?;
-            tracing::info!(addr = %bound, "health: serving /livez and /readyz");
+            tracing::info!(addr = %bound, "health: serving /livez, /readyz and /metrics");
             Some(AbortOnDrop(tokio::spawn(health::serve(
                 listener,
                 health.clone(),
                 pool.clone(),
+                metrics,
             ))))
         }
-        None => None,
+        _ => None,
     };
     tracing::info!(
         server = %target,

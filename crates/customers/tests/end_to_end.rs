@@ -1,7 +1,8 @@
 //! The `customers` binary end to end, as a user runs it: `--sandbox` with no Azure at all; a pod's
 //! environment (the workload identity webhook's variables and the `k8s/` ConfigMap) against the
 //! sandbox started in-process; the one-line failures and exit statuses users act on; `--watch`
-//! with its health endpoints, token renewal underneath and a clean stop on SIGTERM.
+//! with its health endpoints, token renewal underneath and a clean stop on SIGTERM; `/metrics`
+//! scraped across a renewal and an Entra outage.
 
 mod common;
 
@@ -305,26 +306,7 @@ async fn watch_serves_health_follows_a_revoked_role_and_stops_on_sigterm() {
         ),
         ("CUSTOMERS_CA_FILE", env.ca_pem_path.display().to_string()),
     ]);
-    let mut demo = spawn(
-        customers(&vars),
-        &[
-            "--watch",
-            "200ms",
-            "--format",
-            "json",
-            "--health-addr",
-            "127.0.0.1:0",
-        ],
-    );
-    let line = demo
-        .stderr_until("announcing the health address", |l| {
-            log_fields(l).is_some_and(|f| f.get("addr").is_some())
-        })
-        .await;
-    let addr = log_fields(&line).expect("json")["addr"]
-        .as_str()
-        .expect("addr is a string")
-        .to_string();
+    let (mut demo, addr) = watch_with_health(customers(&vars)).await;
 
     // A printed query means the loop has recorded it: ready, with a token.
     let first = demo.next_stdout().await;
@@ -339,7 +321,10 @@ async fn watch_serves_health_follows_a_revoked_role_and_stops_on_sigterm() {
     );
     let (status, body) = get(&addr, "/livez").await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(get(&addr, "/metrics").await.0, 404);
+    // The metrics are there only in a build with them (the default and the container's).
+    let expected = if cfg!(feature = "metrics") { 200 } else { 404 };
+    assert_eq!(get(&addr, "/metrics").await.0, expected);
+    assert_eq!(get(&addr, "/other").await.0, 404);
 
     // Revoke: the next logins lack the role, the loop logs it, keeps going, and is unready.
     sandbox
@@ -440,4 +425,173 @@ async fn watch_keeps_reading_across_token_lifetimes_renewing_at_80_percent_of_ea
         "{} token requests in {elapsed:?}: renewed more often than every {renew_after:?}",
         stats.token_requests
     );
+}
+
+// ---- /metrics ------------------------------------------------------------------------------
+
+/// `GET /metrics` from the demo at `addr`.
+#[cfg(feature = "metrics")]
+async fn scrape(addr: &str) -> String {
+    let (status, body) = get(addr, "/metrics").await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// Scrapes `addr` until `done` holds for the text (at most [`PATIENCE`]), and returns that text;
+/// `seen` is called on every scrape on the way (to record how a gauge moved).
+#[cfg(feature = "metrics")]
+async fn scrape_until(
+    addr: &str,
+    what: &str,
+    mut seen: impl FnMut(&str),
+    done: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let text = scrape(addr).await;
+        seen(&text);
+        if done(&text) {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never {what}; last scrape:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[cfg(feature = "metrics")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_follow_a_token_renewal_and_an_entra_outage() {
+    use common::prometheus_text::{count, kind, sample};
+    // Access tokens live 6 s (counted as 5 s): renewal after 4 s, with 1 s left for the retries
+    // of the outage below before the token would expire.
+    let sandbox = sandbox(lifetime(6)).await;
+    let (mut demo, addr) = watch_with_health(customers(&pod_env(&sandbox))).await;
+    demo.next_stdout().await;
+
+    let provider = ("azure_sql_token_provider", "workload identity");
+    let requests = "azure_sql_token_requests_total";
+    let ok = [provider, ("azure_sql_token_outcome", "ok")];
+    let unavailable = [
+        provider,
+        ("azure_sql_token_outcome", "unavailable"),
+        ("error_type", "AADSTS90033"),
+    ];
+    let expiry = |text: &str| sample(text, "azure_sql_token_time_to_expiry_seconds", &[provider]);
+    let renewals = |text: &str| count(text, "azure_sql_token_renewals_total", &[provider]);
+    let failing = |text: &str| sample(text, "azure_sql_token_consecutive_failures", &[provider]);
+
+    // After the first query: one request, ok; a token with its life ahead; nothing failing; the
+    // pool by the conventions' names, in Prometheus's translation.
+    let first = scrape(&addr).await;
+    assert_eq!(sample(&first, requests, &ok), Some(1.0), "{first}");
+    assert_eq!(kind(&first, requests), Some("counter"));
+    assert_eq!(
+        kind(&first, "azure_sql_token_time_to_expiry_seconds"),
+        Some("gauge")
+    );
+    let fresh = expiry(&first).expect("the expiry gauge");
+    assert!(fresh > 2.0 && fresh <= 6.0, "{first}");
+    assert_eq!(renewals(&first), 0.0);
+    assert_eq!(failing(&first), Some(0.0));
+    assert_eq!(
+        count(&first, "azure_sql_token_waits_total", &[provider]),
+        1.0
+    );
+    // The demo's pool is named by the library's default, `host:port/database`.
+    let env = sandbox.env();
+    let pool_name = format!("{}:{}/{}", env.host, env.port, env.database);
+    let pool = ("db_client_connection_pool_name", pool_name.as_str());
+    assert!(
+        count(&first, "db_client_connection_count", &[pool]) >= 1.0,
+        "{first}"
+    );
+    assert!(
+        count(
+            &first,
+            "db_client_connection_wait_time_seconds_count",
+            &[pool]
+        ) >= 1.0
+    );
+    let logins = [pool, ("azure_sql_login_outcome", "ok")];
+    assert!(count(&first, "azure_sql_connection_logins_total", &logins) >= 1.0);
+    assert!(count(&first, "azure_sql_connection_redirects_total", &[pool]) >= 1.0);
+
+    // The expiry gauge falls as the token ages, then jumps back when renewal brings a new one.
+    let mut lowest = fresh;
+    let renewed = scrape_until(
+        &addr,
+        "renewed",
+        |text| {
+            if renewals(text) == 0.0 {
+                lowest = lowest.min(expiry(text).unwrap_or(lowest));
+            }
+        },
+        |text| renewals(text) >= 1.0,
+    )
+    .await;
+    assert!(
+        lowest < fresh - 1.0,
+        "the gauge fell: {fresh} then {lowest}"
+    );
+    let after_renewal = expiry(&renewed).expect("gauge");
+    assert!(
+        after_renewal > lowest + 1.0,
+        "it jumped back: {lowest} then {after_renewal}"
+    );
+    assert_eq!(sample(&renewed, requests, &ok), Some(2.0), "{renewed}");
+
+    // Entra goes down: the next renewal fails, is retried, and each failure is counted with its
+    // code; the gauge keeps falling (the old token serves on).
+    sandbox.faults().fail_token_requests(
+        u32::MAX,
+        azure_sql_sandbox::TokenEndpointFault::unavailable(),
+    );
+    let mut during = after_renewal;
+    let outage = scrape_until(
+        &addr,
+        "counting failed renewals",
+        |text| during = expiry(text).unwrap_or(during),
+        |text| count(text, requests, &unavailable) >= 2.0 && failing(text) >= Some(2.0),
+    )
+    .await;
+    assert!(during < after_renewal, "{after_renewal} then {during}");
+    assert_eq!(renewals(&outage), 1.0, "{outage}");
+    assert_eq!(
+        kind(&outage, "azure_sql_token_consecutive_failures"),
+        Some("gauge")
+    );
+
+    // Entra is back: the next retry renews, the failures stop, the gauge jumps back.
+    sandbox.faults().clear();
+    let recovered = scrape_until(
+        &addr,
+        "renewed after the outage",
+        |_| {},
+        |text| renewals(text) >= 2.0,
+    )
+    .await;
+    assert_eq!(failing(&recovered), Some(0.0), "{recovered}");
+    assert!(
+        expiry(&recovered).is_some_and(|left| left > during + 1.0),
+        "{recovered}"
+    );
+    let failed = count(&recovered, requests, &unavailable);
+    assert!(failed >= 2.0, "the failures stay counted: {recovered}");
+    assert_eq!(
+        count(&recovered, requests, &[provider]),
+        3.0 + failed,
+        "every request is counted once: {recovered}"
+    );
+    // Nobody waited on Entra after the first token, through the outage too.
+    assert_eq!(
+        count(&recovered, "azure_sql_token_waits_total", &[provider]),
+        1.0
+    );
+    assert!(!recovered.contains("eyJ"), "no token in the metrics");
+
+    let status = demo.terminate().await;
+    assert_eq!(status.code(), Some(0));
 }

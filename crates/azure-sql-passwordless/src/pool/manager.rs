@@ -9,6 +9,7 @@ use super::waiters::ConnectFailures;
 use crate::connect::Connector;
 use crate::connection::Connection;
 use crate::error::Error;
+use crate::metrics::PoolMetrics;
 use crate::retirement::RetireReason;
 use crate::token::TokenSource;
 use std::fmt;
@@ -25,13 +26,14 @@ pub struct Manager {
     pub(super) closing: Arc<AtomicBool>,
     /// Notified when a connection comes back to a closing pool (which waits for them).
     pub(super) returned: Arc<Notify>,
+    pub(super) metrics: Arc<PoolMetrics>,
 }
 
 impl Manager {
-    /// Why `conn` must not be handed out or kept, if it must not.
-    pub(super) fn retire_reason(&self, conn: &Connection) -> Option<RetireReason> {
-        if conn.is_broken() {
-            Some(RetireReason::Broken)
+    /// Why `conn` must not be handed out or kept at `now`, if it must not.
+    pub(super) fn retire_reason(&self, conn: &Connection, now: Instant) -> Option<RetireReason> {
+        if let Some(reason) = conn.broken_reason() {
+            Some(reason)
         } else if conn.reset_unacknowledged() {
             Some(RetireReason::ResetUnacknowledged)
         } else if self.closing.load(Ordering::Acquire) {
@@ -41,7 +43,7 @@ impl Manager {
                 .connector
                 .token_source()
                 .and_then(TokenSource::cached_expires_at);
-            conn.retirement().reason(Instant::now(), newest)
+            conn.retirement().reason(now, newest)
         }
     }
 }
@@ -55,12 +57,16 @@ impl bb8::ManageConnection for Manager {
             return Err(Error::PoolClosed);
         }
         let failures = &self.failures;
+        let started = Instant::now();
         match self
             .connector
             .connect_reporting(&|e| failures.attempt_failed(e))
             .await
         {
-            Ok(conn) => Ok(conn),
+            Ok(conn) => {
+                self.metrics.created(started);
+                Ok(conn)
+            }
             Err(e) => {
                 let told = self.failures.connect_failed(e.clone());
                 tracing::warn!(error = %e, caller_failed = told, "pool: connect failed");
@@ -75,13 +81,17 @@ impl bb8::ManageConnection for Manager {
     }
 
     fn has_broken(&self, conn: &mut Connection) -> bool {
-        let discard = match self.retire_reason(conn) {
+        // Every connection leaving a caller's hands comes back through here (those retired at
+        // checkout too, marked with their reason): the one place that counts retirements.
+        self.metrics.returned(&mut conn.checked_out);
+        let discard = match self.retire_reason(conn, Instant::now()) {
             Some(reason) => {
                 tracing::debug!(
                     server = conn.server(),
                     reason = reason.as_str(),
                     "pool: discarding a returned connection"
                 );
+                self.metrics.retired(reason);
                 true
             }
             None => {

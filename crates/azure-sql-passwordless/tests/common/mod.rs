@@ -84,6 +84,25 @@ pub async fn customer_ids(conn: &mut Connection) -> azure_sql_passwordless::Resu
     Ok(rows.iter().filter_map(|r| r.get::<i32, _>(0)).collect())
 }
 
+/// Holds `conn` past its login token's expiry, as a long unit of work would, and queries until
+/// the server refuses the session (the cache counts expiry up to a second and the request's
+/// duration early, so the server may still accept the token a little longer); returns the
+/// refusal. For a sandbox whose `Faults::set_revalidation` is on.
+pub async fn query_past_the_login_token(conn: &mut Connection) -> azure_sql_passwordless::Error {
+    let left = conn.token_expires_in().expect("an Entra login");
+    tokio::time::sleep(left).await;
+    tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            match customer_ids(conn).await {
+                Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                Err(e) => break e,
+            }
+        }
+    })
+    .await
+    .expect("the server revalidates")
+}
+
 /// Logs to the test's output when `RUST_LOG` is set (`RUST_LOG=azure_sql_passwordless=debug`).
 pub fn init_tracing() {
     if std::env::var_os("RUST_LOG").is_some() {

@@ -3,6 +3,8 @@
 //! the readers of its output.
 #![allow(dead_code)]
 
+#[path = "../../../azure-sql-passwordless/tests/common/prometheus_text.rs"]
+pub mod prometheus_text;
 #[path = "../../../azure-sql-passwordless/tests/common/target.rs"]
 pub mod target;
 
@@ -210,6 +212,32 @@ impl Running {
             .expect("the demo stops after SIGTERM")
             .expect("wait works")
     }
+}
+
+/// Starts `command` as `--watch 200ms --format json --health-addr 127.0.0.1:0` and returns it with
+/// the address its health server announced (probes and `/metrics`).
+pub async fn watch_with_health(command: Command) -> (Running, String) {
+    let mut demo = spawn(
+        command,
+        &[
+            "--watch",
+            "200ms",
+            "--format",
+            "json",
+            "--health-addr",
+            "127.0.0.1:0",
+        ],
+    );
+    let line = demo
+        .stderr_until("announcing the health address", |l| {
+            log_fields(l).is_some_and(|f| f.get("addr").is_some())
+        })
+        .await;
+    let addr = log_fields(&line).expect("json")["addr"]
+        .as_str()
+        .expect("addr is a string")
+        .to_string();
+    (demo, addr)
 }
 
 /// A JSON log line's `fields` (the demo logs JSON with `--format json`).
