@@ -1,0 +1,89 @@
+use super::*;
+
+#[test]
+fn table_names_take_identifiers_and_brackets_only() {
+    let t: TableName = "dbo.Customer".parse().expect("plain");
+    assert_eq!(t.quoted(), "[dbo].[Customer]");
+    assert_eq!(t.to_string(), "dbo.Customer");
+    let t: TableName = "[sales].[Order Lines]".parse().expect("brackets");
+    assert_eq!(t.quoted(), "[sales].[Order Lines]");
+    let t: TableName = "[a]]b]".parse().expect("escaped bracket");
+    assert_eq!(t.quoted(), "[a]]b]");
+    assert_eq!(
+        "Customer".parse::<TableName>().map(|t| t.quoted()),
+        Ok("[Customer]".to_owned())
+    );
+    for bad in [
+        "",
+        "dbo.",
+        "a.b.c",
+        "dbo.Customer; DROP TABLE x",
+        "[unclosed",
+        "x--",
+    ] {
+        let err = bad.parse::<TableName>().expect_err(bad);
+        assert!(err.to_string().contains("schema.name"), "{err}");
+    }
+}
+
+#[test]
+fn a_report_of_unreadable_settings_fails_the_first_step_and_skips_the_rest() {
+    let report = Report::settings_failed("Server= is missing");
+    assert!(!report.passed());
+    assert_eq!(report.failed().map(|s| s.name), Some("settings"));
+    assert_eq!(report.steps().len(), ALL_STEPS.len());
+    assert!(report.steps()[1..]
+        .iter()
+        .all(|s| s.verdict == Verdict::Skipped));
+    let json = serde_json::to_value(&report).expect("serializes");
+    assert_eq!(json["passed"], false);
+    assert_eq!(json["failed_step"], "settings");
+    assert_eq!(json["steps"][1]["verdict"], "skipped");
+    let text = report.to_string();
+    assert!(text.contains("[FAILED] settings"), "{text}");
+    assert!(text.contains("fix: Server= is missing"), "{text}");
+}
+
+#[test]
+fn nothing_shaped_like_a_jwt_reaches_a_step() {
+    let mut walk = Walk::default();
+    walk.record(
+        identity::SETTINGS,
+        Outcome::failed(
+            vec!["echo eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln".into()],
+            "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln",
+        ),
+    );
+    let step = &walk.steps[0];
+    assert!(!format!("{step:?}").contains("eyJ"), "{step:?}");
+}
+
+#[test]
+fn subjects_name_their_namespace_and_service_account() {
+    assert_eq!(
+        identity::service_account("system:serviceaccount:shop:orders"),
+        Some(("shop", "orders"))
+    );
+    assert_eq!(
+        identity::service_account("system:serviceaccount:shop"),
+        None
+    );
+    assert_eq!(identity::service_account("user:alice"), None);
+}
+
+#[test]
+fn jwt_claims_are_read_from_the_payload() {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let token = format!(
+        "{}.{}.sig",
+        b64(r#"{"alg":"none"}"#),
+        b64(r#"{"aud":["api://AzureADTokenExchange"],"iss":"https://issuer/","exp":4102444800}"#)
+    );
+    let claims = jwt::claims(&token).expect("a JWT");
+    assert_eq!(claims.texts("aud"), ["api://AzureADTokenExchange"]);
+    assert_eq!(claims.text("iss"), Some("https://issuer/"));
+    assert!(claims.time("exp").is_some());
+    assert!(jwt::claims("not.a").is_err());
+    assert!(jwt::claims("a.!!!.c").is_err());
+}
