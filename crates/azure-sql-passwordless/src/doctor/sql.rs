@@ -137,7 +137,7 @@ pub(crate) async fn connect(
     let transport = is_transport(&result);
     if path.redirect.is_none() && transport.is_some() {
         let e = transport.unwrap_or(&Error::AlreadyBroken);
-        gateway.push(format!("{e}"));
+        gateway.push(what_failed(e));
         let fix = transport_fix(
             e,
             path.gateway.is_some(),
@@ -172,7 +172,7 @@ pub(crate) async fn connect(
                 seen.push(format!("TCP: connected to {peer}"));
             }
             if let Some(e) = transport {
-                seen.push(format!("{e}"));
+                seen.push(what_failed(e));
                 let fix = transport_fix(e, path.target.is_some(), to_host, *to_port, &cert_host(to_host), true);
                 walk.record(SQL_REDIRECT, Outcome::failed(seen, fix));
                 walk.gate(LOGIN, None);
@@ -260,6 +260,18 @@ fn is_transport(result: &Result<Connection, Error>) -> Option<&Error> {
     }
 }
 
+/// A transport failure in a few words (the library's message adds advice the fix replaces).
+fn what_failed(e: &Error) -> String {
+    match e {
+        Error::Connect {
+            server, message, ..
+        } => format!("TCP to {server}: {message}"),
+        Error::Tls { host, message } => format!("TLS with {host}: {message}"),
+        Error::ConnectionBroken { message } => format!("the connection broke: {message}"),
+        other => other.to_string(),
+    }
+}
+
 /// The fix for a transport failure at `host:port`.
 fn transport_fix(
     e: &Error,
@@ -281,7 +293,12 @@ fn transport_fix(
 /// What was seen, and the fix, for a login the server refused.
 fn login_fix(context: &Context<'_>, e: &Error) -> (Vec<String>, String) {
     let database = context.config.get_database().unwrap_or("<default>");
-    let seen = vec![e.to_string()];
+    let seen = vec![match e {
+        Error::LoginFailed {
+            server, message, ..
+        } => format!("error 18456 from {server}: {message}"),
+        other => other.to_string(),
+    }];
     let fix = match (e.sql_error_number(), e.login_failure_reason()) {
         (_, Some(LoginFailureReason::NoDatabase)) => "No database was named (or master), so the login went to master, where the application's user does not exist: set Database= (AZURE_SQL_DATABASE) to the application database".to_owned(),
         (_, Some(LoginFailureReason::NoUser)) => format!("Database {database} has no user for this identity: as the server's Microsoft Entra admin, run CREATE USER [<identity name>] FROM EXTERNAL PROVIDER; in {database} (not in master)"),
@@ -357,7 +374,10 @@ fn select_failed(
     quoted: &str,
     who: &str,
 ) -> Outcome {
-    seen.push(format!("SELECT on {table}: {e}"));
+    seen.push(match e {
+        Error::PermissionDenied { message } => format!("SELECT on {table}: error 229: {message}"),
+        other => format!("SELECT on {table}: {other}"),
+    });
     let fix = match e.sql_error_number() {
         Some(229) => format!("User [{who}] may not read {table}: ALTER ROLE db_datareader ADD MEMBER [{who}]; (or GRANT SELECT ON {quoted} TO [{who}];), run by the database's owner or Entra admin"),
         Some(208) => format!("There is no table {table} in this database: check Database= and the table's name (the doctor's --table)"),
