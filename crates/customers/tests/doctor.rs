@@ -39,6 +39,7 @@ enum Break {
     WrongServerPort,
     RedirectTargetUnreachable,
     NoDatabaseNamed,
+    DatabaseUnavailable,
     UserMissing,
     RoleRevoked,
 }
@@ -124,6 +125,12 @@ const CASES: &[Case] = &[
         may_not_apply: &["sql_redirect"],
     },
     Case {
+        broken: Break::DatabaseUnavailable,
+        fails: "login",
+        fix_names: &["40613 is transient", "Connect Retry Count"],
+        may_not_apply: &["sql_redirect"],
+    },
+    Case {
         broken: Break::UserMissing,
         fails: "login",
         fix_names: &["CREATE USER", "FROM EXTERNAL PROVIDER", "customers"],
@@ -204,6 +211,7 @@ async fn break_link(link: Break, sandbox: &Sandbox, vars: &mut Vec<(&'static str
                 ),
             );
         }
+        Break::DatabaseUnavailable => sandbox.faults().fail_logins(1, 40613),
         Break::UserMissing => sandbox
             .execute_admin("customers", "DROP USER [customers-identity];")
             .await

@@ -41,9 +41,7 @@ pub(crate) async fn connect(
     token: Option<AccessToken>,
 ) -> Option<Connection> {
     if !walk.gate(SQL_GATEWAY, None) {
-        walk.gate(SQL_REDIRECT, None);
-        walk.gate(LOGIN, None);
-        return None;
+        return rest_skipped(walk);
     }
     let config = context.config;
     let (host, port) = (config.get_host(), config.get_port());
@@ -69,18 +67,14 @@ pub(crate) async fn connect(
                     "No access token to log in with: see the token steps",
                 ),
             );
-            walk.gate(SQL_REDIRECT, None);
-            walk.gate(LOGIN, None);
-            return None;
+            return rest_skipped(walk);
         }
     };
     let connector = match connector {
         Ok(c) => c,
         Err(e) => {
             walk.record(SQL_GATEWAY, Outcome::failed(Vec::new(), e.to_string()));
-            walk.gate(SQL_REDIRECT, None);
-            walk.gate(LOGIN, None);
-            return None;
+            return rest_skipped(walk);
         }
     };
 
@@ -95,9 +89,7 @@ pub(crate) async fn connect(
             gateway.push(format!("DNS: {host} does not resolve: {e}"));
             let fix = format!("Server={host} does not resolve here: check the server name (<server>.database.windows.net); with a private endpoint, link the privatelink.database.windows.net DNS zone to this network");
             walk.record(SQL_GATEWAY, Outcome::failed(gateway, fix));
-            walk.gate(SQL_REDIRECT, None);
-            walk.gate(LOGIN, None);
-            return None;
+            return rest_skipped(walk);
         }
         Err(_) => {
             gateway.push(format!("DNS: no answer for {host} within {bound:?}"));
@@ -108,9 +100,7 @@ pub(crate) async fn connect(
                     "The DNS resolver did not answer: check this host's DNS and its egress",
                 ),
             );
-            walk.gate(SQL_REDIRECT, None);
-            walk.gate(LOGIN, None);
-            return None;
+            return rest_skipped(walk);
         }
     }
 
@@ -147,9 +137,7 @@ pub(crate) async fn connect(
             false,
         );
         walk.record(SQL_GATEWAY, Outcome::failed(gateway, fix));
-        walk.gate(SQL_REDIRECT, None);
-        walk.gate(LOGIN, None);
-        return None;
+        return rest_skipped(walk);
     }
     gateway.push(format!(
         "TLS: certificate valid for {} (Encrypt={:?})",
@@ -208,6 +196,13 @@ pub(crate) async fn connect(
             None
         }
     }
+}
+
+/// The redirect and login steps after the gateway's failed: skipped.
+fn rest_skipped(walk: &mut Walk) -> Option<Connection> {
+    walk.gate(SQL_REDIRECT, None);
+    walk.gate(LOGIN, None);
+    None
 }
 
 /// Where the attempt got to.
@@ -317,7 +312,7 @@ fn login_fix(context: &Context<'_>, e: &Error) -> (Vec<String>, String) {
 }
 
 /// The client address in a 40615 message: "Client with IP address '203.0.113.5' is not allowed".
-fn client_address(message: &str) -> Option<String> {
+pub(crate) fn client_address(message: &str) -> Option<String> {
     let rest = &message[message.find("IP address '")? + "IP address '".len()..];
     let ip = &rest[..rest.find('\'')?];
     ip.parse::<std::net::IpAddr>().ok().map(|ip| ip.to_string())

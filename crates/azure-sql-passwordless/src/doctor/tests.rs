@@ -87,3 +87,11 @@ fn jwt_claims_are_read_from_the_payload() {
     assert!(jwt::claims("not.a").is_err());
     assert!(jwt::claims("a.!!!.c").is_err());
 }
+
+#[test]
+fn a_firewall_refusal_names_the_address_the_server_saw() {
+    let message = "Cannot open server 'contoso' requested by the login. Client with IP address '203.0.113.5' is not allowed to access the server.  To enable access, use the Azure Management Portal or run sp_set_firewall_rule on the master database to create a firewall rule for this IP address or address range.";
+    assert_eq!(sql::client_address(message).as_deref(), Some("203.0.113.5"));
+    assert_eq!(sql::client_address("Client with IP address 'x' is"), None);
+    assert_eq!(sql::client_address("no address here"), None);
+}
