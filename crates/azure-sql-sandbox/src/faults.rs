@@ -319,6 +319,10 @@ mod tests {
         f.ignore_resets(1);
         assert!(f.take_ignore_reset());
         assert!(!f.take_ignore_reset());
+        f.refuse_redirected_connections(1);
+        assert!(!f.take_refuse_connection(), "the gateway's switch is another");
+        assert!(f.take_refuse_redirected_connection());
+        assert!(!f.take_refuse_redirected_connection());
     }
 
     #[tokio::test]
