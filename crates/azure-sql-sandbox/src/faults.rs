@@ -320,7 +320,10 @@ mod tests {
         assert!(f.take_ignore_reset());
         assert!(!f.take_ignore_reset());
         f.refuse_redirected_connections(1);
-        assert!(!f.take_refuse_connection(), "the gateway's switch is another");
+        assert!(
+            !f.take_refuse_connection(),
+            "the gateway's switch is another"
+        );
         assert!(f.take_refuse_redirected_connection());
         assert!(!f.take_refuse_redirected_connection());
     }

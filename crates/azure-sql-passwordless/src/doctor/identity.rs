@@ -267,7 +267,16 @@ pub(crate) async fn token_file(walk: &mut Walk, context: &Context<'_>) -> Option
     if !walk.gate(TOKEN_FILE, not_workload_identity(context)) {
         return None;
     }
-    let path = credential::federated_token_file(context.config, context.env)?;
+    let Some(path) = credential::federated_token_file(context.config, context.env) else {
+        walk.record(
+            TOKEN_FILE,
+            Outcome::failed(
+                Vec::new(),
+                format!("No token file is named: set AZURE_FEDERATED_TOKEN_FILE (the webhook does: {POD_OPT_IN})"),
+            ),
+        );
+        return None;
+    };
     let shown = path.display().to_string();
     let text = match tokio::fs::read_to_string(&path).await {
         Ok(text) => text,
