@@ -95,3 +95,80 @@ fn a_firewall_refusal_names_the_address_the_server_saw() {
     assert_eq!(sql::client_address("Client with IP address 'x' is"), None);
     assert_eq!(sql::client_address("no address here"), None);
 }
+
+fn verdicts(report: &Report) -> Vec<(&'static str, Verdict)> {
+    report.steps().iter().map(|s| (s.name, s.verdict)).collect()
+}
+
+#[tokio::test]
+async fn a_sql_login_skips_the_token_steps_and_a_closed_port_fails_the_gateway() {
+    use crate::config::Authentication;
+    let port = crate::test_support::closed_port();
+    let mut config = Config::new("127.0.0.1");
+    config
+        .port(port)
+        .authentication(Authentication::SqlPassword)
+        .user_id("sa")
+        .password("not-shown")
+        .connect_timeout(Duration::from_secs(5));
+    let options = DiagnoseOptions::default().environment(Environment::from_pairs::<&str, &str>([]));
+    let report = diagnose_with(&config, &options).await;
+    use Verdict::*;
+    assert_eq!(
+        verdicts(&report),
+        [
+            ("settings", Passed),
+            ("workload_identity_env", NotApplicable),
+            ("token_file", NotApplicable),
+            ("entra_reachable", NotApplicable),
+            ("token_exchange", NotApplicable),
+            ("access_token", NotApplicable),
+            ("sql_gateway", Failed),
+            ("sql_redirect", Skipped),
+            ("login", Skipped),
+            ("permission", Skipped),
+        ],
+        "{report}"
+    );
+    let fix = report.failed().and_then(|s| s.fix.as_deref()).unwrap_or("");
+    assert!(fix.contains(&format!("127.0.0.1:{port}")), "{fix}");
+    assert!(fix.contains("port in Server="), "{fix}");
+    let shown = format!(
+        "{report} {report:?} {}",
+        serde_json::to_string(&report).unwrap_or_default()
+    );
+    assert!(!shown.contains("not-shown"), "{shown}");
+}
+
+#[tokio::test]
+async fn a_pod_without_the_webhooks_variables_is_told_the_label_and_annotation() {
+    let config: Config =
+        "Server=tcp:127.0.0.1,1;Database=db;Authentication=Active Directory Default"
+            .parse()
+            .expect("config");
+    // In a pod (Kubernetes sets KUBERNETES_SERVICE_HOST), nothing from the webhook.
+    let env = Environment::from_pairs([("KUBERNETES_SERVICE_HOST", "10.0.0.1")]);
+    let report = diagnose_with(&config, &DiagnoseOptions::default().environment(env)).await;
+    let failed = report.failed().expect("a step fails");
+    assert_eq!(failed.name, "workload_identity_env", "{report}");
+    let fix = failed.fix.as_deref().unwrap_or("");
+    assert!(fix.contains("azure.workload.identity/use"), "{fix}");
+    assert!(fix.contains("does not look labelled"), "{fix}");
+
+    // Labelled, but the service account has no client id annotation.
+    let env = Environment::from_pairs([
+        ("KUBERNETES_SERVICE_HOST", "10.0.0.1"),
+        ("AZURE_TENANT_ID", "72f988bf-86f1-41af-91ab-2d7cd011db47"),
+        ("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.com/"),
+        (
+            "AZURE_FEDERATED_TOKEN_FILE",
+            "/var/run/secrets/azure/tokens/azure-identity-token",
+        ),
+    ]);
+    let report = diagnose_with(&config, &DiagnoseOptions::default().environment(env)).await;
+    let failed = report.failed().expect("a step fails");
+    assert_eq!(failed.name, "workload_identity_env", "{report}");
+    let fix = failed.fix.as_deref().unwrap_or("");
+    assert!(fix.contains("azure.workload.identity/client-id"), "{fix}");
+    assert!(fix.contains("the pod is labelled"), "{fix}");
+}
