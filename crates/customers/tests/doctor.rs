@@ -34,7 +34,9 @@ enum Break {
     TokenExpired,
     TokenForAnotherAudience,
     SubjectMismatch,
+    IssuerMismatch,
     UnknownClientId,
+    UnknownTenant,
     EntraUnreachable,
     WrongServerPort,
     RedirectTargetUnreachable,
@@ -93,9 +95,21 @@ const CASES: &[Case] = &[
         may_not_apply: &[],
     },
     Case {
+        broken: Break::IssuerMismatch,
+        fails: "token_exchange",
+        fix_names: &["`issuer`", "oidcIssuerProfile.issuerUrl"],
+        may_not_apply: &[],
+    },
+    Case {
         broken: Break::UnknownClientId,
         fails: "token_exchange",
         fix_names: &["AZURE_CLIENT_ID", "6f1c3d4e-0000-4000-8000-000000000abc"],
+        may_not_apply: &[],
+    },
+    Case {
+        broken: Break::UnknownTenant,
+        fails: "token_exchange",
+        fix_names: &["AZURE_TENANT_ID", "7d2b1c1e-0000-4000-8000-000000000def"],
         may_not_apply: &[],
     },
     Case {
@@ -184,6 +198,12 @@ async fn break_link(link: Break, sandbox: &Sandbox, vars: &mut Vec<(&'static str
         Break::TokenExpired => write_bad(BadToken::Expired),
         Break::TokenForAnotherAudience => write_bad(BadToken::WrongAudience),
         Break::SubjectMismatch => write_bad(BadToken::WrongSubject),
+        Break::IssuerMismatch => write_bad(BadToken::OtherIssuer),
+        Break::UnknownTenant => set(
+            vars,
+            "AZURE_TENANT_ID",
+            "7d2b1c1e-0000-4000-8000-000000000def".into(),
+        ),
         Break::UnknownClientId => set(
             vars,
             "AZURE_CLIENT_ID",
