@@ -171,7 +171,7 @@ impl Connector {
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            let error = match self.attempt(attempt).await {
+            let error = match self.attempt(attempt, &|_| {}).await {
                 Ok(conn) => {
                     self.inner.metrics.login(Ok(()), false);
                     return Ok(conn);
@@ -214,8 +214,21 @@ impl Connector {
         }
     }
 
+    /// One login attempt, following redirects but never retrying, telling `observe` about each
+    /// hop as it goes: what the doctor (`doctor/sql.rs`) needs to say which hop failed.
+    pub(crate) async fn attempt_observed(
+        &self,
+        observe: &(dyn Fn(Hop) + Send + Sync),
+    ) -> Result<Connection, Error> {
+        self.attempt(1, observe).await
+    }
+
     /// One login, following redirects.
-    async fn attempt(&self, attempt: u32) -> Result<Connection, Error> {
+    async fn attempt(
+        &self,
+        attempt: u32,
+        observe: &(dyn Fn(Hop) + Send + Sync),
+    ) -> Result<Connection, Error> {
         let config = &self.inner.config;
         let (auth, token) = match &self.inner.auth {
             Auth::Token(tokens) => {
@@ -248,6 +261,11 @@ impl Connector {
                 config.get_connect_timeout(),
             )
             .await?;
+            observe(Hop::Connected {
+                host: host.clone(),
+                port,
+                peer: tcp.peer_addr().ok(),
+            });
             let tds = self.tds_config(&host, port, auth.clone(), left);
             match Client::connect(tds, tcp.compat_write()).await {
                 Ok(client) => {
@@ -281,6 +299,10 @@ impl Connector {
                     host: next_host,
                     port: next_port,
                 }) => {
+                    observe(Hop::Redirected {
+                        host: next_host.clone(),
+                        port: next_port,
+                    });
                     hops = follow_redirect(&mut visited, &next_host, next_port)?;
                     self.inner.metrics.redirected();
                     tracing::info!(
@@ -388,6 +410,21 @@ impl fmt::Debug for Connector {
             .field("token_source", &self.token_source())
             .finish()
     }
+}
+
+/// What one login attempt went through, hop by hop (for [`Connector::attempt_observed`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Hop {
+    /// TCP is open to `host:port` (the first one is the configured server); TLS and the login
+    /// come next.
+    Connected {
+        host: String,
+        port: u16,
+        /// The address connected to, as the socket reports it.
+        peer: Option<SocketAddr>,
+    },
+    /// The server there answered the login with a routing address (the gateway's redirect).
+    Redirected { host: String, port: u16 },
 }
 
 /// Records a redirect to `host:port` after the addresses already `visited` (the first one is

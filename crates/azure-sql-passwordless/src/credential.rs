@@ -27,9 +27,11 @@ mod workload_identity;
 pub use caller::{from_callback, from_token_credential};
 pub use environment::Environment;
 pub(crate) use environment::{
-    authority_host, client_id, federated_token_file, tenant_id, AZURE_CLIENT_ID,
-    AZURE_CLIENT_SECRET, AZURE_TENANT_ID, IDENTITY_ENDPOINT, IDENTITY_HEADER,
+    authority_host, client_id, federated_token_file, tenant_id, AZURE_AUTHORITY_HOST,
+    AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, AZURE_FEDERATED_TOKEN_FILE, AZURE_TENANT_ID,
+    IDENTITY_ENDPOINT, IDENTITY_HEADER,
 };
+pub(crate) use http::{client as http_client, error_chain};
 pub use provider::TokenProvider;
 pub use select::{provider_for, provider_for_with};
 

@@ -402,7 +402,7 @@ impl fmt::Display for Hint {
 /// the codes Entra sends today. A federated-credential mismatch names the field that differs
 /// (700211 issuer, 700212 audience, 700213 subject, 7002138 subject differing only in case);
 /// the single AADSTS70021 of 2022 is not sent any more.
-fn aadsts_hint(code: u32) -> Option<&'static str> {
+pub(crate) fn aadsts_hint(code: u32) -> Option<&'static str> {
     Some(match code {
         700211 => "No federated credential on the identity has the service-account token's issuer: compare the credential's issuer with the cluster's, exactly, trailing slash included (az aks show -g <group> -n <cluster> --query oidcIssuerProfile.issuerUrl -o tsv; az identity federated-credential list --identity-name <identity> -g <group>)",
         700212 => "The federated credential's audience is not the service-account token's: the token must be projected for, and the credential list, api://AzureADTokenExchange",

@@ -54,6 +54,7 @@
 //! | [`Pool`], [`PoolBuilder`] | the `bb8` pool: checkout, bounds, state, graceful close | `pool.rs`, `pool/` |
 //! | (internal) | metrics by OpenTelemetry's conventions (feature `opentelemetry`): the pool, the token, connection events | `metrics.rs`, `metrics/` |
 //! | [`Error`] | the one runtime error; each variant says what to fix | `error.rs` |
+//! | [`diagnose`], [`Report`] | the doctor: walks the path one link at a time and says which is broken and how to fix it | `doctor.rs`, `doctor/` |
 //!
 //! The crates in the public API are re-exported ([`tiberius`], [`bb8`], [`azure_core`],
 //! [`azure_identity`]), so a service names their types through this crate and never needs to
@@ -90,6 +91,7 @@ mod config;
 mod connect;
 mod connection;
 mod credential;
+mod doctor;
 mod error;
 mod metrics;
 mod pool;
@@ -107,6 +109,9 @@ pub use connection::{Client, Connection, QueryStream, Transaction};
 pub use credential::{
     from_callback, from_token_credential, provider_for, provider_for_with, Environment,
     TokenProvider,
+};
+pub use doctor::{
+    diagnose, diagnose_with, DiagnoseOptions, InvalidTableName, Report, Step, TableName, Verdict,
 };
 pub use error::{Error, LoginFailureReason, Result, TimeoutKind, TokenFailure};
 pub use pool::{Closed, Manager, Pool, PoolBuilder, PoolState, PooledConnection};

@@ -94,6 +94,7 @@ impl StallWatch {
 struct State {
     // TDS
     refuse_connections: AtomicU32,
+    refuse_redirected_connections: AtomicU32,
     drop_after_login_request: AtomicU32,
     fail_logins: AtomicU32,
     fail_logins_error: AtomicU32,
@@ -136,6 +137,7 @@ impl Faults {
     pub fn clear(&self) {
         let s = &self.0;
         s.refuse_connections.store(0, Ordering::Release);
+        s.refuse_redirected_connections.store(0, Ordering::Release);
         s.drop_after_login_request.store(0, Ordering::Release);
         s.fail_logins.store(0, Ordering::Release);
         s.login_delay_ms.store(0, Ordering::Release);
@@ -156,6 +158,19 @@ impl Faults {
     /// Closes the next `n` TCP connections right after accepting them.
     pub fn refuse_connections(&self, n: u32) {
         self.0.refuse_connections.store(n, Ordering::Release);
+    }
+    /// Closes the next `n` TCP connections to the redirect targets (the node and the read-only
+    /// replica, not the gateway) right after accepting them: a network that lets the gateway's
+    /// port through but not the redirect ports. Under the Redirect connection policy Azure SQL's
+    /// gateway sends the login on to the database's node on a port from 11000 to 11999, and
+    /// clients must be allowed to reach those too ("Azure SQL Database connectivity
+    /// architecture", Microsoft Learn: "clients must allow outbound communication ... to all
+    /// Azure SQL Database gateway IP addresses on port 1433 ... and to ports in the range of
+    /// 11000 to 11999"); where they are not, the gateway answers and the login then fails.
+    pub fn refuse_redirected_connections(&self, n: u32) {
+        self.0
+            .refuse_redirected_connections
+            .store(n, Ordering::Release);
     }
     /// Reads the next `n` LOGIN7 requests, then closes the connection without answering.
     pub fn drop_after_login_request(&self, n: u32) {
@@ -224,6 +239,10 @@ impl Faults {
     /// Consumes one "refuse connection" fault, if any is pending.
     pub fn take_refuse_connection(&self) -> bool {
         take_one(&self.0.refuse_connections)
+    }
+    /// Consumes one "refuse a redirected connection" fault, if any is pending.
+    pub fn take_refuse_redirected_connection(&self) -> bool {
+        take_one(&self.0.refuse_redirected_connections)
     }
     /// Consumes one "drop after LOGIN7" fault, if any is pending.
     pub fn take_drop_after_login_request(&self) -> bool {
@@ -300,6 +319,13 @@ mod tests {
         f.ignore_resets(1);
         assert!(f.take_ignore_reset());
         assert!(!f.take_ignore_reset());
+        f.refuse_redirected_connections(1);
+        assert!(
+            !f.take_refuse_connection(),
+            "the gateway's switch is another"
+        );
+        assert!(f.take_refuse_redirected_connection());
+        assert!(!f.take_refuse_redirected_connection());
     }
 
     #[tokio::test]

@@ -9,9 +9,10 @@
 //! (+ `AZURE_SQL_AUTHENTICATION`, `AZURE_SQL_PORT`). `--sandbox` ignores the environment's
 //! connection settings (a sourced sandbox env file sets them) and refuses the flags.
 
+use azure_sql_passwordless::TableName;
 use azure_sql_passwordless::{Config, ConfigError};
 use clap::parser::ValueSource;
-use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -46,6 +47,9 @@ Health and metrics (with --watch and --health-addr):
 Output: `Customer ID-->N` per row on stdout (--format json: one JSON object per query); logs on
 stderr (RUST_LOG, default: info for the demo and the library, warn for the rest).
 
+Diagnosis (when the demo fails): `customers doctor` (the same flags and environment; in a pod:
+kubectl exec deploy/customers -- customers doctor) checks each link and names the fix.
+
 Exit status: 0 rows printed (or --watch stopped by SIGTERM/SIGINT); 1 the run failed (token,
 login, query: one line on stderr says what and what to check); 2 bad flags or settings.";
 
@@ -61,6 +65,7 @@ pub struct Cli {
     /// ADO.NET connection string, e.g. "Server=tcp:<server>.database.windows.net,1433;Database=<db>;Authentication=Active Directory Workload Identity".
     #[arg(
         long,
+        global = true,
         env = Config::ENV_CONNECTION_STRING,
         value_name = "STRING",
         hide_env_values = true
@@ -68,46 +73,81 @@ pub struct Cli {
     pub connection_string: Option<String>,
 
     /// Server, e.g. tcp:<server>.database.windows.net,1433 (with --database).
-    #[arg(long, env = Config::ENV_SERVER, value_name = "SERVER")]
+    #[arg(long, global = true, env = Config::ENV_SERVER, value_name = "SERVER")]
     pub server: Option<String>,
 
     /// Database (with --server).
-    #[arg(long, env = Config::ENV_DATABASE, value_name = "NAME")]
+    #[arg(long, global = true, env = Config::ENV_DATABASE, value_name = "NAME")]
     pub database: Option<String>,
 
     /// Authentication mode with --server [default: Active Directory Default].
-    #[arg(long, env = Config::ENV_AUTHENTICATION, value_name = "MODE")]
+    #[arg(long, global = true, env = Config::ENV_AUTHENTICATION, value_name = "MODE")]
     pub authentication: Option<String>,
 
     /// Also trust this CA certificate (PEM) for SQL's TLS and Entra's HTTPS, on top of the system roots.
-    #[arg(long, env = "CUSTOMERS_CA_FILE", value_name = "PEM")]
+    #[arg(long, global = true, env = "CUSTOMERS_CA_FILE", value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
 
     /// Keep running and re-query every INTERVAL (500ms, 30s, 5m, 1h) until SIGTERM/SIGINT.
-    #[arg(long, env = "CUSTOMERS_WATCH", value_name = "INTERVAL", value_parser = parse_watch)]
+    #[arg(long, global = true, env = "CUSTOMERS_WATCH", value_name = "INTERVAL", value_parser = parse_watch)]
     pub watch: Option<Duration>,
 
     /// Output format: `text` prints `Customer ID-->N` per row, `json` one object per query (and logs in JSON).
-    #[arg(long, env = "CUSTOMERS_FORMAT", value_enum, default_value_t = Format::Text)]
+    #[arg(long, global = true, env = "CUSTOMERS_FORMAT", value_enum, default_value_t = Format::Text)]
     pub format: Format,
 
     /// Serve /livez, /readyz and /metrics on this address (needs --watch), e.g. 0.0.0.0:8080.
-    #[arg(long, env = "CUSTOMERS_HEALTH_ADDR", value_name = "ADDR")]
+    #[arg(
+        long,
+        global = true,
+        env = "CUSTOMERS_HEALTH_ADDR",
+        value_name = "ADDR"
+    )]
     pub health_addr: Option<SocketAddr>,
 
     /// Run the whole passwordless flow against a local stand-in of Entra ID, Kubernetes token
     /// projection and Azure SQL, started in-process: no Azure needed.
-    #[arg(long, hide = !cfg!(feature = "sandbox"))]
+    #[arg(long, global = true, hide = !cfg!(feature = "sandbox"))]
     pub sandbox: bool,
 
     /// With --sandbox: lifetime of the stand-in's access tokens, whole seconds (20s, 5m) [default: 1h].
     #[arg(
         long,
+        global = true,
         value_name = "DURATION",
         value_parser = parse_token_lifetime,
         hide = !cfg!(feature = "sandbox")
     )]
     pub sandbox_token_lifetime: Option<Duration>,
+
+    /// `doctor`: diagnose the setup instead of printing the customers.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug, Clone)]
+pub enum Command {
+    /// Check every link from the pod to the table, one step at a time, and say how to fix the
+    /// broken one (settings, workload identity variables, token file, Entra, access token, SQL
+    /// gateway and redirect, login, SELECT permission). Same flags and environment as the demo;
+    /// --watch and --health-addr are ignored. Exit status: 0 every step passed, 1 a step failed,
+    /// 2 bad flags.
+    Doctor(DoctorArgs),
+}
+
+/// `customers doctor`'s own flags.
+#[derive(Args, Debug, Clone)]
+pub struct DoctorArgs {
+    /// The table the application reads: the doctor checks SELECT on it (name or schema.name).
+    #[arg(long, value_name = "TABLE", default_value = "dbo.Customer", value_parser = parse_table)]
+    pub table: TableName,
+}
+
+/// `--table`: `name` or `schema.name`.
+pub fn parse_table(text: &str) -> Result<TableName, String> {
+    text.parse()
+        .map_err(|e: azure_sql_passwordless::InvalidTableName| e.to_string())
 }
 
 /// What `--format` asks for.

@@ -11,6 +11,7 @@
 //! | module | job |
 //! |---|---|
 //! | `cli` | flags and their environment variables, durations, what to connect to |
+//! | `doctor` | `customers doctor`: the library's diagnosis, printed |
 //! | `run` | once (one-shot `connect`) or watch (a pool, a query every interval, until a signal) |
 //! | `query` | the one query |
 //! | `output` | `Customer ID-->N` or JSON on stdout |
@@ -23,6 +24,7 @@
 //! and exit status 1; bad flags or settings with status 2 (see `customers --help`).
 
 mod cli;
+mod doctor;
 mod health;
 mod logging;
 mod metrics;
@@ -32,7 +34,7 @@ mod run;
 #[cfg(feature = "sandbox")]
 mod sandbox;
 
-use cli::{Cli, Given, Target, UsageError, EXIT_FAILURE, EXIT_USAGE};
+use cli::{Cli, Command, Given, Target, UsageError, EXIT_FAILURE, EXIT_USAGE};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -49,6 +51,16 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
+    if let Some(Command::Doctor(args)) = &cli.command {
+        return match runtime.block_on(doctor::run(&cli, &given, args)) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(EXIT_FAILURE),
+            Err(error) => {
+                eprintln!("customers doctor: {}", one_line(&error));
+                ExitCode::from(exit_status(&error))
+            }
+        };
+    }
     match runtime.block_on(run(cli, given)) {
         Ok(ended) => {
             if ended == run::Ended::StdoutClosed {

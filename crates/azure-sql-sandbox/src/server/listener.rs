@@ -156,7 +156,10 @@ fn spawn_accept_loop(
             match accepted {
                 Ok((tcp, peer)) => {
                     shared.stats.tcp_connections();
-                    if shared.faults.take_refuse_connection() {
+                    let redirect_target = matches!(role, Role::Node | Role::ReadOnlyReplica);
+                    if shared.faults.take_refuse_connection()
+                        || (redirect_target && shared.faults.take_refuse_redirected_connection())
+                    {
                         tracing::info!(%peer, "fault: refusing the connection");
                         let _ = tcp.set_zero_linger();
                         drop(tcp);
