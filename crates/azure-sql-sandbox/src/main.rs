@@ -308,6 +308,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_stats_file_is_one_json_object_with_the_counters() {
+        let dir = std::env::temp_dir().join(format!("sandbox-stats-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("stats.json");
+        let stats = azure_sql_sandbox::Stats::default();
+        stats.token_requests();
+        stats.logins_ok();
+        write_stats_file(&path, &stats.snapshot()).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(json["token_requests"], 1);
+        assert_eq!(json["logins_ok"], 1);
+        assert_eq!(json["requests"], 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn durations_read_as_people_write_them() {
         assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
@@ -358,6 +375,8 @@ mod tests {
             "api-identity",
             "--max-connections",
             "50",
+            "--stats-file",
+            "/tmp/stats.json",
         ])
         .unwrap();
         let Command::Serve(args) = cli.command;
@@ -371,6 +390,7 @@ mod tests {
         assert_eq!(args.extra_databases, vec!["audit", "archive"]);
         assert_eq!(args.identity_name, "api-identity");
         assert_eq!(args.max_connections, 50);
+        assert_eq!(args.stats_file, Some(PathBuf::from("/tmp/stats.json")));
         assert!(
             Cli::try_parse_from(["azure-sql-sandbox", "serve", "--max-connections", "0"]).is_err()
         );
