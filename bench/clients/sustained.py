@@ -5,12 +5,17 @@ token comes from azure-identity's WorkloadIdentityCredential on every connect (i
 mssql-python's pool does not wait when all its connections are out: `connect` fails at once
 ("ConnectionPool::acquire: pool size limit reached"). So, as an application must, the threads
 wait on a semaphore of the pool's size before they connect.
+
+SUSTAINED_HELD=1: each thread instead connects once and runs every query on that one connection
+(no pool, no token per query): ODBC Driver 18's cost per query alone, issue 15's first
+comparison (with one worker: `SUSTAINED_HELD=1 python sustained.py 1 10 2 1`).
 Prints one JSON line: queries, wall seconds and this process's CPU seconds in the window.
 
     python sustained.py WORKERS SECONDS WARMUP POOL_SIZE
 """
 
 import json
+import os
 import sys
 import threading
 import time
@@ -32,6 +37,16 @@ def main():
     stop = threading.Event()
     slots = threading.BoundedSemaphore(pool_size)
 
+    def held():
+        conn = mssql_python.connect(conn_str, attrs_before=access_token_attrs(cred), autocommit=True)
+        cursor = conn.cursor()
+        while not stop.is_set():
+            cursor.execute(QUERY)
+            ok = len(cursor.fetchall()) == 5
+            with lock:
+                counts["queries" if ok else "errors"] += 1
+        conn.close()
+
     def loop():
         while not stop.is_set():
             ok = False
@@ -51,7 +66,8 @@ def main():
             with lock:
                 counts["queries" if ok else "errors"] += 1
 
-    threads = [threading.Thread(target=loop, daemon=True) for _ in range(workers)]
+    work = held if os.environ.get("SUSTAINED_HELD") == "1" else loop
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(workers)]
     for t in threads:
         t.start()
     time.sleep(warmup)
