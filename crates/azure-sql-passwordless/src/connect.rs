@@ -108,6 +108,8 @@ impl Connector {
         metrics: ConnectMetrics,
     ) -> Result<Self, Error> {
         config.validate_once()?;
+        // Before tiberius builds its first TLS configuration (it takes the installed default).
+        crate::crypto::install_default_provider();
         let auth = match tokens {
             Some(t) => Auth::Token(t),
             None if config.get_authentication() == Authentication::SqlPassword => Auth::Sql,

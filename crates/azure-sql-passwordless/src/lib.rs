@@ -51,6 +51,7 @@
 //! | [`Connector`], [`connect`] | TCP + TLS + the TDS login with the token; gateway redirects and transient retries | `connect.rs` |
 //! | [`Connection`], [`Transaction`] | a logged-in connection, its query API (which tracks broken connections) and its session reset | `connection.rs` |
 //! | (internal) | when a connection is retired: its login token, its lifetime | `retirement.rs` |
+//! | (internal) | the TLS crypto provider (ring, unless the application installed one) | `crypto.rs` |
 //! | [`Pool`], [`PoolBuilder`] | the `bb8` pool: checkout, bounds, state, graceful close | `pool.rs`, `pool/` |
 //! | (internal) | metrics by OpenTelemetry's conventions (feature `opentelemetry`): the pool, the token, connection events | `metrics.rs`, `metrics/` |
 //! | [`Error`] | the one runtime error; each variant says what to fix | `error.rs` |
@@ -78,6 +79,8 @@
 //!   never a caller's whole wait.
 //! - Logins follow the gateway's redirect (at most 10 hops) and retry the transient errors
 //!   Microsoft's drivers agree on ([`Error::TRANSIENT_SQL_ERRORS`]); 18456 is never retried.
+//! - TLS (to Entra and to SQL) uses rustls with `ring`, installed as rustls's process-wide
+//!   default provider unless the application installed one first (which is then used).
 //! - `tracing` events say what happened (token acquired or failed, renewals, connects,
 //!   redirects, retries), never with a token in them.
 //! - With the `opentelemetry` feature, the pool (`db.client.connection.*`, by OpenTelemetry's
@@ -91,6 +94,7 @@ mod config;
 mod connect;
 mod connection;
 mod credential;
+mod crypto;
 mod doctor;
 mod error;
 mod metrics;

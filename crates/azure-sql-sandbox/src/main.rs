@@ -74,6 +74,25 @@ struct ServeArgs {
     /// session-limit error 10928.
     #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: u32,
+    /// Keep the services' counters (token requests, logins, requests, ...) in this file as one
+    /// JSON object, rewritten every 250 ms and at shutdown (benchmarks read it: `bench/peers`).
+    #[arg(long, value_name = "PATH")]
+    stats_file: Option<PathBuf>,
+}
+
+/// How often `--stats-file` is rewritten.
+const STATS_EVERY: Duration = Duration::from_millis(250);
+
+/// Writes the counters to `path` whole: a temporary file beside it, renamed over it, so a
+/// reader never sees half a file.
+fn write_stats_file(path: &Path, stats: &azure_sql_sandbox::StatsSnapshot) -> anyhow::Result<()> {
+    let json = serde_json::to_string(stats).context("could not serialise the stats")?;
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    std::fs::write(&partial, json + "\n")
+        .with_context(|| format!("could not write the stats file {}", path.display()))?;
+    std::fs::rename(&partial, path)
+        .with_context(|| format!("could not write the stats file {}", path.display()))
 }
 
 /// Parses `90s`, `5m`, `1h`, `1h30m`, `500ms`, `2d`, or a bare number of seconds.
@@ -243,7 +262,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     out.flush()?;
     drop(out);
 
-    let signal = wait_for_signal().await?;
+    let signal = match &args.stats_file {
+        None => wait_for_signal().await?,
+        Some(path) => {
+            let signal = wait_for_signal();
+            tokio::pin!(signal);
+            let mut every = tokio::time::interval(STATS_EVERY);
+            loop {
+                tokio::select! {
+                    signal = &mut signal => break signal?,
+                    _ = every.tick() => write_stats_file(path, &sandbox.stats())?,
+                }
+            }
+        }
+    };
+    if let Some(path) = &args.stats_file {
+        write_stats_file(path, &sandbox.stats())?;
+    }
     tracing::info!(signal, "shutting down");
     sandbox.shutdown().await;
     if let Some(path) = &args.env_file {
@@ -271,6 +306,23 @@ async fn main() -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stats_file_is_one_json_object_with_the_counters() {
+        let dir = std::env::temp_dir().join(format!("sandbox-stats-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("stats.json");
+        let stats = azure_sql_sandbox::Stats::default();
+        stats.token_requests();
+        stats.logins_ok();
+        write_stats_file(&path, &stats.snapshot()).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(json["token_requests"], 1);
+        assert_eq!(json["logins_ok"], 1);
+        assert_eq!(json["requests"], 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn durations_read_as_people_write_them() {
@@ -323,6 +375,8 @@ mod tests {
             "api-identity",
             "--max-connections",
             "50",
+            "--stats-file",
+            "/tmp/stats.json",
         ])
         .unwrap();
         let Command::Serve(args) = cli.command;
@@ -336,6 +390,7 @@ mod tests {
         assert_eq!(args.extra_databases, vec!["audit", "archive"]);
         assert_eq!(args.identity_name, "api-identity");
         assert_eq!(args.max_connections, 50);
+        assert_eq!(args.stats_file, Some(PathBuf::from("/tmp/stats.json")));
         assert!(
             Cli::try_parse_from(["azure-sql-sandbox", "serve", "--max-connections", "0"]).is_err()
         );

@@ -24,8 +24,8 @@ struct Counters {
     max_open_sessions: AtomicU64,
 }
 
-/// A snapshot of the counters.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// A snapshot of the counters (`serve --stats-file` writes it as JSON).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct StatsSnapshot {
     /// Requests that reached any token endpoint (OAuth token endpoint and IMDS).
     pub token_requests: u64,

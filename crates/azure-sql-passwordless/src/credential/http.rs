@@ -25,6 +25,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One client per provider: its connection pool is reused by every fetch.
 pub(crate) fn client(config: &Config) -> Result<reqwest::Client, ConfigError> {
+    crate::crypto::install_default_provider();
     let mut roots = Vec::new();
     for pem in &config.trusted_root_pem {
         let certs =

@@ -12,7 +12,7 @@ use std::{
     fs, io,
     path::Path,
     pin::Pin,
-    sync::Arc,
+    sync::{Arc, OnceLock},
     task::{Context, Poll},
 };
 use tokio_rustls::{
@@ -21,7 +21,7 @@ use tokio_rustls::{
             danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier},
             WantsClientCert,
         },
-        crypto::{aws_lc_rs, CryptoProvider},
+        crypto::{ring, CryptoProvider},
         pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer, ServerName, UnixTime},
         ClientConfig, ConfigBuilder, DigitallySignedStruct, Error as RustlsError, RootCertStore,
         SignatureScheme,
@@ -267,7 +267,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> AsyncWrite for TlsStream<S> {
 
 /// Resolve the rustls `CryptoProvider`: honour a process-installed default
 /// (`CryptoProvider::install_default`) if present, otherwise fall back to
-/// aws-lc-rs.
+/// ring (patched: upstream falls back to aws-lc-rs, whose first random bytes
+/// cost a CPU-jitter entropy seeding; see PATCH.md).
 fn resolve_crypto_provider(installed: Option<Arc<CryptoProvider>>) -> Arc<CryptoProvider> {
     match installed {
         Some(provider) => {
@@ -280,16 +281,32 @@ fn resolve_crypto_provider(installed: Option<Arc<CryptoProvider>>) -> Arc<Crypto
         None => {
             event!(
                 Level::DEBUG,
-                "No process-installed CryptoProvider; using the aws-lc-rs default"
+                "No process-installed CryptoProvider; using the ring default"
             );
-            Arc::new(aws_lc_rs::default_provider())
+            Arc::new(ring::default_provider())
         }
     }
 }
 
 /// Load the OS trust store's certificates into `roots`, returning
 /// `(added, had_load_errors)`.
+///
+/// Patched: the store is read and parsed once per process (the first TLS
+/// handshake that needs it) and its trust anchors reused by every later
+/// handshake; upstream reads and parses the PEM bundle on every connection.
+/// A root added to the OS store after that is seen after a restart, as with
+/// reqwest's and most TLS clients' once-built verifiers.
 fn load_native_roots_into(roots: &mut RootCertStore) -> (usize, bool) {
+    static NATIVE: OnceLock<(RootCertStore, bool)> = OnceLock::new();
+    let (native, had_load_errors) = NATIVE.get_or_init(load_native_roots);
+    roots.roots.extend(native.roots.iter().cloned());
+    (native.roots.len(), *had_load_errors)
+}
+
+/// Read and parse the OS trust store: its usable certificates and whether
+/// loading reported errors.
+fn load_native_roots() -> (RootCertStore, bool) {
+    let mut roots = RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();
     let had_load_errors = !native.errors.is_empty();
     if had_load_errors {
@@ -299,20 +316,16 @@ fn load_native_roots_into(roots: &mut RootCertStore) -> (usize, bool) {
             native.errors
         );
     }
-    let mut added = 0;
     for cert in native.certs {
-        match roots.add(cert) {
-            Ok(_) => added += 1,
-            Err(err) => {
-                event!(
-                    Level::DEBUG,
-                    "skipping invalid platform certificate: {:?}",
-                    err
-                )
-            }
+        if let Err(err) = roots.add(cert) {
+            event!(
+                Level::DEBUG,
+                "skipping invalid platform certificate: {:?}",
+                err
+            )
         }
     }
-    (added, had_load_errors)
+    (roots, had_load_errors)
 }
 
 /// Build the root-certificate store for a validating [`TrustConfig`]: the base
@@ -501,7 +514,7 @@ mod tests {
 
     #[test]
     fn resolve_crypto_provider_honours_installed() {
-        let installed = Arc::new(aws_lc_rs::default_provider());
+        let installed = Arc::new(ring::default_provider());
         let got = resolve_crypto_provider(Some(installed.clone()));
         assert!(
             Arc::ptr_eq(&got, &installed),
@@ -510,11 +523,11 @@ mod tests {
     }
 
     #[test]
-    fn resolve_crypto_provider_falls_back_to_aws_lc_rs() {
+    fn resolve_crypto_provider_falls_back_to_ring() {
         let got = resolve_crypto_provider(None);
         assert!(
             !got.cipher_suites.is_empty(),
-            "the aws-lc-rs fallback must provide cipher suites"
+            "the ring fallback must provide cipher suites"
         );
     }
 
@@ -938,7 +951,7 @@ mod tests {
         // deliberately absent, so `leaf` cannot chain to anything trusted.
         roots.add(leaf.clone()).unwrap();
 
-        let provider = Arc::new(aws_lc_rs::default_provider());
+        let provider = Arc::new(ring::default_provider());
         let verifier = tokio_rustls::rustls::client::WebPkiServerVerifier::builder_with_provider(
             Arc::new(roots),
             provider,
