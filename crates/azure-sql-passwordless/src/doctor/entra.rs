@@ -4,24 +4,11 @@
 
 use super::identity::{Assertion, Context, Source, EXCHANGE_AUDIENCE};
 use super::jwt;
-use super::{Outcome, StepId, Walk};
+use super::report::{Outcome, Walk, ACCESS_TOKEN, ENTRA_REACHABLE, TOKEN_EXCHANGE};
 use crate::credential;
 use crate::error::{aadsts_hint, TokenFailure};
 use azure_core::credentials::AccessToken;
 use std::time::{Duration, SystemTime};
-
-pub(crate) const ENTRA_REACHABLE: StepId = StepId {
-    name: "entra_reachable",
-    title: "Entra's authority host: DNS, TCP and TLS",
-};
-pub(crate) const TOKEN_EXCHANGE: StepId = StepId {
-    name: "token_exchange",
-    title: "the access token request",
-};
-pub(crate) const ACCESS_TOKEN: StepId = StepId {
-    name: "access_token",
-    title: "the access token's claims, checked against the server",
-};
 
 /// Bounds the token request beyond the HTTP client's own timeout (30 s), should a credential
 /// not honour it (the Azure CLI is a child process).

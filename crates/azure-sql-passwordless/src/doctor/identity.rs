@@ -3,26 +3,13 @@
 //! (`workload_identity_env`), and the projected service-account token (`token_file`).
 
 use super::jwt::{self, Claims};
-use super::{Outcome, StepId, Walk};
+use super::report::{Outcome, Walk, SETTINGS, TOKEN_FILE, WORKLOAD_IDENTITY_ENV};
 use crate::config::{Authentication, Config};
 use crate::credential::{
     self, Environment, AZURE_AUTHORITY_HOST, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET,
     AZURE_FEDERATED_TOKEN_FILE, AZURE_TENANT_ID, IDENTITY_ENDPOINT, IDENTITY_HEADER,
 };
 use std::time::SystemTime;
-
-pub(crate) const SETTINGS: StepId = StepId {
-    name: "settings",
-    title: "the connection settings and the token source they choose",
-};
-pub(crate) const WORKLOAD_IDENTITY_ENV: StepId = StepId {
-    name: "workload_identity_env",
-    title: "the workload identity webhook's variables",
-};
-pub(crate) const TOKEN_FILE: StepId = StepId {
-    name: "token_file",
-    title: "the projected service-account token",
-};
 
 /// The audience a projected token must have for the exchange (and a federated credential lists).
 pub(crate) const EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";

@@ -64,7 +64,7 @@ pub(crate) fn when(at: SystemTime) -> String {
         date.second()
     );
     match at.duration_since(SystemTime::now()) {
-        Ok(ahead) => format!("{date} (in {})", super::human(ahead)),
-        Err(e) => format!("{date} ({} ago)", super::human(e.duration())),
+        Ok(ahead) => format!("{date} (in {})", super::report::human(ahead)),
+        Err(e) => format!("{date} ({} ago)", super::report::human(e.duration())),
     }
 }

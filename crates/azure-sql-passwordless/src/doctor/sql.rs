@@ -5,30 +5,14 @@
 
 use super::entra::shown_addresses;
 use super::identity::{Context, Source};
-use super::{Outcome, StepId, TableName, Walk};
+use super::report::{Outcome, Walk, LOGIN, PERMISSION, SQL_GATEWAY, SQL_REDIRECT};
+use super::table::TableName;
 use crate::connect::{Connector, Hop};
 use crate::connection::Connection;
 use crate::error::{Error, LoginFailureReason, TimeoutKind, TRANSIENT_SQL_ERRORS};
 use crate::token::TokenSource;
 use azure_core::credentials::AccessToken;
 use std::sync::Mutex;
-
-pub(crate) const SQL_GATEWAY: StepId = StepId {
-    name: "sql_gateway",
-    title: "the server's address: DNS, TCP, TLS and the certificate's name",
-};
-pub(crate) const SQL_REDIRECT: StepId = StepId {
-    name: "sql_redirect",
-    title: "the redirect target the gateway names (ports 11000-11999 on Azure)",
-};
-pub(crate) const LOGIN: StepId = StepId {
-    name: "login",
-    title: "the login with the access token",
-};
-pub(crate) const PERMISSION: StepId = StepId {
-    name: "permission",
-    title: "SELECT on the application's table",
-};
 
 /// What to do when the redirect target does not answer.
 const REDIRECT_PORTS: &str = "allow outbound TCP 11000-11999 to Azure SQL (the Redirect connection policy sends logins there), or switch the server to the Proxy policy (az sql server conn-policy update -g <group> -s <server> --connection-type Proxy)";

@@ -1,4 +1,6 @@
+use super::report::{Outcome, Walk, ALL_STEPS, SETTINGS};
 use super::*;
+use std::time::Duration;
 
 #[test]
 fn table_names_take_identifiers_and_brackets_only() {
@@ -48,7 +50,7 @@ fn a_report_of_unreadable_settings_fails_the_first_step_and_skips_the_rest() {
 fn nothing_shaped_like_a_jwt_reaches_a_step() {
     let mut walk = Walk::default();
     walk.record(
-        identity::SETTINGS,
+        SETTINGS,
         Outcome::failed(
             vec!["echo eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln".into()],
             "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln",
