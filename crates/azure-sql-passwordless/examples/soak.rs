@@ -60,6 +60,16 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
+fn number_in<T>(text: &str, range: std::ops::RangeInclusive<T>, flag: &str) -> Result<T, String>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    text.parse()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| format!("{flag} takes {} to {}", range.start(), range.end()))
+}
+
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         duration: Duration::from_secs(600),
@@ -72,20 +82,8 @@ fn parse_args() -> Result<Args, String> {
         let mut value = || it.next().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
             "--duration" => args.duration = parse_duration(&value()?)?,
-            "--tasks" => {
-                args.tasks = value()?
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=1000).contains(n))
-                    .ok_or("--tasks takes 1 to 1000")?
-            }
-            "--token-seconds" => {
-                args.token_seconds = value()?
-                    .parse()
-                    .ok()
-                    .filter(|n| (3..=3600).contains(n))
-                    .ok_or("--token-seconds takes 3 to 3600")?
-            }
+            "--tasks" => args.tasks = number_in(&value()?, 1..=1000, &flag)?,
+            "--token-seconds" => args.token_seconds = number_in(&value()?, 3..=3600, &flag)?,
             "--short" => args.short = true,
             "--bench" => {} // cargo passes it to bench targets; harmless here
             other => {
@@ -177,11 +175,12 @@ impl Fault {
             | Fault::Entra503Short
             | Fault::EntraStallShort
             | Fault::SigningKeyRotation
-            // Each reset costs one attempt; the retry runs on a new connection.
-            | Fault::ConnectionResets
             // A refused session is discarded; the retry logs in with a fresh token.
             | Fault::Revalidation37396
             | Fault::Revalidation18456 => &[],
+            // Each reset costs its caller one attempt and the retry runs on a new connection;
+            // a caller whose retry is reset too (8 resets among 64 tasks at once) is told.
+            Fault::ConnectionResets => &["ConnectionBroken"],
             // More 40613s than one connect's retries: that connect gives up, its caller is told.
             Fault::LoginStorm40613 => &["TransientExhausted(Sql 40613)", "PoolTimeout"],
             // A query on a vanished node gets no answer: Command Timeout, then a new connection;
