@@ -114,6 +114,7 @@ fn kind(e: &Error) -> String {
         } => format!("PoolTimeout({})", kind(c)),
         Error::Timeout { what, .. } => format!("Timeout({what:?})"),
         Error::SessionTokenExpired { number, .. } => format!("SessionTokenExpired {number}"),
+        Error::LoginFailed { .. } => format!("LoginFailed({:?})", e.login_failure_reason()),
         other => format!("{other:?}")
             .split(|c: char| !c.is_alphanumeric())
             .next()

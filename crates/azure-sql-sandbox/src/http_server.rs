@@ -275,6 +275,9 @@ mod tests {
         server.tracker.wait().await;
         assert_eq!(stats.snapshot().task_panics, 1);
         let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(server)));
-        assert!(dropped.is_err(), "dropping a server whose handler panicked panics");
+        assert!(
+            dropped.is_err(),
+            "dropping a server whose handler panicked panics"
+        );
     }
 }

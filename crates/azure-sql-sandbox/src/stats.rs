@@ -209,7 +209,10 @@ mod tests {
         catch_task_panic(s.clone(), "test", async {}).await;
         s.check_no_task_panics("the test");
         catch_task_panic(s.clone(), "test", async { panic!("boom") }).await;
-        catch_task_panic(s.clone(), "test", async { panic!("{}", String::from("boom")) }).await;
+        catch_task_panic(s.clone(), "test", async {
+            panic!("{}", String::from("boom"))
+        })
+        .await;
         assert_eq!(s.snapshot().task_panics, 2);
         let check = std::panic::catch_unwind(|| s.check_no_task_panics("the test"));
         let message = check.expect_err("the check panics");

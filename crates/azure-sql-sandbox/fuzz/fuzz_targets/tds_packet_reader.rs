@@ -20,7 +20,11 @@ fuzz_target!(|data: &[u8]| {
     let Some((&limit, mut stream)) = data.split_first() else {
         return;
     };
-    let max = if limit & 1 == 0 { 4096 } else { 64 + limit as usize };
+    let max = if limit & 1 == 0 {
+        4096
+    } else {
+        64 + limit as usize
+    };
     runtime().block_on(async {
         let mut reader = MessageReader::new(max);
         while let Ok(Some(message)) = reader.next(&mut stream).await {

@@ -172,14 +172,8 @@ impl Entra {
             stats.clone(),
         )
         .map_err(EntraError::Bind)?;
-        let http = HttpServer::serve(
-            "imds",
-            vec![http_listener],
-            http_router,
-            None,
-            stats,
-        )
-        .map_err(EntraError::Bind)?;
+        let http = HttpServer::serve("imds", vec![http_listener], http_router, None, stats)
+            .map_err(EntraError::Bind)?;
         let rotation = options
             .key_rotation
             .map(|period| tokio::spawn(rotate_forever(state.clone(), period)));

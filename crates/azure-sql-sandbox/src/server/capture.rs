@@ -9,7 +9,7 @@
 //! bytes are overwritten with `x` of the same length (the structure the parsers see is kept);
 //! messages that carry a token otherwise (FEDAUTH_TOKEN) are not recorded.
 
-use crate::tds::login7::{FedAuthLibrary, Feature, Login7};
+use crate::tds::login7::{Feature, FedAuthLibrary, Login7};
 use crate::tds::packet::{frame_message, Message, MessageType, DEFAULT_PACKET_SIZE};
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
