@@ -5,6 +5,7 @@
 //! of these. Dropping the handle, or calling [`HttpServer::shutdown`], stops accepting and closes
 //! every open connection.
 
+use crate::stats::{catch_task_panic, Stats};
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -21,13 +22,15 @@ use tower::ServiceExt;
 /// How long a client may take to finish its TLS handshake or send its request headers.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A running HTTP(S) server. Dropping it stops it.
+/// A running HTTP(S) server. Dropping it stops it, and panics if a connection task (a
+/// handler) panicked ([`Stats::check_no_task_panics`]).
 #[derive(Debug)]
 pub struct HttpServer {
     name: &'static str,
     addr: SocketAddr,
     cancel: CancellationToken,
     tracker: TaskTracker,
+    stats: Stats,
 }
 
 /// Binds `127.0.0.1:0` and then `[::1]` on the same port, so a client resolving `localhost` to
@@ -53,12 +56,14 @@ pub async fn bind_loopback_pair() -> std::io::Result<Vec<TcpListener>> {
 }
 
 impl HttpServer {
-    /// Serves `router` on `listeners` (which must share one port), over TLS when `tls` is given.
+    /// Serves `router` on `listeners` (which must share one port), over TLS when `tls` is given,
+    /// counting panicked connection tasks in `stats`.
     pub fn serve(
         name: &'static str,
         listeners: Vec<TcpListener>,
         router: Router,
         tls: Option<Arc<ServerConfig>>,
+        stats: Stats,
     ) -> std::io::Result<HttpServer> {
         let addr = listeners
             .first()
@@ -75,6 +80,7 @@ impl HttpServer {
                 acceptor.clone(),
                 cancel.clone(),
                 tracker.clone(),
+                stats.clone(),
             ));
         }
         tracing::debug!(service = name, %addr, tls = acceptor.is_some(), "listening");
@@ -83,6 +89,7 @@ impl HttpServer {
             addr,
             cancel,
             tracker,
+            stats,
         })
     }
 
@@ -108,6 +115,7 @@ impl HttpServer {
 impl Drop for HttpServer {
     fn drop(&mut self) {
         self.cancel.cancel();
+        self.stats.check_no_task_panics(self.name);
     }
 }
 
@@ -118,6 +126,7 @@ async fn accept_loop(
     acceptor: Option<tokio_rustls::TlsAcceptor>,
     cancel: CancellationToken,
     tracker: TaskTracker,
+    stats: Stats,
 ) {
     loop {
         let accepted = tokio::select! {
@@ -139,12 +148,13 @@ async fn accept_loop(
         let router = router.clone();
         let acceptor = acceptor.clone();
         let cancel = cancel.clone();
-        tracker.spawn(async move {
+        // A handler's panic unwinds through hyper's connection future into this task.
+        tracker.spawn(catch_task_panic(stats.clone(), name, async move {
             tokio::select! {
                 _ = cancel.cancelled() => {}
                 _ = serve_connection(name, tcp, peer, router, acceptor) => {}
             }
-        });
+        }));
     }
 }
 
@@ -205,6 +215,7 @@ mod tests {
             bind_loopback_pair().await.unwrap(),
             router,
             Some(pki.server_config(&[b"http/1.1"]).unwrap()),
+            Stats::default(),
         )
         .unwrap();
         let client = pki.http_client().unwrap();
@@ -234,9 +245,39 @@ mod tests {
     async fn serves_plain_http() {
         let router = Router::new().route("/hello", get(|| async { "plain" }));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let server = HttpServer::serve("test", vec![listener], router, None).unwrap();
+        let server =
+            HttpServer::serve("test", vec![listener], router, None, Stats::default()).unwrap();
         let url = format!("http://{}/hello", server.local_addr());
         let body = reqwest::get(&url).await.unwrap().text().await.unwrap();
         assert_eq!(body, "plain");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_counted_and_fails_the_server_when_dropped() {
+        let router = Router::new().route(
+            "/boom",
+            get(|| async {
+                if true {
+                    panic!("handler bug");
+                }
+                "unreachable"
+            }),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let stats = Stats::default();
+        let server =
+            HttpServer::serve("test", vec![listener], router, None, stats.clone()).unwrap();
+        let url = format!("http://{}/boom", server.local_addr());
+        // The connection closes without an answer.
+        assert!(reqwest::get(&url).await.is_err());
+        server.tracker.close();
+        server.cancel.cancel();
+        server.tracker.wait().await;
+        assert_eq!(stats.snapshot().task_panics, 1);
+        let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(server)));
+        assert!(
+            dropped.is_err(),
+            "dropping a server whose handler panicked panics"
+        );
     }
 }

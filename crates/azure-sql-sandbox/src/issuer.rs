@@ -17,6 +17,7 @@
 use crate::http_server::{bind_loopback_pair, HttpServer};
 use crate::pki::{Pki, PkiError};
 use crate::signing_key::{SigningKey, SigningKeyError};
+use crate::stats::Stats;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -45,6 +46,8 @@ pub struct IssuerOptions {
     pub service_account: String,
     /// Lifetime of each projected token (`expirationSeconds`). Default one hour; at least 1 s.
     pub token_lifetime: Duration,
+    /// Where its HTTP server counts panicked connection tasks. Default: counters of its own.
+    pub stats: Stats,
 }
 
 impl IssuerOptions {
@@ -55,6 +58,7 @@ impl IssuerOptions {
             namespace: "customers".into(),
             service_account: "customers".into(),
             token_lifetime: Duration::from_secs(3600),
+            stats: Stats::default(),
         }
     }
 }
@@ -412,6 +416,7 @@ impl Issuer {
             listeners,
             router,
             Some(pki.server_config(&[b"http/1.1"])?),
+            options.stats,
         )
         .map_err(IssuerError::Bind)?;
         state.project_fresh_token()?;

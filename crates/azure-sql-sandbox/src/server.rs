@@ -21,13 +21,15 @@
 //!
 //! This file only lists the parts, each importing only those below it: `options.rs` (limits, TLS
 //! configurations), `shared.rs` (what every session reads), `listener.rs` (the accept loops),
-//! `connection.rs` (PRELOGIN and TLS both ways), `session.rs` (the state machine, faults,
+//! `connection.rs` (PRELOGIN and TLS both ways; `capture.rs` records what clients send for the
+//! fuzzers' seeds when asked to), `session.rs` (the state machine, faults,
 //! ATTENTION), `login.rs` (credentials and the login answer), `requests.rs` (a request on the
 //! engine), `system_call.rs` and `procedures.rs` (the system procedures drivers call),
 //! `transaction_manager.rs` (transaction manager requests), `outcomes.rs` (outcomes as tokens),
 //! `messages.rs` (the errors the server raises itself) and `wire_types.rs` (engine values as
 //! the codec's wire types, the one place the two meet).
 
+mod capture;
 mod connection;
 mod listener;
 mod login;
@@ -42,6 +44,7 @@ mod system_call;
 mod transaction_manager;
 mod wire_types;
 
+pub use capture::CAPTURE_DIR_VARIABLE;
 pub use listener::TdsServer;
 pub use login::AZURE_SQL_SPN;
 pub use options::{tls_config, Limits, TdsServerOptions, REFUSALS_AT_ONCE, TDS8_ALPN};

@@ -291,6 +291,7 @@ impl Sandbox {
         issuer_options.namespace = options.namespace.clone();
         issuer_options.service_account = options.service_account.clone();
         issuer_options.token_lifetime = options.service_account_token_lifetime;
+        issuer_options.stats = stats.clone();
         let directory = Arc::new(EntraDirectory::new());
         let tenant = directory.add_tenant("Azure SQL Sandbox", "azuresqlsandbox");
         let workload = directory.register_app(&tenant, &options.identity_name);
@@ -600,12 +601,14 @@ impl Sandbox {
         &self._state.path
     }
 
-    /// Stops every service and waits for them to finish.
+    /// Stops every service and waits for them to finish; panics if a session or HTTP task of
+    /// the sandbox panicked while it ran ([`Stats::check_no_task_panics`]).
     pub async fn shutdown(self) {
         let Sandbox {
             tds,
             entra,
             issuer,
+            stats,
             _state,
             ..
         } = self;
@@ -614,6 +617,8 @@ impl Sandbox {
         issuer.shutdown().await;
         drop(_state);
         tracing::info!("sandbox stopped");
+        // Every task has ended: none may have panicked.
+        stats.check_no_task_panics("the sandbox");
     }
 }
 

@@ -1,5 +1,17 @@
 //! Counters of what the sandbox's services did, so tests and benchmarks can assert on the
 //! client's behaviour ("one token request per token lifetime") rather than on timing.
+//!
+//! It also counts the sandbox's own bugs: a session or HTTP connection task that panicked
+//! ([`catch_task_panic`]). Such a panic only closes one connection, which a client may well
+//! retry past, so every holder of a running service ([`crate::Sandbox`], [`crate::TdsServer`],
+//! the HTTP servers of Entra and the issuer) checks the count when it goes away
+//! ([`Stats::check_no_task_panics`]) and panics if it is not zero: a test driving the sandbox
+//! fails when the sandbox itself misbehaved, with no assertion of its own.
+
+use futures_util::FutureExt;
+use std::any::Any;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -22,6 +34,7 @@ struct Counters {
     stalled: AtomicU64,
     open_sessions: AtomicU64,
     max_open_sessions: AtomicU64,
+    task_panics: AtomicU64,
 }
 
 /// A snapshot of the counters (`serve --stats-file` writes it as JSON).
@@ -60,6 +73,8 @@ pub struct StatsSnapshot {
     pub open_sessions: u64,
     /// The most sessions open at once.
     pub max_open_sessions: u64,
+    /// Session and HTTP connection tasks that panicked (a bug in the sandbox; each is logged).
+    pub task_panics: u64,
 }
 
 /// Shared counters. Cheap to clone; every clone counts into the same sandbox.
@@ -125,7 +140,40 @@ impl Stats {
             stalled: r(&c.stalled),
             open_sessions: r(&c.open_sessions),
             max_open_sessions: r(&c.max_open_sessions),
+            task_panics: r(&c.task_panics),
         }
+    }
+
+    /// Counts a task that panicked and logs what it panicked with.
+    pub fn task_panicked(&self, task: &'static str, payload: &(dyn Any + Send)) {
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(not a string)");
+        self.0.task_panics.fetch_add(1, Ordering::AcqRel);
+        tracing::error!(task, panic = message, "a sandbox task panicked");
+    }
+
+    /// Panics if any task counted here panicked, naming `holder`; does nothing while the
+    /// thread is already panicking (a failing test keeps its own message). Called when a
+    /// service's handle goes away, so every test that drives the sandbox asserts zero panics.
+    pub fn check_no_task_panics(&self, holder: &str) {
+        let panics = self.0.task_panics.load(Ordering::Acquire);
+        if panics > 0 && !std::thread::panicking() {
+            panic!("{panics} sandbox task(s) panicked while {holder} ran (logged as \"a sandbox task panicked\"): a bug in the sandbox");
+        }
+    }
+}
+
+/// Runs `task`, counting a panic in it in `stats` (and logging it) instead of letting it end
+/// the task silently. `name` says which kind of task it was.
+pub async fn catch_task_panic<F>(stats: Stats, name: &'static str, task: F)
+where
+    F: Future<Output = ()>,
+{
+    if let Err(payload) = AssertUnwindSafe(task).catch_unwind().await {
+        stats.task_panicked(name, payload.as_ref());
     }
 }
 
@@ -153,5 +201,26 @@ mod tests {
         assert_eq!((snap.open_sessions, snap.max_open_sessions), (1, 2));
         drop(b);
         assert_eq!(s.snapshot().open_sessions, 0);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_task_is_counted_and_fails_the_check() {
+        let s = Stats::default();
+        catch_task_panic(s.clone(), "test", async {}).await;
+        s.check_no_task_panics("the test");
+        catch_task_panic(s.clone(), "test", async { panic!("boom") }).await;
+        catch_task_panic(s.clone(), "test", async {
+            panic!("{}", String::from("boom"))
+        })
+        .await;
+        assert_eq!(s.snapshot().task_panics, 2);
+        let check = std::panic::catch_unwind(|| s.check_no_task_panics("the test"));
+        let message = check.expect_err("the check panics");
+        assert!(
+            message
+                .downcast_ref::<String>()
+                .is_some_and(|m| m.starts_with("2 sandbox task(s) panicked while the test ran")),
+            "{message:?}"
+        );
     }
 }

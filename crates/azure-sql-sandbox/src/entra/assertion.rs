@@ -38,8 +38,9 @@ impl Audience {
     }
 }
 
+/// The claims of a client assertion that Entra reads.
 #[derive(Deserialize)]
-struct AssertionClaims {
+pub struct AssertionClaims {
     iss: String,
     sub: String,
     aud: Audience,
@@ -151,6 +152,20 @@ fn to_system_time(seconds: f64) -> SystemTime {
     }
 }
 
+/// Steps 1 and 2, before any key is fetched: `assertion` must be a well-formed JWT whose claims
+/// one of `credentials` matches. Returns its header and claims, signature unchecked.
+pub fn check_unverified(
+    credentials: &[FederatedCredential],
+    assertion: &str,
+) -> Result<(jsonwebtoken::Header, AssertionClaims), Aadsts> {
+    let header = jsonwebtoken::decode_header(assertion).map_err(|_| Aadsts::MalformedJwt)?;
+    let claims = jsonwebtoken::dangerous::insecure_decode::<AssertionClaims>(assertion)
+        .map_err(|_| Aadsts::MalformedJwt)?
+        .claims;
+    match_federated_credential(credentials, &claims.iss, &claims.sub, &claims.aud.values())?;
+    Ok((header, claims))
+}
+
 /// Checks `assertion` for `app`; `Ok` means Entra would issue a token.
 pub async fn validate(
     keys: &IssuerKeys,
@@ -158,18 +173,7 @@ pub async fn validate(
     assertion: &str,
     clock_skew: Duration,
 ) -> Result<(), Aadsts> {
-    let header = jsonwebtoken::decode_header(assertion).map_err(|_| Aadsts::MalformedJwt)?;
-    let claims = jsonwebtoken::dangerous::insecure_decode::<AssertionClaims>(assertion)
-        .map_err(|_| Aadsts::MalformedJwt)?
-        .claims;
-    let audiences = claims.aud.values();
-
-    match_federated_credential(
-        &app.federated_credentials,
-        &claims.iss,
-        &claims.sub,
-        &audiences,
-    )?;
+    let (header, claims) = check_unverified(&app.federated_credentials, assertion)?;
 
     let kid = header.kid.clone().unwrap_or_default();
     let not_found = || Aadsts::AssertionKeyNotFound {

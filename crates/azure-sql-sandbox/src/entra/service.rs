@@ -137,7 +137,7 @@ impl Entra {
             assertion_clock_skew: options.assertion_clock_skew,
             identity_header: uuid::Uuid::new_v4().simple().to_string(),
             faults,
-            stats,
+            stats: stats.clone(),
         });
 
         let https_router = Router::new()
@@ -169,9 +169,10 @@ impl Entra {
             https_listeners,
             https_router,
             Some(pki.server_config(&[b"http/1.1"])?),
+            stats.clone(),
         )
         .map_err(EntraError::Bind)?;
-        let http = HttpServer::serve("imds", vec![http_listener], http_router, None)
+        let http = HttpServer::serve("imds", vec![http_listener], http_router, None, stats)
             .map_err(EntraError::Bind)?;
         let rotation = options
             .key_rotation

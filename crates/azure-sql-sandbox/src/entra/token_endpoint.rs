@@ -97,6 +97,16 @@ fn is_known_resource(resource: &str) -> bool {
     resource.eq_ignore_ascii_case(AZURE_SQL_RESOURCE)
 }
 
+/// The request body (`application/x-www-form-urlencoded`) by name; the first value of a
+/// repeated name wins.
+pub fn parse_form(body: &[u8]) -> HashMap<String, String> {
+    let mut form: HashMap<String, String> = HashMap::new();
+    for (k, v) in url::form_urlencoded::parse(body) {
+        form.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+    }
+    form
+}
+
 /// The v2.0 handler.
 pub async fn token(
     State(entra): State<Arc<EntraState>>,
@@ -184,10 +194,7 @@ async fn grant(
             tenant: tenant.to_string(),
         })?;
 
-    let mut form: HashMap<String, String> = HashMap::new();
-    for (k, v) in url::form_urlencoded::parse(body) {
-        form.entry(k.into_owned()).or_insert_with(|| v.into_owned());
-    }
+    let form = parse_form(body);
     let param = |name: &str| form.get(name).map(String::as_str).filter(|v| !v.is_empty());
 
     let has_assertion = param("client_assertion").is_some();

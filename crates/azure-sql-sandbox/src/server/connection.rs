@@ -43,7 +43,11 @@ pub(super) struct Conn {
 
 impl Conn {
     pub(super) async fn next(&mut self) -> Result<Option<Message>, FrameError> {
-        self.reader.next(&mut self.stream).await
+        let message = self.reader.next(&mut self.stream).await?;
+        if let Some(m) = &message {
+            super::capture::record(m);
+        }
+        Ok(message)
     }
 
     pub(super) async fn send(&mut self, payload: &[u8]) -> io::Result<()> {
@@ -87,7 +91,11 @@ pub(super) async fn read_message<S: AsyncRead + Unpin>(
     io: &mut S,
     expected: MessageType,
 ) -> Result<Option<Message>, SessionError> {
-    match reader.next(io).await? {
+    let message = reader.next(io).await?;
+    if let Some(m) = &message {
+        super::capture::record(m);
+    }
+    match message {
         None => Ok(None),
         Some(m) if m.ty == expected => Ok(Some(m)),
         Some(m) => Err(SessionError::Protocol(format!(

@@ -5,6 +5,7 @@
 use super::options::{prelogin_tls_config, strict_tls_config, TdsServerOptions, REFUSALS_AT_ONCE};
 use super::session;
 use super::shared::{Role, Shared};
+use crate::stats::{catch_task_panic, Stats};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -24,6 +25,7 @@ pub struct TdsServer {
     read_only_port: Option<u16>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
+    stats: Stats,
 }
 
 impl std::fmt::Debug for TdsServer {
@@ -33,6 +35,12 @@ impl std::fmt::Debug for TdsServer {
             .field("node_port", &self.node_port)
             .field("read_only_port", &self.read_only_port)
             .finish()
+    }
+}
+
+impl Drop for TdsServer {
+    fn drop(&mut self) {
+        self.stats.check_no_task_panics("the TDS server");
     }
 }
 
@@ -95,6 +103,7 @@ impl TdsServer {
             read_only_port,
             shutdown,
             tracker,
+            stats: shared.stats.clone(),
         })
     }
 
@@ -114,7 +123,8 @@ impl TdsServer {
         self.read_only_port
     }
 
-    /// Stops accepting, closes every session and waits for their tasks to end.
+    /// Stops accepting, closes every session and waits for their tasks to end; panics if one of
+    /// them panicked ([`Stats::check_no_task_panics`]).
     pub async fn shutdown(self) {
         self.shutdown.cancel();
         self.tracker.close();
@@ -180,7 +190,8 @@ fn spawn_accept_loop(
                     };
                     let shared = shared.clone();
                     let shutdown = shutdown.clone();
-                    tracker_inner.spawn(async move {
+                    let stats = shared.stats.clone();
+                    tracker_inner.spawn(catch_task_panic(stats, "tds session", async move {
                         let _open = shared.stats.session_opened();
                         let spid = shared.next_spid.fetch_add(1, Ordering::Relaxed);
                         let result = if let Some(_refusal) = refusal {
@@ -198,7 +209,7 @@ fn spawn_accept_loop(
                         if let Err(error) = result {
                             tracing::debug!(%peer, spid, %error, "session ended with an error");
                         }
-                    });
+                    }));
                 }
                 Err(error) => {
                     // Out of file descriptors and the like: back off briefly rather than spin.
