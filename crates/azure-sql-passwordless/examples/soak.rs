@@ -382,7 +382,7 @@ async fn inject(fault: Fault, sandbox: &Sandbox, pool: &Pool, token: Duration) -
             faults.fail_token_requests(0, TokenEndpointFault::unavailable());
         }
         Fault::EntraStallShort => {
-            // Each request is held far past the cache's fetch timeout (a quarter of the life).
+            // Each request is held far past the cache's fetch timeout (a tenth of the life).
             faults.set_token_stall(Some(token * 2));
             tokio::time::sleep(short_outage).await;
             faults.set_token_stall(None);
@@ -542,10 +542,9 @@ async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
     );
     let mut config = config;
     config.user_id(&sandbox.env().client_id);
-    // The cache's fetch timeout in the proportion Entra-length tokens give it (30 s of an hour
-    // is under 1%; a tenth here): scaled down by the default policy to a quarter of a
-    // few-second life, one stalled request would outlast the whole renewal head start (a fifth
-    // of the life), which no Entra token is short enough for (README "Reliability").
+    // The cache's fetch timeout: a tenth of the life, as the default policy scales it for
+    // few-second tokens (30 s of an hour-long token is under 1%), stated here because the
+    // Entra stall windows are timed from it.
     let pool = Pool::builder(config)
         .renewal_policy(RenewalPolicy::default().fetch_timeout(token / 10))
         .connection_timeout(POOL_WAIT)

@@ -47,7 +47,7 @@ pub struct RenewalPolicy {
     /// attempts, depending on jitter.
     pub retry_max: Duration,
     /// The most one request to the identity provider may take before it counts as failed.
-    /// Default 30 seconds (capped at a quarter of the lifetime).
+    /// Default 30 seconds (capped at a tenth of the lifetime).
     pub fetch_timeout: Duration,
 }
 
@@ -118,7 +118,7 @@ impl RenewalPolicy {
 impl RenewalPolicy {
     /// The margins for a token that lives `lifetime` from its receipt: each bound is capped at
     /// a fixed share of the lifetime (renew-before-expiry ⅕, minimum remaining ⅒, first retry
-    /// 1⁄100, longest retry 1⁄20, request timeout ¼), so the same policy serves 1-hour tokens
+    /// 1⁄100, longest retry 1⁄20, request timeout 1⁄10), so the same policy serves 1-hour tokens
     /// and the few-second tokens of tests. With the default fraction, renewal starts at 80% of
     /// every lifetime.
     ///
@@ -160,7 +160,11 @@ impl RenewalPolicy {
                 .max(Duration::from_millis(1)),
             fetch_timeout: self
                 .fetch_timeout
-                .min(lifetime / 4)
+                // A tenth: renewal starts with a fifth of the life left, so two requests
+                // that each run into the timeout still end before expiry. A quarter (as
+                // before) let one stalled request outlast the whole head start of a
+                // few-second token (the soak found it; README "Reliability").
+                .min(lifetime / 10)
                 .max(Duration::from_millis(10)),
         }
     }

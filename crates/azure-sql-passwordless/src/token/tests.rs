@@ -107,7 +107,15 @@ fn default_policy_numbers_scale_with_the_lifetime() {
     assert_eq!(six.min_remaining, Duration::from_millis(600));
     assert_eq!(six.retry_initial, Duration::from_millis(60));
     assert_eq!(six.retry_max, Duration::from_millis(300));
-    assert_eq!(six.fetch_timeout, Duration::from_millis(1500));
+    assert_eq!(six.fetch_timeout, Duration::from_millis(600));
+    // Two requests that each run into the timeout still end before the token expires.
+    for life in [6, 60, 20 * 60, 3600, 24 * 3600].map(Duration::from_secs) {
+        let m = p.scaled(life);
+        assert!(
+            m.renew_after + m.fetch_timeout * 2 <= life,
+            "{life:?}: {m:?}"
+        );
+    }
     assert_eq!(
         late.scaled(Duration::from_secs(6)).renew_after,
         Duration::from_millis(4800)
