@@ -17,8 +17,10 @@
 //! | `doctor/identity.rs` | `settings`, `workload_identity_env`, `token_file` |
 //! | `doctor/entra.rs` | `entra_reachable`, `token_exchange`, `access_token` |
 //! | `doctor/sql.rs` | `sql_gateway`, `sql_redirect`, `login`, `permission` |
+//! | `doctor/dns.rs` | the DNS lookup both the Entra and the SQL steps start with |
 //! | `doctor/jwt.rs` | reading a JWT's claims (never its signature; the token itself is never shown) |
 
+mod dns;
 mod entra;
 mod identity;
 mod jwt;

@@ -2,6 +2,7 @@
 //! token request, its refusal explained field by field (`token_exchange`), and the access
 //! token's claims checked against the server (`access_token`).
 
+use super::dns::{self, Lookup};
 use super::identity::{Assertion, Context, Source, EXCHANGE_AUDIENCE};
 use super::jwt;
 use super::report::{Outcome, Walk, ACCESS_TOKEN, ENTRA_REACHABLE, TOKEN_EXCHANGE};
@@ -51,19 +52,14 @@ async fn probe(context: &Context<'_>) -> Outcome {
         .to_owned();
     let bound = context.config.get_connect_timeout();
     let mut seen = vec![format!("authority {authority}")];
-    let addresses = match tokio::time::timeout(
-        bound,
-        tokio::net::lookup_host((host.as_str(), port)),
-    )
-    .await
-    {
-        Ok(Ok(found)) => found.collect::<Vec<_>>(),
-        Ok(Err(e)) => {
-            seen.push(format!("DNS: {host} does not resolve: {e}"));
+    let (lookup, line) = dns::resolve(&host, port, bound).await;
+    seen.push(line);
+    let addresses = match lookup {
+        Lookup::Found(addresses) => addresses,
+        Lookup::NoSuchName => {
             return Outcome::failed(seen, format!("{host} does not resolve here: check AZURE_AUTHORITY_HOST (https://login.microsoftonline.com/ in the public cloud) and the pod's DNS"));
         }
-        Err(_) => {
-            seen.push(format!("DNS: no answer for {host} within {bound:?}"));
+        Lookup::NoAnswer => {
             return Outcome::failed(
                 seen,
                 "The DNS resolver did not answer: check the pod's DNS (CoreDNS) and its egress"
@@ -71,7 +67,6 @@ async fn probe(context: &Context<'_>) -> Outcome {
             );
         }
     };
-    seen.push(format!("DNS: {host} is {}", shown_addresses(&addresses)));
     let tcp = match addresses.first() {
         Some(first) => tokio::time::timeout(bound, tokio::net::TcpStream::connect(first)).await,
         None => Ok(Err(std::io::Error::new(
@@ -122,19 +117,6 @@ async fn probe(context: &Context<'_>) -> Outcome {
             Outcome::failed(seen, format!("TLS with {host} failed: if a proxy inspects TLS, trust its CA (Config::trust_root_certificate_pem, the demo's --ca-file); else check the system's CA store and AZURE_AUTHORITY_HOST"))
         }
     }
-}
-
-/// `a, b, c` (at most four, without ports).
-pub(crate) fn shown_addresses(addresses: &[std::net::SocketAddr]) -> String {
-    let mut ips: Vec<String> = Vec::new();
-    for a in addresses {
-        let ip = a.ip().to_string();
-        if !ips.contains(&ip) {
-            ips.push(ip);
-        }
-    }
-    ips.truncate(4);
-    ips.join(", ")
 }
 
 /// `token_exchange`: the one token request. Returns the token for the login.

@@ -3,7 +3,7 @@
 //! `sql_gateway`), the redirect target (`sql_redirect`), the login's answer (`login`), then
 //! `SELECT` on the application's table (`permission`).
 
-use super::entra::shown_addresses;
+use super::dns::{self, Lookup};
 use super::identity::{Context, Source};
 use super::report::{Outcome, Walk, LOGIN, PERMISSION, SQL_GATEWAY, SQL_REDIRECT};
 use super::table::TableName;
@@ -63,20 +63,16 @@ pub(crate) async fn connect(
     };
 
     let bound = config.get_connect_timeout();
-    let mut gateway = Vec::new();
-    match tokio::time::timeout(bound, tokio::net::lookup_host((host, port))).await {
-        Ok(Ok(found)) => {
-            let found: Vec<_> = found.collect();
-            gateway.push(format!("DNS: {host} is {}", shown_addresses(&found)));
-        }
-        Ok(Err(e)) => {
-            gateway.push(format!("DNS: {host} does not resolve: {e}"));
+    let (lookup, line) = dns::resolve(host, port, bound).await;
+    let mut gateway = vec![line];
+    match lookup {
+        Lookup::Found(_) => {}
+        Lookup::NoSuchName => {
             let fix = format!("Server={host} does not resolve here: check the server name (<server>.database.windows.net); with a private endpoint, link the privatelink.database.windows.net DNS zone to this network");
             walk.record(SQL_GATEWAY, Outcome::failed(gateway, fix));
             return rest_skipped(walk);
         }
-        Err(_) => {
-            gateway.push(format!("DNS: no answer for {host} within {bound:?}"));
+        Lookup::NoAnswer => {
             walk.record(
                 SQL_GATEWAY,
                 Outcome::failed(
@@ -109,8 +105,7 @@ pub(crate) async fn connect(
         gateway.push(format!("TCP: connected to {peer}"));
     }
     let transport = is_transport(&result);
-    if path.redirect.is_none() && transport.is_some() {
-        let e = transport.unwrap_or(&Error::AlreadyBroken);
+    if let (None, Some(e)) = (&path.redirect, transport) {
         gateway.push(what_failed(e));
         let fix = transport_fix(
             e,
