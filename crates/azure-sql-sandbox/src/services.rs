@@ -587,6 +587,16 @@ impl Sandbox {
         self.tds.server().and_then(TdsServer::node_port)
     }
 
+    /// Moves the database to another node ([`TdsServer::move_node`]): the gateway routes logins
+    /// to a new port from now on, the old one refuses connections, and the sessions on the old
+    /// node are cut. Returns the new port; an error without the gateway.
+    pub async fn move_node(&self) -> std::io::Result<u16> {
+        match self.tds.server() {
+            Some(server) => server.move_node().await,
+            None => Err(std::io::Error::other("the TDS server has stopped")),
+        }
+    }
+
     /// The read-only replica's port, where the gateway routes logins with
     /// `ApplicationIntent=ReadOnly` (read scale-out): the same databases, writes refused with
     /// 3906, `DATABASEPROPERTYEX(DB_NAME(), 'Updateability')` `READ_ONLY`. `None` when the

@@ -162,3 +162,65 @@ async fn without_the_gateway_a_read_only_intent_changes_nothing() {
     assert_eq!(updateability(&mut client).await, "READ_WRITE");
     assert_eq!(sandbox.stats.snapshot().read_only_logins, 0);
 }
+
+#[tokio::test]
+async fn when_the_node_moves_the_gateway_routes_to_the_new_one_and_the_old_address_is_gone() {
+    let sandbox = Sandbox::start(true).await;
+    let old_port = sandbox.server.node_port().expect("a node");
+    let on_old = sandbox.config(
+        old_port,
+        tiberius::AuthMethod::sql_server(ADMIN_USER, ADMIN_PASSWORD),
+        tiberius::EncryptionLevel::Required,
+    );
+    let mut session = connect(on_old).await.expect("login on the node");
+    batch_ok(
+        &mut session,
+        "BEGIN TRAN; DELETE FROM dbo.Customer WHERE customer_id = 5",
+    )
+    .await;
+
+    let new_port = sandbox.server.move_node().await.expect("move");
+    assert_ne!(new_port, old_port);
+    assert_eq!(sandbox.server.node_port(), Some(new_port));
+
+    // The session on the old node is cut (a reset, as at a reconfiguration), and its open
+    // transaction is gone with it.
+    let cut = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        customer_ids(&mut session),
+    )
+    .await
+    .expect("the cut session answers at once");
+    let err = cut.expect_err("the old node's session is gone");
+    assert!(
+        matches!(err, tiberius::error::Error::Io { .. }),
+        "expected an I/O error, got {err:?}"
+    );
+    // Nothing listens at the old address any more.
+    let refused = tokio::net::TcpStream::connect(("127.0.0.1", old_port))
+        .await
+        .expect_err("the old address refuses");
+    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    // The gateway now routes logins to the new node, which serves the same database.
+    assert_eq!(
+        routed_port(sandbox.token_config(GOOD_TOKEN)).await,
+        new_port
+    );
+    let mut on_new = sandbox.token_config(GOOD_TOKEN);
+    on_new.port(new_port);
+    let mut client = connect(on_new).await.expect("login on the new node");
+    assert_eq!(
+        customer_ids(&mut client).await.expect("query"),
+        [1, 2, 3, 4, 5],
+        "the cut session's transaction was rolled back"
+    );
+    // Read-only routing is untouched.
+    assert_ne!(sandbox.server.read_only_port(), Some(new_port));
+}
+
+#[tokio::test]
+async fn without_the_gateway_there_is_no_node_to_move() {
+    let sandbox = Sandbox::start(false).await;
+    let err = sandbox.server.move_node().await.expect_err("no node");
+    assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);
+}

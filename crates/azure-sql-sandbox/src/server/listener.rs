@@ -1,6 +1,7 @@
 //! The running server: listeners on loopback (127.0.0.1 and ::1, one port each; three in gateway
-//! mode: gateway, node and read-only replica), the accept loops, the connection limit, and one
-//! session task per connection ([`super::session`]).
+//! mode: gateway, node and read-only replica), the accept loops, the connection limit, one
+//! session task per connection ([`super::session`]), and the node's move to another address
+//! ([`TdsServer::move_node`]).
 
 use super::options::{prelogin_tls_config, strict_tls_config, TdsServerOptions, REFUSALS_AT_ONCE};
 use super::session;
@@ -9,7 +10,7 @@ use crate::stats::{catch_task_panic, Stats};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -21,18 +22,26 @@ use tokio_util::task::TaskTracker;
 /// runtime stops.
 pub struct TdsServer {
     port: u16,
-    node_port: Option<u16>,
     read_only_port: Option<u16>,
+    /// The node's listeners, which [`TdsServer::move_node`] replaces (gateway mode).
+    node: Mutex<Option<Node>>,
+    shared: Arc<Shared>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
     stats: Stats,
+}
+
+/// The node's address, and what stops its accept loops and its sessions.
+struct Node {
+    port: u16,
+    stop: CancellationToken,
 }
 
 impl std::fmt::Debug for TdsServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TdsServer")
             .field("port", &self.port)
-            .field("node_port", &self.node_port)
+            .field("node_port", &self.node_port())
             .field("read_only_port", &self.read_only_port)
             .finish()
     }
@@ -61,28 +70,23 @@ impl TdsServer {
             refusals: Arc::new(Semaphore::new(REFUSALS_AT_ONCE)),
             limits: options.limits,
             next_spid: AtomicU16::new(51),
+            node_port: AtomicU16::new(0),
         });
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
 
-        let (port, node_port, read_only_port) = if options.gateway {
-            let (node_port, node) = bind_loopback().await?;
+        let (port, node, read_only_port) = if options.gateway {
+            let node = start_node(&tracker, &shutdown, &shared).await?;
             let (replica_port, replica) = bind_loopback().await?;
             let (gateway_port, gateway) = bind_loopback().await?;
-            for l in node {
-                spawn_accept_loop(&tracker, &shutdown, &shared, l, Role::Node);
-            }
             for l in replica {
                 spawn_accept_loop(&tracker, &shutdown, &shared, l, Role::ReadOnlyReplica);
             }
-            let role = Role::Gateway {
-                node_port,
-                replica_port,
-            };
+            let role = Role::Gateway { replica_port };
             for l in gateway {
                 spawn_accept_loop(&tracker, &shutdown, &shared, l, role);
             }
-            (gateway_port, Some(node_port), Some(replica_port))
+            (gateway_port, Some(node), Some(replica_port))
         } else {
             let (port, listeners) = bind_loopback().await?;
             for l in listeners {
@@ -90,6 +94,7 @@ impl TdsServer {
             }
             (port, None, None)
         };
+        let node_port = node.as_ref().map(|n| n.port);
         tracing::info!(
             port,
             node_port,
@@ -99,11 +104,12 @@ impl TdsServer {
         );
         Ok(TdsServer {
             port,
-            node_port,
             read_only_port,
+            node: Mutex::new(node),
+            stats: shared.stats.clone(),
+            shared,
             shutdown,
             tracker,
-            stats: shared.stats.clone(),
         })
     }
 
@@ -112,9 +118,43 @@ impl TdsServer {
         self.port
     }
 
-    /// The node's port in gateway mode.
+    /// The node's port in gateway mode (where the gateway routes logins now: it changes when
+    /// the node moves).
     pub fn node_port(&self) -> Option<u16> {
-        self.node_port
+        let node = self.node.lock().unwrap_or_else(|e| e.into_inner());
+        node.as_ref().map(|n| n.port)
+    }
+
+    /// Moves the database to another node, as Azure SQL does at a reconfiguration (a
+    /// failover, planned maintenance, load balancing; `Invoke-AzSqlDatabaseFailover` asks for
+    /// one): the node listens on a new port from now on and the gateway routes logins there;
+    /// the old address refuses connections (nothing listens on it any more), and every session
+    /// on the old node is cut with a TCP reset, open transactions rolled back. Under the Redirect
+    /// policy clients reach the node directly ("Clients establish connections directly to the
+    /// node hosting the database", Microsoft Learn, Azure SQL Database connectivity
+    /// architecture), so a client that kept the node's address instead of asking the gateway
+    /// again keeps failing (tedious#262: "all subsequent connections ... fail"; the fix,
+    /// tedious#269: a redirect lasts one connect, "rather than constantly trying to reach the
+    /// dead node"). Returns the new port; an error in direct mode, which has no node.
+    pub async fn move_node(&self) -> io::Result<u16> {
+        if self.node_port().is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "only a server in gateway mode has a node to move",
+            ));
+        }
+        let new = start_node(&self.tracker, &self.shutdown, &self.shared).await?;
+        let port = new.port;
+        let old = self
+            .node
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .replace(new);
+        if let Some(old) = old {
+            old.stop.cancel();
+            tracing::info!(from = old.port, to = port, "the node moved");
+        }
+        Ok(port)
     }
 
     /// The read-only replica's port in gateway mode, where the gateway routes logins with
@@ -131,6 +171,22 @@ impl TdsServer {
         self.tracker.wait().await;
         tracing::info!(port = self.port, "TDS server stopped");
     }
+}
+
+/// Binds a node's listeners and starts their accept loops (stopped, with their sessions, by
+/// the node's own token); the gateway routes there from now on.
+async fn start_node(
+    tracker: &TaskTracker,
+    shutdown: &CancellationToken,
+    shared: &Arc<Shared>,
+) -> io::Result<Node> {
+    let (port, listeners) = bind_loopback().await?;
+    let stop = shutdown.child_token();
+    for l in listeners {
+        spawn_accept_loop(tracker, &stop, shared, l, Role::Node);
+    }
+    shared.node_port.store(port, Ordering::Release);
+    Ok(Node { port, stop })
 }
 
 /// Binds 127.0.0.1 on port 0, then ::1 on the same port (logged and skipped if unavailable).
@@ -188,6 +244,11 @@ fn spawn_accept_loop(
                             }
                         },
                     };
+                    // A node's sessions end with a reset when it moves (a handle on the same
+                    // socket, to set SO_LINGER to zero once the session lets go of it).
+                    let cut = (role == Role::Node)
+                        .then(|| socket2::SockRef::from(&tcp).try_clone().ok())
+                        .flatten();
                     let shared = shared.clone();
                     let shutdown = shutdown.clone();
                     let stats = shared.stats.clone();
@@ -208,6 +269,11 @@ fn spawn_accept_loop(
                         };
                         if let Err(error) = result {
                             tracing::debug!(%peer, spid, %error, "session ended with an error");
+                        }
+                        if shutdown.is_cancelled() {
+                            if let Some(socket) = cut {
+                                let _ = socket.set_linger(Some(Duration::ZERO));
+                            }
                         }
                     }));
                 }

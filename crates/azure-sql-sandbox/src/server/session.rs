@@ -18,6 +18,7 @@ use crate::tds::response::{done_status, Done, DoneKind, EnvChange, MessageKind};
 use crate::tds::rpc;
 use crate::tds::tm_request::TmRequest;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 use tokio::net::TcpStream;
 
@@ -119,13 +120,10 @@ pub(super) async fn run_session(
     // Microsoft Learn, read scale-out); without the gateway, as for a database without read
     // scale-out, the intent changes nothing.
     let routing = match role {
-        Role::Gateway {
-            node_port,
-            replica_port,
-        } => Some(if login.read_only_intent() {
+        Role::Gateway { replica_port } => Some(if login.read_only_intent() {
             replica_port
         } else {
-            node_port
+            shared.node_port.load(Ordering::Acquire)
         }),
         Role::Direct | Role::Node | Role::ReadOnlyReplica => None,
     };

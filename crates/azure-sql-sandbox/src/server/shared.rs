@@ -17,9 +17,10 @@ use tokio_rustls::TlsAcceptor;
 pub(super) enum Role {
     /// Logs in (no gateway).
     Direct,
-    /// Checks the login, then routes the client to the node, or a read-only login (MS-TDS
-    /// 2.2.6.4 `fReadOnlyIntent`) to the read-only replica.
-    Gateway { node_port: u16, replica_port: u16 },
+    /// Checks the login, then routes the client to the node (wherever it is now:
+    /// [`Shared::node_port`]), or a read-only login (MS-TDS 2.2.6.4 `fReadOnlyIntent`) to the
+    /// read-only replica.
+    Gateway { replica_port: u16 },
     /// Logs in (behind the gateway).
     Node,
     /// Logs in read-only sessions (behind the gateway): the read-only replica.
@@ -39,4 +40,6 @@ pub(super) struct Shared {
     pub(super) strict_tls: TlsAcceptor,
     pub(super) prelogin_tls: TlsAcceptor,
     pub(super) next_spid: AtomicU16,
+    /// The node's port, where the gateway routes read-write logins (0 without a gateway).
+    pub(super) node_port: AtomicU16,
 }
