@@ -4,7 +4,7 @@
 //! What it does for callers, and its bounds, is documented on [`Connector`].
 
 use crate::config::{ApplicationIntent, Authentication, Config, Encrypt, IpAddressPreference};
-use crate::connection::{Client, Connection};
+use crate::connection::{Client, Connection, Liveness};
 use crate::credential;
 use crate::error::{Error, TimeoutKind, LOGIN_FAILED};
 use crate::metrics::{self, ConnectMetrics, Meters};
@@ -51,7 +51,11 @@ pub async fn connect(config: &Config) -> Result<Connection, Error> {
 /// - **Redirect**: Azure SQL's gateway (the `Redirect` connection policy) answers the login with
 ///   a routing address; we log in again there with the same token, validating TLS against the
 ///   new host (unless `HostNameInCertificate` is set, which then applies to every hop). At most
-///   [`Connector::MAX_REDIRECTS`] hops; an address seen twice is a loop and an error.
+///   [`Connector::MAX_REDIRECTS`] hops; an address seen twice is a loop and an error. A route
+///   lasts one connect (every connect starts at the gateway), and a redirect target that
+///   refuses the connection sends the attempt back to the gateway at once, once: when Azure SQL
+///   moves a database to another node the old address stops answering, and the gateway knows
+///   the new one (a client that kept the node's address kept failing: tedious#262, #269).
 /// - **Transient retry**: a connect that fails with one of
 ///   [`TRANSIENT_SQL_ERRORS`](Error::TRANSIENT_SQL_ERRORS), an I/O error or a timeout is
 ///   tried again up to `Connect Retry Count` times, the delays starting at `Connect Retry
@@ -252,72 +256,103 @@ impl Connector {
         let mut port = config.get_port();
         let mut visited: Vec<(String, u16)> = vec![(host.clone(), port)];
         let mut hops: u32 = 0;
-        loop {
+        let mut asked_again = false;
+        'hops: loop {
             // Connect Timeout bounds the whole attempt: each hop gets what is left of it.
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let tcp = tcp_connect(
-                &host,
-                port,
-                config.get_ip_address_preference(),
-                left,
-                config.get_connect_timeout(),
-            )
-            .await?;
-            observe(Hop::Connected {
-                host: host.clone(),
-                port,
-                peer: tcp.peer_addr().ok(),
-            });
-            let tds = self.tds_config(&host, port, auth.clone(), left);
-            match Client::connect(tds, tcp.compat_write()).await {
-                Ok(client) => {
-                    let server = format!("{host}:{port}");
-                    tracing::info!(
-                        server = %server,
-                        database = config.get_database().unwrap_or_default(),
-                        attempt,
-                        redirects = hops,
-                        duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-                        token_expires_in_s = token.as_ref().map(|t| t.expires_in().as_secs()),
-                        "connect: logged in"
-                    );
-                    let policy = match &self.inner.auth {
-                        Auth::Token(tokens) => tokens.policy().clone(),
-                        Auth::Sql => RenewalPolicy::default(),
-                    };
-                    let retirement = Retirement::at_login(
-                        token.as_ref(),
-                        &policy,
-                        config.get_connection_lifetime(),
-                    );
-                    return Ok(Connection::new(
-                        client,
-                        server,
-                        retirement,
-                        config.get_command_timeout(),
-                    ));
-                }
-                Err(tiberius::error::Error::Routing {
-                    host: next_host,
-                    port: next_port,
-                }) => {
-                    observe(Hop::Redirected {
-                        host: next_host.clone(),
+            let error = 'hop: {
+                let connected = tcp_connect(
+                    &host,
+                    port,
+                    config.get_ip_address_preference(),
+                    left,
+                    config.get_connect_timeout(),
+                )
+                .await;
+                let tcp = match connected {
+                    Ok(tcp) => tcp,
+                    Err(e) => break 'hop e,
+                };
+                observe(Hop::Connected {
+                    host: host.clone(),
+                    port,
+                    peer: tcp.peer_addr().ok(),
+                });
+                let liveness = Liveness::of(&tcp);
+                let tds = self.tds_config(&host, port, auth.clone(), left);
+                match Client::connect(tds, tcp.compat_write()).await {
+                    Ok(client) => {
+                        let server = format!("{host}:{port}");
+                        tracing::info!(
+                            server = %server,
+                            database = config.get_database().unwrap_or_default(),
+                            attempt,
+                            redirects = hops,
+                            duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                            token_expires_in_s = token.as_ref().map(|t| t.expires_in().as_secs()),
+                            "connect: logged in"
+                        );
+                        let policy = match &self.inner.auth {
+                            Auth::Token(tokens) => tokens.policy().clone(),
+                            Auth::Sql => RenewalPolicy::default(),
+                        };
+                        let retirement = Retirement::at_login(
+                            token.as_ref(),
+                            &policy,
+                            config.get_connection_lifetime(),
+                        );
+                        return Ok(Connection::new(
+                            client,
+                            server,
+                            retirement,
+                            config.get_command_timeout(),
+                            liveness,
+                        ));
+                    }
+                    Err(tiberius::error::Error::Routing {
+                        host: next_host,
                         port: next_port,
-                    });
-                    hops = follow_redirect(&mut visited, &next_host, next_port)?;
-                    self.inner.metrics.redirected();
-                    tracing::info!(
-                        from = %format!("{host}:{port}"),
-                        to = %format!("{next_host}:{next_port}"),
-                        hop = hops,
-                        "connect: gateway redirect"
-                    );
-                    host = next_host;
-                    port = next_port;
+                    }) => {
+                        observe(Hop::Redirected {
+                            host: next_host.clone(),
+                            port: next_port,
+                        });
+                        hops = follow_redirect(&mut visited, &next_host, next_port)?;
+                        self.inner.metrics.redirected();
+                        tracing::info!(
+                            from = %format!("{host}:{port}"),
+                            to = %format!("{next_host}:{next_port}"),
+                            hop = hops,
+                            "connect: gateway redirect"
+                        );
+                        host = next_host;
+                        port = next_port;
+                        continue 'hops;
+                    }
+                    Err(e) => break 'hop self.login_error(e, &host, port),
                 }
-                Err(e) => return Err(self.login_error(e, &host, port)),
+            };
+            // A redirect target that refuses or resets the connection: the database may have
+            // moved since the gateway answered (a failover), and its route lasts this one
+            // connect. Ask the gateway again at once, once, rather than wait out a retry
+            // interval on a dead address.
+            let stale_route = matches!(
+                error,
+                Error::Connect { .. } | Error::ConnectionBroken { .. }
+            );
+            if hops == 0 || asked_again || !stale_route {
+                return Err(error);
             }
+            tracing::info!(
+                target = %format!("{host}:{port}"),
+                error = %error,
+                "connect: the redirect target is gone; asking the gateway again"
+            );
+            asked_again = true;
+            host = config.get_host().to_owned();
+            port = config.get_port();
+            visited = vec![(host.clone(), port)];
+            hops = 0;
         }
     }
 

@@ -4,6 +4,10 @@
 //!
 //! What it does for callers, and its bounds, is documented on [`Connection`].
 
+mod liveness;
+
+pub(crate) use liveness::{Gone, Liveness};
+
 use crate::error::{tds_error_breaks_connection, Error};
 use crate::metrics::Stamp;
 use crate::retirement::{RetireReason, Retirement};
@@ -63,6 +67,8 @@ pub struct Connection {
     command_timeout: Option<Duration>,
     /// When the pool handed it out (for the use-time metric; empty without metrics).
     pub(crate) checked_out: Stamp,
+    /// Tells, between requests, whether the server has let go of it.
+    liveness: Liveness,
 }
 
 /// The statement that ends whatever transaction a dropped [`Transaction`] left open.
@@ -74,8 +80,10 @@ impl Connection {
         server: String,
         retirement: Retirement,
         command_timeout: Option<Duration>,
+        liveness: Liveness,
     ) -> Self {
         Self {
+            liveness,
             client,
             server,
             last_used: retirement.opened_at(),
@@ -303,6 +311,15 @@ impl Connection {
     /// How long since the connection last started a request.
     pub fn idle_for(&self) -> Duration {
         self.idle_at(Instant::now())
+    }
+
+    /// Whether the server has let go of it while it sat idle (closed or reset it), seen without
+    /// a round trip; `None` too while a request is out (its answer is not idleness).
+    pub(crate) fn server_gone(&self) -> Option<Gone> {
+        if self.in_request {
+            return None;
+        }
+        self.liveness.gone()
     }
 
     /// How long it has been idle at `now`.

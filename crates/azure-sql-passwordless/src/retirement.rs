@@ -39,6 +39,9 @@ pub(crate) enum RetireReason {
     LifetimeReached,
     /// The checkout ping failed or got no answer in time.
     PingFailed,
+    /// The server let go of it while it sat idle (closed or reset it: a failover, a node that
+    /// moved or restarted), seen at checkout without a round trip (`connection/liveness.rs`).
+    ServerClosed,
     /// The pool is closing.
     PoolClosing,
 }
@@ -46,13 +49,14 @@ pub(crate) enum RetireReason {
 impl RetireReason {
     /// Every reason, in declaration order (`reason as usize` indexes it).
     #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
-    pub(crate) const ALL: [RetireReason; 7] = [
+    pub(crate) const ALL: [RetireReason; 8] = [
         RetireReason::Broken,
         RetireReason::SessionTokenExpired,
         RetireReason::ResetUnacknowledged,
         RetireReason::TokenExpiring,
         RetireReason::LifetimeReached,
         RetireReason::PingFailed,
+        RetireReason::ServerClosed,
         RetireReason::PoolClosing,
     ];
 
@@ -64,6 +68,7 @@ impl RetireReason {
             RetireReason::TokenExpiring => "login token about to expire",
             RetireReason::LifetimeReached => "Connection Lifetime reached",
             RetireReason::PingFailed => "checkout ping failed",
+            RetireReason::ServerClosed => "the server closed it while it was idle",
             RetireReason::PoolClosing => "pool closing",
         }
     }
@@ -80,6 +85,7 @@ impl RetireReason {
             RetireReason::TokenExpiring => "token_expiring",
             RetireReason::LifetimeReached => "lifetime",
             RetireReason::PingFailed => "ping_failed",
+            RetireReason::ServerClosed => "server_closed",
             RetireReason::PoolClosing => "pool_closing",
         }
     }

@@ -202,3 +202,81 @@ async fn close_gives_up_on_connections_not_returned_within_the_grace() {
     drop(held);
     assert_eq!(pool.state().size, 0, "closed when it came back");
 }
+
+/// Waits (bounded) until the sandbox has closed all but `left` of its sessions.
+async fn sessions_down_to(t: &common::SandboxTarget, left: u64) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while t.sandbox.stats().open_sessions > left {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the sandbox kept {} sessions open",
+            t.sandbox.stats().open_sessions
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn idle_connections_cut_when_the_database_moves_cost_callers_nothing() {
+    target::sandbox_only(
+        "idle_connections_cut_when_the_database_moves",
+        "moves the database to another node",
+    );
+    let t = sandbox(SandboxOptions::default()).await;
+    // The default pool: connections idle for less than 30 s are not pinged.
+    let pool = Pool::new(t.config.clone()).await.expect("pool");
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut conn = pool.get_owned().await.expect("connection");
+        assert_eq!(customer_ids(&mut conn).await.expect("query").len(), 5);
+        held.push(conn);
+    }
+    drop(held);
+    assert_eq!(pool.state().idle, 4);
+
+    // A failover: every session on the old node is cut while the pool holds them idle.
+    t.sandbox.move_node().await.expect("the node moves");
+    sessions_down_to(&t, 0).await;
+
+    // Each caller gets a working connection: the cut ones are seen and passed over.
+    for caller in 0..4 {
+        let mut conn = tokio::time::timeout(PATIENCE, pool.get())
+            .await
+            .expect("no hang")
+            .expect("a connection");
+        let ids = customer_ids(&mut conn).await;
+        assert_eq!(ids.map(|i| i.len()).ok(), Some(5), "caller {caller}");
+    }
+    let state = pool.state();
+    assert_eq!((state.opened, state.closed_invalid), (5, 4), "{state:?}");
+}
+
+#[tokio::test]
+async fn a_redirect_target_that_refuses_sends_the_connect_back_to_the_gateway_at_once() {
+    target::sandbox_only(
+        "a_redirect_target_that_refuses",
+        "refuses a connection at the redirect target",
+    );
+    let t = sandbox(SandboxOptions::default()).await;
+    // No retries: only asking the gateway again within the same attempt can succeed.
+    let mut config = t.config.clone();
+    config.connect_retry_count(0);
+    let connector = azure_sql_passwordless::Connector::new(config).expect("connector");
+    // The route the gateway gives goes stale before the client gets there.
+    t.sandbox.faults().refuse_redirected_connections(1);
+    let mut conn = tokio::time::timeout(PATIENCE, connector.connect())
+        .await
+        .expect("no hang")
+        .expect("logged in through a second route");
+    assert_eq!(customer_ids(&mut conn).await.expect("query").len(), 5);
+    assert_eq!(t.sandbox.stats().redirects, 2);
+
+    // Once only: a target that keeps refusing (a firewall closed to ports 11000-11999) fails
+    // the attempt with the target's error.
+    t.sandbox.faults().refuse_redirected_connections(2);
+    let err = connector.connect().await.expect_err("refused twice");
+    assert!(
+        matches!(err, Error::Connect { .. } | Error::ConnectionBroken { .. }),
+        "{err:?}"
+    );
+}

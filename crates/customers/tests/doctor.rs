@@ -219,7 +219,9 @@ async fn break_link(link: Break, sandbox: &Sandbox, vars: &mut Vec<(&'static str
             "AZURE_SQL_SERVER",
             format!("tcp:{},{}", env.host, closed_port()),
         ),
-        Break::RedirectTargetUnreachable => sandbox.faults().refuse_redirected_connections(1),
+        // A firewall closed to the redirect ports refuses every try (the library asks the gateway
+        // again once when a target refuses: two).
+        Break::RedirectTargetUnreachable => sandbox.faults().refuse_redirected_connections(2),
         Break::NoDatabaseNamed => {
             vars.retain(|(k, _)| !k.starts_with("AZURE_SQL_"));
             set(

@@ -230,7 +230,7 @@ impl PoolMetrics {
         let idle_timeout = [pool, KeyValue::new(RETIRE_REASON, "idle_timeout")];
         self.meter
             .u64_observable_counter("azure_sql.connection.retired")
-            .with_description("Connections closed by the pool, by reason: broken, session_token_expired (37396, or 18456 on an open session), token_expiring, lifetime (Connection Lifetime), idle_timeout, ping_failed, reset_unacknowledged, pool_closing")
+            .with_description("Connections closed by the pool, by reason: broken, session_token_expired (37396, or 18456 on an open session), token_expiring, lifetime (Connection Lifetime), idle_timeout, ping_failed, server_closed, reset_unacknowledged, pool_closing")
             .with_unit("{connection}")
             .with_callback(move |observer| {
                 let Some(r) = read() else { return };
