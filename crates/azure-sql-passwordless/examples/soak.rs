@@ -17,8 +17,6 @@
 //! (the library's documented outcome); a unit that fails in no window, or with another error,
 //! fails the run (exit code 1), as does a hang, a panic in the sandbox, or a mismatch between the
 //! transactions committed and the rows the server counts.
-//!
-//! Not covered: a redirect target that moves (the sandbox's gateway routes to fixed ports).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -135,17 +133,19 @@ enum Fault {
     LoginStorm40613,
     ConnectionResets,
     NodeStopsAnswering,
+    NodeMoves,
     Revalidation37396,
     Revalidation18456,
 }
 
-const SCHEDULE: [Fault; 10] = [
+const SCHEDULE: [Fault; 11] = [
     Fault::ServiceAccountRotation,
     Fault::Entra503Short,
     Fault::LoginStorm40613,
     Fault::EntraStallShort,
     Fault::ConnectionResets,
     Fault::SigningKeyRotation,
+    Fault::NodeMoves,
     Fault::Revalidation37396,
     Fault::NodeStopsAnswering,
     Fault::Revalidation18456,
@@ -163,6 +163,7 @@ impl Fault {
             Fault::LoginStorm40613 => "40613 storm on logins",
             Fault::ConnectionResets => "connections reset mid-query",
             Fault::NodeStopsAnswering => "node stops answering (no close)",
+            Fault::NodeMoves => "the database moves to another node",
             Fault::Revalidation37396 => "session revalidation: 37396",
             Fault::Revalidation18456 => "session revalidation: 18456 Token is expired",
         }
@@ -176,6 +177,11 @@ impl Fault {
             | Fault::Entra503Short
             | Fault::EntraStallShort
             | Fault::SigningKeyRotation
+            // The sessions on the old node are cut: a caller whose request was on one sees it
+            // fail and retries; the retry passes over the idle connections the move cut (the
+            // pool sees them closed) and logs in where the gateway now routes (a login routed to
+            // the old address just before the move asks the gateway again).
+            | Fault::NodeMoves
             // A refused session is discarded; the retry logs in with a fresh token.
             | Fault::Revalidation37396
             | Fault::Revalidation18456 => &[],
@@ -408,6 +414,13 @@ async fn inject(fault: Fault, sandbox: &Sandbox, pool: &Pool, token: Duration) -
             // Every stalled connection costs its caller a Command Timeout (3 s) before it is
             // discarded; a caller's retry may land on another: two timeouts and a margin.
             tokio::time::sleep(Duration::from_secs(7)).await;
+        }
+        Fault::NodeMoves => {
+            if let Err(e) = sandbox.move_node().await {
+                eprintln!("soak: could not move the node: {e}");
+            }
+            // Long enough for every connection the move cut to come back or be checked out.
+            tokio::time::sleep(token / 2).await;
         }
         Fault::Revalidation37396 | Fault::Revalidation18456 => {
             faults.set_revalidation(if fault == Fault::Revalidation37396 {
