@@ -177,17 +177,18 @@ impl Fault {
             | Fault::Entra503Short
             | Fault::EntraStallShort
             | Fault::SigningKeyRotation
-            // The sessions on the old node are cut: a caller whose request was on one sees it
-            // fail and retries; the retry passes over the idle connections the move cut (the
-            // pool sees them closed) and logs in where the gateway now routes (a login routed to
-            // the old address just before the move asks the gateway again).
-            | Fault::NodeMoves
             // A refused session is discarded; the retry logs in with a fresh token.
             | Fault::Revalidation37396
             | Fault::Revalidation18456 => &[],
             // Each reset costs its caller one attempt and the retry runs on a new connection;
             // a caller whose retry is reset too (8 resets among 64 tasks at once) is told.
             Fault::ConnectionResets => &["ConnectionBroken"],
+            // The sessions on the old node are cut: a caller whose request was on one sees it
+            // fail and retries; the retry passes over the idle connections the move cut (the
+            // pool sees them closed) and logs in where the gateway now routes (a login routed to
+            // the old address just before the move asks the gateway again). The cut reaches the
+            // 64 sessions over some milliseconds, so a retry can land on one cut a moment later.
+            Fault::NodeMoves => &["ConnectionBroken"],
             // More 40613s than one connect's retries: that connect gives up, its caller is told.
             Fault::LoginStorm40613 => &["TransientExhausted(Sql 40613)", "PoolTimeout"],
             // A query on a vanished node gets no answer: Command Timeout, then a new connection;
