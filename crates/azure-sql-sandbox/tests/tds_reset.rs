@@ -194,3 +194,32 @@ async fn resetconnectionskiptran_drops_temporary_tables_too() {
     assert_eq!(answer[..6], RESET_ACK);
     assert!(shows(&answer, "temp=;trancount=1"), "{answer:?}");
 }
+
+const ISOLATION: &str = "SELECT CONCAT(N'isolation=', transaction_isolation_level) \
+                         FROM sys.dm_exec_sessions WHERE session_id = @@SPID";
+
+#[tokio::test]
+async fn the_isolation_level_outlives_a_reset_as_on_sql_server() {
+    let sandbox = Sandbox::start(false).await;
+    let mut raw = logged_in(&sandbox).await;
+    let answer = raw.ask(0, ISOLATION).await;
+    assert!(shows(&answer, "isolation=2"), "read committed at login");
+    let answer = raw
+        .ask(
+            0,
+            &format!("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE; {ISOLATION}"),
+        )
+        .await;
+    assert!(shows(&answer, "isolation=4"), "{answer:?}");
+    // sp_reset_connection keeps it (KB3025845; dotnet/SqlClient#96).
+    let answer = raw.ask(RESETCONNECTION, ISOLATION).await;
+    assert_eq!(answer[..6], RESET_ACK);
+    assert!(shows(&answer, "isolation=4"), "{answer:?}");
+    let answer = raw
+        .ask(
+            0,
+            &format!("SET TRANSACTION ISOLATION LEVEL READ COMMITTED; {ISOLATION}"),
+        )
+        .await;
+    assert!(shows(&answer, "isolation=2"), "{answer:?}");
+}

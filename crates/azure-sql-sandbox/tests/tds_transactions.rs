@@ -302,3 +302,25 @@ async fn a_lock_wait_ends_in_1222_not_a_hang() {
     .expect("an answer, not a hang");
     assert_eq!(result.0, 1222);
 }
+
+#[tokio::test]
+async fn a_transaction_begun_at_an_isolation_level_leaves_the_session_there() {
+    // SqlClient's BeginTransaction(IsolationLevel.Serializable) leaves the session serializable
+    // after the commit (dotnet/SqlClient#96): the level is the session's, not the transaction's.
+    let sandbox = Sandbox::start(false).await;
+    let mut client = sandbox.admin().await;
+    let level = "SELECT transaction_isolation_level FROM sys.dm_exec_sessions \
+                 WHERE session_id = @@SPID";
+    let read = |row: tiberius::Row| row.get::<i16, _>(0).expect("a level");
+    assert_eq!(read(first_row(&mut client, level).await), 2);
+    client
+        .begin_transaction_with_isolation(tiberius::IsolationLevel::Serializable)
+        .await
+        .expect("begin");
+    client.commit_transaction().await.expect("commit");
+    assert_eq!(read(first_row(&mut client, level).await), 4);
+    // A begin that names no level keeps the session's.
+    client.begin_transaction().await.expect("begin");
+    client.rollback_transaction().await.expect("rollback");
+    assert_eq!(read(first_row(&mut client, level).await), 4);
+}

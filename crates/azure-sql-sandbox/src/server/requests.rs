@@ -52,9 +52,18 @@ impl SessionState {
     /// prepared statements (tedious-connection-pool#46: "When returning a connection to the
     /// pool, the connection is reset. This invalidates any prepared statements."). Returns the
     /// rollback to announce, if a transaction was rolled back.
+    ///
+    /// The transaction isolation level survives the reset, as on SQL Server and Azure SQL:
+    /// `sp_reset_connection` does not reset it (SQL Server 2014 briefly did, and KB3025845,
+    /// "FIX: The transaction isolation level is reset incorrectly when the SQL Server
+    /// connection is released", took it back; dotnet/SqlClient#96 and dotnet/corefx#18277, "by
+    /// design"; microsoft/mssql-python#343 resets it itself because "SQL_ATTR_RESET_CONNECTION
+    /// ... does not reset the isolation level").
     pub(super) fn reset(&mut self, engine: &Engine, reset: Reset) -> Option<TransactionChange> {
         let rolled_back = engine.reset_session(&self.session, reset == Reset::KeepTransaction);
+        let isolation = self.session.options.isolation;
         self.session = self.initial.clone();
+        self.session.options.isolation = isolation;
         self.prepared.clear();
         rolled_back
     }

@@ -20,8 +20,15 @@ pub(super) fn run_transaction(
     server: &str,
 ) {
     tracing::debug!(request = request.name(), "transaction manager request");
+    let mut isolation = 0;
     let (first, then_begin) = match request {
-        TmRequest::Begin { name, .. } => (TransactionRequest::Begin { name }, None),
+        TmRequest::Begin {
+            name,
+            isolation: level,
+        } => {
+            isolation = level;
+            (TransactionRequest::Begin { name }, None)
+        }
         TmRequest::Commit { begin_new, .. } => (TransactionRequest::Commit, begin_new),
         TmRequest::Rollback { name, begin_new } => {
             (TransactionRequest::Rollback { name }, begin_new)
@@ -41,8 +48,17 @@ pub(super) fn run_transaction(
     };
     let mut outcomes = engine.transaction(session, first);
     let failed = outcomes.iter().any(|o| matches!(o, Outcome::Error(_)));
-    if let (false, Some((_isolation, name))) = (failed, then_begin) {
+    if let (false, Some((level, name))) = (failed, then_begin) {
+        isolation = level;
         outcomes.extend(engine.transaction(session, TransactionRequest::Begin { name }));
+    }
+    // A begin that names an isolation level (MS-TDS 2.2.6.8: 0 keeps the session's, 1 to 5 read
+    // uncommitted to snapshot) sets the session's level, which outlives the transaction:
+    // SqlClient's `BeginTransaction(IsolationLevel.Serializable)` leaves the session
+    // serializable after the commit (dotnet/SqlClient#96, dotnet/corefx#18277).
+    let began = !outcomes.iter().any(|o| matches!(o, Outcome::Error(_)));
+    if began && (1..=5).contains(&isolation) {
+        session.options.isolation = isolation;
     }
     for outcome in &outcomes {
         match outcome {

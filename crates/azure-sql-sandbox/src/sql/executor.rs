@@ -157,6 +157,7 @@ impl Exec<'_> {
             rowcount: 0,
             trancount,
             lock_timeout: i64::from(session.options.lock_timeout),
+            isolation: i64::from(session.options.isolation),
             context: session.context.clone(),
             read_only: session.read_only,
         };

@@ -73,6 +73,9 @@ impl Caller for Session {
     }
 }
 
+/// `transaction_isolation_level` of READ COMMITTED, a session's level at login.
+pub const ISOLATION_READ_COMMITTED: u8 = 2;
+
 /// The `SET` options a session has in force (the rest are accepted and have no effect here).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionOptions {
@@ -94,6 +97,11 @@ pub struct SessionOptions {
     pub lock_timeout: i32,
     /// `SET IDENTITY_INSERT <table> ON`: the table.
     pub identity_insert: Option<String>,
+    /// The transaction isolation level, as `sys.dm_exec_sessions.transaction_isolation_level`
+    /// numbers it (1 read uncommitted, 2 read committed, 3 repeatable read, 4 serializable, 5
+    /// snapshot): set by `SET TRANSACTION ISOLATION LEVEL` and by a transaction manager begin
+    /// that names a level. A session reset keeps it (see `server/requests.rs`).
+    pub isolation: u8,
 }
 
 impl Default for SessionOptions {
@@ -107,6 +115,7 @@ impl Default for SessionOptions {
             datefirst: 7,
             lock_timeout: -1,
             identity_insert: None,
+            isolation: ISOLATION_READ_COMMITTED,
         }
     }
 }

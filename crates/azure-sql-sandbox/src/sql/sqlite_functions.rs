@@ -86,6 +86,8 @@ pub(crate) struct CtxSession {
     pub trancount: i64,
     /// `SET LOCK_TIMEOUT` (`@@LOCK_TIMEOUT`).
     pub lock_timeout: i64,
+    /// `sys.dm_exec_sessions.transaction_isolation_level`.
+    pub isolation: i64,
     /// What `SESSION_CONTEXT(key)` reads.
     pub context: SessionContext,
     /// On a read-only replica.
@@ -219,6 +221,7 @@ pub(crate) fn register(conn: &Connection, ctx: Shared) -> rusqlite::Result<()> {
             "trancount" => Sv::Integer(s.trancount),
             "xact_state" => Sv::Integer(i64::from(s.trancount > 0)),
             "lock_timeout" => Sv::Integer(s.lock_timeout),
+            "isolation" => Sv::Integer(s.isolation),
             "language" => Sv::Text(s.language.clone()),
             "updateability" => Sv::Text(
                 if s.read_only {

@@ -7,7 +7,7 @@ use crate::sql::conversion::Mode;
 use crate::sql::errors;
 use crate::sql::errors::SqlError;
 use crate::sql::session::Session;
-use sqlparser::ast::{Set, SetSessionParamKind};
+use sqlparser::ast::{Set, SetSessionParamKind, TransactionIsolationLevel, TransactionMode};
 
 impl Exec<'_> {
     pub(super) fn set(&mut self, b: &mut Batch<'_>, set: &Set, db: &str) -> Result<(), SqlError> {
@@ -31,7 +31,23 @@ impl Exec<'_> {
             Set::SetSessionParam(other) => {
                 Err(errors::NOT_SUPPORTED.with(&[&format!("SET {other}")]))
             }
-            Set::SetTransaction { .. } => Ok(()),
+            Set::SetTransaction { modes, .. } => {
+                for mode in modes {
+                    if let TransactionMode::IsolationLevel(level) = mode {
+                        let number = match level {
+                            TransactionIsolationLevel::ReadUncommitted => 1,
+                            TransactionIsolationLevel::ReadCommitted => 2,
+                            TransactionIsolationLevel::RepeatableRead => 3,
+                            TransactionIsolationLevel::Serializable => 4,
+                            TransactionIsolationLevel::Snapshot => 5,
+                        };
+                        b.session.options.isolation = number;
+                        // Seen by the batch's next statements (`sys.dm_exec_sessions`).
+                        self.ctx_lock().session.isolation = i64::from(number);
+                    }
+                }
+                Ok(())
+            }
             Set::SingleAssignment {
                 variable, values, ..
             } => {

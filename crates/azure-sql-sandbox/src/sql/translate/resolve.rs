@@ -97,6 +97,9 @@ impl<'a> Translator<'a> {
                         return Ok(format!("{} AS {sql_alias}", cte.sql_name));
                     }
                 }
+                if is_dm_exec_sessions(name) {
+                    return Ok(self.dm_exec_sessions(exposed_alias));
+                }
                 let table = self.resolve(name)?;
                 self.check(Permission::Select, table);
                 let sql_alias = self.fresh("t");
@@ -145,6 +148,28 @@ impl<'a> Translator<'a> {
             }
             other => Err(unsupported(&first_words(other.to_string(), 2))),
         }
+    }
+
+    /// `sys.dm_exec_sessions` as a session without `VIEW DATABASE STATE` sees it: one row, its
+    /// own session ("If the user doesn't have VIEW DATABASE STATE permission ..., only the
+    /// current session is returned", Microsoft Learn, sys.dm_exec_sessions), with the columns
+    /// drivers' tests read (`session_id`, `transaction_isolation_level`).
+    fn dm_exec_sessions(&mut self, alias: Option<String>) -> String {
+        let sql_alias = self.fresh("t");
+        let small = || TypeInfo::of(SqlType::SmallInt, false);
+        self.push_source(Source {
+            exposed: alias.unwrap_or_else(|| "dm_exec_sessions".into()),
+            schema: None,
+            sql_alias: sql_alias.clone(),
+            columns: vec![
+                ("session_id".into(), small()),
+                ("transaction_isolation_level".into(), small()),
+            ],
+        });
+        format!(
+            "(SELECT mssql_session('spid') AS session_id, \
+             mssql_session('isolation') AS transaction_isolation_level) AS {sql_alias}"
+        )
     }
 
     pub(super) fn push_source(&mut self, source: Source) {
@@ -291,4 +316,24 @@ pub(super) fn qualified(alias: &str, name: &str) -> String {
     } else {
         format!("{alias}.{}", quote(name))
     }
+}
+
+/// `sys.dm_exec_sessions` (or `master.sys.dm_exec_sessions`), in any case.
+fn is_dm_exec_sessions(name: &ObjectName) -> bool {
+    let parts: Vec<String> = name
+        .0
+        .iter()
+        .map(|p| match p {
+            ObjectNamePart::Identifier(i) => i.value.to_ascii_lowercase(),
+            other => other.to_string().to_ascii_lowercase(),
+        })
+        .collect();
+    matches!(
+        parts
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice(),
+        ["sys", "dm_exec_sessions"] | [_, "sys", "dm_exec_sessions"]
+    )
 }
