@@ -4,9 +4,13 @@
 //!
 //! What it does for callers, and its bounds, is documented on [`Connection`].
 
+mod isolation;
 mod liveness;
 
+pub use isolation::IsolationLevel;
 pub(crate) use liveness::{Gone, Liveness};
+
+use isolation::may_change_isolation;
 
 use crate::error::{tds_error_breaks_connection, Error};
 use crate::metrics::Stamp;
@@ -45,7 +49,8 @@ pub type Client = tiberius::Client<Compat<TcpStream>>;
 /// resets the session before running it (open transaction rolled back, temporary tables dropped,
 /// `SET` options, database and session context back to the login's). It costs no round trip.
 /// The server acknowledges the reset in the answer; a connection whose reset went out
-/// unacknowledged is never handed out again.
+/// unacknowledged is never handed out again. The server's reset keeps the isolation level; the
+/// pool puts it back itself when a caller may have changed it ([`Connection::transaction_at`]).
 ///
 /// **Transactions.** [`Connection::transaction`] begins one (a transaction-manager request, as
 /// SqlClient and the ODBC driver send); [`Transaction::commit`] and [`Transaction::rollback`]
@@ -69,6 +74,9 @@ pub struct Connection {
     pub(crate) checked_out: Stamp,
     /// Tells, between requests, whether the server has let go of it.
     liveness: Liveness,
+    /// A caller may have changed the session's isolation level, which a session reset keeps
+    /// (see `connection/isolation.rs`): the pool restores it before the next caller.
+    isolation_changed: bool,
 }
 
 /// The statement that ends whatever transaction a dropped [`Transaction`] left open.
@@ -84,6 +92,7 @@ impl Connection {
     ) -> Self {
         Self {
             liveness,
+            isolation_changed: false,
             client,
             server,
             last_used: retirement.opened_at(),
@@ -120,6 +129,8 @@ impl Connection {
     where
         'a: 'b,
     {
+        let sql = sql.into();
+        self.isolation_changed |= may_change_isolation(&sql);
         self.begin().await?;
         let timeout = self.command_timeout;
         let Self {
@@ -142,6 +153,8 @@ impl Connection {
     where
         'a: 'b,
     {
+        let sql = sql.into();
+        self.isolation_changed |= may_change_isolation(&sql);
         self.begin().await?;
         let timeout = self.command_timeout;
         let Self {
@@ -161,6 +174,8 @@ impl Connection {
         sql: impl Into<Cow<'a, str>>,
         params: &[&dyn ToSql],
     ) -> Result<ExecuteResult, Error> {
+        let sql = sql.into();
+        self.isolation_changed |= may_change_isolation(&sql);
         self.begin().await?;
         let result = self.client.execute(sql, params).await;
         self.in_request = false;
@@ -174,8 +189,13 @@ impl Connection {
     /// A session reset the pool asked for rides on the first request sent through it too. If a
     /// [`Transaction`] was dropped unfinished, its rollback does as well: the next request
     /// then also resets the session (as a pool does between callers).
+    ///
+    /// What is sent through it cannot be seen, so a pool puts the session's isolation level back
+    /// to READ COMMITTED before its next caller (one round trip then; see
+    /// [`transaction_at`](Self::transaction_at)).
     pub fn client(&mut self) -> &mut Client {
         self.last_used = Instant::now();
+        self.isolation_changed = true;
         if std::mem::take(&mut self.rollback_pending) {
             self.client.reset_connection(ResetConnection::Full);
         }
@@ -204,12 +224,65 @@ impl Connection {
         })
     }
 
+    /// Begins a transaction at an isolation level, as [`transaction`](Self::transaction) does
+    /// otherwise. As in SQL Server, the level stays the session's after the transaction ends,
+    /// and a session reset keeps it; so that the next caller of a pooled connection does not
+    /// inherit it (SqlClient's pool lets it through: dotnet/SqlClient#96), the pool puts the
+    /// session back to READ COMMITTED before handing it out again, in one round trip. The same
+    /// happens after a statement that says `SET TRANSACTION ISOLATION LEVEL`.
+    ///
+    /// ```no_run
+    /// # async fn example(pool: &azure_sql_passwordless::Pool) -> azure_sql_passwordless::Result<()> {
+    /// use azure_sql_passwordless::IsolationLevel;
+    /// let mut conn = pool.get().await?;
+    /// let mut tx = conn.transaction_at(IsolationLevel::Serializable).await?;
+    /// tx.execute("UPDATE dbo.Customer SET active = 0 WHERE customer_id = @P1", &[&3i32])
+    ///     .await?;
+    /// tx.commit().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn transaction_at(
+        &mut self,
+        level: IsolationLevel,
+    ) -> Result<Transaction<'_>, Error> {
+        self.isolation_changed |= level != IsolationLevel::ReadCommitted;
+        self.transaction_request(TransactionRequest::BeginAt(level))
+            .await?;
+        Ok(Transaction {
+            conn: self,
+            finished: false,
+        })
+    }
+
+    /// Whether a caller may have changed the session's isolation level since it was last put
+    /// back (the pool restores it at checkout: [`restore_isolation`](Self::restore_isolation)).
+    pub(crate) fn isolation_changed(&self) -> bool {
+        self.isolation_changed
+    }
+
+    /// Puts the session back to READ COMMITTED: one round trip, which also carries a session
+    /// reset the pool asked for.
+    pub(crate) async fn restore_isolation(&mut self) -> Result<(), Error> {
+        self.simple_query(isolation::RESTORE)
+            .await?
+            .into_results()
+            .await?;
+        self.isolation_changed = false;
+        Ok(())
+    }
+
     /// Sends a transaction-manager request (what SqlClient and the ODBC driver send to begin,
     /// commit and roll back).
     async fn transaction_request(&mut self, request: TransactionRequest) -> Result<(), Error> {
         self.begin().await?;
         let result = match request {
             TransactionRequest::Begin => self.client.begin_transaction().await,
+            TransactionRequest::BeginAt(level) => {
+                self.client
+                    .begin_transaction_with_isolation(level.to_tds())
+                    .await
+            }
             TransactionRequest::Commit => self.client.commit_transaction().await,
             TransactionRequest::Rollback => self.client.rollback_transaction().await,
         };
@@ -370,6 +443,7 @@ impl Connection {
 #[derive(Clone, Copy, Debug)]
 enum TransactionRequest {
     Begin,
+    BeginAt(IsolationLevel),
     Commit,
     Rollback,
 }

@@ -109,7 +109,7 @@ pub use config::{
     ApplicationIntent, Authentication, Config, ConfigError, Encrypt, IpAddressPreference, Secret,
 };
 pub use connect::{connect, Connector};
-pub use connection::{Client, Connection, QueryStream, Transaction};
+pub use connection::{Client, Connection, IsolationLevel, QueryStream, Transaction};
 pub use credential::{
     from_callback, from_token_credential, provider_for, provider_for_with, Environment,
     TokenProvider,

@@ -4,7 +4,7 @@
 
 mod common;
 
-use azure_sql_passwordless::{connect, tiberius, Config, Connection, Pool};
+use azure_sql_passwordless::{connect, tiberius, Config, Connection, IsolationLevel, Pool};
 use azure_sql_sandbox::SandboxOptions;
 use common::{sandbox, target};
 
@@ -64,6 +64,16 @@ async fn writable_sandbox() -> common::SandboxTarget {
     t
 }
 
+/// The session's isolation level, as `sys.dm_exec_sessions` numbers it (2: read committed).
+const ISOLATION: &str =
+    "SELECT transaction_isolation_level FROM sys.dm_exec_sessions WHERE session_id = @@SPID";
+
+async fn isolation(conn: &mut Connection) -> Option<i16> {
+    first_row(conn, ISOLATION)
+        .await
+        .and_then(|row| row.get::<i16, _>(0))
+}
+
 /// One connection in the pool, so the second caller gets the first one's session.
 fn single(config: &Config) -> Config {
     let mut config = config.clone();
@@ -73,8 +83,8 @@ fn single(config: &Config) -> Config {
 
 /// The first caller leaves a transaction open (with a write, when `write` names a table it may
 /// write), `SET NOCOUNT ON`, another database (when `other_database` names one), a temporary
-/// table and a session-context value; the second caller, on the same connection, sees none of
-/// it.
+/// table, a session-context value and the serializable isolation level (which a session reset
+/// keeps: the pool puts it back); the second caller, on the same connection, sees none of it.
 async fn leftovers_do_not_reach_the_next_caller(
     pool: &Pool,
     write: Option<&str>,
@@ -94,6 +104,8 @@ async fn leftovers_do_not_reach_the_next_caller(
             .await;
         }
         run(&mut conn, "SET NOCOUNT ON").await;
+        run(&mut conn, "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE").await;
+        assert_eq!(isolation(&mut conn).await, Some(4));
         run(&mut conn, "CREATE TABLE #leftover (id INT)").await;
         run(
             &mut conn,
@@ -142,6 +154,11 @@ async fn leftovers_do_not_reach_the_next_caller(
         .await,
         None,
         "the session context was cleared"
+    );
+    assert_eq!(
+        isolation(&mut conn).await,
+        Some(2),
+        "back to read committed"
     );
     // NOCOUNT is off again: the SELECT's DONE carries its row count.
     let counted = conn.execute("SELECT 1 AS one", &[]).await.expect("select");
@@ -291,4 +308,42 @@ async fn a_transaction_commits_rolls_back_and_is_rolled_back_when_dropped() {
     tx.rollback().await.expect("rollback after an error");
     assert_eq!(scalar_i32(&mut one, &count).await, Some(1));
     assert!(!one.is_broken());
+}
+
+#[tokio::test]
+async fn an_isolation_level_a_transaction_leaves_never_reaches_the_next_caller() {
+    let t = writable_sandbox().await;
+    let pool = Pool::new(single(&t.config)).await.expect("pool");
+    {
+        let mut conn = pool.get().await.expect("first caller");
+        let mut tx = conn
+            .transaction_at(IsolationLevel::Serializable)
+            .await
+            .expect("begin");
+        tx.execute(
+            &format!("INSERT INTO {SCRATCH} (id, note) VALUES (7, N'serializable')"),
+            &[],
+        )
+        .await
+        .expect("insert");
+        tx.commit().await.expect("commit");
+        // As in SQL Server, the level outlives the transaction on the session.
+        assert_eq!(isolation(&mut conn).await, Some(4));
+    }
+    let requests = t.sandbox.stats().requests;
+    {
+        let mut conn = pool.get().await.expect("second caller");
+        assert_eq!(isolation(&mut conn).await, Some(2), "read committed again");
+    }
+    // Putting it back took one round trip (the restore, then the caller's query).
+    assert_eq!(t.sandbox.stats().requests - requests, 2);
+
+    // A caller who leaves the level alone costs the next one nothing more.
+    let requests = t.sandbox.stats().requests;
+    {
+        let mut conn = pool.get().await.expect("third caller");
+        assert_eq!(isolation(&mut conn).await, Some(2));
+    }
+    assert_eq!(t.sandbox.stats().requests - requests, 1);
+    assert_eq!(pool.state().opened, 1, "one connection served every caller");
 }
