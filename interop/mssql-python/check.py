@@ -88,8 +88,9 @@ def main():
 
 def reset_check(provider, conn_str, token):
     """mssql-python pools connections (on by default); the driver resets a pooled session when it
-    hands it out again (RESETCONNECTION on the next request). The second connection gets the
-    first one's session (same @@SPID) with nothing the first left on it."""
+    hands it out again (RESETCONNECTION on the next request), and puts the isolation level back
+    itself, which the server's reset keeps (microsoft/mssql-python#343). The second connection
+    gets the first one's session (same @@SPID) with nothing the first left on it."""
     import mssql_python
 
     def open_session():
@@ -101,20 +102,22 @@ def reset_check(provider, conn_str, token):
         cursor = conn.cursor()
         cursor.execute(
             "SELECT @@SPID, @@TRANCOUNT, OBJECT_ID(N'tempdb..#leftover'), "
-            "CAST(SESSION_CONTEXT(N'tenant') AS NVARCHAR(20))"
+            "CAST(SESSION_CONTEXT(N'tenant') AS NVARCHAR(20)), "
+            "(SELECT transaction_isolation_level FROM sys.dm_exec_sessions WHERE session_id = @@SPID)"
         )
         return conn, cursor, tuple(cursor.fetchone())
 
-    conn, cursor, (spid, _, _, _) = open_session()
+    conn, cursor, (spid, _, _, _, _) = open_session()
     cursor.execute("CREATE TABLE #leftover (id INT)")
+    cursor.execute("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
     cursor.execute("EXEC sp_set_session_context @key = N'tenant', @value = N'first'")
     conn.close()
     conn, cursor, state = open_session()
     conn.close()
     if state[0] != spid:
         sys.exit(f"mssql-python check ({provider}): reset: the pool did not hand the session back (@@SPID {spid}, then {state[0]})")
-    if state[1:] != (0, None, None):
-        sys.exit(f"mssql-python check ({provider}): reset: a reused session kept state: @@TRANCOUNT, #leftover, session context = {state[1:]}")
+    if state[1:] != (0, None, None, 2):
+        sys.exit(f"mssql-python check ({provider}): reset: a reused session kept state: @@TRANCOUNT, #leftover, session context, isolation level = {state[1:]}")
 
 
 def refusal_check(provider, server, token):

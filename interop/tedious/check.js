@@ -131,24 +131,27 @@ async function main() {
 
   // The session reset a pool asks for on reuse (tedious's `reset()`: RESETCONNECTION on the next
   // request). Whatever the first user left (an open transaction, a temporary table, session
-  // context, NOCOUNT) is gone, and the server acknowledged the reset (ENVCHANGE 18).
+  // context, NOCOUNT) is gone, and the server acknowledged the reset (ENVCHANGE 18). The
+  // isolation level, which the server's reset keeps, tedious puts back itself: its reset's batch
+  // is its login's initial SQL (`set transaction isolation level read committed`, ...).
   const pooled = await connect(accessToken, true);
   try {
-    await query(pooled, "BEGIN TRANSACTION; CREATE TABLE #leftover (id INT); EXEC sp_set_session_context @key = N'tenant', @value = N'first'; SET NOCOUNT ON", [], true);
+    await query(pooled, "BEGIN TRANSACTION; CREATE TABLE #leftover (id INT); EXEC sp_set_session_context @key = N'tenant', @value = N'first'; SET NOCOUNT ON; SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", [], true);
     const [[open]] = await query(pooled, 'SELECT @@TRANCOUNT', [], true);
     if (open !== 1) throw new Error(`before the reset: expected an open transaction, @@TRANCOUNT ${open}`);
     let acknowledged = false;
     pooled.on('resetConnection', () => { acknowledged = true; });
     await new Promise((resolve, reject) => pooled.reset((err) => (err ? reject(err) : resolve())));
     if (!acknowledged) throw new Error('reset: the server did not acknowledge it (no ENVCHANGE 18)');
-    const [[trancount, temp, context]] = await query(
+    const [[trancount, temp, context, isolation]] = await query(
       pooled,
-      "SELECT @@TRANCOUNT, OBJECT_ID(N'tempdb..#leftover'), CAST(SESSION_CONTEXT(N'tenant') AS NVARCHAR(20))",
+      "SELECT @@TRANCOUNT, OBJECT_ID(N'tempdb..#leftover'), CAST(SESSION_CONTEXT(N'tenant') AS NVARCHAR(20)), " +
+        '(SELECT transaction_isolation_level FROM sys.dm_exec_sessions WHERE session_id = @@SPID)',
       [],
       true,
     );
-    if (trancount !== 0 || temp !== null || context !== null) {
-      throw new Error(`after the reset: @@TRANCOUNT ${trancount}, #leftover ${temp}, session context ${context}; expected 0, null, null`);
+    if (trancount !== 0 || temp !== null || context !== null || isolation !== 2) {
+      throw new Error(`after the reset: @@TRANCOUNT ${trancount}, #leftover ${temp}, session context ${context}, isolation ${isolation}; expected 0, null, null, 2`);
     }
   } finally {
     pooled.close();
