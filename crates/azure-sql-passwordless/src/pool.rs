@@ -254,9 +254,11 @@ impl Pool {
     }
 
     /// When `conn` was found fit to hand out, or why it must not be: the free checks (one
-    /// clock read for all of them), then, for a connection idle long enough, a ping bounded by
-    /// the ping timeout (and the caller's deadline), which also proves the session reset asked
-    /// for at its return.
+    /// clock read for all of them), the socket's word on whether the server let go of it (no
+    /// round trip), then, when due, one round trip bounded by the ping timeout (and the caller's
+    /// deadline): the isolation level put back after a caller changed it, or a ping for a
+    /// connection idle long enough. Either also proves the session reset asked for at its
+    /// return.
     async fn check_out(
         &self,
         conn: &mut PooledConnection<'_>,
@@ -271,46 +273,40 @@ impl Pool {
             tracing::info!(server = conn.server(), %gone, "pool: an idle connection is gone");
             return Err(RetireReason::ServerClosed);
         }
-        if conn.isolation_changed() {
-            // A caller changed the isolation level, which the reset keeps: put it back (the
-            // round trip proves the connection too, as a ping would).
-            let bound = shared
-                .ping_timeout
-                .min(deadline.saturating_duration_since(Instant::now()));
-            return match tokio::time::timeout(bound, conn.restore_isolation()).await {
-                Ok(Ok(())) if conn.reset_unacknowledged() => Err(RetireReason::ResetUnacknowledged),
-                Ok(Ok(())) => Ok(Instant::now()),
-                Ok(Err(e)) => {
-                    tracing::info!(server = conn.server(), error = %e, "pool: restoring the isolation level failed");
-                    Err(RetireReason::PingFailed)
-                }
-                Err(_) => {
-                    tracing::warn!(
-                        server = conn.server(),
-                        "pool: restoring the isolation level got no answer"
-                    );
-                    Err(RetireReason::PingFailed)
-                }
-            };
-        }
-        if conn.idle_at(now) <= shared.ping_after_idle {
+        // One round trip when it is due: the isolation level put back when a caller may have
+        // changed it (a reset keeps it), else a ping after a long idle. Either proves the
+        // connection, and the reset asked for at its return.
+        let restore = conn.isolation_changed();
+        if !restore && conn.idle_at(now) <= shared.ping_after_idle {
             return Ok(now);
         }
+        let what = if restore {
+            "restoring the isolation level"
+        } else {
+            "checkout ping"
+        };
         let bound = shared
             .ping_timeout
             .min(deadline.saturating_duration_since(Instant::now()));
-        match tokio::time::timeout(bound, conn.ping()).await {
+        let trip = async {
+            if restore {
+                conn.restore_isolation().await
+            } else {
+                conn.ping().await
+            }
+        };
+        match tokio::time::timeout(bound, trip).await {
             Ok(Ok(())) if conn.reset_unacknowledged() => Err(RetireReason::ResetUnacknowledged),
             Ok(Ok(())) => Ok(Instant::now()),
             Ok(Err(e)) => {
-                tracing::info!(server = conn.server(), error = %e, "pool: checkout ping failed");
+                tracing::info!(server = conn.server(), error = %e, "pool: {what} failed");
                 Err(RetireReason::PingFailed)
             }
             Err(_) => {
                 tracing::warn!(
                     server = conn.server(),
                     after_ms = u64::try_from(bound.as_millis()).unwrap_or(u64::MAX),
-                    "pool: checkout ping got no answer; the server may have gone away"
+                    "pool: {what} got no answer; the server may have gone away"
                 );
                 Err(RetireReason::PingFailed)
             }

@@ -7,11 +7,11 @@
 //!
 //! A connection notes when a caller may have changed it: a statement whose text says
 //! `ISOLATION LEVEL` (`SET TRANSACTION ISOLATION LEVEL ...`; a false alarm, in a string or a
-//! comment, costs only a round trip),
-//! a transaction begun at a named level ([`IsolationLevel`]), or the raw client handed out
-//! (what it sent cannot be seen). The pool then puts the session back to READ COMMITTED, the
-//! level of every login, at the next checkout: one round trip ([`RESTORE`]) that also carries
-//! the session reset, for those connections only.
+//! comment, costs only a round trip), a transaction begun at a named level
+//! ([`IsolationLevel`]), or the raw client handed out (what it sent cannot be seen). The pool
+//! then puts the session back to READ COMMITTED, the level of every login, at the next
+//! checkout: one round trip ([`RESTORE`]) that also carries the session reset, for those
+//! connections only.
 
 /// The statement that puts a session back to a login's isolation level.
 pub(crate) const RESTORE: &str = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED";
