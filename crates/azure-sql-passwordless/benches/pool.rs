@@ -23,18 +23,10 @@ mod common;
 use azure_core::credentials::AccessToken;
 use azure_sql_passwordless::{Pool, PoolBuilder, RefreshRecord, TokenProvider, TokenSource};
 use azure_sql_sandbox::{Sandbox, SandboxOptions};
-use common::config_for;
+use common::{config_for, percentile};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
 
 fn show(d: Duration) -> String {
     format!("{:.2} µs", d.as_secs_f64() * 1e6)

@@ -23,6 +23,7 @@ mod common;
 
 use azure_sql_passwordless::{Error, Pool, RefreshOutcome, RefreshRecord, RenewalPolicy};
 use azure_sql_sandbox::{Revalidation, Sandbox, SandboxOptions, TokenEndpointFault};
+use common::percentile;
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -469,13 +470,6 @@ async fn inject(fault: Fault, sandbox: &Sandbox, pool: &Pool, token: Duration) -
         note,
         failed,
     }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[(((p / 100.0) * (sorted.len() - 1) as f64).round() as usize).min(sorted.len() - 1)]
 }
 
 fn latency(set: &mut [Duration]) -> String {

@@ -112,3 +112,13 @@ pub fn init_tracing() {
             .try_init();
     }
 }
+
+/// The `p`th percentile (0 to 100, nearest rank) of `sorted`, ascending; zero when empty. What
+/// the pool bench and the soak report.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
