@@ -731,7 +731,7 @@ fn a_reset_drops_temporary_tables_and_keeps_the_transaction_when_asked() {
     let engine = engine();
     let mut s = admin(&engine);
     ok(&engine, &mut s, "CREATE TABLE #t (a INT)");
-    assert_eq!(engine.reset_session(&s, false), None);
+    assert_eq!(engine.reset_session(&s, false), Ok(None));
     assert_eq!(
         scalar(&engine, &mut s, "SELECT OBJECT_ID(N'tempdb..#t')"),
         Value::Null
@@ -742,7 +742,11 @@ fn a_reset_drops_temporary_tables_and_keeps_the_transaction_when_asked() {
         &mut s,
         "CREATE TABLE #t (a INT); BEGIN TRAN; DELETE FROM Customer",
     );
-    assert_eq!(engine.reset_session(&s, true), None, "nothing rolled back");
+    assert_eq!(
+        engine.reset_session(&s, true),
+        Ok(None),
+        "nothing rolled back"
+    );
     assert_eq!(
         scalar(&engine, &mut s, "SELECT OBJECT_ID(N'tempdb..#t')"),
         Value::Null

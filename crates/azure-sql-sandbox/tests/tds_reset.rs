@@ -223,3 +223,59 @@ async fn the_isolation_level_outlives_a_reset_as_on_sql_server() {
         .await;
     assert!(shows(&answer, "isolation=2"), "{answer:?}");
 }
+
+async fn user_name(client: &mut TdsClient) -> String {
+    let row = first_row(client, "SELECT USER_NAME()").await;
+    row.get::<&str, _>(0).expect("a name").to_string()
+}
+
+#[tokio::test]
+async fn execute_as_takes_a_user_s_identity_until_revert() {
+    let sandbox = Sandbox::start(false).await;
+    let mut admin = sandbox.admin().await;
+    assert_eq!(user_name(&mut admin).await, "dbo");
+    batch_ok(&mut admin, &format!("EXECUTE AS USER = N'{READER_NAME}'")).await;
+    assert_eq!(user_name(&mut admin).await, READER_NAME);
+    // The reader's permissions now: reading, not writing.
+    assert_eq!(customer_ids(&mut admin).await.expect("reads").len(), 5);
+    assert_eq!(
+        batch_error(&mut admin, "DELETE FROM dbo.Customer").await.0,
+        229
+    );
+    batch_ok(&mut admin, "REVERT").await;
+    assert_eq!(user_name(&mut admin).await, "dbo");
+    batch_ok(&mut admin, "REVERT").await; // nothing to revert: nothing happens
+
+    // Impersonating takes a database owner here (IMPERSONATE is not modelled).
+    let mut reader = connect(sandbox.token_config(GOOD_TOKEN))
+        .await
+        .expect("reader login");
+    assert_eq!(
+        batch_error(&mut reader, "EXECUTE AS USER = 'dbo'").await.0,
+        15517
+    );
+    assert_eq!(
+        batch_error(&mut admin, "EXEC AS USER = 'nobody'").await.0,
+        15517
+    );
+}
+
+#[tokio::test]
+async fn a_reset_under_execute_as_fails_with_18059_and_the_server_drops_the_connection() {
+    let sandbox = Sandbox::start(false).await;
+    let mut admin = sandbox.admin().await;
+    batch_ok(&mut admin, &format!("EXECUTE AS USER = '{READER_NAME}'")).await;
+    admin.reset_connection(tiberius::ResetConnection::Full);
+    let refused = match admin.simple_query("SELECT 1").await {
+        Ok(stream) => stream.into_results().await.map(drop),
+        Err(e) => Err(e),
+    };
+    let err = refused.expect_err("the reset is refused");
+    assert_eq!(server_error(&err).map(|e| e.0), Some(18059), "{err:?}");
+    let after = match admin.simple_query("SELECT 1").await {
+        Ok(stream) => stream.into_results().await.map(drop),
+        Err(e) => Err(e),
+    };
+    assert!(after.is_err(), "the connection is gone");
+    assert_eq!(sandbox.stats.snapshot().resets, 0);
+}

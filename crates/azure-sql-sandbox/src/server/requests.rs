@@ -59,13 +59,17 @@ impl SessionState {
     /// connection is released", took it back; dotnet/SqlClient#96 and dotnet/corefx#18277, "by
     /// design"; microsoft/mssql-python#343 resets it itself because "SQL_ATTR_RESET_CONNECTION
     /// ... does not reset the isolation level").
-    pub(super) fn reset(&mut self, engine: &Engine, reset: Reset) -> Option<TransactionChange> {
-        let rolled_back = engine.reset_session(&self.session, reset == Reset::KeepTransaction);
+    pub(super) fn reset(
+        &mut self,
+        engine: &Engine,
+        reset: Reset,
+    ) -> Result<Option<TransactionChange>, SqlError> {
+        let rolled_back = engine.reset_session(&self.session, reset == Reset::KeepTransaction)?;
         let isolation = self.session.options.isolation;
         self.session = self.initial.clone();
         self.session.options.isolation = isolation;
         self.prepared.clear();
-        rolled_back
+        Ok(rolled_back)
     }
 }
 
@@ -84,15 +88,15 @@ pub(super) async fn reset_session(
     let engine = shared.engine.clone();
     blocking(move || {
         let mut state = state;
-        let rolled_back = state.reset(&engine, reset);
+        let rolled_back = state.reset(&engine, reset)?;
         let mut out = Vec::new();
         EnvChange::ResetConnection.encode(&mut out);
         if let Some(change) = rolled_back {
             encode_transaction_change(&mut out, &change);
         }
-        (state, out)
+        Ok((state, out))
     })
-    .await
+    .await?
 }
 
 /// Runs a request on the engine; returns the session state after it (if the engine ran) and

@@ -280,6 +280,11 @@ async fn answer_requests(
                             let open = state.session.transaction_count() > 0;
                             error_response(&mut out, &shared.host_name, &error, kind, open);
                             reply(conn, stall, &out).await?;
+                            if error.severity >= 20 {
+                                // Fatal (18059): SQL Server drops the connection.
+                                tracing::info!(peer = %conn.peer, number = error.number, "the reset failed; closing");
+                                return Ok(());
+                            }
                             continue;
                         }
                     }

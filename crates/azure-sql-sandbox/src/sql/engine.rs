@@ -374,11 +374,19 @@ impl Engine {
     /// rolled back (unless `keep_transaction`, RESETCONNECTIONSKIPTRAN), returning the change to
     /// announce, and the session's temporary tables dropped. The caller puts the session's own
     /// state (database, `SET` options, session context) back as it was at login.
+    ///
+    /// A session acting as another user (`EXECUTE AS` without `REVERT`) cannot be reset: SQL
+    /// Server answers 18059 and drops the connection (dotnet/efcore#27999; the "EXECUTE AS with
+    /// connection pooling will randomly fail" of MicrosoftDocs/sql-docs#2001). That error is
+    /// returned and nothing is reset.
     pub fn reset_session(
         &self,
         session: &Session,
         keep_transaction: bool,
-    ) -> Option<TransactionChange> {
+    ) -> Result<Option<TransactionChange>, SqlError> {
+        if !session.impersonation.is_empty() {
+            return Err(errors::RESET_UNDER_IMPERSONATION.plain());
+        }
         let rolled_back = if keep_transaction {
             None
         } else {
@@ -402,7 +410,7 @@ impl Engine {
             }
             txn.temp.clear();
         }
-        rolled_back
+        Ok(rolled_back)
     }
 
     /// Runs a SQL batch: one [`Outcome`] per statement, in order, ending at the first error.

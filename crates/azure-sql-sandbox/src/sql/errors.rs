@@ -210,6 +210,10 @@ errors! {
     STORAGE = 5120, 16, 101, "Unable to open the physical file: {0}.";
 
     // Login.
+    CANNOT_EXECUTE_AS = 15517, 16, 1, "Cannot execute as the database principal because the principal \"{0}\" does not exist, this type of principal cannot be impersonated, or you do not have permission.";
+    // A session reset under an identity EXECUTE AS took: the server drops the connection
+    // (dotnet/efcore#27999; MicrosoftDocs/sql-docs#2001, EXECUTE AS with connection pooling).
+    RESET_UNDER_IMPERSONATION = 18059, 20, 1, "The connection has been dropped because the principal that opened it subsequently assumed a new security context, and then tried to reset the connection under its impersonated security context. This scenario is not supported. See \"Impersonation Overview\" in Books Online.";
     CANNOT_OPEN_DATABASE = 4060, 11, 1, "Cannot open database \"{0}\" requested by the login. The login failed.";
     LOGIN_FAILED = 18456, 14, 1, "Login failed for user '{0}'.";
     DATABASE_EXISTS = 1801, 16, 3, "Database '{0}' already exists. Choose a different database name.";
@@ -251,7 +255,13 @@ mod tests {
                 "{} should end with a period",
                 def.number
             );
-            assert!(def.severity <= 16, "{} is a user error", def.number);
+            // User errors, but for the one that ends the connection (a reset the server
+            // refuses).
+            if def.number == RESET_UNDER_IMPERSONATION.number {
+                assert_eq!(def.severity, 20);
+            } else {
+                assert!(def.severity <= 16, "{} is a user error", def.number);
+            }
         }
     }
 }

@@ -269,6 +269,11 @@ impl Exec<'_> {
                 .map_err(at_line)
             }
             Stmt::Transaction(t) => self.transaction(b, t).map_err(at_line),
+            Stmt::ExecuteAs { user } => self.execute_as(b, user).map_err(at_line),
+            Stmt::Revert => {
+                self.revert(b);
+                Ok(())
+            }
             Stmt::If {
                 condition,
                 then,

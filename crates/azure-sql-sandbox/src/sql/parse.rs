@@ -1,6 +1,7 @@
 //! Splits a T-SQL batch into statements and parses each with `sqlparser`'s MsSql dialect, adding
 //! what that parser lacks and Azure SQL scripts need: `CREATE USER ... FROM EXTERNAL PROVIDER`
 //! (and `WITH PASSWORD`, `WITHOUT LOGIN`), `GRANT`/`DENY`/`REVOKE ... ON OBJECT::`/`SCHEMA::`,
+//! `EXECUTE AS USER = '...'` and `REVERT`,
 //! and `IF ... [ELSE ...]` / `BEGIN ... END` whose bodies may hold any of these. Statements need
 //! no semicolons between them, as in T-SQL. A syntax error becomes SQL Server's 102 (or 156 near
 //! a keyword, 105 for an unclosed quote) with the line it is on.
@@ -49,6 +50,10 @@ pub(crate) enum Stmt {
     Sql(Box<Statement>),
     /// `CREATE USER`.
     CreateUser { name: String, how: NewUser },
+    /// `EXECUTE AS USER = 'name'`: the session takes that database user's identity.
+    ExecuteAs { user: String },
+    /// `REVERT`: back to the identity before the last `EXECUTE AS`.
+    Revert,
     /// `GRANT`/`DENY`/`REVOKE permissions [ON [class::]securable] TO principals`.
     Permission {
         verb: PermissionVerb,
@@ -273,6 +278,19 @@ fn parse_one(p: &mut Parser<'_>) -> Result<Located, ParserError> {
         );
     } else if let Some(t) = parse_transaction(p)? {
         Stmt::Transaction(t)
+    } else if p.parse_keywords(&[Keyword::EXECUTE, Keyword::AS])
+        || p.parse_keywords(&[Keyword::EXEC, Keyword::AS])
+    {
+        p.expect_keyword_is(Keyword::USER)?;
+        p.expect_token(&Token::Eq)?;
+        let user = match p.next_token().token {
+            Token::SingleQuotedString(s) | Token::NationalStringLiteral(s) => s,
+            _ => return p.expected("a user name in quotes", p.peek_token()),
+        };
+        Stmt::ExecuteAs { user }
+    } else if is_word(&p.peek_token_ref().token, "REVERT") {
+        p.next_token();
+        Stmt::Revert
     } else if p.parse_keywords(&[Keyword::CREATE, Keyword::USER]) {
         parse_create_user(p)?
     } else if p.parse_keyword(Keyword::GRANT) {

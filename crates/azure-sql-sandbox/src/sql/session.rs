@@ -38,6 +38,17 @@ pub struct Session {
     pub read_only: bool,
     /// The session's transaction (shared by clones of the session).
     pub(crate) transaction: TransactionHandle,
+    /// The identities `EXECUTE AS` stepped away from, the latest last (`REVERT` returns to it).
+    pub(crate) impersonation: Vec<Identity>,
+}
+
+/// Who a session acts as: what `EXECUTE AS` changes and `REVERT` restores.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Identity {
+    pub user: String,
+    pub roles: Vec<String>,
+    pub principal_id: i32,
+    pub is_admin: bool,
 }
 
 impl Session {

@@ -1,16 +1,68 @@
-//! `CREATE USER` (from an external provider, a login, with a password, without login) and
-//! `GRANT`/`DENY`/`REVOKE`.
+//! `CREATE USER` (from an external provider, a login, with a password, without login),
+//! `GRANT`/`DENY`/`REVOKE`, and `EXECUTE AS USER` / `REVERT`.
 
 use super::{Batch, Exec};
 use crate::sql::errors;
 use crate::sql::errors::SqlError;
 use crate::sql::parse::{NewUser, PermissionVerb};
-use crate::sql::principals::{Permission, Principals, Securable};
+use crate::sql::principals::{Kind, Permission, Principals, Securable};
 use crate::sql::schema::Schema;
+use crate::sql::session::{Identity, Session};
 use crate::sql::sqlite_functions;
 use sqlparser::ast::ObjectName;
 
 impl Exec<'_> {
+    /// `EXECUTE AS USER = 'name'`: the session acts as that database user (its roles and
+    /// permissions) until `REVERT`. The IMPERSONATE permission is not modelled: the database's
+    /// owners (`dbo`, `db_owner`) may impersonate any user, others get 15517, as does a name that
+    /// is no user.
+    pub(super) fn execute_as(&mut self, b: &mut Batch<'_>, name: &str) -> Result<(), SqlError> {
+        let session = &mut *b.session;
+        let owner = session.is_admin || session.roles.iter().any(|r| r == "db_owner");
+        let target = self
+            .meta
+            .principals
+            .find(name)
+            .filter(|p| !matches!(p.kind, Kind::Role { .. }) && owner)
+            .ok_or_else(|| errors::CANNOT_EXECUTE_AS.with(&[name]))?;
+        let identity = Identity {
+            user: target.name.clone(),
+            roles: self.meta.principals.roles_of(target.id),
+            principal_id: target.id,
+            is_admin: false,
+        };
+        session.impersonation.push(Identity {
+            user: std::mem::take(&mut session.user),
+            roles: std::mem::take(&mut session.roles),
+            principal_id: session.principal_id,
+            is_admin: session.is_admin,
+        });
+        self.become_identity(session, identity);
+        Ok(())
+    }
+
+    /// `REVERT`: back to the identity before the last `EXECUTE AS` (nothing when there is none).
+    pub(super) fn revert(&mut self, b: &mut Batch<'_>) {
+        if let Some(previous) = b.session.impersonation.pop() {
+            self.become_identity(b.session, previous);
+        }
+    }
+
+    /// Makes `session` act as `identity`, for this batch's next statements too.
+    fn become_identity(&mut self, session: &mut Session, identity: Identity) {
+        {
+            let mut ctx = self.ctx_lock();
+            ctx.session.user = identity.user.clone();
+            ctx.session.roles = identity.roles.clone();
+            ctx.session.principal_id = i64::from(identity.principal_id);
+            ctx.session.is_admin = identity.is_admin;
+        }
+        session.user = identity.user;
+        session.roles = identity.roles;
+        session.principal_id = identity.principal_id;
+        session.is_admin = identity.is_admin;
+    }
+
     pub(super) fn create_user(
         &mut self,
         b: &mut Batch<'_>,
