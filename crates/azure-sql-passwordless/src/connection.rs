@@ -4,13 +4,13 @@
 //!
 //! What it does for callers, and its bounds, is documented on [`Connection`].
 
-mod isolation;
+mod leftovers;
 mod liveness;
 
-pub use isolation::IsolationLevel;
+pub use leftovers::IsolationLevel;
 pub(crate) use liveness::{Gone, Liveness};
 
-use isolation::may_change_isolation;
+use leftovers::{may_change_identity, may_change_isolation};
 
 use crate::error::{tds_error_breaks_connection, Error};
 use crate::metrics::Stamp;
@@ -75,8 +75,11 @@ pub struct Connection {
     /// Tells, between requests, whether the server has let go of it.
     liveness: Liveness,
     /// A caller may have changed the session's isolation level, which a session reset keeps
-    /// (see `connection/isolation.rs`): the pool restores it before the next caller.
+    /// (see `connection/leftovers.rs`): the pool restores it before the next caller.
     isolation_changed: bool,
+    /// A caller may have left the session acting as another identity, which the server refuses
+    /// to reset (`connection/leftovers.rs`): the pool proves the reset before the next caller.
+    identity_changed: bool,
 }
 
 /// The statement that ends whatever transaction a dropped [`Transaction`] left open.
@@ -93,6 +96,7 @@ impl Connection {
         Self {
             liveness,
             isolation_changed: false,
+            identity_changed: false,
             client,
             server,
             last_used: retirement.opened_at(),
@@ -130,7 +134,7 @@ impl Connection {
         'a: 'b,
     {
         let sql = sql.into();
-        self.isolation_changed |= may_change_isolation(&sql);
+        self.note(&sql);
         self.begin().await?;
         let timeout = self.command_timeout;
         let Self {
@@ -154,7 +158,7 @@ impl Connection {
         'a: 'b,
     {
         let sql = sql.into();
-        self.isolation_changed |= may_change_isolation(&sql);
+        self.note(&sql);
         self.begin().await?;
         let timeout = self.command_timeout;
         let Self {
@@ -175,7 +179,7 @@ impl Connection {
         params: &[&dyn ToSql],
     ) -> Result<ExecuteResult, Error> {
         let sql = sql.into();
-        self.isolation_changed |= may_change_isolation(&sql);
+        self.note(&sql);
         self.begin().await?;
         let result = self.client.execute(sql, params).await;
         self.in_request = false;
@@ -191,11 +195,12 @@ impl Connection {
     /// then also resets the session (as a pool does between callers).
     ///
     /// What is sent through it cannot be seen, so a pool puts the session's isolation level back
-    /// to READ COMMITTED before its next caller (one round trip then; see
-    /// [`transaction_at`](Self::transaction_at)).
+    /// to READ COMMITTED before its next caller, and makes sure the session reset took (one round
+    /// trip then; see [`transaction_at`](Self::transaction_at)).
     pub fn client(&mut self) -> &mut Client {
         self.last_used = Instant::now();
         self.isolation_changed = true;
+        self.identity_changed = true;
         if std::mem::take(&mut self.rollback_pending) {
             self.client.reset_connection(ResetConnection::Full);
         }
@@ -255,20 +260,30 @@ impl Connection {
         })
     }
 
-    /// Whether a caller may have changed the session's isolation level since it was last put
-    /// back (the pool restores it at checkout: [`restore_isolation`](Self::restore_isolation)).
-    pub(crate) fn isolation_changed(&self) -> bool {
-        self.isolation_changed
+    /// Notes what `sql` may leave on the session that a reset does not undo.
+    fn note(&mut self, sql: &str) {
+        self.isolation_changed |= may_change_isolation(sql);
+        self.identity_changed |= may_change_identity(sql);
     }
 
-    /// Puts the session back to READ COMMITTED: one round trip, which also carries a session
-    /// reset the pool asked for.
-    pub(crate) async fn restore_isolation(&mut self) -> Result<(), Error> {
-        self.simple_query(isolation::RESTORE)
-            .await?
-            .into_results()
-            .await?;
+    /// Whether the next checkout must prove the session reset with a round trip of its own (and
+    /// put the isolation level back): a caller may have left what a reset does not undo.
+    pub(crate) fn reset_needs_proof(&self) -> bool {
+        self.isolation_changed || self.identity_changed
+    }
+
+    /// One round trip that carries the session reset the pool asked for: the isolation level put
+    /// back to READ COMMITTED when a caller may have changed it, else a `SELECT 1`. A session the
+    /// server will not reset (18059) fails it.
+    pub(crate) async fn prove_reset(&mut self) -> Result<(), Error> {
+        let sql = if self.isolation_changed {
+            leftovers::RESTORE
+        } else {
+            "SELECT 1"
+        };
+        self.simple_query(sql).await?.into_results().await?;
         self.isolation_changed = false;
+        self.identity_changed = false;
         Ok(())
     }
 

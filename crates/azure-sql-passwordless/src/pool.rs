@@ -77,7 +77,7 @@ impl PoolBuilder {
 /// |---|---|---|
 /// | login token freshness | a connection is not handed out once its login token is within the policy's minimum remaining lifetime of expiry (2 min for Entra's tokens, scaled down for short ones), plus a random share of up to a tenth of the token's lifetime, and a newer token is cached; with no newer token (renewal failing), it serves until its token expires, since a new login would carry the same token (see `retirement.rs`) | TDS cannot give an open session a new token, and Azure SQL may revalidate a session's token (error 37396) |
 /// | `Connection Lifetime` | 10 minutes ([`Config::connection_lifetime`]); each connection's own bound is drawn between 90% and 100% of it | a revoked role or a dropped user takes effect within it: new logins see the new permissions; the spread keeps connections opened together from reconnecting together |
-/// | session reset | every connection that comes back is reset by the server before the next caller's first statement runs (open transaction rolled back, temporary tables dropped, `SET` options, database and session context back to the login's); a reset the server does not acknowledge discards the connection | what one caller leaves on a session must never reach the next; the reset rides on the next request's first packet (TDS RESETCONNECTION), so it costs no round trip. The isolation level is the one thing a reset keeps (on SQL Server and Azure SQL): after a caller may have changed it ([`Connection::transaction_at`](crate::Connection::transaction_at), a `SET TRANSACTION ISOLATION LEVEL` statement, the raw client) the next checkout puts it back to READ COMMITTED in one round trip (`connection/isolation.rs`) |
+/// | session reset | every connection that comes back is reset by the server before the next caller's first statement runs (open transaction rolled back, temporary tables dropped, `SET` options, database and session context back to the login's); a reset the server does not acknowledge discards the connection | what one caller leaves on a session must never reach the next; the reset rides on the next request's first packet (TDS RESETCONNECTION), so it costs no round trip. The isolation level is the one thing a reset keeps (on SQL Server and Azure SQL): after a caller may have changed it ([`Connection::transaction_at`](crate::Connection::transaction_at), a `SET TRANSACTION ISOLATION LEVEL` statement, the raw client) the next checkout puts it back to READ COMMITTED in one round trip (`connection/leftovers.rs`). A session left acting as another user (`EXECUTE AS` without `REVERT`, `sp_setapprole`) cannot be reset (18059, the server drops it): after a statement that may do that, the next checkout sends the reset with a round trip of its own and passes over a connection the server refuses |
 /// | server gone | every checkout asks the socket, without a round trip, whether the server closed or reset the connection while it sat idle (a non-blocking peek, `connection/liveness.rs`); such a connection is discarded and the same `get()` goes on to another or a new one | when Azure SQL moves a database (failover, maintenance) every session on the old node is cut at once, most of them idle in the pool: without the check each would cost a caller a failed request, and a retry could draw another dead one |
 /// | idle ping | a connection idle for more than 30 s is pinged (`SELECT 1`) before it is handed out, and the ping gets 5 s ([`PoolBuilder::ping_timeout`]); others are not pinged | a round trip per `get()` would double the cost of short requests; a connection idle that long may have been cut by a failover or the gateway, and a node that vanished without a reset must cost the caller seconds, not its whole wait: a ping that fails or times out discards the connection and the same `get()` goes on to another or a new one |
 /// | TCP keep-alive | probes after 30 s of silence, every second, 10 of them (as SqlClient) | a connection in use on a node that vanished fails within about 40 s instead of hanging |
@@ -273,15 +273,16 @@ impl Pool {
             tracing::info!(server = conn.server(), %gone, "pool: an idle connection is gone");
             return Err(RetireReason::ServerClosed);
         }
-        // One round trip when it is due: the isolation level put back when a caller may have
-        // changed it (a reset keeps it), else a ping after a long idle. Either proves the
-        // connection, and the reset asked for at its return.
-        let restore = conn.isolation_changed();
-        if !restore && conn.idle_at(now) <= shared.ping_after_idle {
+        // One round trip when it is due: when a caller may have left what a reset does not undo
+        // (the isolation level, put back; another identity, which the server refuses to reset),
+        // else a ping after a long idle. Either proves the connection, and the reset asked for
+        // at its return.
+        let prove = conn.reset_needs_proof();
+        if !prove && conn.idle_at(now) <= shared.ping_after_idle {
             return Ok(now);
         }
-        let what = if restore {
-            "restoring the isolation level"
+        let what = if prove {
+            "putting the session back"
         } else {
             "checkout ping"
         };
@@ -289,8 +290,8 @@ impl Pool {
             .ping_timeout
             .min(deadline.saturating_duration_since(Instant::now()));
         let trip = async {
-            if restore {
-                conn.restore_isolation().await
+            if prove {
+                conn.prove_reset().await
             } else {
                 conn.ping().await
             }

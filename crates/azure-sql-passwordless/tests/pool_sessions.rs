@@ -347,3 +347,57 @@ async fn an_isolation_level_a_transaction_leaves_never_reaches_the_next_caller()
     assert_eq!(t.sandbox.stats().requests - requests, 1);
     assert_eq!(pool.state().opened, 1, "one connection served every caller");
 }
+
+#[tokio::test]
+async fn a_caller_who_leaves_execute_as_behind_costs_the_next_caller_nothing() {
+    target::sandbox_only(
+        "a_caller_who_leaves_execute_as_behind",
+        "impersonates as the sandbox's admin login",
+    );
+    let t = writable_sandbox().await;
+    let env = t.sandbox.env();
+    let database = t.config.get_database().expect("a database");
+    // The server admin (a SQL login) may impersonate the database's users.
+    let admin = common::config_from(
+        &t.sandbox,
+        &format!(
+            "Server=tcp:{},{};Database={database};Authentication=Sql Password;\
+             User Id={};Password={};Encrypt=True",
+            env.host, env.port, env.admin_user, env.admin_password
+        ),
+    );
+    let pool = Pool::new(single(&admin)).await.expect("pool");
+    let user = "SELECT USER_NAME()";
+    {
+        // A caller who reverts: its connection serves the next one.
+        let mut conn = pool.get().await.expect("first caller");
+        run(
+            &mut conn,
+            "EXECUTE AS USER = 'customers-identity'; SELECT USER_NAME(); REVERT",
+        )
+        .await;
+    }
+    {
+        let mut conn = pool.get().await.expect("second caller");
+        assert_eq!(scalar_text(&mut conn, user).await.as_deref(), Some("dbo"));
+    }
+    assert_eq!(pool.state().opened, 1);
+    {
+        // A caller who returns early while acting as another user: SQL Server refuses to reset
+        // that session (18059) and drops the connection.
+        let mut conn = pool.get().await.expect("third caller");
+        run(&mut conn, "EXECUTE AS USER = 'customers-identity'").await;
+        assert_eq!(
+            scalar_text(&mut conn, user).await.as_deref(),
+            Some("customers-identity")
+        );
+    }
+    let mut conn = pool.get().await.expect("fourth caller");
+    assert_eq!(
+        scalar_text(&mut conn, user).await.as_deref(),
+        Some("dbo"),
+        "a fresh session, and no error"
+    );
+    let state = pool.state();
+    assert_eq!((state.opened, state.closed_invalid), (2, 1), "{state:?}");
+}
