@@ -6,8 +6,10 @@
 //! cargo run -p azure-sql-passwordless --example soak -- --short   # CI: every fault once
 //! ```
 //!
-//! `--tasks` tasks (default 64) each loop over a realistic mix through one pool: a short read,
-//! a parameterised query, and a short write transaction (UPDATE + SELECT + COMMIT). A unit of
+//! `--tasks` tasks (default 64) each loop over a realistic mix through one pool: a short read
+//! (which also reads its session's isolation level), a parameterised query, and a short write
+//! transaction (UPDATE + SELECT + COMMIT; every other one serializable, which leaves its session
+//! serializable for the pool to put back before the next caller). A unit of
 //! work that fails with an error the library calls transient ([`Error::is_transient`]) is
 //! retried once, as an application would; a unit gets at most 20 s before it counts as a hang.
 //! Tokens live `--token-seconds` (default 6, so 10 minutes cross about 125 renewals) and the
@@ -15,13 +17,16 @@
 //! scheduler runs the fault windows below in turn, with a quiet gap between them, until the
 //! duration is up (`--short`: each once). Each window names the errors callers may see in it
 //! (the library's documented outcome); a unit that fails in no window, or with another error,
-//! fails the run (exit code 1), as does a hang, a panic in the sandbox, or a mismatch between the
-//! transactions committed and the rows the server counts.
+//! fails the run (exit code 1), as does a hang, a panic in the sandbox, a mismatch between the
+//! transactions committed and the rows the server counts, or a read that finds its session at
+//! another isolation level than read committed.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use azure_sql_passwordless::{Error, Pool, RefreshOutcome, RefreshRecord, RenewalPolicy};
+use azure_sql_passwordless::{
+    Error, IsolationLevel, Pool, RefreshOutcome, RefreshRecord, RenewalPolicy,
+};
 use azure_sql_sandbox::{Revalidation, Sandbox, SandboxOptions, TokenEndpointFault};
 use common::percentile;
 use std::collections::BTreeMap;
@@ -235,6 +240,12 @@ struct TaskLog {
     committed: u64,
     /// Commits whose outcome the client could not know (the commit itself failed).
     uncertain_commits: u64,
+    /// Serializable transactions begun (each leaves its session serializable for the pool to
+    /// put back).
+    serializable: u64,
+    /// Reads that found their session at another isolation level than read committed: what a
+    /// previous caller left reaching the next.
+    leaks: u64,
 }
 
 async fn one_attempt(pool: &Pool, task: usize, unit: u64, log: &mut TaskLog) -> Result<(), Error> {
@@ -245,12 +256,25 @@ async fn one_attempt(pool: &Pool, task: usize, unit: u64, log: &mut TaskLog) -> 
     let mut conn = got?;
     match unit % 3 {
         0 => {
-            conn.simple_query(
-                "SELECT customer_id, first_name FROM dbo.Customer ORDER BY customer_id",
-            )
-            .await?
-            .into_first_result()
-            .await?;
+            // The read also asks for its session's isolation level: a serializable transaction
+            // elsewhere in the mix left some sessions serializable, which the pool must have put
+            // back to read committed (2) before this caller got one.
+            let results = conn
+                .simple_query(
+                    "SELECT customer_id, first_name FROM dbo.Customer ORDER BY customer_id; \
+                     SELECT transaction_isolation_level FROM sys.dm_exec_sessions \
+                     WHERE session_id = @@SPID",
+                )
+                .await?
+                .into_results()
+                .await?;
+            let level = results
+                .get(1)
+                .and_then(|rows| rows.first())
+                .and_then(|row| row.get::<i16, _>(0));
+            if level != Some(2) {
+                log.leaks += 1;
+            }
         }
         1 => {
             let id = (unit % 5) as i32 + 1;
@@ -263,7 +287,13 @@ async fn one_attempt(pool: &Pool, task: usize, unit: u64, log: &mut TaskLog) -> 
             .await?;
         }
         _ => {
-            let mut tx = conn.transaction().await?;
+            // Every other transaction is serializable, and leaves its session so.
+            let mut tx = if unit % 6 == 5 {
+                log.serializable += 1;
+                conn.transaction_at(IsolationLevel::Serializable).await?
+            } else {
+                conn.transaction().await?
+            };
             tx.execute(
                 "UPDATE dbo.SoakCounter SET n = n + 1 WHERE task = @P1",
                 &[&(task as i32)],
@@ -772,6 +802,15 @@ async fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
     if counted < committed as i64 || counted > (committed + uncertain) as i64 {
         ok = false;
         println!("FAIL: the server's count is not what the client committed");
+    }
+    let serializable: u64 = logs.iter().map(|l| l.serializable).sum();
+    let leaks: u64 = logs.iter().map(|l| l.leaks).sum();
+    println!(
+        "session leftovers: {serializable} serializable transactions left their session serializable; reads that found a session not at read committed: {leaks}"
+    );
+    if leaks > 0 {
+        ok = false;
+        println!("FAIL: an isolation level a caller left reached the next caller");
     }
     if stats.task_panics > 0 {
         ok = false;
