@@ -782,13 +782,8 @@ mod tests {
 
     #[tokio::test]
     async fn sql_password_needs_no_token_source_and_retries_refused_connections() {
-        let port = crate::test_support::closed_port();
-        let mut config = Config::new("127.0.0.1");
+        let (mut config, _) = crate::test_support::sql_login_to_closed_port();
         config
-            .port(port)
-            .authentication(Authentication::SqlPassword)
-            .user_id("sa")
-            .password("not-shown")
             .connect_retry_count(1)
             .connect_retry_interval(Duration::from_secs(1));
         let connector = Connector::new(config).expect("connector");

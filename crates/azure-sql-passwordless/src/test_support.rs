@@ -69,3 +69,15 @@ pub(crate) fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("addr").port()
 }
+
+/// A `Sql Password` configuration for 127.0.0.1 on a port nobody listens on, and that port.
+pub(crate) fn sql_login_to_closed_port() -> (crate::Config, u16) {
+    let port = closed_port();
+    let mut config = crate::Config::new("127.0.0.1");
+    config
+        .port(port)
+        .authentication(crate::config::Authentication::SqlPassword)
+        .user_id("sa")
+        .password("not-shown");
+    (config, port)
+}

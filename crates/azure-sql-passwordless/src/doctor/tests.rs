@@ -104,15 +104,8 @@ fn verdicts(report: &Report) -> Vec<(&'static str, Verdict)> {
 
 #[tokio::test]
 async fn a_sql_login_skips_the_token_steps_and_a_closed_port_fails_the_gateway() {
-    use crate::config::Authentication;
-    let port = crate::test_support::closed_port();
-    let mut config = Config::new("127.0.0.1");
-    config
-        .port(port)
-        .authentication(Authentication::SqlPassword)
-        .user_id("sa")
-        .password("not-shown")
-        .connect_timeout(Duration::from_secs(5));
+    let (mut config, port) = crate::test_support::sql_login_to_closed_port();
+    config.connect_timeout(Duration::from_secs(5));
     let options = DiagnoseOptions::default().environment(Environment::from_pairs::<&str, &str>([]));
     let report = diagnose_with(&config, &options).await;
     use Verdict::*;
